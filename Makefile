@@ -1,0 +1,66 @@
+# The developer interface of the Game Keys Platform. `make help` lists the targets.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICE_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
+INSTALL_STAMP := $(VENV)/.installed
+INFRA := deploy/local/infra.sh
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install infra-up infra-down infra-status migrate run stop test test-unit bench lint fmt token clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+install: $(INSTALL_STAMP) ## Create .venv with the shared lib and every service, pinned by constraints.txt
+
+$(INSTALL_STAMP): constraints.txt requirements-dev.txt libs/gamekeys-platform/pyproject.toml $(addsuffix /pyproject.toml,$(SERVICE_DIRS))
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/pip install --quiet -c constraints.txt -r requirements-dev.txt \
+		-e libs/gamekeys-platform $(addprefix -e ,$(SERVICE_DIRS))
+	@touch $@
+
+infra-up: install ## Install (if missing) and start PostgreSQL, Redis, Kafka, ClickHouse, S3, clamd, nginx
+	$(INFRA) up
+
+infra-down: ## Stop the infrastructure this project started (reused PostgreSQL/Redis stay up)
+	$(INFRA) down
+
+infra-status: ## Say what is up
+	$(INFRA) status
+
+migrate: install ## Apply every service's Alembic migrations to the local database
+	@set -a; . deploy/local/env; set +a; \
+	for dir in $(SERVICE_DIRS); do echo "migrating $$dir"; (cd $$dir && ../../$(BIN)/alembic upgrade head) || exit 1; done
+
+run: infra-up migrate ## Bring the whole platform up locally and drive it through its main job
+	deploy/local/run.sh start
+
+stop: ## Stop everything `make run` started
+	deploy/local/run.sh stop
+	$(INFRA) down
+
+test: infra-up ## Run every test (unit, integration against the real infrastructure)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: infra-up ## Run the benchmarks under bench/ and print their figures
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lint: install ## ruff: lint and formatting check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install ## ruff: format and apply safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+token: install ## Print a dev JWT: make token SUB=<uuid> ROLES=developer [SCOPE="keys:activate"] [EMAIL=a@b]
+	@$(BIN)/gamekeys token --sub "$(or $(SUB),$(shell $(PYTHON) -c 'import uuid; print(uuid.uuid4())'))" \
+		--roles "$(or $(ROLES),user)" $(if $(SCOPE),--scope "$(SCOPE)") $(if $(EMAIL),--email "$(EMAIL)")
+
+clean: stop ## Stop everything and delete local state (.local/) and the venv
+	rm -rf .local $(VENV)

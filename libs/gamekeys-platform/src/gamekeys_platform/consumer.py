@@ -1,0 +1,183 @@
+"""Event consumer runner (§4): at-least-once delivery, exactly-once effect.
+
+Each record is handled in one database transaction that also writes the event id into the
+service's inbox; a redelivered event finds its id there and has no second effect. Offsets
+are committed to Kafka only after that transaction commits. A handler that keeps failing
+on the same event sends it to ``<topic>.dlq`` after ``max_attempts``; an unavailable
+database or dependency is retried for as long as it takes, since dead-lettering would
+lose work that will succeed later.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+
+import sqlalchemy.exc
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from gamekeys_platform.db import Database
+from gamekeys_platform.errors import ApiError
+from gamekeys_platform.events import Event, MalformedEvent
+from gamekeys_platform.request_context import reset_request_id, set_request_id
+
+log = logging.getLogger("gamekeys.consumer")
+
+EventHandler = Callable[[Session, Event], None]
+
+CONSUMED = Counter("events_consumed_total", "Events handled", ["consumer", "outcome"])
+
+_TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+
+
+def _is_transient(exc: Exception) -> bool:
+    if isinstance(exc, _TRANSIENT):
+        return True
+    return isinstance(exc, ApiError) and exc.code in ("SERVICE_UNAVAILABLE", "DATABASE_ERROR")
+
+
+def kafka_consumer(bootstrap_servers: list[str], *, group_id: str, topics: list[str]) -> KafkaConsumer:
+    return KafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        client_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        # Short session: a restarted consumer rejoins in seconds, not the ~20 s default.
+        session_timeout_ms=6_000,
+        heartbeat_interval_ms=2_000,
+        max_poll_records=200,
+    )
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        db: Database,
+        consumer: KafkaConsumer,
+        dead_letter_producer: KafkaProducer,
+        *,
+        name: str,
+        handler: EventHandler,
+        max_attempts: int = 5,
+        retry_backoff_seconds: float = 0.5,
+    ) -> None:
+        self.db = db
+        self.inbox = db.tables.inbox
+        self.consumer = consumer
+        self.dead_letter_producer = dead_letter_producer
+        self.name = name
+        self.handler = handler
+        self.max_attempts = max_attempts
+        self.retry_backoff_seconds = retry_backoff_seconds
+        self.failures: dict[uuid.UUID, int] = {}
+        self.stop_event = threading.Event()
+
+    def run_forever(self) -> None:
+        log.info("consumer started", extra={"consumer": self.name})
+        try:
+            while not self.stop_event.is_set():
+                self.poll_once()
+        finally:
+            self.consumer.close(autocommit=False)
+            log.info("consumer stopped", extra={"consumer": self.name})
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def poll_once(self, timeout_ms: int = 500) -> int:
+        """Handle what one poll returns; returns how many records were settled."""
+        settled = 0
+        for partition, records in self.consumer.poll(timeout_ms=timeout_ms).items():
+            next_offset = None
+            for record in records:
+                if self.stop_event.is_set():
+                    break
+                if not self._settle(record):
+                    # Not settled: rewind so the next poll delivers it again, after a pause.
+                    self.consumer.seek(partition, record.offset)
+                    self.stop_event.wait(self.retry_backoff_seconds)
+                    break
+                next_offset = record.offset + 1
+                settled += 1
+            if next_offset is not None:
+                self._commit(partition, next_offset)
+        return settled
+
+    def _commit(self, partition: TopicPartition, offset: int) -> None:
+        try:
+            self.consumer.commit({partition: OffsetAndMetadata(offset, "", -1)})
+        except Exception as exc:  # a rebalance or broker outage: the inbox absorbs the redelivery
+            log.warning("offset commit failed: %s", type(exc).__name__)
+
+    def _settle(self, record) -> bool:
+        """True when the record needs no further delivery (handled, duplicate, or dead-lettered)."""
+        try:
+            event = Event.from_json(record.value)
+        except MalformedEvent as exc:
+            return self._dead_letter(record, None, str(exc))
+        token = set_request_id(event.trace_id)
+        try:
+            with self.db.transaction() as session:
+                claimed = session.execute(
+                    insert(self.inbox)
+                    .values(consumer=self.name, event_id=event.id, event_type=event.type, outcome="processed")
+                    .on_conflict_do_nothing()
+                    .returning(self.inbox.c.event_id)
+                ).first()
+                if claimed is None:
+                    CONSUMED.labels(self.name, "duplicate").inc()
+                    return True
+                self.handler(session, event)
+            self.failures.pop(event.id, None)
+            CONSUMED.labels(self.name, "processed").inc()
+            return True
+        except Exception as exc:
+            if _is_transient(exc):
+                log.warning("event %s waits for a dependency: %s", event.id, type(exc).__name__)
+                return False
+            attempts = self.failures.get(event.id, 0) + 1
+            self.failures[event.id] = attempts
+            log.exception("handler failed on event %s (attempt %d)", event.id, attempts)
+            if attempts < self.max_attempts:
+                return False
+            return self._dead_letter(record, event, f"{type(exc).__name__}: {exc}")
+        finally:
+            reset_request_id(token)
+
+    def _dead_letter(self, record, event: Event | None, reason: str) -> bool:
+        headers = [
+            ("consumer", self.name.encode()),
+            ("error", reason[:500].encode()),
+            ("origin", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        try:
+            self.dead_letter_producer.send(
+                f"{record.topic}.dlq", key=record.key, value=record.value, headers=headers
+            ).get(timeout=10)
+            if event is not None:
+                with self.db.transaction() as session:
+                    session.execute(
+                        insert(self.inbox)
+                        .values(
+                            consumer=self.name,
+                            event_id=event.id,
+                            event_type=event.type,
+                            outcome="dead_lettered",
+                        )
+                        .on_conflict_do_nothing()
+                    )
+                self.failures.pop(event.id, None)
+        except Exception as exc:
+            log.warning("dead-lettering failed, will retry: %s", type(exc).__name__)
+            return False
+        CONSUMED.labels(self.name, "dead_lettered").inc()
+        log.error("event dead-lettered", extra={"origin": headers[2][1].decode(), "reason": reason[:200]})
+        return True

@@ -1,0 +1,151 @@
+"""Idempotency-Key handling (§3), backed by the service's own PostgreSQL schema.
+
+The key's record is written in the same transaction as the view's effect, so either both
+exist or neither does: a crash can never leave an effect whose key would let it run twice.
+A transaction-scoped advisory lock on (caller, key) makes concurrent duplicates answer
+409 at once instead of queueing behind the first; after it commits they replay it.
+4xx outcomes are stored (the view's own writes are rolled back to a savepoint first);
+5xx outcomes are not, so a retry runs again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import Response, current_app, make_response, request
+from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy.orm import Session
+
+from gamekeys_platform.auth import optional_principal
+from gamekeys_platform.db import request_session, transactional
+from gamekeys_platform.errors import ApiError
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_STORED_HEADERS = ("Content-Type", "Location")
+
+
+def idempotent(view: Callable) -> Callable:
+    """Make a POST view honour Idempotency-Key. Place it above ``blp.response`` (it needs the
+    final response) and below the auth decorators (the caller scopes the key)."""
+    plain = transactional(view)
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            return plain(*args, **kwargs)
+        if not _VALID_KEY.match(key):
+            raise ApiError(
+                "VALIDATION_ERROR",
+                f"{HEADER} must be 1-255 visible ASCII characters",
+                {"header": HEADER},
+                status=400,
+            )
+        session = request_session()
+        try:
+            return _run_once(session, _caller_scope(), key, _fingerprint(), lambda: view(*args, **kwargs))
+        except BaseException:
+            session.rollback()
+            raise
+
+    return wrapper
+
+
+def _run_once(session: Session, scope: str, key: str, fingerprint: str, run_view: Callable) -> Response:
+    table = current_app.extensions["gamekeys_db"].tables.idempotency_keys
+    locked = session.execute(
+        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:lock_name, 0))"),
+        {"lock_name": f"idempotency|{scope}|{key}"},
+    ).scalar_one()
+    if not locked:
+        raise ApiError(
+            "CONFLICT",
+            "a request with this Idempotency-Key is still in progress",
+            {"reason": "IDEMPOTENCY_IN_PROGRESS"},
+            headers={"Retry-After": "1"},
+        )
+    where = (table.c.scope == scope) & (table.c.key == key)
+    stored = session.execute(select(table).where(where)).first()
+    if stored is not None and stored.expires_at > session.execute(select(func.now())).scalar_one():
+        session.rollback()
+        if stored.request_fingerprint != fingerprint:
+            raise ApiError("IDEMPOTENCY_CONFLICT", f"this {HEADER} was used with a different request")
+        return _replay(stored)
+    if stored is not None:
+        session.execute(delete(table).where(where))
+
+    savepoint = session.begin_nested()
+    try:
+        response = make_response(run_view())
+        savepoint.commit()
+    except ApiError as exc:
+        savepoint.rollback()
+        if exc.status >= 500:
+            raise
+        response = make_response((exc.body(), exc.status, exc.headers))
+    if response.status_code >= 500:
+        session.rollback()
+        return response
+    ttl = timedelta(hours=current_app.extensions["gamekeys_settings"].idempotency_ttl_hours)
+    session.execute(
+        insert(table).values(
+            scope=scope,
+            key=key,
+            request_fingerprint=fingerprint,
+            response_status=response.status_code,
+            response_body=response.get_data(as_text=True),
+            response_headers={h: response.headers[h] for h in _STORED_HEADERS if h in response.headers},
+            expires_at=func.now() + ttl,
+        )
+    )
+    session.commit()
+    return response
+
+
+def _replay(stored) -> Response:
+    response = Response(stored.response_body, status=stored.response_status, headers=stored.response_headers)
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def _caller_scope() -> str:
+    principal = optional_principal()
+    if principal is not None:
+        return principal.subject
+    return f"anonymous:{request.remote_addr}"
+
+
+def _fingerprint() -> str:
+    """Same request = same method, path, query and JSON body (key order and spacing ignored)."""
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.full_path}\n".encode())
+    digest.update(_canonical_body(request.get_data()))
+    return digest.hexdigest()
+
+
+def _canonical_body(body: bytes) -> bytes:
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:  # empty or not JSON: compare the raw bytes
+        return body
+
+
+def purge_expired(session: Session, table, *, batch_size: int = 5_000) -> int:
+    """Delete expired keys in bounded batches (short locks); returns how many went."""
+    removed = 0
+    while True:
+        expired = select(table.c.scope, table.c.key).where(table.c.expires_at < func.now()).limit(batch_size)
+        deleted = session.execute(
+            delete(table).where(tuple_(table.c.scope, table.c.key).in_(expired))
+        ).rowcount
+        session.commit()
+        removed += deleted
+        if deleted < batch_size:
+            return removed

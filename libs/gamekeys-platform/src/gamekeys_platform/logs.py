@@ -1,0 +1,43 @@
+"""JSON-lines logging: one object per line, carrying the request id of the work in hand."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pythonjsonlogger.json import JsonFormatter
+
+from gamekeys_platform.request_context import current_request_id
+
+
+class _ContextFilter(logging.Filter):
+    def __init__(self, service_name: str) -> None:
+        super().__init__()
+        self.service_name = service_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service_name
+        record.requestId = current_request_id()
+        return True
+
+
+def configure_logging(service_name: str, level: str = "INFO") -> None:
+    """Route every logger to stdout as JSON; safe to call more than once (tests build many apps)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(requestId)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+        )
+    )
+    handler.addFilter(_ContextFilter(service_name))
+    root = logging.getLogger()
+    for existing in [h for h in root.handlers if getattr(h, "_gamekeys", False)]:
+        root.removeHandler(existing)
+    handler._gamekeys = True
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Werkzeug's own access log would duplicate ours, in plain text.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.WARNING)

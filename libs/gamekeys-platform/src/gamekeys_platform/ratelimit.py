@@ -1,0 +1,168 @@
+"""Rate limiting backed by Redis, shared by every instance of a service.
+
+Algorithm: a sliding-window log, one sorted set per (name, identity) whose members are the
+hits of the last ``window_seconds`` scored by their time. It is exact ("at most ``limit``
+hits in any window"), which is what the platform's limits say (5 redemption attempts a
+minute, 10 failed logins in 15 minutes), and it can tell precisely when the next hit will
+be allowed. A sliding-window counter would be approximate and GCRA refills continuously,
+so neither gives "exactly N per window". The price is memory proportional to ``limit``
+per key, fine for the platform's limits of tens to a few thousands.
+
+One Lua script does the read, the decision and the write, so concurrent callers never
+overshoot. The time is Redis's ``TIME``, not the caller's clock, so instances with skewed
+clocks agree. Keys expire on their own once their window has passed, and carry the hash
+tag ``{name:identity}`` so any future multi-key use stays in one Redis Cluster slot.
+
+When Redis is unreachable the limiter either lets the hit through (``fail_open=True``:
+availability over protection, e.g. browsing limits) or answers 503 SERVICE_UNAVAILABLE
+(``fail_open=False``: protection over availability, e.g. key redemption, login attempts).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import redis
+from prometheus_client import Counter
+
+from gamekeys_platform.errors import ApiError, service_unavailable
+
+log = logging.getLogger(__name__)
+
+RATELIMIT_BACKEND_ERRORS = Counter(
+    "ratelimit_backend_errors_total", "Rate limit checks that could not reach Redis", ["name"]
+)
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_BACKEND_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+_BACKEND_RETRY_AFTER_SECONDS = 5
+
+# KEYS[1] the log; ARGV: limit, window (µs), cost, consume (1/0), unique token of this call.
+# Returns {allowed (1/0), remaining, retry_after (µs)}.
+_SCRIPT = """
+local key = KEYS[1]
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - window))
+local used = redis.call('ZCARD', key)
+if used + cost <= limit then
+  if ARGV[4] == '1' then
+    local score = string.format('%d', now)
+    for i = 1, cost do
+      redis.call('ZADD', key, score, ARGV[5] .. ':' .. i)
+    end
+    redis.call('PEXPIRE', key, math.ceil(window / 1000))
+    return {1, limit - used - cost, 0}
+  end
+  return {1, limit - used, 0}
+end
+-- Denied: the hit fits once the (used + cost - limit) oldest hits have left the window.
+local oldest = redis.call('ZRANGE', key, used + cost - limit - 1, used + cost - limit - 1, 'WITHSCORES')
+return {0, limit - used, tonumber(oldest[2]) + window - now}
+"""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    allowed: bool
+    remaining: int
+    retry_after: float
+    """Seconds until the same hit would be allowed; 0 when allowed."""
+    limit: int
+
+    def raise_if_limited(self) -> None:
+        """Turn a denial into §3's 429 RATE_LIMITED with Retry-After (whole seconds, at least 1)."""
+        if self.allowed:
+            return
+        seconds = max(1, math.ceil(self.retry_after))
+        raise ApiError(
+            "RATE_LIMITED",
+            "too many requests, retry later",
+            details={"retryAfter": seconds},
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+class RateLimiter:
+    """``limiter.hit("redeem", user_id, limit=5, window_seconds=60).raise_if_limited()``.
+
+    ``name`` is a constant naming the limit (letters, digits, ``_.-``); ``identity`` is who
+    is limited (user id, client IP, key code). Redis errors other than unreachability
+    (e.g. a wrong-type key) are bugs and propagate.
+    """
+
+    def __init__(self, redis_client: redis.Redis, *, fail_open: bool, key_prefix: str = "rl") -> None:
+        self._redis = redis_client
+        self._script = redis_client.register_script(_SCRIPT)
+        self.fail_open = fail_open
+        self.key_prefix = key_prefix
+
+    def key_for(self, name: str, identity: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(f"rate limit name {name!r} must be 1-64 letters, digits or _.-")
+        if not identity:
+            raise ValueError("rate limit identity must not be empty")
+        return f"{self.key_prefix}:{{{name}:{identity}}}"
+
+    def hit(
+        self, name: str, identity: str, limit: int, window_seconds: float, cost: int = 1
+    ) -> RateLimitResult:
+        """Record ``cost`` hits if they fit in the window; a denied hit records nothing."""
+        return self._run(name, identity, limit, window_seconds, cost, consume=True)
+
+    def peek(
+        self, name: str, identity: str, limit: int, window_seconds: float, cost: int = 1
+    ) -> RateLimitResult:
+        """Whether ``cost`` hits would be allowed now, without recording them ("is this user
+        locked out?" before checking a password, recording only failures with ``hit``)."""
+        return self._run(name, identity, limit, window_seconds, cost, consume=False)
+
+    def reset(self, name: str, identity: str) -> None:
+        """Forget every hit, e.g. the failed attempts once a login succeeds."""
+        key = self.key_for(name, identity)
+        self._guarded(name, lambda: self._redis.delete(key), on_failure=None)
+
+    def _run(
+        self, name: str, identity: str, limit: int, window_seconds: float, cost: int, *, consume: bool
+    ) -> RateLimitResult:
+        key = self.key_for(name, identity)
+        if limit < 1 or not 1 <= cost <= limit:
+            raise ValueError("rate limit needs limit >= 1 and 1 <= cost <= limit")
+        window_us = int(window_seconds * 1_000_000)
+        if window_us < 1000:
+            raise ValueError("rate limit window must be at least 1 ms")
+        args = [limit, window_us, cost, 1 if consume else 0, secrets.token_hex(8)]
+        outcome = self._guarded(name, lambda: self._script(keys=[key], args=args), on_failure=[1, limit, 0])
+        allowed, remaining, retry_after_us = (int(value) for value in outcome)
+        return RateLimitResult(
+            allowed=bool(allowed), remaining=remaining, retry_after=retry_after_us / 1_000_000, limit=limit
+        )
+
+    def _guarded(self, name: str, call: Callable[[], T], *, on_failure: T) -> T:
+        """Run ``call``; if Redis is unreachable answer ``on_failure`` (fail open) or 503."""
+        try:
+            return call()
+        except _BACKEND_ERRORS as exc:
+            RATELIMIT_BACKEND_ERRORS.labels(name=name).inc()
+            log.warning(
+                "rate limiter backend unreachable (%s), failing %s for %s",
+                type(exc).__name__,
+                "open" if self.fail_open else "closed",
+                name,
+            )
+            if self.fail_open:
+                return on_failure
+            raise service_unavailable(
+                "rate limiting is unavailable, retry later", retry_after=_BACKEND_RETRY_AFTER_SECONDS
+            ) from exc

@@ -1,0 +1,100 @@
+"""pytest fixtures for the platform's tests, registered as a plugin so every service gets them.
+
+Tests talk to real components: a fresh PostgreSQL database per run (dropped afterwards),
+the local Redis and Kafka broker (``make infra-up``), and tokens signed by a key pair made
+for the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+
+def _admin_url() -> str:
+    return os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a database created for this test run and dropped at its end."""
+    name = f"gk_test_{uuid.uuid4().hex[:10]}"
+    admin = _admin_url()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield admin.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def kafka_servers() -> list[str]:
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092").split(",")
+    host, port = servers[0].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError:
+        pytest.fail(f"no Kafka broker at {servers[0]}: start it with `make infra-up`")
+    return servers
+
+
+@pytest.fixture(scope="session")
+def dev_key_dir(tmp_path_factory) -> Path:
+    from gamekeys_platform import devkeys
+
+    directory = tmp_path_factory.mktemp("dev-keys")
+    devkeys.ensure_key_pair(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def make_token(dev_key_dir: Path) -> Callable[..., str]:
+    """``make_token(sub=..., roles=("developer",), scopes=(), email=None, **claims)``."""
+    from gamekeys_platform import devkeys
+
+    private_key = (dev_key_dir / devkeys.PRIVATE_KEY_FILE).read_text()
+
+    def make(
+        sub: str | None = None, roles=("user",), scopes=(), email=None, ttl_seconds=3600, **claims
+    ) -> str:
+        return devkeys.mint_token(
+            private_key,
+            sub=sub or str(uuid.uuid4()),
+            roles=roles,
+            scopes=scopes,
+            email=email,
+            issuer=devkeys.DEV_ISSUER,
+            audience=devkeys.DEV_AUDIENCE,
+            ttl_seconds=ttl_seconds,
+            extra_claims=claims or None,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def platform_env(postgres_url: str, redis_url: str, dev_key_dir: Path) -> dict[str, str]:
+    """Settings overrides every service's test app needs (see ``settings.PlatformSettings``)."""
+    from gamekeys_platform import devkeys
+
+    return {
+        "environment": "test",
+        "database_url": postgres_url,
+        "redis_url": redis_url,
+        "kafka_bootstrap_servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        "jwt_issuer": devkeys.DEV_ISSUER,
+        "jwt_audience": devkeys.DEV_AUDIENCE,
+        "jwt_public_key_file": dev_key_dir / devkeys.PUBLIC_KEY_FILE,
+        "service_token_signing_key_file": dev_key_dir / devkeys.PRIVATE_KEY_FILE,
+    }

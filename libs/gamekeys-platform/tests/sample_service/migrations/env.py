@@ -1,0 +1,5 @@
+from sample_service import metadata
+
+from gamekeys_platform.migrations import run_migrations
+
+run_migrations(metadata)
