@@ -38,10 +38,10 @@ migrate: install ## Apply every service's Alembic migrations to the local databa
 	for dir in $(SERVICE_DIRS); do echo "migrating $$dir"; (cd $$dir && ../../$(BIN)/alembic upgrade head) || exit 1; done
 
 run: infra-up migrate ## Bring the whole platform up locally and drive it through its main job
-	deploy/local/run.sh start
+	$(BIN)/python deploy/local/run.py start
 
 stop: ## Stop everything `make run` started
-	deploy/local/run.sh stop
+	@test -x $(BIN)/python && $(BIN)/python deploy/local/run.py stop || true
 	$(INFRA) down
 
 test: infra-up ## Run every test (unit, integration against the real infrastructure)

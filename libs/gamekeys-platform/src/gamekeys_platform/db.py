@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from flask import Flask, current_app, g
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, Table, create_engine, delete, select, text, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from gamekeys_platform.tables import define_platform_tables, platform_tables
@@ -116,6 +116,20 @@ def transactional(view: Callable) -> Callable:
             raise
 
     return wrapper
+
+
+def delete_in_batches(session: Session, table: Table, condition, *, batch_size: int = 5_000) -> int:
+    """Delete the rows matching ``condition`` a batch per transaction, so locks stay short;
+    returns how many went."""
+    key = tuple_(*table.primary_key.columns)
+    removed = 0
+    while True:
+        batch = select(*table.primary_key.columns).where(condition).limit(batch_size)
+        deleted = session.execute(delete(table).where(key.in_(batch))).rowcount
+        session.commit()
+        removed += deleted
+        if deleted < batch_size:
+            return removed
 
 
 def _psycopg_url(url: str) -> str:

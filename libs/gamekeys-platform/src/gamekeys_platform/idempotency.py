@@ -18,11 +18,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Response, current_app, make_response, request
-from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from gamekeys_platform.auth import optional_principal
-from gamekeys_platform.db import request_session, transactional
+from gamekeys_platform.db import delete_in_batches, request_session, transactional
 from gamekeys_platform.errors import ApiError
 
 HEADER = "Idempotency-Key"
@@ -137,15 +137,6 @@ def _canonical_body(body: bytes) -> bytes:
         return body
 
 
-def purge_expired(session: Session, table, *, batch_size: int = 5_000) -> int:
-    """Delete expired keys in bounded batches (short locks); returns how many went."""
-    removed = 0
-    while True:
-        expired = select(table.c.scope, table.c.key).where(table.c.expires_at < func.now()).limit(batch_size)
-        deleted = session.execute(
-            delete(table).where(tuple_(table.c.scope, table.c.key).in_(expired))
-        ).rowcount
-        session.commit()
-        removed += deleted
-        if deleted < batch_size:
-            return removed
+def purge_expired(session: Session, table) -> int:
+    """Delete expired keys; returns how many went."""
+    return delete_in_batches(session, table, table.c.expires_at < func.now())

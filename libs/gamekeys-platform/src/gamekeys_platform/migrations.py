@@ -7,8 +7,10 @@ so seven services can share one PostgreSQL database (locally) or each have their
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from alembic import context
+from alembic import command, context
+from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, text
 
 from gamekeys_platform.db import _psycopg_url
@@ -43,3 +45,11 @@ def create_platform_tables(schema: str) -> None:
     bind = context.get_bind()
     for table in vars(define_platform_tables(MetaData(schema=schema))).values():
         table.create(bind, checkfirst=True)
+
+
+def upgrade_to_head(alembic_ini: Path | str, database_url: str) -> None:
+    """Apply a service's migrations programmatically (tests, tools); ``make migrate`` uses the CLI."""
+    config = Config(str(alembic_ini))
+    config.set_main_option("script_location", str(Path(alembic_ini).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url)
+    command.upgrade(config, "head")

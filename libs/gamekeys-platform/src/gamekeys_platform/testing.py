@@ -16,6 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from gamekeys_platform import devkeys
+
 
 def _admin_url() -> str:
     return os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -51,8 +53,6 @@ def kafka_servers() -> list[str]:
 
 @pytest.fixture(scope="session")
 def dev_key_dir(tmp_path_factory) -> Path:
-    from gamekeys_platform import devkeys
-
     directory = tmp_path_factory.mktemp("dev-keys")
     devkeys.ensure_key_pair(directory)
     return directory
@@ -61,8 +61,6 @@ def dev_key_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def make_token(dev_key_dir: Path) -> Callable[..., str]:
     """``make_token(sub=..., roles=("developer",), scopes=(), email=None, **claims)``."""
-    from gamekeys_platform import devkeys
-
     private_key = (dev_key_dir / devkeys.PRIVATE_KEY_FILE).read_text()
 
     def make(
@@ -86,8 +84,6 @@ def make_token(dev_key_dir: Path) -> Callable[..., str]:
 @pytest.fixture(scope="session")
 def platform_env(postgres_url: str, redis_url: str, dev_key_dir: Path) -> dict[str, str]:
     """Settings overrides every service's test app needs (see ``settings.PlatformSettings``)."""
-    from gamekeys_platform import devkeys
-
     return {
         "environment": "test",
         "database_url": postgres_url,

@@ -1,0 +1,90 @@
+"""Running a service's background loops (outbox relay, consumers, housekeeping) as a process.
+
+Every loop has ``run_forever()`` and ``stop()``; ``run_until_signalled`` runs them on threads
+and stops them all on SIGTERM/SIGINT, so Kubernetes and ``make stop`` shut workers down
+cleanly: the current batch finishes, offsets are committed, connections closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import func
+from sqlalchemy.orm import Session
+
+from gamekeys_platform.db import Database, delete_in_batches
+from gamekeys_platform.idempotency import purge_expired
+
+log = logging.getLogger("gamekeys.workers")
+
+
+class Loop(Protocol):
+    def run_forever(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def run_until_signalled(*loops: Loop) -> None:
+    stopping = threading.Event()
+
+    def request_stop(signum, _frame) -> None:
+        log.info("stopping on signal %s", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    threads = [
+        threading.Thread(target=loop.run_forever, name=type(loop).__name__, daemon=True) for loop in loops
+    ]
+    for thread in threads:
+        thread.start()
+    while not stopping.is_set() and all(thread.is_alive() for thread in threads):
+        stopping.wait(1.0)
+    for loop in loops:
+        loop.stop()
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+class PeriodicTask:
+    """Calls ``task`` every ``interval_seconds``; a failure is logged and retried next time."""
+
+    def __init__(self, name: str, task: Callable[[], object], interval_seconds: float) -> None:
+        self.name = name
+        self.task = task
+        self.interval_seconds = interval_seconds
+        self.stop_event = threading.Event()
+
+    def run_forever(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                result = self.task()
+                log.info("periodic task done", extra={"task": self.name, "result": result})
+            except Exception:
+                log.exception("periodic task %s failed", self.name)
+            self.stop_event.wait(self.interval_seconds)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+def housekeeping(db: Database, *, keep_sent_events: timedelta = timedelta(days=7)) -> PeriodicTask:
+    """Hourly: expired idempotency keys (24 h by default) and long-published outbox rows go."""
+
+    def clean() -> dict[str, int]:
+        with db.sessions() as session:
+            keys = purge_expired(session, db.tables.idempotency_keys)
+            events = purge_sent_events(session, db, older_than=keep_sent_events)
+        return {"idempotencyKeys": keys, "outboxEvents": events}
+
+    return PeriodicTask("housekeeping", clean, interval_seconds=3600)
+
+
+def purge_sent_events(session: Session, db: Database, *, older_than: timedelta) -> int:
+    outbox = db.tables.outbox
+    return delete_in_batches(session, outbox, outbox.c.sent_at < func.now() - older_than)

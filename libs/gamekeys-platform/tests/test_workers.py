@@ -1,0 +1,87 @@
+"""Background loops: housekeeping purges what has expired, and workers stop cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+from sqlalchemy import func, insert, select
+
+from gamekeys_platform.workers import housekeeping
+
+
+def test_housekeeping_purges_expired_keys_and_old_sent_events(db):
+    outbox, keys = db.tables.outbox, db.tables.idempotency_keys
+    old_event, fresh_event, unsent_event = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    expired_key, live_key = f"k-{uuid.uuid4()}", f"k-{uuid.uuid4()}"
+    week_ago = func.now() - func.make_interval(0, 0, 0, 8)
+    with db.transaction() as session:
+        for event_id, sent_at in ((old_event, week_ago), (fresh_event, func.now()), (unsent_event, None)):
+            session.execute(
+                insert(outbox).values(
+                    event_id=event_id,
+                    topic="t",
+                    message_key="k",
+                    event_type="x",
+                    payload={},
+                    sent_at=sent_at,
+                    created_at=week_ago,
+                )
+            )
+        for key, expires_at in (
+            (expired_key, func.now() - func.make_interval(0, 0, 0, 0, 1)),
+            (live_key, func.now() + func.make_interval(0, 0, 0, 1)),
+        ):
+            session.execute(
+                insert(keys).values(
+                    scope="s",
+                    key=key,
+                    request_fingerprint="f",
+                    response_status=201,
+                    response_body="{}",
+                    response_headers={},
+                    expires_at=expires_at,
+                )
+            )
+
+    result = housekeeping(db).task()
+    assert result["idempotencyKeys"] >= 1 and result["outboxEvents"] >= 1
+
+    with db.transaction() as session:
+        events = set(
+            session.execute(
+                select(outbox.c.event_id).where(outbox.c.event_id.in_([old_event, fresh_event, unsent_event]))
+            ).scalars()
+        )
+        kept_keys = set(
+            session.execute(select(keys.c.key).where(keys.c.key.in_([expired_key, live_key]))).scalars()
+        )
+    assert events == {fresh_event, unsent_event}
+    assert kept_keys == {live_key}
+
+
+def test_worker_process_stops_cleanly_on_sigterm(tmp_path):
+    marker = tmp_path / "stopped"
+    script = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from gamekeys_platform.workers import PeriodicTask, run_until_signalled
+
+        class Recording(PeriodicTask):
+            def stop(self):
+                super().stop()
+                Path({str(marker)!r}).write_text("stopped")
+
+        run_until_signalled(Recording("tick", lambda: None, interval_seconds=0.05))
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", script])
+    time.sleep(1.0)
+    assert process.poll() is None, "the worker should keep running until signalled"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+    assert marker.read_text() == "stopped"
