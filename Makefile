@@ -58,7 +58,8 @@ fmt: install ## ruff: format and apply safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-token: install ## Print a dev JWT: make token SUB=<uuid> ROLES=developer [SCOPE="keys:activate"] [EMAIL=a@b]
+token: ## Print a dev JWT: make token SUB=<uuid> ROLES=developer [SCOPE="keys:activate"] [EMAIL=a@b]
+	@$(MAKE) --no-print-directory install >&2
 	@$(BIN)/gamekeys token --sub "$(or $(SUB),$(shell $(PYTHON) -c 'import uuid; print(uuid.uuid4())'))" \
 		--roles "$(or $(ROLES),user)" $(if $(SCOPE),--scope "$(SCOPE)") $(if $(EMAIL),--email "$(EMAIL)")
 
