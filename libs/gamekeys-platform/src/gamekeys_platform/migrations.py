@@ -13,7 +13,7 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, text
 
-from gamekeys_platform.db import _psycopg_url
+from gamekeys_platform.db import NAMING_CONVENTION, _psycopg_url
 from gamekeys_platform.tables import define_platform_tables
 
 
@@ -43,7 +43,9 @@ def run_migrations(metadata: MetaData) -> None:
 def create_platform_tables(schema: str) -> None:
     """For a service's first revision: the outbox, inbox and idempotency tables, version 1."""
     bind = context.get_bind()
-    for table in vars(define_platform_tables(MetaData(schema=schema))).values():
+    for table in vars(
+        define_platform_tables(MetaData(schema=schema, naming_convention=NAMING_CONVENTION))
+    ).values():
         table.create(bind, checkfirst=True)
 
 

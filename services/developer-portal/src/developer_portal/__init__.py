@@ -1,0 +1,1 @@
+"""The developer portal: studios, verification, teams and roles, games, metadata, pricing."""

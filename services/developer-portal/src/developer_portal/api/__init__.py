@@ -1,0 +1,1 @@
+"""HTTP API of the developer portal: flask-smorest blueprints and marshmallow schemas."""

@@ -1,0 +1,445 @@
+"""marshmallow schemas of every request and response. Field names are the wire's camelCase;
+unknown fields are rejected (marshmallow's default), every size is bounded, and value rules
+(money, countries, discounts, tags...) come from the domain, so a violation is a 422
+VALIDATION_ERROR naming the field, like any other schema error."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import marshmallow as ma
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+
+from developer_portal.domain import games, metadata, pricing, reference, verification
+from developer_portal.domain.errors import InvalidValue
+from developer_portal.domain.permissions import STUDIO_ROLES
+from developer_portal.domain.team import INVITATION_STATUSES, MAX_EMAIL_LENGTH
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+def _text(max_length: int, *, required: bool = False, allow_none: bool = False, min_length: int = 1):
+    return fields.String(
+        required=required,
+        allow_none=allow_none,
+        validate=[validate.Length(min=min_length, max=max_length), _not_blank],
+    )
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
+def _domain_check(check):
+    """A field validator from a domain function raising InvalidValue."""
+
+    def run(value):
+        try:
+            check(value)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc)) from None
+
+    return run
+
+
+class CountryCode(fields.String):
+    """ISO 3166-1 alpha-2, upper case."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return reference.check_country(text)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc)) from None
+
+
+# --- common ---------------------------------------------------------------------------------
+
+
+class PageQuerySchema(ma.Schema):
+    limit = fields.Integer(
+        load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(1, MAX_PAGE_SIZE), metadata={"example": 20}
+    )
+    cursor = fields.String(load_default=None, validate=validate.Length(1, 512))
+
+
+class MoneySchema(ma.Schema):
+    """``{"amount": "19.99", "currency": "USD"}``: a decimal string, never a number."""
+
+    amount = fields.String(
+        required=True,
+        validate=validate.Length(1, 32),
+        error_messages={"invalid": 'must be a decimal string such as "19.99", never a number'},
+        metadata={"example": "19.99"},
+    )
+    currency = fields.String(required=True, validate=validate.Length(3, 3), metadata={"example": "USD"})
+
+    @validates_schema
+    def _valid_money(self, data, **_kwargs):
+        try:
+            reference.check_currency(data["currency"])
+        except InvalidValue as exc:
+            raise ValidationError(str(exc), field_name="currency") from None
+        try:
+            pricing.parse_money(data["amount"], data["currency"])
+        except InvalidValue as exc:
+            raise ValidationError(str(exc), field_name="amount") from None
+
+    @post_load
+    def _to_money(self, data, **_kwargs):
+        return pricing.parse_money(data["amount"], data["currency"])
+
+
+class MoneyOutSchema(ma.Schema):
+    amount = fields.String(required=True)
+    currency = fields.String(required=True)
+
+
+# --- studios --------------------------------------------------------------------------------
+
+
+class AddressSchema(ma.Schema):
+    line1 = _text(200, required=True)
+    line2 = _text(200, allow_none=True)
+    city = _text(100, required=True)
+    postalCode = _text(20, allow_none=True)
+    region = _text(100, allow_none=True)
+
+
+class LegalDetailsSchema(ma.Schema):
+    """What the Admin Service verifies a studio against."""
+
+    legalName = _text(255, required=True)
+    country = CountryCode(required=True, metadata={"example": "DE"})
+    registrationNumber = _text(64, allow_none=True)
+    taxId = _text(64, allow_none=True)
+    vatNumber = _text(64, allow_none=True)
+    address = fields.Nested(AddressSchema, allow_none=True)
+    contactEmail = fields.Email(allow_none=True, validate=validate.Length(max=MAX_EMAIL_LENGTH))
+    website = fields.Url(schemes={"https"}, allow_none=True, validate=validate.Length(max=2048))
+
+
+class RegisterSchema(ma.Schema):
+    companyName = _text(255, required=True)
+    legalDetails = fields.Nested(LegalDetailsSchema, required=True)
+
+
+class UpdateAccountSchema(ma.Schema):
+    """Fields present are replaced, fields absent kept; at least one."""
+
+    companyName = _text(255)
+    legalDetails = fields.Nested(LegalDetailsSchema)
+
+    @validates_schema
+    def _something(self, data, **_kwargs):
+        if not data:
+            raise ValidationError("give companyName or legalDetails", field_name="_schema")
+
+
+class DeveloperSchema(ma.Schema):
+    developerId = fields.UUID(required=True)
+    companyName = fields.String(required=True)
+    legalDetails = fields.Dict(required=True)
+    verificationStatus = fields.String(
+        required=True, validate=validate.OneOf(verification.VERIFICATION_STATUSES)
+    )
+    verificationReason = fields.String(allow_none=True)
+    verifiedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
+    role = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(STUDIO_ROLES),
+        metadata={"description": "the caller's role in this studio (null for a platform admin)"},
+    )
+    createdAt = fields.String(required=True, metadata={"format": "date-time"})
+    updatedAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class DeveloperPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(DeveloperSchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+class DeveloperQuerySchema(PageQuerySchema):
+    verificationStatus = fields.String(
+        load_default=None, validate=validate.OneOf(verification.VERIFICATION_STATUSES)
+    )
+
+
+class VerificationSchema(ma.Schema):
+    status = fields.String(required=True, validate=validate.OneOf(verification.DECISIONS))
+    reason = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=verification.MAX_REASON_LENGTH)
+    )
+
+    @validates_schema
+    def _reason_for_rejection(self, data, **_kwargs):
+        if (
+            data["status"] == verification.VerificationStatus.REJECTED
+            and not (data.get("reason") or "").strip()
+        ):
+            raise ValidationError("a rejection needs a reason", field_name="reason")
+
+
+# --- team -----------------------------------------------------------------------------------
+
+
+class InviteSchema(ma.Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=MAX_EMAIL_LENGTH))
+    role = fields.String(required=True, validate=validate.OneOf(STUDIO_ROLES))
+
+
+class RoleChangeSchema(ma.Schema):
+    role = fields.String(required=True, validate=validate.OneOf(STUDIO_ROLES))
+
+
+class MemberSchema(ma.Schema):
+    userId = fields.UUID(required=True)
+    developerId = fields.UUID(required=True)
+    email = fields.String(allow_none=True)
+    role = fields.String(required=True, validate=validate.OneOf(STUDIO_ROLES))
+    addedAt = fields.String(required=True, metadata={"format": "date-time"})
+    updatedAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class MemberPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(MemberSchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+class InvitationSchema(ma.Schema):
+    invitationId = fields.UUID(required=True)
+    developerId = fields.UUID(required=True)
+    companyName = fields.String(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(STUDIO_ROLES))
+    status = fields.String(required=True, validate=validate.OneOf(INVITATION_STATUSES))
+    invitedBy = fields.UUID(required=True)
+    createdAt = fields.String(required=True, metadata={"format": "date-time"})
+    expiresAt = fields.String(required=True, metadata={"format": "date-time"})
+    respondedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+class InvitationPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(InvitationSchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+class AuditEntrySchema(ma.Schema):
+    auditId = fields.Integer(required=True)
+    developerId = fields.UUID(required=True)
+    actorType = fields.String(required=True, validate=validate.OneOf(("user", "service")))
+    actorId = fields.String(required=True)
+    action = fields.String(required=True)
+    entityType = fields.String(required=True)
+    entityId = fields.String(required=True)
+    before = fields.Raw(allow_none=True)
+    after = fields.Raw(allow_none=True)
+    requestId = fields.String(allow_none=True)
+    occurredAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class AuditPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+# --- games ----------------------------------------------------------------------------------
+
+
+def _title_field():
+    return fields.String(
+        required=True,
+        validate=[validate.Length(1, 1000), _domain_check(games.normalize_title)],
+        metadata={"description": f"1-{games.MAX_TITLE_LENGTH} characters, unique within the studio"},
+    )
+
+
+class GameCreateSchema(ma.Schema):
+    title = _title_field()
+
+
+class GameUpdateSchema(ma.Schema):
+    """The basic fields; the status changes only through the publishing workflow."""
+
+    title = _title_field()
+
+
+class GameSchema(ma.Schema):
+    gameId = fields.UUID(required=True)
+    developerId = fields.UUID(required=True)
+    title = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(games.GAME_STATUSES))
+    createdAt = fields.String(required=True, metadata={"format": "date-time"})
+    updatedAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class GamePageSchema(ma.Schema):
+    items = fields.List(fields.Nested(GameSchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+class GameQuerySchema(PageQuerySchema):
+    developerId = fields.UUID(
+        load_default=None,
+        metadata={"description": "platform admins: one studio's games; members: own studio"},
+    )
+    status = fields.String(load_default=None, validate=validate.OneOf(games.GAME_STATUSES))
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+
+class RequirementsSchema(ma.Schema):
+    os = _text(metadata.MAX_REQUIREMENT_LENGTH, allow_none=True)
+    processor = _text(metadata.MAX_REQUIREMENT_LENGTH, allow_none=True)
+    memory = _text(metadata.MAX_REQUIREMENT_LENGTH, allow_none=True)
+    graphics = _text(metadata.MAX_REQUIREMENT_LENGTH, allow_none=True)
+    storage = _text(metadata.MAX_REQUIREMENT_LENGTH, allow_none=True)
+    directx = _text(metadata.MAX_REQUIREMENT_LENGTH, allow_none=True)
+    network = _text(metadata.MAX_REQUIREMENT_LENGTH, allow_none=True)
+    notes = _text(metadata.MAX_REQUIREMENT_LENGTH, allow_none=True)
+
+
+class PlatformRequirementsSchema(ma.Schema):
+    minimum = fields.Nested(RequirementsSchema, allow_none=True)
+    recommended = fields.Nested(RequirementsSchema, allow_none=True)
+
+
+class SystemRequirementsSchema(ma.Schema):
+    windows = fields.Nested(PlatformRequirementsSchema, allow_none=True)
+    macos = fields.Nested(PlatformRequirementsSchema, allow_none=True)
+    linux = fields.Nested(PlatformRequirementsSchema, allow_none=True)
+
+
+def _https_urls(max_items: int):
+    return fields.List(
+        fields.Url(schemes={"https"}, validate=validate.Length(max=metadata.MAX_URL_LENGTH)),
+        validate=validate.Length(max=max_items),
+    )
+
+
+class MediaUrlsSchema(ma.Schema):
+    screenshots = _https_urls(metadata.MAX_SCREENSHOTS)
+    videos = _https_urls(metadata.MAX_VIDEOS)
+
+
+class MetadataUpdateSchema(ma.Schema):
+    """Fields present are replaced (null clears one), fields absent kept."""
+
+    description = fields.String(
+        allow_none=True, validate=validate.Length(max=metadata.MAX_DESCRIPTION_LENGTH)
+    )
+    shortDescription = fields.String(
+        allow_none=True, validate=validate.Length(max=metadata.MAX_SHORT_DESCRIPTION_LENGTH)
+    )
+    systemRequirements = fields.Nested(SystemRequirementsSchema, allow_none=True)
+    tags = fields.List(
+        fields.String(validate=validate.Length(1, metadata.MAX_TAG_LENGTH)),
+        allow_none=True,
+        validate=[validate.Length(max=metadata.MAX_TAGS), _domain_check(metadata.normalize_tags)],
+    )
+    genres = fields.List(
+        fields.String(validate=validate.Length(1, 40)),
+        allow_none=True,
+        validate=[validate.Length(max=metadata.MAX_GENRES), _domain_check(metadata.normalize_genres)],
+        metadata={"description": "from: " + ", ".join(metadata.GENRES)},
+    )
+    ageRating = fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(1, metadata.MAX_AGE_RATING_LENGTH),
+            _domain_check(metadata.check_age_rating),
+        ],
+    )
+    mediaUrls = fields.Nested(MediaUrlsSchema, allow_none=True)
+
+
+class MetadataSchema(ma.Schema):
+    gameId = fields.UUID(required=True)
+    description = fields.String(allow_none=True)
+    shortDescription = fields.String(allow_none=True)
+    systemRequirements = fields.Dict(required=True)
+    tags = fields.List(fields.String(), required=True)
+    genres = fields.List(fields.String(), required=True)
+    ageRating = fields.String(allow_none=True)
+    mediaUrls = fields.Dict(required=True)
+    updatedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+# --- pricing --------------------------------------------------------------------------------
+
+
+class DiscountSchema(ma.Schema):
+    percent = fields.Integer(
+        required=True,
+        strict=True,
+        metadata={"minimum": pricing.MIN_DISCOUNT_PERCENT, "maximum": pricing.MAX_DISCOUNT_PERCENT},
+    )
+    startsAt = fields.AwareDateTime(required=True, format="iso")
+    endsAt = fields.AwareDateTime(required=True, format="iso")
+
+    @validates_schema
+    def _valid_discount(self, data, **_kwargs):
+        try:
+            pricing.check_discount(data["percent"], data["startsAt"], data["endsAt"], now=datetime.now(UTC))
+        except InvalidValue as exc:
+            raise ValidationError(str(exc), field_name="_schema") from None
+
+    @post_load
+    def _to_discount(self, data, **_kwargs):
+        return pricing.Discount(data["percent"], data["startsAt"], data["endsAt"])
+
+
+class PricingUpdateSchema(ma.Schema):
+    """The whole price list: base price, regional prices by country, the discount schedule."""
+
+    basePrice = fields.Nested(MoneySchema, required=True)
+    regionalPrices = fields.Dict(
+        keys=CountryCode(),
+        values=fields.Nested(MoneySchema),
+        load_default=dict,
+        validate=validate.Length(max=pricing.MAX_REGIONAL_PRICES),
+        metadata={"example": {"DE": {"amount": "17.99", "currency": "EUR"}}},
+    )
+    discounts = fields.List(
+        fields.Nested(DiscountSchema), load_default=list, validate=validate.Length(max=pricing.MAX_DISCOUNTS)
+    )
+
+    @validates_schema
+    def _valid_pricing(self, data, **_kwargs):
+        try:
+            pricing.check_schedule(data["discounts"])
+        except InvalidValue as exc:
+            raise ValidationError(str(exc), field_name="discounts") from None
+        try:
+            pricing.build_pricing(data["basePrice"], data["regionalPrices"], data["discounts"])
+        except InvalidValue as exc:
+            raise ValidationError(str(exc), field_name="discounts") from None
+
+    @post_load
+    def _to_pricing(self, data, **_kwargs):
+        return pricing.build_pricing(data["basePrice"], data["regionalPrices"], data["discounts"])
+
+
+class DiscountOutSchema(ma.Schema):
+    percent = fields.Integer(required=True)
+    startsAt = fields.String(required=True, metadata={"format": "date-time"})
+    endsAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class PricingSchema(ma.Schema):
+    gameId = fields.UUID(required=True)
+    basePrice = fields.Nested(MoneyOutSchema, allow_none=True)
+    regionalPrices = fields.Dict(keys=fields.String(), values=fields.Nested(MoneyOutSchema), required=True)
+    discount = fields.Nested(
+        DiscountOutSchema,
+        allow_none=True,
+        metadata={"description": "the discount in effect now, else the next scheduled, else null"},
+    )
+    discounts = fields.List(fields.Nested(DiscountOutSchema), required=True)
+    currentPrice = fields.Nested(
+        MoneyOutSchema, allow_none=True, metadata={"description": "the base price with today's discount"}
+    )
+    updatedAt = fields.String(allow_none=True, metadata={"format": "date-time"})

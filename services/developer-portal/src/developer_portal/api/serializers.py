@@ -1,0 +1,137 @@
+"""Rows → the public JSON shapes (camelCase, timestamps ISO 8601 UTC with Z). The same shapes
+go into the audit log's before/after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from developer_portal.domain.pricing import Discount, Money, Pricing
+from gamekeys_platform.errors import format_timestamp
+
+
+def ts(moment: datetime | None) -> str | None:
+    return format_timestamp(moment) if moment is not None else None
+
+
+def developer(row: Row, role: str | None = None) -> dict[str, Any]:
+    return {
+        "developerId": str(row.developer_id),
+        "companyName": row.company_name,
+        "legalDetails": row.legal_details,
+        "verificationStatus": row.verification_status,
+        "verificationReason": row.verification_reason,
+        "verifiedAt": ts(row.verified_at),
+        "role": role,
+        "createdAt": ts(row.created_at),
+        "updatedAt": ts(row.updated_at),
+    }
+
+
+def member(row: Row) -> dict[str, Any]:
+    return {
+        "userId": str(row.user_id),
+        "developerId": str(row.developer_id),
+        "email": row.email,
+        "role": row.role,
+        "addedAt": ts(row.added_at),
+        "updatedAt": ts(row.updated_at),
+    }
+
+
+def invitation(row: Row, company_name: str) -> dict[str, Any]:
+    return {
+        "invitationId": str(row.invitation_id),
+        "developerId": str(row.developer_id),
+        "companyName": company_name,
+        "email": row.email,
+        "role": row.role,
+        "status": row.status,
+        "invitedBy": str(row.invited_by),
+        "createdAt": ts(row.created_at),
+        "expiresAt": ts(row.expires_at),
+        "respondedAt": ts(row.responded_at),
+    }
+
+
+def game(row: Row) -> dict[str, Any]:
+    return {
+        "gameId": str(row.game_id),
+        "developerId": str(row.developer_id),
+        "title": row.title,
+        "status": row.status,
+        "createdAt": ts(row.created_at),
+        "updatedAt": ts(row.updated_at),
+    }
+
+
+def game_metadata(game_id: Any, row: Row | None) -> dict[str, Any]:
+    if row is None:
+        return {
+            "gameId": str(game_id),
+            "description": None,
+            "shortDescription": None,
+            "systemRequirements": {},
+            "tags": [],
+            "genres": [],
+            "ageRating": None,
+            "mediaUrls": {},
+            "updatedAt": None,
+        }
+    return {
+        "gameId": str(game_id),
+        "description": row.description,
+        "shortDescription": row.short_description,
+        "systemRequirements": row.system_requirements,
+        "tags": list(row.tags),
+        "genres": list(row.genres),
+        "ageRating": row.age_rating,
+        "mediaUrls": row.media_urls,
+        "updatedAt": ts(row.updated_at),
+    }
+
+
+def pricing_from_row(row: Row) -> Pricing:
+    return Pricing(
+        base_price=Money(row.base_amount, row.base_currency),
+        regional_prices={country: Money.from_json(money) for country, money in row.regional_prices.items()},
+        discounts=tuple(Discount.from_json(raw) for raw in row.discounts),
+    )
+
+
+def game_pricing(game_id: Any, row: Row | None, now: datetime) -> dict[str, Any]:
+    if row is None:
+        return {
+            "gameId": str(game_id),
+            "basePrice": None,
+            "regionalPrices": {},
+            "discount": None,
+            "discounts": [],
+            "currentPrice": None,
+            "updatedAt": None,
+        }
+    prices = pricing_from_row(row)
+    return {
+        "gameId": str(game_id),
+        **prices.to_json(now),
+        "currentPrice": prices.price_at(now).to_json(),
+        "updatedAt": ts(row.updated_at),
+    }
+
+
+def audit_entry(row: Row) -> dict[str, Any]:
+    return {
+        "auditId": row.audit_id,
+        "developerId": str(row.developer_id),
+        "actorType": row.actor_type,
+        "actorId": row.actor_id,
+        "action": row.action,
+        "entityType": row.entity_type,
+        "entityId": row.entity_id,
+        "before": row.before,
+        "after": row.after,
+        "requestId": row.request_id,
+        "occurredAt": ts(row.occurred_at),
+    }

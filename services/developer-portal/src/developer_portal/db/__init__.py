@@ -1,0 +1,1 @@
+"""Tables and queries of the developer_portal schema."""

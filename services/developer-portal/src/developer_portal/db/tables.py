@@ -1,0 +1,187 @@
+"""The developer_portal schema (SQLAlchemy Core), beside the platform's outbox, inbox and
+idempotency tables. Keep migrations/versions in step: tests compare the two."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+from gamekeys_platform.db import service_metadata
+
+SCHEMA = "developer_portal"
+metadata = service_metadata(SCHEMA)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+VERIFICATION_STATUSES = ("pending", "verified", "rejected")
+STUDIO_ROLES = ("admin", "developer", "marketing", "finance")
+INVITATION_STATUSES = ("pending", "accepted", "declined", "revoked", "expired")
+GAME_STATUSES = ("draft", "pending_review", "approved", "rejected", "published", "removed")
+
+
+def _timestamps() -> list[Column]:
+    return [
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ]
+
+
+developers = Table(
+    "developers",
+    metadata,
+    Column("developer_id", Uuid, primary_key=True),
+    Column("company_name", String(255), nullable=False),
+    Column("legal_details", JSONB, nullable=False),
+    Column("verification_status", String(16), nullable=False, server_default="pending"),
+    Column("verification_reason", Text),
+    Column("verified_at", DateTime(timezone=True)),
+    Column("created_by", Uuid, nullable=False),
+    *_timestamps(),
+    CheckConstraint(_in("verification_status", VERIFICATION_STATUSES), name="verification_status"),
+    Index("ix_developers_created_at_developer_id", "created_at", "developer_id"),
+    Index("ix_developers_verification_status_created_at", "verification_status", "created_at"),
+)
+
+# The seed's developer_teams with team_member_roles folded in. user_id is unique: a user
+# belongs to at most one studio.
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team_member_id", Uuid, primary_key=True),
+    Column(
+        "developer_id",
+        Uuid,
+        ForeignKey(developers.c.developer_id, ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", Uuid, nullable=False),
+    Column("email", String(254)),
+    Column("role", String(16), nullable=False),
+    Column("invitation_id", Uuid),
+    Column("added_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("user_id"),
+    CheckConstraint(_in("role", STUDIO_ROLES), name="role"),
+    Index("ix_team_members_developer_id_added_at", "developer_id", "added_at", "user_id"),
+)
+
+team_invitations = Table(
+    "team_invitations",
+    metadata,
+    Column("invitation_id", Uuid, primary_key=True),
+    Column(
+        "developer_id",
+        Uuid,
+        ForeignKey(developers.c.developer_id, ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("email", String(254), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("invited_by", Uuid, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("responded_at", DateTime(timezone=True)),
+    Column("responded_by", Uuid),
+    CheckConstraint(_in("role", STUDIO_ROLES), name="role"),
+    CheckConstraint(_in("status", INVITATION_STATUSES), name="status"),
+    # One open invitation per address and studio.
+    Index(
+        "uq_team_invitations_pending_email",
+        "developer_id",
+        "email",
+        unique=True,
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("ix_team_invitations_email_status", "email", "status"),
+    Index("ix_team_invitations_developer_id_created_at", "developer_id", "created_at", "invitation_id"),
+)
+
+games = Table(
+    "games",
+    metadata,
+    Column("game_id", Uuid, primary_key=True),
+    Column(
+        "developer_id",
+        Uuid,
+        ForeignKey(developers.c.developer_id, ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("title", String(255), nullable=False),
+    # casefolded title: a studio cannot have two games of the same title, whatever the case
+    Column("title_key", Text, nullable=False),
+    Column("status", String(20), nullable=False, server_default="draft"),
+    Column("created_by", Uuid, nullable=False),
+    *_timestamps(),
+    UniqueConstraint("developer_id", "title_key"),
+    CheckConstraint(_in("status", GAME_STATUSES), name="status"),
+    Index("ix_games_developer_id_created_at", "developer_id", "created_at", "game_id"),
+    Index("ix_games_created_at_game_id", "created_at", "game_id"),
+)
+
+game_metadata = Table(
+    "game_metadata",
+    metadata,
+    Column("game_id", Uuid, ForeignKey(games.c.game_id, ondelete="CASCADE"), primary_key=True),
+    Column("description", Text),
+    Column("short_description", String(500)),
+    Column("system_requirements", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("genres", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("age_rating", String(50)),
+    Column("media_urls", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", Uuid, nullable=False),
+)
+
+# Money: Numeric, never float; amounts in regional_prices/discounts JSONB are decimal strings.
+game_pricing = Table(
+    "game_pricing",
+    metadata,
+    Column("game_id", Uuid, ForeignKey(games.c.game_id, ondelete="CASCADE"), primary_key=True),
+    Column("base_amount", Numeric(15, 4), nullable=False),
+    Column("base_currency", String(3), nullable=False),
+    Column("regional_prices", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("discounts", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", Uuid, nullable=False),
+    CheckConstraint("base_amount >= 0", name="base_amount_not_negative"),
+)
+
+# Who changed what, when, from what to what. No foreign key: the trail outlives what it describes.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("audit_id", BigInteger, Identity(), primary_key=True),
+    Column("developer_id", Uuid, nullable=False),
+    Column("actor_type", String(16), nullable=False),
+    Column("actor_id", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("before", JSONB),
+    Column("after", JSONB),
+    Column("request_id", String(128)),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("actor_type", ("user", "service")), name="actor_type"),
+    Index("ix_audit_log_developer_id_audit_id", "developer_id", "audit_id"),
+)

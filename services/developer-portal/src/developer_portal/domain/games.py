@@ -1,0 +1,82 @@
+"""Games: titles, statuses and the workflow's transitions (the publishing workflow itself comes
+in a later part; PUT never changes a status)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import StrEnum
+
+from developer_portal.domain.errors import InvalidValue, conflict
+
+MAX_TITLE_LENGTH = 255
+_WHITESPACE = re.compile(r"\s+")
+
+
+class GameStatus(StrEnum):
+    DRAFT = "draft"
+    PENDING_REVIEW = "pending_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PUBLISHED = "published"
+    REMOVED = "removed"
+
+
+GAME_STATUSES: tuple[str, ...] = tuple(status.value for status in GameStatus)
+
+# The seed's lifecycle: draft → pending_review → approved/rejected → published; a rejected
+# game may be resubmitted, an approved or published one reviewed again (a new version), a
+# published one removed from the catalogue and later republished.
+TRANSITIONS: dict[GameStatus, frozenset[GameStatus]] = {
+    GameStatus.DRAFT: frozenset({GameStatus.PENDING_REVIEW}),
+    GameStatus.PENDING_REVIEW: frozenset({GameStatus.APPROVED, GameStatus.REJECTED}),
+    GameStatus.REJECTED: frozenset({GameStatus.PENDING_REVIEW}),
+    GameStatus.APPROVED: frozenset({GameStatus.PUBLISHED, GameStatus.PENDING_REVIEW}),
+    GameStatus.PUBLISHED: frozenset({GameStatus.REMOVED, GameStatus.PENDING_REVIEW}),
+    GameStatus.REMOVED: frozenset({GameStatus.PUBLISHED}),
+}
+
+# While a game is under review its content is frozen: what moderators see is what ships.
+# A removed game is out of the catalogue; bring it back before editing it.
+_CONTENT_FROZEN = frozenset({GameStatus.PENDING_REVIEW, GameStatus.REMOVED})
+
+
+def check_transition(current: str, target: str) -> GameStatus:
+    """The workflow's step from ``current`` to ``target``, or 409 with the current status."""
+    current_status, target_status = GameStatus(current), GameStatus(target)
+    if target_status not in TRANSITIONS[current_status]:
+        raise conflict(
+            "INVALID_STATUS_TRANSITION",
+            f"a {current_status.value} game cannot become {target_status.value}",
+            status=current_status.value,
+        )
+    return target_status
+
+
+def check_deletable(status: str) -> None:
+    if GameStatus(status) is not GameStatus.DRAFT:
+        raise conflict("GAME_NOT_DRAFT", "only a draft game can be deleted", status=status)
+
+
+def check_content_editable(status: str) -> None:
+    if GameStatus(status) in _CONTENT_FROZEN:
+        raise conflict(
+            "GAME_CONTENT_FROZEN", f"a {status} game's title and metadata cannot change", status=status
+        )
+
+
+def normalize_title(title: str) -> str:
+    """Trimmed, inner whitespace collapsed, NFC; control characters refused."""
+    normalized = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", title)).strip()
+    if not normalized:
+        raise InvalidValue("title must not be blank")
+    if len(normalized) > MAX_TITLE_LENGTH:
+        raise InvalidValue(f"title is over {MAX_TITLE_LENGTH} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in normalized):
+        raise InvalidValue("title contains control characters")
+    return normalized
+
+
+def title_key(title: str) -> str:
+    """What makes two titles "the same" within a studio: case and spacing do not count."""
+    return normalize_title(title).casefold()

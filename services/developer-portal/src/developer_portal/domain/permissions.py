@@ -1,0 +1,103 @@
+"""Who may do what (ARCHITECTURE.md §7) inside the developer portal.
+
+Studio roles come from the studio's team; platform roles from the caller's token. A member
+acts on their own studio as their studio role allows (403 when it does not); a platform
+``admin`` may read every studio (403 on writes); anyone else gets 404 for a studio they are
+not in, so even its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class StudioRole(StrEnum):
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    MARKETING = "marketing"
+    FINANCE = "finance"
+
+
+STUDIO_ROLES: tuple[str, ...] = tuple(role.value for role in StudioRole)
+
+# Platform roles carried by user tokens (§3); services carry scopes instead.
+PLATFORM_USER_ROLES: tuple[str, ...] = ("user", "developer", "admin", "support")
+PLATFORM_ADMIN = "admin"
+
+
+class Action(StrEnum):
+    STUDIO_READ = "studio.read"
+    STUDIO_UPDATE = "studio.update"
+    TEAM_READ = "team.read"
+    TEAM_MANAGE = "team.manage"
+    AUDIT_READ = "audit.read"
+    GAME_READ = "game.read"
+    GAME_CREATE = "game.create"
+    GAME_UPDATE = "game.update"
+    GAME_DELETE = "game.delete"
+    METADATA_READ = "metadata.read"
+    METADATA_UPDATE = "metadata.update"
+    PRICING_READ = "pricing.read"
+    PRICING_UPDATE = "pricing.update"
+
+
+READ_ACTIONS = frozenset(
+    {
+        Action.STUDIO_READ,
+        Action.TEAM_READ,
+        Action.AUDIT_READ,
+        Action.GAME_READ,
+        Action.METADATA_READ,
+        Action.PRICING_READ,
+    }
+)
+_MEMBER_READS = READ_ACTIONS - {Action.AUDIT_READ}
+
+# The role matrix. admin: everything for the studio, team management; developer: games (and,
+# in later parts, builds and keys) with their metadata and prices; marketing: metadata;
+# finance: money, so prices; read-only elsewhere. The audit log is for studio admins.
+STUDIO_PERMISSIONS: dict[StudioRole, frozenset[Action]] = {
+    StudioRole.ADMIN: frozenset(Action),
+    StudioRole.DEVELOPER: _MEMBER_READS
+    | {
+        Action.GAME_CREATE,
+        Action.GAME_UPDATE,
+        Action.GAME_DELETE,
+        Action.METADATA_UPDATE,
+        Action.PRICING_UPDATE,
+    },
+    StudioRole.MARKETING: _MEMBER_READS | {Action.METADATA_UPDATE},
+    StudioRole.FINANCE: _MEMBER_READS | {Action.PRICING_UPDATE},
+}
+
+# What platform roles may do on a studio they are not a member of.
+PLATFORM_PERMISSIONS: dict[str, frozenset[Action]] = {PLATFORM_ADMIN: READ_ACTIONS}
+
+
+class Decision(StrEnum):
+    ALLOW = "allow"
+    FORBIDDEN = "forbidden"  # 403: the caller may know the resource exists
+    NOT_FOUND = "not_found"  # 404: existence must not leak
+
+
+def studio_allows(role: str, action: Action) -> bool:
+    try:
+        return action in STUDIO_PERMISSIONS[StudioRole(role)]
+    except ValueError:
+        return False
+
+
+def decide(action: Action, *, studio_role: str | None, platform_roles: Iterable[str] = ()) -> Decision:
+    """The decision for a caller on one studio's resource.
+
+    ``studio_role`` is the caller's role in that studio, or None if not a member of it.
+    """
+    if studio_role is not None:
+        return Decision.ALLOW if studio_allows(studio_role, action) else Decision.FORBIDDEN
+    roles = set(platform_roles)
+    if any(action in PLATFORM_PERMISSIONS.get(role, frozenset()) for role in roles):
+        return Decision.ALLOW
+    if PLATFORM_ADMIN in roles:
+        return Decision.FORBIDDEN
+    return Decision.NOT_FOUND

@@ -1,0 +1,58 @@
+"""The developer portal's worker: ``python -m developer_portal.worker``.
+
+Runs the outbox relay (developer.events), the platform housekeeping (expired idempotency keys,
+old published events) and the expiry of overdue invitations, until SIGTERM/SIGINT. Consumers
+of builds.events and payments.events join it in later parts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from developer_portal.db import repository
+from developer_portal.db.tables import metadata
+from developer_portal.settings import Settings
+from gamekeys_platform.db import Database
+from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.outbox import OutboxRelay, kafka_producer
+from gamekeys_platform.settings import load_settings
+from gamekeys_platform.workers import Loop, PeriodicTask, housekeeping, run_until_signalled
+
+log = logging.getLogger("developer_portal.worker")
+
+
+def expire_invitations(db: Database) -> int:
+    with db.transaction() as session:
+        return repository.expire_stale_invitations(session)
+
+
+def build_loops(settings: Settings, db: Database) -> list[Loop]:
+    producer = kafka_producer(settings.kafka_servers, client_id=f"{settings.service_name}-relay")
+    return [
+        OutboxRelay(db, producer, service_name=settings.service_name),
+        housekeeping(db),
+        PeriodicTask(
+            "expire-invitations",
+            lambda: expire_invitations(db),
+            interval_seconds=settings.invitation_expiry_interval_seconds,
+        ),
+    ]
+
+
+def main() -> None:
+    settings = load_settings(Settings)
+    configure_logging(settings.service_name, settings.log_level)
+    db = Database.from_settings(settings, metadata=metadata)
+    loops = build_loops(settings, db)
+    log.info("worker started", extra={"loops": [type(loop).__name__ for loop in loops]})
+    try:
+        run_until_signalled(*loops)
+    finally:
+        for loop in loops:
+            if isinstance(loop, OutboxRelay):
+                loop.producer.close(timeout=5)
+        db.dispose()
+
+
+if __name__ == "__main__":
+    main()
