@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from developer_portal.api import access, serializers
 from developer_portal.api.blueprints import internal, public
 from developer_portal.api.effects import audit, emit
-from developer_portal.api.pagination import decode_cursor, page_body
 from developer_portal.api.schemas import (
     AuditPageSchema,
     DeveloperPageSchema,
@@ -32,6 +31,7 @@ from gamekeys_platform.auth import current_principal, require_roles, require_sco
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.pagination import decode_cursor, page_body
 
 SCOPE_VERIFY = "developers:verify"
 

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from developer_portal.api import access, serializers
 from developer_portal.api.blueprints import public
 from developer_portal.api.effects import audit, emit
-from developer_portal.api.pagination import decode_cursor, page_body
 from developer_portal.api.schemas import (
     GameCreateSchema,
     GamePageSchema,
@@ -32,6 +31,7 @@ from developer_portal.domain.verification import may_create_games
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.pagination import decode_cursor, page_body
 
 
 def _duplicate_title(title: str):

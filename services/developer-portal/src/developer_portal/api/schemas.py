@@ -14,9 +14,7 @@ from developer_portal.domain import games, metadata, pricing, reference, verific
 from developer_portal.domain.errors import InvalidValue
 from developer_portal.domain.permissions import STUDIO_ROLES
 from developer_portal.domain.team import INVITATION_STATUSES, MAX_EMAIL_LENGTH
-
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
+from gamekeys_platform.pagination import PageQuerySchema
 
 
 def _text(max_length: int, *, required: bool = False, allow_none: bool = False, min_length: int = 1):
@@ -56,13 +54,6 @@ class CountryCode(fields.String):
 
 
 # --- common ---------------------------------------------------------------------------------
-
-
-class PageQuerySchema(ma.Schema):
-    limit = fields.Integer(
-        load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(1, MAX_PAGE_SIZE), metadata={"example": 20}
-    )
-    cursor = fields.String(load_default=None, validate=validate.Length(1, 512))
 
 
 class MoneySchema(ma.Schema):

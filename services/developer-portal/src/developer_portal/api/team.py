@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from developer_portal.api import access, serializers
 from developer_portal.api.blueprints import public
 from developer_portal.api.effects import audit, emit
-from developer_portal.api.pagination import decode_cursor, page_body
 from developer_portal.api.schemas import (
     InvitationPageSchema,
     InvitationSchema,
@@ -29,6 +28,7 @@ from gamekeys_platform.auth import current_principal
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.pagination import decode_cursor, page_body
 
 _MEMBER_POSITION = (datetime, uuid.UUID)
 _INVITATION_POSITION = (datetime, uuid.UUID)

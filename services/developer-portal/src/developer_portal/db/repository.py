@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, delete, func, insert, select, tuple_, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -22,31 +21,7 @@ from developer_portal.db.tables import (
     team_invitations,
     team_members,
 )
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[Row]
-    has_more: bool
-
-
-def _page(
-    session: Session,
-    query: Select,
-    order: Sequence[ColumnElement],
-    after: Sequence[Any] | None,
-    limit: int,
-    *,
-    descending: bool,
-) -> Page:
-    """Keyset pagination over ``order`` (unique together): rows after the ``after`` position."""
-    if after is not None:
-        position = tuple_(*order)
-        query = query.where(position < tuple_(*after) if descending else position > tuple_(*after))
-    query = query.order_by(*(column.desc() if descending else column.asc() for column in order))
-    rows = session.execute(query.limit(limit + 1)).all()
-    return Page(rows[:limit], len(rows) > limit)
-
+from gamekeys_platform.pagination import Page, keyset_page
 
 # --- studios --------------------------------------------------------------------------------
 
@@ -75,7 +50,7 @@ def list_developers(session: Session, *, status: str | None, after: Sequence[Any
     query = select(developers)
     if status is not None:
         query = query.where(developers.c.verification_status == status)
-    return _page(
+    return keyset_page(
         session, query, [developers.c.created_at, developers.c.developer_id], after, limit, descending=True
     )
 
@@ -147,7 +122,7 @@ def list_members(
     session: Session, developer_id: uuid.UUID, *, after: Sequence[Any] | None, limit: int
 ) -> Page:
     query = select(team_members).where(team_members.c.developer_id == developer_id)
-    return _page(
+    return keyset_page(
         session, query, [team_members.c.added_at, team_members.c.user_id], after, limit, descending=False
     )
 
@@ -217,7 +192,7 @@ def list_invitations(
         query = query.where(team_invitations.c.email == email, team_invitations.c.expires_at > func.now())
     query = query.where(team_invitations.c.status.in_(list(statuses)))
     order = [team_invitations.c.created_at, team_invitations.c.invitation_id]
-    return _page(session, query, order, after, limit, descending=True)
+    return keyset_page(session, query, order, after, limit, descending=True)
 
 
 # --- games ----------------------------------------------------------------------------------
@@ -271,7 +246,7 @@ def list_games(
         query = query.where(games.c.developer_id == developer_id)
     if status is not None:
         query = query.where(games.c.status == status)
-    return _page(session, query, [games.c.created_at, games.c.game_id], after, limit, descending=True)
+    return keyset_page(session, query, [games.c.created_at, games.c.game_id], after, limit, descending=True)
 
 
 # --- metadata and pricing -------------------------------------------------------------------
@@ -310,7 +285,7 @@ def insert_audit(session: Session, **values: Any) -> None:
 
 def list_audit(session: Session, developer_id: uuid.UUID, *, after: Sequence[Any] | None, limit: int) -> Page:
     query = select(audit_log).where(audit_log.c.developer_id == developer_id)
-    return _page(session, query, [audit_log.c.audit_id], after, limit, descending=True)
+    return keyset_page(session, query, [audit_log.c.audit_id], after, limit, descending=True)
 
 
 def now(session: Session) -> datetime:
