@@ -6,12 +6,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 
 from sqlalchemy import func, insert, select
 
-from gamekeys_platform.workers import housekeeping
+from gamekeys_platform.workers import Deferred, housekeeping
 
 
 def test_housekeeping_purges_expired_keys_and_old_sent_events(db):
@@ -85,3 +86,39 @@ def test_worker_process_stops_cleanly_on_sigterm(tmp_path):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
     assert marker.read_text() == "stopped"
+
+
+def test_deferred_loop_is_built_once_its_dependency_answers():
+    attempts = []
+
+    class Ready:
+        ran = threading.Event()
+
+        def run_forever(self):
+            self.ran.set()
+
+        def stop(self):
+            pass
+
+    def build():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("broker not there yet")
+        return Ready()
+
+    deferred = Deferred("flaky", build, retry_seconds=0.05)
+    thread = threading.Thread(target=deferred.run_forever, daemon=True)
+    thread.start()
+    assert Ready.ran.wait(5)
+    thread.join(5)
+    assert len(attempts) == 3
+
+
+def test_deferred_loop_stops_while_waiting():
+    deferred = Deferred("never", lambda: (_ for _ in ()).throw(ConnectionError()), retry_seconds=30)
+    thread = threading.Thread(target=deferred.run_forever, daemon=True)
+    thread.start()
+    time.sleep(0.2)
+    deferred.stop()
+    thread.join(5)
+    assert not thread.is_alive()

@@ -87,6 +87,7 @@ class EventConsumer:
                 self.poll_once()
         finally:
             self.consumer.close(autocommit=False)
+            self.dead_letter_producer.close(timeout=5)
             log.info("consumer stopped", extra={"consumer": self.name})
 
     def stop(self) -> None:

@@ -112,6 +112,7 @@ class OutboxRelay:
                 published = 0
             if published == 0:
                 self.stop_event.wait(self.idle_sleep_seconds)
+        self.producer.close(timeout=5)
         log.info("outbox relay stopped")
 
     def stop(self) -> None:

@@ -51,6 +51,33 @@ def run_until_signalled(*loops: Loop) -> None:
         thread.join(timeout=30)
 
 
+class Deferred:
+    """A loop built on first run, and rebuilt until it can be: a broker that is down when the
+    worker starts (its Kafka clients connect when created) must not stop the other loops."""
+
+    def __init__(self, name: str, build: Callable[[], Loop], retry_seconds: float = 5.0) -> None:
+        self.name = name
+        self.build = build
+        self.retry_seconds = retry_seconds
+        self.stop_event = threading.Event()
+        self.loop: Loop | None = None
+
+    def run_forever(self) -> None:
+        while self.loop is None and not self.stop_event.is_set():
+            try:
+                self.loop = self.build()
+            except Exception as exc:
+                log.warning("%s cannot start yet: %s", self.name, type(exc).__name__)
+                self.stop_event.wait(self.retry_seconds)
+        if self.loop is not None and not self.stop_event.is_set():
+            self.loop.run_forever()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.loop is not None:
+            self.loop.stop()
+
+
 class PeriodicTask:
     """Calls ``task`` every ``interval_seconds``; a failure is logged and retried next time."""
 

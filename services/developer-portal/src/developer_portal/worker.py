@@ -16,7 +16,7 @@ from gamekeys_platform.db import Database
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
 from gamekeys_platform.settings import load_settings
-from gamekeys_platform.workers import Loop, PeriodicTask, housekeeping, run_until_signalled
+from gamekeys_platform.workers import Deferred, Loop, PeriodicTask, housekeeping, run_until_signalled
 
 log = logging.getLogger("developer_portal.worker")
 
@@ -27,9 +27,12 @@ def expire_invitations(db: Database) -> int:
 
 
 def build_loops(settings: Settings, db: Database) -> list[Loop]:
-    producer = kafka_producer(settings.kafka_servers, client_id=f"{settings.service_name}-relay")
+    def relay() -> OutboxRelay:
+        producer = kafka_producer(settings.kafka_servers, client_id=f"{settings.service_name}-relay")
+        return OutboxRelay(db, producer, service_name=settings.service_name)
+
     return [
-        OutboxRelay(db, producer, service_name=settings.service_name),
+        Deferred("outbox relay", relay),
         housekeeping(db),
         PeriodicTask(
             "expire-invitations",
@@ -48,9 +51,6 @@ def main() -> None:
     try:
         run_until_signalled(*loops)
     finally:
-        for loop in loops:
-            if isinstance(loop, OutboxRelay):
-                loop.producer.close(timeout=5)
         db.dispose()
 
 

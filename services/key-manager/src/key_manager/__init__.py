@@ -1,0 +1,1 @@
+"""key-manager: game key batches, encrypted keys, the key state machine and allocations to retailers."""

@@ -1,0 +1,371 @@
+"""Public API, ``/api/v1/keys`` (ARCHITECTURE.md §5): the seed's KeyManager interface."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import uuid
+from datetime import UTC, datetime
+
+from flask import Response, g, make_response, request, stream_with_context
+from flask_smorest import Blueprint
+from sqlalchemy import select, text
+
+from gamekeys_platform.auth import current_principal, require_auth, require_role_or_scope, require_roles
+from gamekeys_platform.db import request_session, transactional
+from gamekeys_platform.errors import ApiError
+from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.pagination import decode_cursor, page_body
+from key_manager import events
+from key_manager.api import access
+from key_manager.api import schemas as s
+from key_manager.api.views import (
+    actor,
+    batch_dict,
+    exported_keys_page,
+    key_info,
+    normalized_or_400,
+    plaintext,
+    plan_error,
+    request_id,
+    transition_error,
+)
+from key_manager.context import key_manager
+from key_manager.db import bulk
+from key_manager.db import repository as repo
+from key_manager.db.tables import keys as keys_table
+from key_manager.domain import codec
+from key_manager.domain.access import Action
+from key_manager.domain.batches import PlanRefused, key_id_range, plan_batch
+from key_manager.domain.states import FINAL, KeyStatus, TransitionRefused
+
+blp = Blueprint(
+    "keys",
+    __name__,
+    url_prefix="/api/v1/keys",
+    description="Game keys: generation, batches, state, validation",
+)
+
+NOTIFY_CHANNEL = "key_manager_batches"
+READERS = ("developer", "admin", "support")
+WRITERS = ("developer", "admin")
+
+
+def _plan(body, owner, *, synchronous: bool):
+    try:
+        return plan_batch(
+            game_id=body["gameId"],
+            developer_id=owner.developer_id,
+            key_type=body["keyType"],
+            quantity=body["quantity"],
+            regional_restrictions=body["regionalRestrictions"],
+            expiration_date=body["expirationDate"],
+            metadata=body["metadata"],
+            synchronous=synchronous,
+            metadata_max_bytes=key_manager().settings.key_metadata_max_bytes,
+        )
+    except PlanRefused as exc:
+        raise plan_error(exc) from None
+
+
+def reveal_generated_keys(view):
+    """Put the plaintext keys into a 201 from /generate after ``@idempotent`` has stored it.
+
+    The stored copy (for Idempotency-Key replays) holds key ids only, so no plaintext key lands
+    in the idempotency table; a replay decrypts the same keys again for the same caller.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        response = make_response(view(*args, **kwargs))
+        if response.status_code != 201:
+            return response
+        body = response.get_json()
+        revealed = g.pop("generated_plaintext", None)
+        if revealed is None:
+            km = key_manager()
+            session = request_session()
+            low, high = key_id_range(uuid.UUID(body["batchId"]))
+            rows = session.execute(select(keys_table).where(keys_table.c.id.between(low, high))).all()
+            revealed = {str(row.id): codec.format_key(plaintext(km.vault, row)) for row in rows}
+        for item in body["keys"]:
+            item["key"] = revealed[item["id"]]
+        response.set_data(json.dumps(body, separators=(",", ":")))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return wrapper
+
+
+@blp.route("/generate", methods=["POST"])
+@require_roles(*WRITERS)
+@reveal_generated_keys
+@idempotent
+@blp.arguments(s.GenerateRequestSchema)
+@blp.response(201, s.GeneratedBatchSchema)
+def generate_keys(body):
+    """Generate up to 1,000 keys now; the plaintext keys are in this response only (generateKeys)."""
+    km, session = key_manager(), request_session()
+    owner = access.game_for(session, body["gameId"], Action.GENERATE, body["keyType"])
+    plan = repo.insert_batch(
+        session, _plan(body, owner, synchronous=True), status="generating", created_by=actor()
+    )
+    try:
+        pairs = bulk.insert_keys(session, km.vault, plan, created_at=datetime.now(UTC), keep_plaintext=True)
+    except bulk.GenerationFailed:
+        raise ApiError("GENERATION_FAILED", "keys could not be generated, retry later") from None
+    batch = repo.complete_batch(session, plan.batch_id, len(pairs))
+    km.outbox.add(session, "batch.generated", batch.id, events.batch_generated(batch))
+    g.generated_plaintext = {str(key_id): codec.format_key(key) for key_id, key in pairs}
+    return {**batch_dict(batch), "keys": [{"id": key_id, "status": "generated"} for key_id, _ in pairs]}
+
+
+@blp.route("/batches", methods=["POST"])
+@require_roles(*WRITERS)
+@idempotent
+@blp.arguments(s.GenerateRequestSchema)
+@blp.response(202, s.BatchSchema)
+def create_batch(body):
+    """Queue a batch of up to 100,000 keys; a worker generates it (generateBatch). Poll
+    GET /batches/{id} for status and progress, then export the keys."""
+    session = request_session()
+    owner = access.game_for(session, body["gameId"], Action.GENERATE, body["keyType"])
+    plan = repo.insert_batch(
+        session, _plan(body, owner, synchronous=False), status="pending", created_by=actor()
+    )
+    session.execute(
+        text("SELECT pg_notify(:channel, :batch)"), {"channel": NOTIFY_CHANNEL, "batch": str(plan.batch_id)}
+    )
+    batch = repo.get_batch(session, plan.batch_id)
+    return batch_dict(batch), {"Location": f"/api/v1/keys/batches/{batch.id}"}
+
+
+@blp.route("/batches", methods=["GET"])
+@require_roles(*READERS)
+@blp.arguments(s.BatchListQuerySchema, location="query")
+@blp.response(200, s.BatchPageSchema)
+def list_batches(query):
+    """Batches of the caller's studios, newest first."""
+    session = request_session()
+    page = repo.list_batches(
+        session,
+        developer_ids=access.visible_studios(session),
+        game_id=query.get("gameId"),
+        status=query.get("status"),
+        limit=query["limit"],
+        after=decode_cursor(query.get("cursor"), repo.BATCH_CURSOR),
+    )
+    return page_body(page, batch_dict, lambda row: (row.created_at, row.id))
+
+
+@blp.route("/batches/<uuid:batch_id>", methods=["GET"])
+@require_roles(*READERS)
+@blp.response(200, s.BatchSchema)
+def get_batch(batch_id):
+    """Status and progress of a batch, with how many of its keys are in each state."""
+    session = request_session()
+    batch = access.batch_for(session, batch_id, Action.READ)
+    counts = repo.batch_key_counts(session, batch_id) if batch.status in ("completed", "revoked") else {}
+    return batch_dict(batch, counts)
+
+
+@blp.route("/batches/<uuid:batch_id>/keys", methods=["GET"])
+@require_roles(*READERS)
+@transactional
+@blp.arguments(s.KeyPageQuerySchema, location="query")
+@blp.response(200, s.KeyExportPageSchema, description="JSON pages; with `Accept: text/csv` one CSV file")
+def batch_keys(query, batch_id):
+    """The batch's keys in plaintext (export): JSON pages, or the whole batch as CSV with
+    ``Accept: text/csv``. Every call is recorded in the export audit."""
+    km, session = key_manager(), request_session()
+    batch = access.batch_for(session, batch_id, Action.EXPORT)
+    if batch.status not in ("completed", "revoked"):
+        raise ApiError(
+            "CONFLICT", f"the batch is {batch.status}: its keys are not ready", {"status": batch.status}
+        )
+    wants_csv = request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+    if wants_csv:
+        repo.audit_export(
+            session,
+            actor=actor(),
+            fmt="csv",
+            batch_id=batch_id,
+            key_count=batch.generated_keys,
+            request_id=request_id(),
+        )
+        response = Response(stream_with_context(_csv_rows(batch_id)), mimetype="text/csv")
+        response.headers["Content-Disposition"] = f'attachment; filename="keys-{batch_id}.csv"'
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    page = repo.page_batch_keys(
+        session, batch_id, after=decode_cursor(query.get("cursor"), repo.KEY_CURSOR), limit=query["limit"]
+    )
+    repo.audit_export(
+        session,
+        actor=actor(),
+        fmt="json",
+        batch_id=batch_id,
+        key_count=len(page.rows),
+        cursor=query.get("cursor"),
+        request_id=request_id(),
+    )
+    return exported_keys_page(km.vault, page)
+
+
+def _csv_rows(batch_id: uuid.UUID):
+    km = key_manager()
+    low, high = key_id_range(batch_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["keyId", "key", "status", "keyType", "expiresAt"])
+    yield buffer.getvalue()
+    query = (
+        select(
+            keys_table.c.id,
+            keys_table.c.status,
+            keys_table.c.key_type,
+            keys_table.c.expires_at,
+            keys_table.c.ciphertext,
+            keys_table.c.encryption_key_id,
+        )
+        .where(keys_table.c.id.between(low, high))
+        .order_by(keys_table.c.id)
+    )
+    with km.db.engine.connect() as connection:
+        result = connection.execution_options(yield_per=5000).execute(query)
+        for partition in result.partitions():
+            buffer.seek(0)
+            buffer.truncate()
+            for row in partition:
+                writer.writerow(
+                    [
+                        row.id,
+                        codec.format_key(plaintext(km.vault, row)),
+                        row.status,
+                        row.key_type,
+                        events.ts(row.expires_at) or "",
+                    ]
+                )
+            yield buffer.getvalue()
+
+
+@blp.route("/batches/<uuid:batch_id>/revoke", methods=["POST"])
+@require_roles(*WRITERS)
+@idempotent
+@blp.arguments(s.RevokeSchema)
+@blp.response(200, s.BatchRevokeResultSchema)
+def revoke_batch(body, batch_id):
+    """Revoke every key of the batch that is not activated (or otherwise final), in one operation."""
+    km, session = key_manager(), request_session()
+    batch = access.batch_for(session, batch_id, Action.MODIFY, for_update=True)
+    if batch.status != "completed":
+        raise ApiError("CONFLICT", f"a {batch.status} batch cannot be revoked", {"status": batch.status})
+    who = actor()
+    revoked = repo.revoke_batch(session, batch_id, actor=who, reason=body["reason"], request_id=request_id())
+    km.outbox.add(
+        session, "batch.revoked", batch_id, events.batch_revoked(batch, revoked, who, body["reason"])
+    )
+    return {"batchId": batch_id, "status": "revoked", "revokedKeys": revoked}
+
+
+@blp.route("/validate", methods=["POST"])
+@require_auth
+@blp.arguments(s.KeyTextSchema)
+@blp.response(200, s.ValidationResultSchema)
+def validate_key(body):
+    """Format and check character, for anyone signed in; the key's state only for callers
+    entitled to it (its studio, platform staff, services with keys:read)."""
+    try:
+        canonical = codec.normalize(body["key"])
+    except codec.InvalidKeyFormat as exc:
+        return {"valid": False, "formatValid": False, "error": str(exc)}
+    km, session = key_manager(), request_session()
+    principal = current_principal()
+    key = repo.find_key_by_hash(session, km.vault.lookup_hash(canonical))
+    if key is None or not access.may_read_key(session, principal, key):
+        if principal.has_scope("keys:read") or principal.has_role("admin", "support"):
+            return {"valid": False, "formatValid": True, "exists": False, "error": None}
+        return {"valid": True, "formatValid": True, "error": None}
+    expired = key.expires_at is not None and key.expires_at <= datetime.now(UTC)
+    usable = KeyStatus(key.status) not in FINAL and not expired
+    return {
+        "valid": usable,
+        "formatValid": True,
+        "exists": True,
+        "keyId": key.id,
+        "status": "expired" if expired and key.status not in FINAL else key.status,
+        "gameId": key.game_id,
+        "expiresAt": events.ts(key.expires_at),
+        "error": None,
+    }
+
+
+@blp.route("/check-duplicate", methods=["POST"])
+@require_role_or_scope(roles=("admin",), scopes=("keys:read",))
+@blp.arguments(s.KeyTextSchema)
+@blp.response(200, s.DuplicateResultSchema)
+def check_duplicate(body):
+    """Whether this key exists already (checkDuplicate): platform admins and services only."""
+    canonical = normalized_or_400(body["key"])
+    km = key_manager()
+    return {"duplicate": repo.key_exists(request_session(), km.vault.lookup_hash(canonical))}
+
+
+@blp.route("/<uuid:key_id>", methods=["GET"])
+@require_roles(*READERS)
+@blp.response(200, s.KeyInfoSchema)
+def get_key(key_id):
+    """KeyInfo with the key masked, and its history of state changes (getKeyInfo)."""
+    session = request_session()
+    key = access.key_for(session, key_id, Action.READ)
+    return key_info(key_manager().vault, key, repo.key_history(session, key_id))
+
+
+def _change_status(key_id: uuid.UUID, target: KeyStatus, reason: str | None, operation: str):
+    km, session = key_manager(), request_session()
+    key = access.key_for(session, key_id, Action.MODIFY, for_update=True)
+    who = actor()
+    values = {"sold_at": datetime.now(UTC)} if target is KeyStatus.SOLD else None
+    try:
+        changed = repo.change_key_status(
+            session,
+            key,
+            target,
+            actor=who,
+            operation=operation,
+            reason=reason,
+            request_id=request_id(),
+            values=values,
+        )
+    except TransitionRefused as exc:
+        raise transition_error(exc) from None
+    event_type = {
+        KeyStatus.REVOKED: "key.revoked",
+        KeyStatus.EXPIRED: "key.expired",
+        KeyStatus.SOLD: "key.sold",
+    }[target]
+    km.outbox.add(session, event_type, key_id, events.key_changed(changed, key.status, who, reason))
+    return key_info(km.vault, changed, repo.key_history(session, key_id))
+
+
+@blp.route("/<uuid:key_id>/status", methods=["PATCH"])
+@require_roles(*WRITERS)
+@transactional
+@blp.arguments(s.StatusChangeSchema)
+@blp.response(200, s.KeyInfoSchema)
+def update_key_status(body, key_id):
+    """Move a key to sold, revoked or expired, if the state machine allows it (updateKeyStatus);
+    otherwise 409 with the current status."""
+    return _change_status(key_id, KeyStatus(body["status"]), body.get("reason"), "status_change")
+
+
+@blp.route("/<uuid:key_id>/revoke", methods=["POST"])
+@require_roles(*WRITERS)
+@idempotent
+@blp.arguments(s.RevokeSchema)
+@blp.response(200, s.KeyInfoSchema)
+def revoke_key(body, key_id):
+    """Revoke one key with a reason (revokeKey)."""
+    return _change_status(key_id, KeyStatus.REVOKED, body["reason"], "revoke")

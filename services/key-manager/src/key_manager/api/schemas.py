@@ -1,0 +1,272 @@
+"""Request and response schemas (marshmallow): camelCase on the wire, unknown fields rejected."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from key_manager.domain.batches import ALLOCATION_MAX_QUANTITY, BATCH_MAX_QUANTITY
+from key_manager.domain.states import MANUAL_TARGETS, BatchStatus, KeyStatus, KeyType
+
+KEY_TYPES = [t.value for t in KeyType]
+KEY_STATUSES = [s.value for s in KeyStatus]
+BATCH_STATUSES = [s.value for s in BatchStatus]
+Reason = ma.fields.String(validate=validate.Length(1, 500))
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class RegionalRestrictionSchema(Strict):
+    type = ma.fields.String(required=True, validate=validate.OneOf(["allow", "deny"]))
+    countries = ma.fields.List(
+        ma.fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code")),
+        required=True,
+        validate=validate.Length(1, 250),
+    )
+
+
+class GenerateRequestSchema(Strict):
+    """The seed's KeyGenerationRequest (developerId is taken from the game's owner)."""
+
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True, validate=validate.OneOf(KEY_TYPES))
+    # The upper bound is checked by the domain (1,000 here, 100,000 for /batches) to say which.
+    quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, BATCH_MAX_QUANTITY))
+    regionalRestrictions = ma.fields.List(
+        ma.fields.Nested(RegionalRestrictionSchema), load_default=list, validate=validate.Length(0, 10)
+    )
+    expirationDate = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    metadata = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(1, 100)), load_default=dict)
+
+
+class GeneratedKeySchema(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    key = ma.fields.String(metadata={"description": "the plaintext key, shown only in this response"})
+    status = ma.fields.String(required=True)
+
+
+class BatchSchema(ma.Schema):
+    """The seed's KeyBatch."""
+
+    batchId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    developerId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": BATCH_STATUSES})
+    totalKeys = ma.fields.Integer(required=True)
+    generatedKeys = ma.fields.Integer(required=True)
+    progress = ma.fields.Float(required=True)
+    regionalRestrictions = ma.fields.List(ma.fields.Dict(), required=True)
+    metadata = ma.fields.Dict(required=True)
+    createdBy = ma.fields.String(required=True)
+    createdAt = ma.fields.String(required=True)
+    generatedAt = ma.fields.String(allow_none=True)
+    expiresAt = ma.fields.String(allow_none=True)
+    failureReason = ma.fields.String(allow_none=True)
+    revokedAt = ma.fields.String(allow_none=True)
+    revokedKeys = ma.fields.Integer(allow_none=True)
+    keyCounts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
+class GeneratedBatchSchema(BatchSchema):
+    keys = ma.fields.List(ma.fields.Nested(GeneratedKeySchema), required=True)
+
+
+class BatchPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(BatchSchema), required=True)
+    nextCursor = ma.fields.String(allow_none=True, required=True)
+
+
+class BatchListQuerySchema(Strict):
+    gameId = ma.fields.UUID()
+    status = ma.fields.String(validate=validate.OneOf(BATCH_STATUSES))
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = ma.fields.String(validate=validate.Length(1, 200))
+
+
+class KeyPageQuerySchema(Strict):
+    limit = ma.fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    cursor = ma.fields.String(validate=validate.Length(1, 200))
+
+
+class ExportedKeySchema(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    key = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    allocationId = ma.fields.UUID(allow_none=True)
+    retailerId = ma.fields.UUID(allow_none=True)
+
+
+class KeyExportPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ExportedKeySchema), required=True)
+    nextCursor = ma.fields.String(allow_none=True, required=True)
+
+
+class KeyInfoSchema(ma.Schema):
+    """The seed's KeyInfo, the key masked."""
+
+    id = ma.fields.UUID(required=True)
+    key = ma.fields.String(required=True, metadata={"description": "masked: ****-****-****-7KQ2"})
+    gameId = ma.fields.UUID(required=True)
+    developerId = ma.fields.UUID(required=True)
+    batchId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": KEY_STATUSES})
+    regionalRestrictions = ma.fields.List(ma.fields.Dict(), required=True)
+    createdAt = ma.fields.String(required=True)
+    statusChangedAt = ma.fields.String(required=True)
+    expiresAt = ma.fields.String(allow_none=True)
+    activatedAt = ma.fields.String(allow_none=True)
+    activatedBy = ma.fields.String(allow_none=True)
+    allocationId = ma.fields.UUID(allow_none=True)
+    retailerId = ma.fields.UUID(allow_none=True)
+    soldAt = ma.fields.String(allow_none=True)
+    metadata = ma.fields.Dict(required=True)
+    history = ma.fields.List(ma.fields.Dict())
+
+
+class StatusChangeSchema(Strict):
+    status = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(
+            sorted(s.value for s in MANUAL_TARGETS),
+            error="status may be set to sold, revoked or expired; allocation, activation and holds "
+            "have their own operations",
+        ),
+    )
+    reason = Reason
+
+
+class RevokeSchema(Strict):
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+
+
+class BatchRevokeResultSchema(ma.Schema):
+    batchId = ma.fields.UUID(required=True)
+    status = ma.fields.String(required=True)
+    revokedKeys = ma.fields.Integer(required=True)
+
+
+class KeyTextSchema(Strict):
+    key = ma.fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class ValidationResultSchema(ma.Schema):
+    valid = ma.fields.Boolean(required=True)
+    formatValid = ma.fields.Boolean(required=True)
+    error = ma.fields.String(allow_none=True)
+    exists = ma.fields.Boolean()
+    keyId = ma.fields.UUID()
+    status = ma.fields.String()
+    gameId = ma.fields.UUID()
+    expiresAt = ma.fields.String(allow_none=True)
+
+
+class DuplicateResultSchema(ma.Schema):
+    duplicate = ma.fields.Boolean(required=True)
+
+
+# --- internal ---------------------------------------------------------------------------------
+
+
+class KeyRefSchema(Strict):
+    """A key by what was typed (``key``) or by id (``keyId``): exactly one."""
+
+    key = ma.fields.String(validate=validate.Length(1, 64))
+    keyId = ma.fields.UUID()
+
+    @ma.validates_schema
+    def _exactly_one(self, data, **_kwargs):
+        if ("key" in data) == ("keyId" in data):
+            raise ma.ValidationError("give exactly one of key and keyId", "_schema")
+
+
+class LookupResultSchema(ma.Schema):
+    keyId = ma.fields.UUID(required=True)
+    status = ma.fields.String(required=True)
+    gameId = ma.fields.UUID(required=True)
+    developerId = ma.fields.UUID(required=True)
+    batchId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    regionalRestrictions = ma.fields.List(ma.fields.Dict(), required=True)
+    expiresAt = ma.fields.String(allow_none=True)
+    expired = ma.fields.Boolean(required=True)
+    retailerId = ma.fields.UUID(allow_none=True)
+    allocationId = ma.fields.UUID(allow_none=True)
+    activatedAt = ma.fields.String(allow_none=True)
+    holdId = ma.fields.String(allow_none=True)
+
+
+class HoldRequestSchema(KeyRefSchema):
+    holdId = ma.fields.String(required=True, validate=validate.Length(1, 128))
+    reason = Reason
+
+
+class HoldResultSchema(ma.Schema):
+    keyId = ma.fields.UUID(required=True)
+    status = ma.fields.String(required=True)
+    holdId = ma.fields.String(required=True)
+    gameId = ma.fields.UUID(required=True)
+
+
+class ActivateRequestSchema(KeyRefSchema):
+    userId = ma.fields.String(required=True, validate=validate.Length(1, 128))
+    activationId = ma.fields.String(required=True, validate=validate.Length(1, 128))
+    userRegion = ma.fields.String(
+        required=True, validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code")
+    )
+    holdId = ma.fields.String(validate=validate.Length(1, 128))
+
+
+class ActivationResultSchema(ma.Schema):
+    keyId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    batchId = ma.fields.UUID(required=True)
+    developerId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    activatedAt = ma.fields.String(required=True)
+    activationId = ma.fields.String(required=True)
+
+
+class AllocationRequestSchema(Strict):
+    allocationId = ma.fields.UUID(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True, validate=validate.OneOf(KEY_TYPES))
+    quantity = ma.fields.Integer(
+        required=True, strict=True, validate=validate.Range(1, ALLOCATION_MAX_QUANTITY)
+    )
+
+
+class AllocationSchema(ma.Schema):
+    allocationId = ma.fields.UUID(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    quantity = ma.fields.Integer(required=True)
+    createdAt = ma.fields.String(required=True)
+
+
+class SaleRequestSchema(Strict):
+    retailerId = ma.fields.UUID(required=True)
+    orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, 1000))
+    soldAt = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class ReturnRequestSchema(Strict):
+    retailerId = ma.fields.UUID(required=True)
+    orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, 1000))
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+
+
+class KeysChangedSchema(ma.Schema):
+    orderId = ma.fields.String(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True)
+    status = ma.fields.String(required=True)

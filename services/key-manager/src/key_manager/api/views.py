@@ -1,0 +1,125 @@
+"""Shapes shared by the public and internal views (rows -> camelCase dicts) and small helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from sqlalchemy import Row
+
+from gamekeys_platform.auth import current_principal
+from gamekeys_platform.errors import ApiError
+from gamekeys_platform.pagination import Page, page_body
+from key_manager.domain import codec
+from key_manager.domain.batches import PlanRefused, progress
+from key_manager.domain.states import KeyStatus, TransitionRefused
+from key_manager.domain.vault import KeyVault
+from key_manager.events import ts
+
+
+def actor() -> str:
+    return current_principal().subject
+
+
+def request_id() -> str | None:
+    return g.get("request_id")
+
+
+def batch_dict(batch: Row, key_counts: dict[str, int] | None = None) -> dict[str, Any]:
+    result = {
+        "batchId": batch.id,
+        "gameId": batch.game_id,
+        "developerId": batch.developer_id,
+        "keyType": batch.key_type,
+        "status": batch.status,
+        "totalKeys": batch.total_keys,
+        "generatedKeys": batch.generated_keys,
+        "progress": 1.0
+        if batch.status in ("completed", "revoked")
+        else progress(batch.generated_keys, batch.total_keys),
+        "regionalRestrictions": batch.regional_restrictions,
+        "metadata": batch.metadata,
+        "createdBy": batch.created_by,
+        "createdAt": ts(batch.created_at),
+        "generatedAt": ts(batch.completed_at),
+        "expiresAt": ts(batch.expires_at),
+        "failureReason": batch.failure_reason,
+        "revokedAt": ts(batch.revoked_at),
+        "revokedKeys": batch.revoked_keys,
+    }
+    if key_counts is not None:
+        result["keyCounts"] = key_counts
+    return result
+
+
+def plaintext(vault: KeyVault, key: Row) -> bytes:
+    return vault.decrypt(key.encryption_key_id, key.id.bytes, key.ciphertext)
+
+
+def key_info(vault: KeyVault, key: Row, history: list[Row] | None = None) -> dict[str, Any]:
+    result = {
+        "id": key.id,
+        "key": codec.mask(plaintext(vault, key)),
+        "gameId": key.game_id,
+        "developerId": key.developer_id,
+        "batchId": key.batch_id,
+        "keyType": key.key_type,
+        "status": key.status,
+        "regionalRestrictions": key.regional_restrictions,
+        "createdAt": ts(key.created_at),
+        "statusChangedAt": ts(key.status_changed_at),
+        "expiresAt": ts(key.expires_at),
+        "activatedAt": ts(key.activated_at),
+        "activatedBy": key.activated_by,
+        "allocationId": key.allocation_id,
+        "retailerId": key.retailer_id,
+        "soldAt": ts(key.sold_at),
+        "metadata": key.metadata,
+    }
+    if history is not None:
+        result["history"] = [
+            {
+                "from": h.from_status,
+                "to": h.to_status,
+                "by": h.actor,
+                "at": ts(h.created_at),
+                "reason": h.reason,
+                "operation": h.operation,
+            }
+            for h in history
+        ]
+    return result
+
+
+def plan_error(exc: PlanRefused) -> ApiError:
+    return ApiError("VALIDATION_ERROR", exc.message, {"fields": {"json": {exc.field: [exc.message]}}})
+
+
+def transition_error(exc: TransitionRefused) -> ApiError:
+    details = {"currentStatus": exc.current.value, "requestedStatus": exc.target.value}
+    if exc.current is KeyStatus.ACTIVATED:
+        return ApiError("KEY_ALREADY_ACTIVATED", exc.reason, details)
+    return ApiError("CONFLICT", exc.reason, details)
+
+
+def normalized_or_400(text: str) -> bytes:
+    try:
+        return codec.normalize(text)
+    except codec.InvalidKeyFormat as exc:
+        raise ApiError("INVALID_KEY_FORMAT", str(exc)) from None
+
+
+def exported_key(vault: KeyVault, row: Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "key": codec.format_key(plaintext(vault, row)),
+        "status": row.status,
+        "allocationId": row.allocation_id,
+        "retailerId": row.retailer_id,
+    }
+
+
+def exported_keys_page(vault: KeyVault, page: Page) -> tuple[dict[str, Any], dict[str, str]]:
+    """A page of decrypted keys, never cached."""
+    body = page_body(page, lambda row: exported_key(vault, row), lambda row: (row.id,))
+    return body, {"Cache-Control": "no-store"}

@@ -1,0 +1,41 @@
+"""What a request or the worker needs besides the session: settings, database, vault, outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from gamekeys_platform.db import Database
+from gamekeys_platform.outbox import Outbox
+from key_manager.db.tables import metadata
+from key_manager.domain.vault import KeyVault
+from key_manager.settings import Settings
+
+SOURCE = "key-manager"
+
+
+@dataclass(frozen=True)
+class KeyManager:
+    settings: Settings
+    db: Database
+    vault: KeyVault
+    outbox: Outbox
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyManager:
+        db = Database.from_settings(settings, metadata=metadata)
+        return cls(
+            settings=settings,
+            db=db,
+            vault=KeyVault(
+                pepper=settings.lookup_pepper,
+                encryption_keys=settings.encryption_keys,
+                active_key_id=settings.key_encryption_active_key_id,
+            ),
+            outbox=Outbox(db, SOURCE, topic=settings.keys_events_topic),
+        )
+
+
+def key_manager() -> KeyManager:
+    return current_app.extensions["key_manager"]

@@ -1,0 +1,1 @@
+"""Plain-Python rules of the key manager: no Flask, no SQL."""

@@ -1,0 +1,60 @@
+"""The key manager's worker process: ``python -m key_manager.worker``.
+
+Runs, until SIGTERM/SIGINT: the outbox relay (keys.events), the developer.events consumer (the
+authorization projection), the batch generator, the expiry job and the platform housekeeping.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gamekeys_platform.consumer import EventConsumer, kafka_consumer
+from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.outbox import OutboxRelay, kafka_producer
+from gamekeys_platform.workers import Deferred, Loop, PeriodicTask, housekeeping, run_until_signalled
+from key_manager.context import SOURCE, KeyManager
+from key_manager.db.projection import apply_developer_event
+from key_manager.generator import BatchGenerator, expire_due_batches
+from key_manager.settings import get_settings
+
+log = logging.getLogger("key_manager.worker")
+
+PROJECTION_CONSUMER = "key-manager.developer-projection"
+
+
+def build_loops(km: KeyManager) -> list[Loop]:
+    settings = km.settings
+    servers = settings.kafka_servers
+
+    def relay() -> OutboxRelay:
+        return OutboxRelay(km.db, kafka_producer(servers, client_id=f"{SOURCE}-relay"), service_name=SOURCE)
+
+    def consumer() -> EventConsumer:
+        return EventConsumer(
+            km.db,
+            kafka_consumer(servers, group_id=PROJECTION_CONSUMER, topics=[settings.developer_events_topic]),
+            kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
+            name=PROJECTION_CONSUMER,
+            handler=apply_developer_event,
+        )
+
+    return [
+        Deferred("outbox relay", relay),
+        Deferred("developer.events consumer", consumer),
+        BatchGenerator(km),
+        PeriodicTask("key-expiry", lambda: expire_due_batches(km), settings.key_expiry_interval_seconds),
+        housekeeping(km.db),
+    ]
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.service_name, settings.log_level)
+    km = KeyManager.from_settings(settings)
+    log.info("key-manager worker starting")
+    run_until_signalled(*build_loops(km))
+    km.db.dispose()
+
+
+if __name__ == "__main__":
+    main()
