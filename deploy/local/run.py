@@ -6,7 +6,7 @@ live in .local/run/, their logs in .local/log/. Configuration comes from deploy/
 (infrastructure addresses), the dev key pair, and .local/secrets.env (secrets generated on
 first use, never committed).
 
-    run.py start     start what is not running, wait for every /readyz, print where things are
+    run.py start     start what is not running, wait for every /readyz, run the demo, print where things are
     run.py stop      stop what `start` started (by pid file)
     run.py status    one line per service
 """
@@ -194,6 +194,9 @@ def start() -> None:
     subprocess.run([str(HERE / "infra.sh"), "reload-gateway"], check=True)  # noqa: S603
     for service in present:
         wait_ready(service)
+    if present:
+        print("\nDriving the platform through its main job (deploy/local/demo.py):")
+        subprocess.run([str(BIN / "python"), str(HERE / "demo.py")], check=True)  # noqa: S603
     summary(present)
 
 

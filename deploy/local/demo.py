@@ -1,0 +1,121 @@
+"""Drive the running platform through its main job, through the gateway, and say what happened.
+
+Run by `make run` after every service is ready. Each step uses only public APIs (and, where
+the platform's own Admin Service would act, the internal endpoint with a service token), so
+what it prints is what a studio would see. Steps arrive as the services do.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+
+import requests
+
+from gamekeys_platform import devkeys
+
+GATEWAY = "http://127.0.0.1:8080"
+DEVELOPER_PORTAL = "http://127.0.0.1:8001"  # internal endpoints are never routed by the gateway
+BATCH_SIZE = 100_000
+
+
+def token(sub: str, *, roles=(), scopes=(), email=None) -> str:
+    pair = devkeys.ensure_key_pair(devkeys.keys_dir())
+    return devkeys.mint_token(
+        pair.private_key_file.read_text(),
+        sub=sub,
+        roles=roles,
+        scopes=scopes,
+        email=email,
+        issuer=devkeys.DEV_ISSUER,
+        audience=devkeys.DEV_AUDIENCE,
+    )
+
+
+class Caller:
+    def __init__(self, bearer: str, base: str = GATEWAY) -> None:
+        self.base = base
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {bearer}"
+
+    def call(self, method: str, path: str, expect: int, **kwargs) -> dict:
+        response = self.session.request(method, self.base + path, timeout=30, **kwargs)
+        if response.status_code != expect:
+            raise SystemExit(f"demo: {method} {path} answered {response.status_code}: {response.text[:500]}")
+        return response.json() if response.content else {}
+
+
+def step(text: str) -> None:
+    print(f"\n• {text}", flush=True)
+
+
+def main() -> None:
+    admin_id = str(uuid.uuid4())
+    studio = Caller(token(admin_id, roles=["developer"], email="owner@demo-studio.example"))
+    admin_service = Caller(token("admin-service", scopes=["developers:verify"]), base=DEVELOPER_PORTAL)
+
+    step("A studio registers")
+    account = studio.call(
+        "POST",
+        "/api/v1/developer/accounts",
+        201,
+        json={
+            "companyName": "Demo Studio",
+            "legalDetails": {"legalName": "Demo Studio GmbH", "country": "DE"},
+        },
+    )
+    developer_id = account["developerId"]
+    print(f"  developer {developer_id}: {account['verificationStatus']}")
+
+    step("The platform's Admin Service verifies it")
+    verified = admin_service.call(
+        "POST", f"/internal/v1/developers/{developer_id}/verification", 200, json={"status": "verified"}
+    )
+    print(f"  verification: {verified['verificationStatus']}")
+
+    step("It creates a game")
+    title = f"Demo Quest {uuid.uuid4().hex[:4]}"
+    game = studio.call("POST", "/api/v1/developer/games", 201, json={"title": title})
+    print(f"  game {game['gameId']}: {game['title']} ({game['status']})")
+
+    step(f"It orders a batch of {BATCH_SIZE:,} keys (key-manager learns of the game from developer.events)")
+    body = {"gameId": game["gameId"], "keyType": "retail", "quantity": BATCH_SIZE}
+    deadline = time.monotonic() + 60
+    while True:  # the projection follows developer.events within moments
+        response = studio.session.post(f"{GATEWAY}/api/v1/keys/batches", json=body, timeout=30)
+        if response.status_code == 202 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if response.status_code != 202:
+        raise SystemExit(f"demo: batch refused: {response.status_code} {response.text[:300]}")
+    batch = response.json()
+    started = time.monotonic()
+    while batch["status"] not in ("completed", "failed"):
+        print(f"\r  batch {batch['batchId']}: {batch['status']} {batch['progress']:.0%}", end="", flush=True)
+        time.sleep(0.3)
+        batch = studio.call("GET", f"/api/v1/keys/batches/{batch['batchId']}", 200)
+    print(
+        f"\r  batch {batch['batchId']}: {batch['status']}, {batch['generatedKeys']:,} keys "
+        f"in {time.monotonic() - started:.1f} s"
+    )
+    if batch["status"] != "completed":
+        raise SystemExit(f"demo: the batch failed: {batch.get('failureReason')}")
+
+    step("It generates 5 promotional keys on the spot (shown once, stored encrypted)")
+    promotional = {"gameId": game["gameId"], "keyType": "promotional", "quantity": 5}
+    generated = studio.call("POST", "/api/v1/keys/generate", 201, json=promotional)
+    for key in generated["keys"]:
+        info = studio.call("GET", f"/api/v1/keys/{key['id']}", 200)
+        print(f"  {key['key']}  stored as {info.get('maskedKey') or info.get('key')}  ({info['status']})")
+
+    step("Someone else's token sees none of it")
+    stranger = Caller(token(str(uuid.uuid4()), roles=["developer"]))
+    stranger.call("GET", f"/api/v1/keys/batches/{batch['batchId']}", 404)
+    print("  another studio's developer: 404 for the batch")
+
+    print("\nDemo complete.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
