@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -24,13 +25,13 @@ class _ContextFilter(logging.Filter):
 def configure_logging(service_name: str, level: str = "INFO") -> None:
     """Route every logger to stdout as JSON; safe to call more than once (tests build many apps)."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(requestId)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            datefmt="%Y-%m-%dT%H:%M:%S%z",
-        )
+    formatter = JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(requestId)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        datefmt="%Y-%m-%dT%H:%M:%SZ",
     )
+    formatter.converter = time.gmtime  # UTC with Z, like every timestamp of the platform
+    handler.setFormatter(formatter)
     handler.addFilter(_ContextFilter(service_name))
     root = logging.getLogger()
     for existing in [h for h in root.handlers if getattr(h, "_gamekeys", False)]:
