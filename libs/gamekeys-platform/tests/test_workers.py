@@ -66,7 +66,7 @@ def test_housekeeping_purges_expired_keys_and_old_sent_events(db):
 
 
 def test_worker_process_stops_cleanly_on_sigterm(tmp_path):
-    marker = tmp_path / "stopped"
+    started, stopped = tmp_path / "started", tmp_path / "stopped"
     script = textwrap.dedent(
         f"""
         from pathlib import Path
@@ -75,17 +75,21 @@ def test_worker_process_stops_cleanly_on_sigterm(tmp_path):
         class Recording(PeriodicTask):
             def stop(self):
                 super().stop()
-                Path({str(marker)!r}).write_text("stopped")
+                Path({str(stopped)!r}).write_text("stopped")
 
-        run_until_signalled(Recording("tick", lambda: None, interval_seconds=0.05))
+        # The task first runs once the signal handlers are in place.
+        tick = lambda: Path({str(started)!r}).write_text("started")
+        run_until_signalled(Recording("tick", tick, interval_seconds=0.05))
         """
     )
     process = subprocess.Popen([sys.executable, "-c", script])
-    time.sleep(1.0)
-    assert process.poll() is None, "the worker should keep running until signalled"
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists() and process.poll() is None, "the worker should run until signalled"
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
-    assert marker.read_text() == "stopped"
+    assert stopped.read_text() == "stopped"
 
 
 def test_deferred_loop_is_built_once_its_dependency_answers():
