@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -17,6 +15,7 @@ from gamekeys_platform.app import create_service_app
 from gamekeys_platform.db import Database
 from gamekeys_platform.outbox import Outbox
 from gamekeys_platform.settings import PlatformSettings, load_settings
+from gamekeys_platform.testing import serving
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +57,5 @@ def client(app):
 @pytest.fixture(scope="session")
 def live_server(app):
     """The app on a real threaded HTTP server, for tests of concurrent requests."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(app) as url:
+        yield url

@@ -10,16 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from dp_testkit import PREFIX, expect
-from werkzeug.serving import make_server
+
+from gamekeys_platform.testing import serving
 
 
 @pytest.fixture(scope="module")
 def live_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}{PREFIX}"
-    server.shutdown()
+    with serving(app) as url:
+        yield url + PREFIX
 
 
 def race(calls):

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import base64
 import secrets
-import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from gamekeys_platform.events import Event
 from gamekeys_platform.migrations import upgrade_to_head
+from gamekeys_platform.testing import serving
 from key_manager.app import create_app
 from key_manager.db.projection import apply_developer_event
 from key_manager.settings import get_settings
@@ -60,11 +59,8 @@ def client(app):
 
 @pytest.fixture(scope="session")
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(app) as url:
+        yield url
 
 
 def publish(km, event_type: str, subject, data: dict) -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
+from werkzeug.serving import make_server
 
 from gamekeys_platform import devkeys
 
@@ -94,3 +97,16 @@ def platform_env(postgres_url: str, redis_url: str, dev_key_dir: Path) -> dict[s
         "jwt_public_key_file": dev_key_dir / devkeys.PUBLIC_KEY_FILE,
         "service_token_signing_key_file": dev_key_dir / devkeys.PRIVATE_KEY_FILE,
     }
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` on a real threaded HTTP server on 127.0.0.1, for concurrent requests and for
+    services that call each other; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
