@@ -109,6 +109,62 @@ def main() -> None:
         info = studio.call("GET", f"/api/v1/keys/{key['id']}", 200)
         print(f"  {key['key']}  stored as {info.get('maskedKey') or info.get('key')}  ({info['status']})")
 
+    step("A retailer is added and 1,000 keys are allocated to it")
+    platform_admin = Caller(token(str(uuid.uuid4()), roles=["admin"]))
+    retailer = platform_admin.call(
+        "POST",
+        "/api/v1/distribution/retailers",
+        201,
+        json={
+            "name": "Demo Games Shop",
+            "contactInfo": {"email": "partners@shop.example"},
+            "commissionRate": "0.15",
+            "allowedGameIds": [game["gameId"]],
+        },
+    )
+    allocation = platform_admin.call(
+        "POST",
+        "/api/v1/distribution/allocations",
+        201,
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+        json={
+            "retailerId": retailer["id"],
+            "gameId": game["gameId"],
+            "quantity": 1_000,
+            "keyType": "retail",
+            "pricing": {"amount": "19.99", "currency": "EUR"},
+        },
+    )
+    print(f"  {retailer['name']}: allocation {allocation['allocationId']} of {allocation['quantity']:,} keys")
+
+    step("The retailer signs in (OAuth 2.0 client credentials), fetches its keys and sells 500")
+    credentials = retailer["apiCredentials"]
+    grant = requests.post(
+        f"{GATEWAY}/api/v1/distribution/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(credentials["clientId"], credentials["clientSecret"]),
+        timeout=30,
+    )
+    if grant.status_code != 200:
+        raise SystemExit(f"demo: token refused: {grant.status_code} {grant.text[:300]}")
+    shop = Caller(grant.json()["access_token"])
+    fetched = shop.call("GET", "/api/v1/distribution/retailer/keys", 200, params={"limit": 1_000})["items"]
+    sold_ids = [item["keyId"] for item in fetched[:500]]
+    sold_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for start in range(0, len(sold_ids), 250):
+        shop.call(
+            "POST",
+            "/api/v1/distribution/retailer/sales",
+            201,
+            json={
+                "orderId": f"demo-order-{start}",
+                "keyIds": sold_ids[start : start + 250],
+                "price": {"amount": "19.99", "currency": "EUR"},
+                "soldAt": sold_at,
+            },
+        )
+    print(f"  fetched {len(fetched):,} keys, sold {len(sold_ids)} in 2 orders")
+
     step("Someone else's token sees none of it")
     stranger = Caller(token(str(uuid.uuid4()), roles=["developer"]))
     stranger.call("GET", f"/api/v1/keys/batches/{batch['batchId']}", 404)

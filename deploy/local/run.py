@@ -32,6 +32,7 @@ HERE = ROOT / "deploy" / "local"
 LOCAL = ROOT / ".local"
 RUN_DIR, LOG_DIR = LOCAL / "run", LOCAL / "log"
 SECRETS_FILE = LOCAL / "secrets.env"
+RETAILER_TOKEN_KEY = LOCAL / "retailer-token-keys" / devkeys.PRIVATE_KEY_FILE
 BIN = Path(sys.executable).parent
 READY_TIMEOUT_SECONDS = 60
 
@@ -88,6 +89,10 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 def ensure_local_secrets() -> None:
     """Secrets the services need locally, generated once into .local/ (never committed)."""
+    if not RETAILER_TOKEN_KEY.exists():
+        # distribution signs its retailers' tokens with a key of its own, not the platform's.
+        RETAILER_TOKEN_KEY.parent.mkdir(parents=True, exist_ok=True)
+        devkeys.ensure_key_pair(RETAILER_TOKEN_KEY.parent)
     if SECRETS_FILE.exists():
         return
     SECRETS_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +118,7 @@ def service_environment(service: Service) -> dict[str, str]:
         "JWT_AUDIENCE": devkeys.DEV_AUDIENCE,
         "JWT_PUBLIC_KEY_FILE": str(key_pair.public_key_file),
         "SERVICE_TOKEN_SIGNING_KEY_FILE": str(key_pair.private_key_file),
+        "RETAILER_TOKEN_SIGNING_KEY_FILE": str(RETAILER_TOKEN_KEY),
         "PROMETHEUS_MULTIPROC_DIR": str(LOCAL / "metrics" / service.name),
     }
 

@@ -1,0 +1,1 @@
+"""Distribution service: retailers, OAuth client credentials, allocations, sales, returns, reports."""

@@ -1,0 +1,54 @@
+"""``@require_retailer``: the retailer API's bearer token (ours, not the platform's), checked
+against the retailer's current credentials version and status."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import g, request
+
+from distribution.context import distribution
+from distribution.db import repository as repo
+from distribution.domain.retailers import RetailerStatus
+from gamekeys_platform.auth import Principal, authentication_required, invalid_token
+from gamekeys_platform.db import request_session
+from gamekeys_platform.errors import ApiError
+
+RETAILER_ROLE = "retailer"
+
+
+def _bearer() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def require_retailer(view: Callable) -> Callable:
+    """401 without a valid retailer token (or one issued before a credential rotation), 403
+    RETAILER_NOT_AUTHORIZED while the retailer is suspended. Sets ``g.retailer`` and
+    ``g.principal`` (subject ``retailer:<id>``: idempotency keys and logs are per retailer)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _bearer()
+        if token is None:
+            raise authentication_required()
+        claims = distribution().tokens.verify(token)
+        retailer = repo.get_retailer(request_session(), claims.retailer_id)
+        if retailer is None or retailer.credentials_version != claims.credentials_version:
+            raise invalid_token()
+        g.principal = Principal(
+            subject=f"retailer:{retailer.id}", roles=frozenset({RETAILER_ROLE}), claims=claims.claims
+        )
+        if retailer.status != RetailerStatus.ACTIVE:
+            raise ApiError(
+                "RETAILER_NOT_AUTHORIZED", f"the retailer is {retailer.status}", {"status": retailer.status}
+            )
+        g.retailer = retailer
+        return view(*args, **kwargs)
+
+    return wrapper

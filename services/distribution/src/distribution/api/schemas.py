@@ -1,0 +1,232 @@
+"""Request and response schemas (marshmallow): camelCase on the wire, unknown fields rejected,
+sizes bounded."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from distribution.domain.retailers import RetailerStatus
+from gamekeys_platform.pagination import PageQuerySchema, page_schema
+
+KEY_TYPES = ["retail", "promotional", "developer", "gift", "subscription"]
+ALLOCATION_MAX_QUANTITY = 100_000
+SALE_MAX_KEYS = 1000
+RETAILER_KEYS_MAX_PAGE = 1000
+Country = ma.fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code"))
+Currency = ma.fields.String(
+    required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="an ISO 4217 code in capitals")
+)
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class ContactInfoSchema(Strict):
+    email = ma.fields.Email(required=True, validate=validate.Length(3, 254))
+    phone = ma.fields.String(validate=validate.Length(1, 40))
+    website = ma.fields.URL(validate=validate.Length(1, 500))
+    address = ma.fields.String(validate=validate.Length(1, 500))
+    contactName = ma.fields.String(validate=validate.Length(1, 200))
+
+
+class MoneySchema(Strict):
+    amount = ma.fields.Decimal(required=True, as_string=True, allow_nan=False)
+    currency = Currency
+
+
+class RetailerCreateSchema(Strict):
+    name = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    contactInfo = ma.fields.Nested(ContactInfoSchema, required=True)
+    commissionRate = ma.fields.Decimal(required=True, as_string=True, allow_nan=False)
+    allowedGameIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(0, 1000))
+    allowedRegions = ma.fields.List(Country, load_default=list, validate=validate.Length(0, 250))
+
+
+class RetailerUpdateSchema(Strict):
+    name = ma.fields.String(validate=validate.Length(1, 200))
+    contactInfo = ma.fields.Nested(ContactInfoSchema)
+    commissionRate = ma.fields.Decimal(as_string=True, allow_nan=False)
+    allowedGameIds = ma.fields.List(ma.fields.UUID(), validate=validate.Length(0, 1000))
+    allowedRegions = ma.fields.List(Country, validate=validate.Length(0, 250))
+    status = ma.fields.String(validate=validate.OneOf([s.value for s in RetailerStatus]))
+    reason = ma.fields.String(validate=validate.Length(1, 500))
+
+    @ma.validates_schema
+    def _something(self, data, **_kwargs):
+        if not set(data) - {"reason"}:
+            raise ma.ValidationError("give at least one field to change", "_schema")
+
+
+class ApiCredentialsSchema(ma.Schema):
+    clientId = ma.fields.String(required=True)
+    clientSecret = ma.fields.String(metadata={"description": "only in the answer that creates or rotates it"})
+
+
+class RetailerSchema(ma.Schema):
+    """The seed's RetailerInfo (allocations, sales: GET /retailers/{id}/keys and sales-report)."""
+
+    id = ma.fields.UUID(required=True)
+    name = ma.fields.String(required=True)
+    contactInfo = ma.fields.Dict(required=True)
+    apiCredentials = ma.fields.Nested(ApiCredentialsSchema, required=True)
+    commissionRate = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    allowedGameIds = ma.fields.List(ma.fields.UUID(), required=True)
+    allowedRegions = ma.fields.List(ma.fields.String(), required=True)
+    credentialsRotatedAt = ma.fields.String(required=True)
+    createdAt = ma.fields.String(required=True)
+    updatedAt = ma.fields.String(required=True)
+
+
+RetailerPageSchema = page_schema(RetailerSchema)
+
+
+class RetailerListQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = ma.RAISE
+
+    status = ma.fields.String(validate=validate.OneOf([s.value for s in RetailerStatus]))
+
+
+class AllocationListQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class RestrictionSchema(Strict):
+    type = ma.fields.String(required=True, validate=validate.OneOf(["allow", "deny"]))
+    countries = ma.fields.List(Country, required=True, validate=validate.Length(1, 250))
+
+
+class AllocationRequestSchema(Strict):
+    """The seed's KeyAllocationRequest."""
+
+    retailerId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    quantity = ma.fields.Integer(
+        required=True, strict=True, validate=validate.Range(1, ALLOCATION_MAX_QUANTITY)
+    )
+    keyType = ma.fields.String(required=True, validate=validate.OneOf(KEY_TYPES))
+    pricing = ma.fields.Nested(
+        MoneySchema, required=True, metadata={"description": "suggested retail price of one key"}
+    )
+    restrictions = ma.fields.List(
+        ma.fields.Nested(RestrictionSchema), load_default=list, validate=validate.Length(0, 10)
+    )
+
+
+class AllocationSchema(ma.Schema):
+    """The seed's KeyAllocation."""
+
+    allocationId = ma.fields.UUID(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    quantity = ma.fields.Integer(required=True)
+    pricing = ma.fields.Dict(required=True)
+    restrictions = ma.fields.List(ma.fields.Dict(), required=True)
+    createdAt = ma.fields.String(required=True)
+
+
+class AllocationWithCountsSchema(AllocationSchema):
+    keyCounts = ma.fields.Dict(
+        required=True, metadata={"description": "allocated (unsold), sold, returned, activated, delivered"}
+    )
+
+
+AllocationWithCountsPageSchema = page_schema(AllocationWithCountsSchema)
+
+
+class RetailerKeysQuerySchema(Strict):
+    limit = ma.fields.Integer(load_default=100, validate=validate.Range(1, RETAILER_KEYS_MAX_PAGE))
+    cursor = ma.fields.String(load_default=None, validate=validate.Length(1, 512))
+    allocationId = ma.fields.UUID(load_default=None)
+
+
+class RetailerKeySchema(ma.Schema):
+    keyId = ma.fields.UUID(required=True)
+    key = ma.fields.String(required=True)
+    allocationId = ma.fields.UUID(required=True)
+    status = ma.fields.String(required=True)
+
+
+RetailerKeyPageSchema = page_schema(RetailerKeySchema)
+
+
+class SaleRequestSchema(Strict):
+    orderId = ma.fields.String(
+        required=True, validate=[validate.Length(1, 128), validate.Regexp(r"^[\x21-\x7e]+$")]
+    )
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, SALE_MAX_KEYS))
+    price = ma.fields.Nested(MoneySchema, required=True, metadata={"description": "price of one key"})
+    soldAt = ma.fields.AwareDateTime(required=True)
+
+
+class SaleSchema(ma.Schema):
+    saleId = ma.fields.UUID(required=True)
+    orderId = ma.fields.String(required=True)
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True)
+    quantity = ma.fields.Integer(required=True)
+    price = ma.fields.Dict(required=True)
+    gross = ma.fields.Dict(required=True)
+    commission = ma.fields.Dict(required=True)
+    net = ma.fields.Dict(required=True)
+    soldAt = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+
+
+class ReturnRequestSchema(Strict):
+    orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, SALE_MAX_KEYS))
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+
+
+class ReturnSchema(ma.Schema):
+    returnId = ma.fields.UUID(required=True, allow_none=True)
+    orderId = ma.fields.String(required=True)
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True)
+    status = ma.fields.String(required=True)
+
+
+class SalesReportQuerySchema(Strict):
+    from_ = ma.fields.AwareDateTime(required=True, data_key="from")
+    to = ma.fields.AwareDateTime(required=True)
+
+
+class SalesReportSchema(ma.Schema):
+    """The seed's SalesReport."""
+
+    retailerId = ma.fields.UUID(required=True)
+    period = ma.fields.Dict(required=True)
+    commissionRate = ma.fields.String(required=True)
+    totals = ma.fields.List(ma.fields.Dict(), required=True)
+
+
+class RetailerMetricsSchema(ma.Schema):
+    retailerId = ma.fields.UUID(required=True)
+    name = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    allocated = ma.fields.Integer(required=True)
+    sold = ma.fields.Integer(required=True)
+    returned = ma.fields.Integer(required=True)
+    activated = ma.fields.Integer(required=True)
+    sellThrough = ma.fields.String(required=True)
+    activationRate = ma.fields.String(required=True)
+
+
+RetailerMetricsPageSchema = page_schema(RetailerMetricsSchema)
+
+
+class AnalyticsQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class TokenSchema(ma.Schema):
+    access_token = ma.fields.String(required=True)
+    token_type = ma.fields.String(required=True)
+    expires_in = ma.fields.Integer(required=True)
+    scope = ma.fields.String(required=True)

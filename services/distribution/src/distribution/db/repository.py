@@ -1,0 +1,318 @@
+"""SQL of the distribution service (SQLAlchemy Core). Functions take the caller's session and
+never commit: the view's transaction (``@transactional`` / ``@idempotent``) does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Row, and_, func, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from distribution.db.tables import (
+    activations,
+    allocations,
+    key_fetches,
+    retailer_keys,
+    retailers,
+    returns,
+    sale_keys,
+    sales,
+)
+from distribution.domain.money import SaleLine
+from gamekeys_platform.pagination import Page, keyset_page
+
+RETAILER_CURSOR = (datetime, uuid.UUID)
+ALLOCATION_CURSOR = (datetime, uuid.UUID)
+
+
+def lock(session: Session, name: str) -> None:
+    """A transaction-scoped advisory lock: concurrent requests on ``name`` run one after another."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": name})
+
+
+# Retailers
+
+
+def insert_retailer(session: Session, **values) -> Row:
+    return session.execute(insert(retailers).values(**values).returning(retailers)).one()
+
+
+def get_retailer(session: Session, retailer_id: uuid.UUID, *, for_update: bool = False) -> Row | None:
+    query = select(retailers).where(retailers.c.id == retailer_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(query).first()
+
+
+def get_retailer_by_client_id(session: Session, client_id: str) -> Row | None:
+    return session.execute(select(retailers).where(retailers.c.client_id == client_id)).first()
+
+
+def update_retailer(session: Session, retailer_id: uuid.UUID, **values) -> Row:
+    return session.execute(
+        update(retailers)
+        .where(retailers.c.id == retailer_id)
+        .values(**values, updated_at=func.now())
+        .returning(retailers)
+    ).one()
+
+
+def page_retailers(session: Session, *, status: str | None, after, limit: int) -> Page:
+    query = select(retailers)
+    if status:
+        query = query.where(retailers.c.status == status)
+    return keyset_page(session, query, [retailers.c.created_at, retailers.c.id], after, limit)
+
+
+# Allocations
+
+
+def insert_allocation(session: Session, **values) -> Row:
+    return session.execute(insert(allocations).values(**values).returning(allocations)).one()
+
+
+def get_allocation(session: Session, allocation_id: uuid.UUID) -> Row | None:
+    return session.execute(select(allocations).where(allocations.c.id == allocation_id)).first()
+
+
+def retailer_allocations_after(
+    session: Session,
+    retailer_id: uuid.UUID,
+    *,
+    after: tuple | None,
+    inclusive: bool,
+    only: uuid.UUID | None,
+    limit: int,
+) -> list[Row]:
+    """The retailer's allocations in creation order, after (or from) position ``after``."""
+    query = select(allocations).where(allocations.c.retailer_id == retailer_id)
+    if only is not None:
+        query = query.where(allocations.c.id == only)
+    if after is not None:
+        position = tuple_(allocations.c.created_at, allocations.c.id)
+        query = query.where(position >= tuple_(*after) if inclusive else position > tuple_(*after))
+    query = query.order_by(allocations.c.created_at, allocations.c.id).limit(limit)
+    return session.execute(query).all()
+
+
+def page_allocations_with_counts(session: Session, retailer_id: uuid.UUID, *, after, limit: int) -> Page:
+    sold = (
+        select(func.count())
+        .where(sale_keys.c.allocation_id == allocations.c.id)
+        .correlate(allocations)
+        .scalar_subquery()
+    )
+    returned = (
+        select(func.count())
+        .where(sale_keys.c.allocation_id == allocations.c.id, sale_keys.c.status == "returned")
+        .correlate(allocations)
+        .scalar_subquery()
+    )
+    activated = (
+        select(func.count())
+        .where(activations.c.allocation_id == allocations.c.id)
+        .correlate(allocations)
+        .scalar_subquery()
+    )
+    delivered = (
+        select(func.count())
+        .where(retailer_keys.c.allocation_id == allocations.c.id)
+        .correlate(allocations)
+        .scalar_subquery()
+    )
+    query = select(
+        allocations,
+        sold.label("sold"),
+        returned.label("returned"),
+        activated.label("activated"),
+        delivered.label("delivered"),
+    ).where(allocations.c.retailer_id == retailer_id)
+    return keyset_page(session, query, [allocations.c.created_at, allocations.c.id], after, limit)
+
+
+def set_low_stock_signalled(session: Session, allocation_id: uuid.UUID, threshold: int) -> None:
+    session.execute(
+        update(allocations).where(allocations.c.id == allocation_id).values(low_stock_signalled=threshold)
+    )
+
+
+def sold_per_allocation(session: Session, allocation_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+    rows = session.execute(
+        select(sale_keys.c.allocation_id, func.count())
+        .where(sale_keys.c.allocation_id.in_(list(allocation_ids)))
+        .group_by(sale_keys.c.allocation_id)
+    ).all()
+    return dict(rows)
+
+
+def allocations_for_update(session: Session, allocation_ids: Iterable[uuid.UUID]) -> list[Row]:
+    return session.execute(
+        select(allocations)
+        .where(allocations.c.id.in_(sorted(set(allocation_ids))))
+        .order_by(allocations.c.id)
+        .with_for_update()
+    ).all()
+
+
+# Keys delivered to retailers
+
+
+def remember_delivered_keys(
+    session: Session, retailer_id: uuid.UUID, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> None:
+    """Record (key id, allocation id) pairs the retailer has been given."""
+    if not pairs:
+        return
+    session.execute(
+        pg_insert(retailer_keys)
+        .values([{"key_id": k, "allocation_id": a, "retailer_id": retailer_id} for k, a in pairs])
+        .on_conflict_do_nothing()
+    )
+
+
+def delivered_keys(session: Session, retailer_id: uuid.UUID, key_ids: Iterable[uuid.UUID]) -> dict:
+    rows = session.execute(
+        select(retailer_keys.c.key_id, retailer_keys.c.allocation_id).where(
+            retailer_keys.c.key_id.in_(list(key_ids)), retailer_keys.c.retailer_id == retailer_id
+        )
+    ).all()
+    return dict(rows)
+
+
+def audit_fetch(session: Session, **values) -> None:
+    session.execute(insert(key_fetches).values(**values))
+
+
+# Sales and returns
+
+
+def get_sale(session: Session, retailer_id: uuid.UUID, order_id: str) -> Row | None:
+    return session.execute(
+        select(sales).where(sales.c.retailer_id == retailer_id, sales.c.order_id == order_id)
+    ).first()
+
+
+def insert_sale(session: Session, values: dict, keys: dict[uuid.UUID, uuid.UUID]) -> None:
+    session.execute(insert(sales).values(**values))
+    session.execute(
+        insert(sale_keys).values(
+            [
+                {
+                    "key_id": k,
+                    "sale_id": values["id"],
+                    "allocation_id": a,
+                    "retailer_id": values["retailer_id"],
+                }
+                for k, a in keys.items()
+            ]
+        )
+    )
+
+
+def keys_of_sale(session: Session, sale_id: uuid.UUID) -> list[Row]:
+    return session.execute(
+        select(sale_keys).where(sale_keys.c.sale_id == sale_id).order_by(sale_keys.c.key_id)
+    ).all()
+
+
+def sold_keys_of_retailer(
+    session: Session, retailer_id: uuid.UUID, key_ids: Iterable[uuid.UUID]
+) -> list[Row]:
+    return session.execute(
+        select(sale_keys).where(sale_keys.c.retailer_id == retailer_id, sale_keys.c.key_id.in_(list(key_ids)))
+    ).all()
+
+
+def record_return(session: Session, values: dict, key_ids: Sequence[uuid.UUID]) -> None:
+    session.execute(insert(returns).values(**values))
+    session.execute(
+        update(sale_keys)
+        .where(sale_keys.c.key_id.in_(list(key_ids)))
+        .values(status="returned", return_id=values["id"])
+    )
+
+
+def sale_lines(session: Session, retailer_id: uuid.UUID, start: datetime, end: datetime) -> list[SaleLine]:
+    """Sales with ``start <= sold_at < end`` and how many of their keys came back."""
+    returned = (
+        select(func.count())
+        .where(sale_keys.c.sale_id == sales.c.id, sale_keys.c.status == "returned")
+        .correlate(sales)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(sales.c.currency, sales.c.unit_price, sales.c.commission_rate, sales.c.units, returned).where(
+            sales.c.retailer_id == retailer_id, sales.c.sold_at >= start, sales.c.sold_at < end
+        )
+    ).all()
+    return [SaleLine(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+# Activations (from keys.events / activations.events)
+
+
+def record_activation(
+    session: Session,
+    *,
+    key_id: uuid.UUID,
+    retailer_id: uuid.UUID,
+    allocation_id: uuid.UUID | None,
+    activated_at: datetime,
+    source_event: str,
+) -> None:
+    session.execute(
+        pg_insert(activations)
+        .values(
+            key_id=key_id,
+            retailer_id=retailer_id,
+            allocation_id=allocation_id,
+            activated_at=activated_at,
+            source_event=source_event,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def delivered_key(session: Session, key_id: uuid.UUID) -> Row | None:
+    return session.execute(select(retailer_keys).where(retailer_keys.c.key_id == key_id)).first()
+
+
+def analytics_page(session: Session, *, after, limit: int) -> Page:
+    allocated = (
+        select(func.coalesce(func.sum(allocations.c.quantity), 0))
+        .where(allocations.c.retailer_id == retailers.c.id)
+        .correlate(retailers)
+        .scalar_subquery()
+    )
+    sold = (
+        select(func.count())
+        .where(sale_keys.c.retailer_id == retailers.c.id)
+        .correlate(retailers)
+        .scalar_subquery()
+    )
+    returned = (
+        select(func.count())
+        .where(and_(sale_keys.c.retailer_id == retailers.c.id, sale_keys.c.status == "returned"))
+        .correlate(retailers)
+        .scalar_subquery()
+    )
+    activated = (
+        select(func.count())
+        .where(activations.c.retailer_id == retailers.c.id)
+        .correlate(retailers)
+        .scalar_subquery()
+    )
+    query = select(
+        retailers.c.id,
+        retailers.c.name,
+        retailers.c.status,
+        retailers.c.created_at,
+        allocated.label("allocated"),
+        sold.label("sold"),
+        returned.label("returned"),
+        activated.label("activated"),
+    )
+    return keyset_page(session, query, [retailers.c.created_at, retailers.c.id], after, limit)

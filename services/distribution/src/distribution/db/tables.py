@@ -1,0 +1,148 @@
+"""The distribution service's tables (schema ``distribution``), SQLAlchemy Core.
+
+Retailers keep only an Argon2id hash of their client secret. ``retailer_keys`` maps each key a
+retailer has been given (through ``GET /retailer/keys``) to its allocation, so a sale knows
+which allocations' stock it draws down; the plaintext keys are never stored here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+from gamekeys_platform.db import service_metadata
+
+SCHEMA = "distribution"
+metadata = service_metadata(SCHEMA)
+
+retailers = Table(
+    "retailers",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("contact_info", JSONB, nullable=False),
+    Column("commission_rate", Numeric(5, 4), nullable=False),
+    Column("allowed_game_ids", ARRAY(Uuid), nullable=False, server_default=text("'{}'")),
+    Column("allowed_regions", ARRAY(String(2)), nullable=False, server_default=text("'{}'")),
+    Column("status", String(20), nullable=False),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("secret_hash", String(255), nullable=False),
+    Column("credentials_version", Integer, nullable=False, server_default=text("1")),
+    Column("credentials_rotated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("status IN ('active', 'suspended')", name="status"),
+    CheckConstraint("commission_rate >= 0 AND commission_rate < 1", name="commission_rate"),
+)
+
+allocations = Table(
+    "allocations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("retailer_id", Uuid, ForeignKey("retailers.id"), nullable=False),
+    Column("game_id", Uuid, nullable=False),
+    Column("key_type", String(20), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("price_amount", Numeric(12, 2), nullable=False),
+    Column("price_currency", String(3), nullable=False),
+    Column("restrictions", JSONB, nullable=False),
+    Column("low_stock_signalled", Integer),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("quantity > 0", name="quantity"),
+    Index("ix_allocations_retailer_created", "retailer_id", "created_at", "id"),
+)
+
+retailer_keys = Table(
+    "retailer_keys",
+    metadata,
+    Column("key_id", Uuid, primary_key=True),
+    Column("allocation_id", Uuid, ForeignKey("allocations.id"), nullable=False),
+    Column("retailer_id", Uuid, nullable=False),
+    Column("first_delivered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+sales = Table(
+    "sales",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("retailer_id", Uuid, ForeignKey("retailers.id"), nullable=False),
+    Column("order_id", String(128), nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("unit_price", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("commission_rate", Numeric(5, 4), nullable=False),
+    Column("sold_at", DateTime(timezone=True), nullable=False),
+    Column("request_fingerprint", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("retailer_id", "order_id"),
+    Index("ix_sales_retailer_sold_at", "retailer_id", "sold_at"),
+)
+
+sale_keys = Table(
+    "sale_keys",
+    metadata,
+    Column("key_id", Uuid, primary_key=True),
+    Column("sale_id", Uuid, ForeignKey("sales.id"), nullable=False),
+    Column("allocation_id", Uuid, ForeignKey("allocations.id"), nullable=False),
+    Column("retailer_id", Uuid, nullable=False),
+    Column("status", String(20), nullable=False, server_default=text("'sold'")),
+    Column("return_id", Uuid),
+    CheckConstraint("status IN ('sold', 'returned')", name="status"),
+    Index("ix_sale_keys_sale_id", "sale_id"),
+    Index("ix_sale_keys_allocation_id", "allocation_id"),
+)
+
+returns = Table(
+    "returns",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("retailer_id", Uuid, nullable=False),
+    Column("sale_id", Uuid, ForeignKey("sales.id"), nullable=False),
+    Column("order_id", String(128), nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+key_fetches = Table(
+    "key_fetches",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("retailer_id", Uuid, nullable=False),
+    Column("allocation_ids", ARRAY(Uuid), nullable=False),
+    Column("key_count", Integer, nullable=False),
+    Column("cursor", Text),
+    Column("request_id", String(128)),
+    Column("fetched_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_key_fetches_retailer_fetched_at", "retailer_id", "fetched_at"),
+)
+
+activations = Table(
+    "activations",
+    metadata,
+    Column("key_id", Uuid, primary_key=True),
+    Column("retailer_id", Uuid, nullable=False),
+    Column("allocation_id", Uuid),
+    Column("activated_at", DateTime(timezone=True), nullable=False),
+    Column("source_event", String(64), nullable=False),
+    Index("ix_activations_retailer_id", "retailer_id"),
+)

@@ -1,0 +1,140 @@
+"""key-manager's internal API, through the lib's ServiceClient (timeouts, retries only where
+repeating is safe, circuit breaker, request id and our service token).
+
+Scopes: ``keys:allocate`` (allocate, list an allocation's keys), ``keys:sell`` (sales, returns).
+An unreachable key-manager is 503 SERVICE_UNAVAILABLE, a failing one 502; its 4xx answers are
+turned into the §3 errors a caller of distribution should see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from gamekeys_platform.errors import ApiError, format_timestamp
+from gamekeys_platform.http_client import ServiceClient
+from gamekeys_platform.service_tokens import ServiceTokenProvider
+
+SCOPES = "keys:allocate keys:sell"
+INTERNAL = "/internal/v1/keys"
+# key-manager's answers we pass on as they are (the §3 code is the same for our caller).
+_PASSED_ON = {
+    "INSUFFICIENT_KEY_ALLOCATION",
+    "KEY_ALREADY_ACTIVATED",
+    "KEY_REVOKED",
+    "KEY_EXPIRED",
+    "CONFLICT",
+}
+
+
+class KeyManagerClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings) -> KeyManagerClient:
+        tokens = ServiceTokenProvider.from_settings(settings, scope=SCOPES)
+        timeout = settings.key_manager_timeout_seconds
+        return cls(
+            ServiceClient(
+                settings.key_manager_url,
+                service_name="key-manager",
+                token_provider=tokens,
+                connect_timeout=min(1.0, timeout),
+                read_timeout=timeout,
+            )
+        )
+
+    def allocate(
+        self,
+        *,
+        allocation_id: uuid.UUID,
+        retailer_id: uuid.UUID,
+        game_id: uuid.UUID,
+        key_type: str,
+        quantity: int,
+    ) -> dict:
+        """All or nothing; idempotent by allocationId, so the client may retry it."""
+        response = self.client.post(
+            f"{INTERNAL}/allocations",
+            json={
+                "allocationId": str(allocation_id),
+                "retailerId": str(retailer_id),
+                "gameId": str(game_id),
+                "keyType": key_type,
+                "quantity": quantity,
+            },
+            idempotency_key=f"allocation:{allocation_id}",
+        )
+        return self._ok(response)
+
+    def allocation_keys(self, allocation_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return self._ok(self.client.get(f"{INTERNAL}/allocations/{allocation_id}/keys", params=params))
+
+    def sell(
+        self, *, retailer_id: uuid.UUID, order_id: str, key_ids: list[uuid.UUID], sold_at: datetime
+    ) -> dict:
+        response = self.client.post(
+            f"{INTERNAL}/sales",
+            json={
+                "retailerId": str(retailer_id),
+                "orderId": order_id,
+                "keyIds": [str(k) for k in key_ids],
+                "soldAt": format_timestamp(sold_at),
+            },
+            # key-manager scopes idempotency keys by caller (us): make them unique per retailer.
+            idempotency_key=f"sale:{retailer_id}:{uuid.uuid5(uuid.NAMESPACE_URL, order_id)}",
+        )
+        return self._ok(response)
+
+    def return_keys(
+        self,
+        *,
+        retailer_id: uuid.UUID,
+        order_id: str,
+        key_ids: list[uuid.UUID],
+        reason: str,
+        return_id: uuid.UUID,
+    ) -> dict:
+        response = self.client.post(
+            f"{INTERNAL}/returns",
+            json={
+                "retailerId": str(retailer_id),
+                "orderId": order_id,
+                "keyIds": [str(k) for k in key_ids],
+                "reason": reason,
+            },
+            idempotency_key=f"return:{return_id}",
+        )
+        return self._ok(response)
+
+    @staticmethod
+    def _ok(response: requests.Response) -> dict:
+        if response.status_code < 300:
+            return response.json()
+        try:
+            error = response.json()["error"]
+            code, message, details = error["code"], error["message"], error.get("details") or {}
+        except (ValueError, KeyError, TypeError):
+            code, message, details = "", "", {}
+        if code in _PASSED_ON:
+            raise ApiError(code, message, details)
+        if code in ("KEY_NOT_FOUND", "RETAILER_NOT_AUTHORIZED", "NOT_FOUND"):
+            # Keys that do not exist and keys of another retailer look the same to a retailer.
+            raise ApiError("KEY_NOT_FOUND", "some keys are not this retailer's", _key_ids(details))
+        raise ApiError(
+            "EXTERNAL_SERVICE_ERROR",
+            f"key-manager refused the call with status {response.status_code}",
+            {"service": "key-manager", "status": response.status_code},
+        )
+
+
+def _key_ids(details: dict) -> dict:
+    ids = details.get("keyIds")
+    return {"keyIds": ids} if isinstance(ids, list) else {}

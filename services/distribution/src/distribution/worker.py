@@ -1,0 +1,60 @@
+"""The distribution worker: ``python -m distribution.worker``.
+
+Runs, until SIGTERM/SIGINT: the outbox relay (distribution.events), the consumer of keys.events
+and activations.events (activation counts for the analytics) and the platform housekeeping.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from distribution.consumers import ACTIVATIONS_CONSUMER, apply_event
+from distribution.context import SOURCE
+from distribution.db.tables import metadata
+from distribution.settings import Settings, get_settings
+from gamekeys_platform.consumer import EventConsumer, kafka_consumer
+from gamekeys_platform.db import Database
+from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.outbox import OutboxRelay, kafka_producer
+from gamekeys_platform.workers import Deferred, Loop, housekeeping, run_until_signalled
+
+log = logging.getLogger("distribution.worker")
+
+
+def build_loops(settings: Settings, db: Database) -> list[Loop]:
+    servers = settings.kafka_servers
+
+    def relay() -> OutboxRelay:
+        return OutboxRelay(db, kafka_producer(servers, client_id=f"{SOURCE}-relay"), service_name=SOURCE)
+
+    def consumer() -> EventConsumer:
+        return EventConsumer(
+            db,
+            kafka_consumer(
+                servers,
+                group_id=ACTIVATIONS_CONSUMER,
+                topics=[settings.keys_events_topic, settings.activations_events_topic],
+            ),
+            kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
+            name=ACTIVATIONS_CONSUMER,
+            handler=apply_event,
+        )
+
+    return [
+        Deferred("outbox relay", relay),
+        Deferred("activations consumer", consumer),
+        housekeeping(db),
+    ]
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.service_name, settings.log_level)
+    db = Database.from_settings(settings, metadata=metadata)
+    log.info("distribution worker starting")
+    run_until_signalled(*build_loops(settings, db))
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()
