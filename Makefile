@@ -47,7 +47,7 @@ stop: ## Stop everything `make run` started
 test: infra-up ## Run every test (unit, integration against the real infrastructure)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: infra-up ## Run the benchmarks under bench/ and print their figures
+bench: run ## Run the benchmarks under bench/ (against the running platform) and print their figures
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint: install ## ruff: lint and formatting check

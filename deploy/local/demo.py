@@ -50,46 +50,54 @@ def step(text: str) -> None:
     print(f"\n• {text}", flush=True)
 
 
-def main() -> None:
-    admin_id = str(uuid.uuid4())
-    studio = Caller(token(admin_id, roles=["developer"], email="owner@demo-studio.example"))
+def create_verified_game(company: str, narrate=lambda _text: None) -> tuple[Caller, dict]:
+    """A studio registers, the Admin Service verifies it, it creates a game: (studio, game)."""
+    studio = Caller(token(str(uuid.uuid4()), roles=["developer"], email="owner@studio.example"))
     admin_service = Caller(token("admin-service", scopes=["developers:verify"]), base=DEVELOPER_PORTAL)
 
-    step("A studio registers")
+    narrate("A studio registers")
     account = studio.call(
         "POST",
         "/api/v1/developer/accounts",
         201,
-        json={
-            "companyName": "Demo Studio",
-            "legalDetails": {"legalName": "Demo Studio GmbH", "country": "DE"},
-        },
+        json={"companyName": company, "legalDetails": {"legalName": f"{company} GmbH", "country": "DE"}},
     )
     developer_id = account["developerId"]
     print(f"  developer {developer_id}: {account['verificationStatus']}")
 
-    step("The platform's Admin Service verifies it")
+    narrate("The platform's Admin Service verifies it")
     verified = admin_service.call(
         "POST", f"/internal/v1/developers/{developer_id}/verification", 200, json={"status": "verified"}
     )
     print(f"  verification: {verified['verificationStatus']}")
 
-    step("It creates a game")
-    title = f"Demo Quest {uuid.uuid4().hex[:4]}"
+    narrate("It creates a game")
+    title = f"{company} Quest {uuid.uuid4().hex[:4]}"
     game = studio.call("POST", "/api/v1/developer/games", 201, json={"title": title})
     print(f"  game {game['gameId']}: {game['title']} ({game['status']})")
+    return studio, game
 
-    step(f"It orders a batch of {BATCH_SIZE:,} keys (key-manager learns of the game from developer.events)")
-    body = {"gameId": game["gameId"], "keyType": "retail", "quantity": BATCH_SIZE}
+
+def order_batch(studio: Caller, game_id: str, quantity: int) -> dict:
+    """POST /batches, retried for the moments key-manager needs to learn of a new game from
+    developer.events."""
+    body = {"gameId": game_id, "keyType": "retail", "quantity": quantity}
     deadline = time.monotonic() + 60
-    while True:  # the projection follows developer.events within moments
+    while True:
         response = studio.session.post(f"{GATEWAY}/api/v1/keys/batches", json=body, timeout=30)
         if response.status_code == 202 or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     if response.status_code != 202:
         raise SystemExit(f"demo: batch refused: {response.status_code} {response.text[:300]}")
-    batch = response.json()
+    return response.json()
+
+
+def main() -> None:
+    studio, game = create_verified_game("Demo Studio", narrate=step)
+
+    step(f"It orders a batch of {BATCH_SIZE:,} keys (key-manager learns of the game from developer.events)")
+    batch = order_batch(studio, game["gameId"], BATCH_SIZE)
     started = time.monotonic()
     while batch["status"] not in ("completed", "failed"):
         print(f"\r  batch {batch['batchId']}: {batch['status']} {batch['progress']:.0%}", end="", flush=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +14,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from distribution.app import create_app
 from distribution.db import tables
 from distribution.settings import get_settings
 from gamekeys_platform.events import Event
 from gamekeys_platform.migrations import upgrade_to_head
+from gamekeys_platform.testing import serving
 from key_manager.app import create_app as create_key_manager_app
 from key_manager.db.projection import apply_developer_event
 from key_manager.settings import get_settings as get_key_manager_settings
@@ -29,13 +28,6 @@ from key_manager.settings import get_settings as get_key_manager_settings
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 KEY_MANAGER_DIR = SERVICE_DIR.parent / "key-manager"
 API = "/api/v1/distribution"
-
-
-def _serve(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +53,8 @@ def km_app(platform_env, postgres_url, run_id):
 
 @pytest.fixture(scope="session")
 def km_url(km_app):
-    server = _serve(km_app)
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(km_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
