@@ -1,0 +1,117 @@
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from antifraud.consumers import make_handler
+from antifraud.worker import VELOCITY_CONSUMER, build_loops
+from gamekeys_platform.consumer import EventConsumer, kafka_consumer
+from gamekeys_platform.events import Event
+from gamekeys_platform.outbox import kafka_producer
+from gamekeys_platform.workers import Deferred
+
+
+def event(event_type, data, source="activation-gateway"):
+    return Event(type=event_type, source=source, subject=str(uuid.uuid4()), data=data)
+
+
+def test_failed_activations_on_the_topic_feed_enumeration(af, analyze, request_body, random_ip):
+    handle = make_handler(af.velocity)
+    ip = random_ip("198.51.100")
+    for _ in range(5):
+        failure = event(
+            "activation.failed",
+            {
+                "userId": str(uuid.uuid4()),
+                "ipAddress": ip,
+                "reason": "KEY_NOT_FOUND",
+                "keyFingerprint": uuid.uuid4().hex,
+            },
+        )
+        handle(None, failure)
+        handle(None, failure)  # a redelivery adds nothing
+    score = analyze(request_body(context={"ipAddress": ip}))
+    assert "key-enumeration" in [h["id"] for h in score["rulesHit"]]
+    assert score["recommendedAction"] == "BLOCK"
+
+
+def test_sales_and_activations_from_keys_events(af, analyze, request_body):
+    handle = make_handler(af.velocity)
+    key_id, user, batch = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    sold_at = (datetime.now(UTC) - timedelta(seconds=20)).isoformat().replace("+00:00", "Z")
+    handle(None, event("key.sold", {"orderId": "o", "keyIds": [key_id], "soldAt": sold_at}, "key-manager"))
+    for _ in range(4):
+        handle(
+            None,
+            event(
+                "key.activated", {"keyId": str(uuid.uuid4()), "userId": user, "batchId": batch}, "key-manager"
+            ),
+        )
+    score = analyze(
+        request_body(keyId=key_id, userId=user, context={"retailerId": str(uuid.uuid4()), "batchId": batch})
+    )
+    hit = {h["id"] for h in score["rulesHit"]}
+    assert {"instant-resale-activation", "key-hoarding"} <= hit
+    unrelated = event("batch.generated", {"batchId": batch}, "key-manager")
+    handle(None, unrelated)  # ignored, no error
+
+
+def test_worker_consumer_through_the_broker(af, settings, kafka_servers, analyze, request_body, random_ip):
+    """activations.events and keys.events through the real broker into the velocity store, with the
+    worker's own loops (each Kafka loop wrapped in Deferred)."""
+
+    activations, keys = (
+        f"test.af.{uuid.uuid4().hex[:8]}.{name}" for name in ("activations.events", "keys.events")
+    )
+    admin = KafkaAdminClient(bootstrap_servers=kafka_servers, request_timeout_ms=10_000)
+    admin.create_topics([NewTopic(t, 3, 1) for t in (activations, keys, f"{activations}.dlq", f"{keys}.dlq")])
+    admin.close()
+    test_settings = settings.model_copy(
+        update={"activations_events_topic": activations, "keys_events_topic": keys}
+    )
+    worker_af = type(af).from_settings(test_settings)
+    worker_af.velocity.prefix = af.velocity.prefix  # the test's own counters
+    loops = build_loops(worker_af)
+    assert [type(loop).__name__ for loop in loops] == ["Deferred", "Deferred", "PeriodicTask"]
+    consumer_loop = loops[1]
+    assert isinstance(consumer_loop, Deferred)
+
+    ip = random_ip("198.51.100")
+    failures = [
+        event(
+            "activation.failed",
+            {"ipAddress": ip, "reason": "INVALID_KEY_FORMAT", "keyFingerprint": uuid.uuid4().hex},
+        )
+        for _ in range(5)
+    ]
+    producer = KafkaProducer(bootstrap_servers=kafka_servers, acks="all")
+    for e in failures:
+        producer.send(activations, key=e.subject.encode(), value=e.to_json()).get(timeout=10)
+    producer.send(keys, key=b"x", value=b"not json").get(timeout=10)  # dead-lettered, not fatal
+    producer.close()
+
+    consumer = consumer_loop.build()
+    consumer.consumer.close()  # rebuilt with a group of its own, so earlier runs' offsets don't matter
+
+    consumer = EventConsumer(
+        worker_af.db,
+        kafka_consumer(
+            kafka_servers, group_id=f"{VELOCITY_CONSUMER}-{uuid.uuid4().hex[:6]}", topics=[activations, keys]
+        ),
+        kafka_producer(kafka_servers, client_id="af-test-dlq"),
+        name=VELOCITY_CONSUMER,
+        handler=make_handler(worker_af.velocity),
+    )
+    settled, deadline = 0, time.monotonic() + 45
+    try:
+        while settled < len(failures) + 1 and time.monotonic() < deadline:
+            settled += consumer.poll_once(timeout_ms=500)
+    finally:
+        consumer.consumer.close()
+        consumer.dead_letter_producer.close()
+        worker_af.db.dispose()
+    assert settled == len(failures) + 1
+    score = analyze(request_body(context={"ipAddress": ip}))
+    assert "key-enumeration" in [h["id"] for h in score["rulesHit"]]
