@@ -12,10 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
-from demo import GATEWAY, Caller, create_verified_game, order_batch, token
+from demo import Caller, create_verified_game, order_batch, retailer_session, retailer_with_keys, token
 
 ALLOCATED = 10_000
 PAGE = 1_000
@@ -29,41 +27,11 @@ def main() -> None:
         batch = studio.call("GET", f"/api/v1/keys/batches/{batch['batchId']}", 200)
 
     admin = Caller(token(str(uuid.uuid4()), roles=["admin"]))
-    retailer = admin.call(
-        "POST",
-        "/api/v1/distribution/retailers",
-        201,
-        json={
-            "name": "Bench Shop",
-            "contactInfo": {"email": "bench@shop.example"},
-            "commissionRate": "0.10",
-            "allowedGameIds": [game["gameId"]],
-        },
-    )
     started = time.perf_counter()
-    admin.call(
-        "POST",
-        "/api/v1/distribution/allocations",
-        201,
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-        json={
-            "retailerId": retailer["id"],
-            "gameId": game["gameId"],
-            "quantity": ALLOCATED,
-            "keyType": "retail",
-            "pricing": {"amount": "9.99", "currency": "USD"},
-        },
-    )
-    allocation_seconds = time.perf_counter() - started
+    retailer, _allocation = retailer_with_keys(admin, "Bench Shop", game["gameId"], ALLOCATED)
+    allocation_seconds = time.perf_counter() - started  # includes adding the retailer (one insert)
 
-    credentials = retailer["apiCredentials"]
-    grant = requests.post(
-        f"{GATEWAY}/api/v1/distribution/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(credentials["clientId"], credentials["clientSecret"]),
-        timeout=30,
-    ).json()
-    shop = Caller(grant["access_token"])
+    shop = retailer_session(retailer)
     page_seconds, fetched, cursor = [], 0, None
     while True:
         params = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}

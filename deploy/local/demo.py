@@ -93,6 +93,49 @@ def order_batch(studio: Caller, game_id: str, quantity: int) -> dict:
     return response.json()
 
 
+def retailer_with_keys(admin: Caller, name: str, game_id: str, quantity: int) -> tuple[dict, dict]:
+    """A platform admin adds a retailer for the game and allocates it ``quantity`` keys."""
+    retailer = admin.call(
+        "POST",
+        "/api/v1/distribution/retailers",
+        201,
+        json={
+            "name": name,
+            "contactInfo": {"email": "partners@shop.example"},
+            "commissionRate": "0.15",
+            "allowedGameIds": [game_id],
+        },
+    )
+    allocation = admin.call(
+        "POST",
+        "/api/v1/distribution/allocations",
+        201,
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+        json={
+            "retailerId": retailer["id"],
+            "gameId": game_id,
+            "quantity": quantity,
+            "keyType": "retail",
+            "pricing": {"amount": "19.99", "currency": "EUR"},
+        },
+    )
+    return retailer, allocation
+
+
+def retailer_session(retailer: dict) -> Caller:
+    """The retailer's API client, signed in with its OAuth 2.0 client credentials."""
+    credentials = retailer["apiCredentials"]
+    grant = requests.post(
+        f"{GATEWAY}/api/v1/distribution/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(credentials["clientId"], credentials["clientSecret"]),
+        timeout=30,
+    )
+    if grant.status_code != 200:
+        raise SystemExit(f"demo: token refused: {grant.status_code} {grant.text[:300]}")
+    return Caller(grant.json()["access_token"])
+
+
 def main() -> None:
     studio, game = create_verified_game("Demo Studio", narrate=step)
 
@@ -119,43 +162,11 @@ def main() -> None:
 
     step("A retailer is added and 1,000 keys are allocated to it")
     platform_admin = Caller(token(str(uuid.uuid4()), roles=["admin"]))
-    retailer = platform_admin.call(
-        "POST",
-        "/api/v1/distribution/retailers",
-        201,
-        json={
-            "name": "Demo Games Shop",
-            "contactInfo": {"email": "partners@shop.example"},
-            "commissionRate": "0.15",
-            "allowedGameIds": [game["gameId"]],
-        },
-    )
-    allocation = platform_admin.call(
-        "POST",
-        "/api/v1/distribution/allocations",
-        201,
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-        json={
-            "retailerId": retailer["id"],
-            "gameId": game["gameId"],
-            "quantity": 1_000,
-            "keyType": "retail",
-            "pricing": {"amount": "19.99", "currency": "EUR"},
-        },
-    )
+    retailer, allocation = retailer_with_keys(platform_admin, "Demo Games Shop", game["gameId"], 1_000)
     print(f"  {retailer['name']}: allocation {allocation['allocationId']} of {allocation['quantity']:,} keys")
 
     step("The retailer signs in (OAuth 2.0 client credentials), fetches its keys and sells 500")
-    credentials = retailer["apiCredentials"]
-    grant = requests.post(
-        f"{GATEWAY}/api/v1/distribution/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(credentials["clientId"], credentials["clientSecret"]),
-        timeout=30,
-    )
-    if grant.status_code != 200:
-        raise SystemExit(f"demo: token refused: {grant.status_code} {grant.text[:300]}")
-    shop = Caller(grant.json()["access_token"])
+    shop = retailer_session(retailer)
     fetched = shop.call("GET", "/api/v1/distribution/retailer/keys", 200, params={"limit": 1_000})["items"]
     sold_ids = [item["keyId"] for item in fetched[:500]]
     sold_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
