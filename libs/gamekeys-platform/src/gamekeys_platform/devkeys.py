@@ -43,8 +43,15 @@ class SigningKey(NamedTuple):
 
 
 def keys_dir() -> Path:
-    """``$GAMEKEYS_DEV_KEYS_DIR``, else ``.local/dev-keys`` under the current directory."""
-    return Path(os.environ.get(KEYS_DIR_ENV) or DEFAULT_KEYS_DIR)
+    """``$GAMEKEYS_DEV_KEYS_DIR``, else ``.local/dev-keys`` of the checkout the current directory
+    is in (so a token made from a service's folder is signed by the same pair the platform uses)."""
+    if os.environ.get(KEYS_DIR_ENV):
+        return Path(os.environ[KEYS_DIR_ENV])
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "libs" / "gamekeys-platform").is_dir():
+            return folder / DEFAULT_KEYS_DIR
+    return here / DEFAULT_KEYS_DIR
 
 
 def ensure_key_pair(directory: Path | str | None = None) -> KeyPair:
