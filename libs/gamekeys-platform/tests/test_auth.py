@@ -759,9 +759,10 @@ def test_client_credentials_failures_are_service_unavailable(token_endpoint):
 
 def test_dev_key_pair_is_created_once_with_a_private_mode(tmp_path, monkeypatch):
     monkeypatch.delenv(devkeys.KEYS_DIR_ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "libs" / "gamekeys-platform").mkdir(parents=True)  # a checkout's root
+    monkeypatch.chdir(tmp_path / "libs")
     pair = devkeys.ensure_key_pair()
-    assert pair.private_key_file == Path(".local/dev-keys/jwt-private.pem")
+    assert pair.private_key_file == tmp_path / ".local/dev-keys/jwt-private.pem"
     assert stat.S_IMODE(pair.private_key_file.stat().st_mode) == 0o600
     first = pair.private_key_file.read_bytes(), pair.public_key_file.read_bytes()
     assert devkeys.ensure_key_pair() == pair
