@@ -18,7 +18,8 @@ def features(**values):
 
 SCENARIOS = {
     "block-listed": {"user_blocked": True, "any_blocked": True},
-    "key-enumeration": {"key_enumeration_1h": 6},
+    "key-enumeration": {"ip_invalid_keys_1h": 6},
+    "subnet-key-enumeration": {"subnet_invalid_keys_1h": 30},
     "brute-force": {"user_failures_1h": 5},
     "device-farm": {"device_distinct_users_24h": 4},
     "region-mismatch": {"key_regions": ["RU"], "key_region_locked": True, "ip_country": "DE"},

@@ -151,12 +151,23 @@ DEFAULT_RULES: list[Rule] = [
         weight=100,
         action="BLOCK",
     ),
+    # One user, address or device guessing keys is blocked at once; a /24 only goes to review,
+    # at a much higher count: players sharing a network each mistype now and then, and a
+    # subnet-wide block would refuse all of them (bench/fraud_scenarios.py, phase 2).
     Rule(
         "key-enumeration",
-        "Many distinct invalid or never-issued keys from one source (key-space enumeration)",
-        "key_enumeration_1h >= 5 || key_enumeration_24h >= 20",
+        "Many distinct invalid or never-issued keys from one user, IP or device (key-space enumeration)",
+        "user_invalid_keys_1h >= 5 || ip_invalid_keys_1h >= 5 || device_invalid_keys_1h >= 5"
+        " || user_invalid_keys_24h >= 20 || ip_invalid_keys_24h >= 20 || device_invalid_keys_24h >= 20",
         weight=80,
         action="BLOCK",
+    ),
+    Rule(
+        "subnet-key-enumeration",
+        "Many distinct invalid or never-issued keys from one /24 network",
+        "subnet_invalid_keys_1h >= 30 || subnet_invalid_keys_24h >= 100",
+        weight=50,
+        action="REVIEW",
     ),
     Rule(
         "brute-force",

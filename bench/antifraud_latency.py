@@ -1,0 +1,338 @@
+"""Antifraud analyze latency over HTTP (issue 5): POST /analyze with the default rules at a steady
+target rate for a bounded duration, against the real app under gunicorn (a subprocess) on a
+fresh scratch database, with its own Redis key prefix and topic. Prints achieved rate, p50,
+p99, max, errors, then the in-process rule evaluation p99 for 20 rules. Asserts nothing.
+
+    .venv/bin/python bench/antifraud_latency.py [--rate 500] [--seconds 12] [--procs 2]
+
+The load is open-loop: request i is due at start + i / rate whatever happened before, so a slow
+server shows up as latency, not as a lower send rate. Two latencies per request: "service"
+(send -> response) and "from schedule" (due time -> response: includes the client falling
+behind, i.e. no coordinated omission). Client processes (each a pool of threads with one
+requests.Session per thread) split the schedule; the client's CPU use is printed so one can see
+whether the client, not the server, was the limit (on this 2-core machine everything shares
+the same CPUs: gunicorn, PostgreSQL, Redis and the client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import redis
+import requests
+
+from gamekeys_platform import devkeys
+from gamekeys_platform.migrations import upgrade_to_head
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICE = ROOT / "services" / "antifraud"
+ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+WARMUP_SECONDS = 2.0
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(url: str, keys_dir: Path, prefix: str, tag: str) -> dict[str, str]:
+    return {
+        "SERVICE_NAME": "antifraud",
+        "ENVIRONMENT": "local",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": url,
+        "DATABASE_POOL_SIZE": "6",
+        "REDIS_URL": REDIS_URL,
+        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+        "JWT_ISSUER": devkeys.DEV_ISSUER,
+        "JWT_AUDIENCE": devkeys.DEV_AUDIENCE,
+        "JWT_PUBLIC_KEY_FILE": str(keys_dir / devkeys.PUBLIC_KEY_FILE),
+        "SERVICE_TOKEN_SIGNING_KEY_FILE": str(keys_dir / devkeys.PRIVATE_KEY_FILE),
+        "ANTIFRAUD_VELOCITY_PREFIX": prefix,
+        # Its own topics (no worker runs, so the outbox rows stay in the scratch database anyway).
+        "ANTIFRAUD_EVENTS_TOPIC": f"bench.{tag}.antifraud.events",
+        "ACTIVATIONS_EVENTS_TOPIC": f"bench.{tag}.activations.events",
+        "KEYS_EVENTS_TOPIC": f"bench.{tag}.keys.events",
+    }
+
+
+def make_body(rng: random.Random, users: list[str], devices: list[str]) -> dict:
+    """A mix shaped like gateway traffic: mostly valid keys from a pool of returning users,
+    some region-locked keys, some retail sales, a few mistyped keys."""
+    n = rng.randrange(len(users))
+    roll = rng.random()
+    if roll < 0.3:
+        ip, regions = f"192.0.2.{rng.randint(1, 254)}", ["DE", "AT"]
+    elif roll < 0.5:
+        ip, regions = f"2001:db8::{rng.randint(1, 65535):x}:{rng.randint(1, 65535):x}", ["FR"]
+    else:
+        ip, regions = f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}", []
+    context = {
+        "ipAddress": ip,
+        "userRegion": regions[0] if regions else "DE",
+        "keyRegions": regions,
+        "gameId": str(uuid.uuid4()),
+        "batchId": str(uuid.uuid4()),
+        "keyType": "retail",
+        "platform": "windows",
+        "accountCreatedAt": (datetime.now(UTC) - timedelta(days=rng.randint(1, 2000))).isoformat(),
+    }
+    if rng.random() < 0.3:
+        context["retailerId"] = str(uuid.uuid4())
+        context["soldAt"] = (datetime.now(UTC) - timedelta(hours=rng.randint(1, 200))).isoformat()
+    key_id: str | None = str(uuid.uuid4())
+    if rng.random() < 0.03:
+        key_id = None
+        context["keyOutcome"] = "not_found"
+        context["keyFingerprint"] = uuid.uuid4().hex
+    return {
+        "keyId": key_id,
+        "userId": users[n],
+        "activationId": str(uuid.uuid4()),
+        "activationContext": context,
+        "deviceFingerprint": devices[n],
+        "behaviorMetrics": {
+            "attemptsInSession": 1,
+            "failedAttemptsInSession": 0,
+            "sessionDurationSeconds": 40,
+        },
+    }
+
+
+def client_process(
+    args: tuple[str, str, int, int, float, float, int, int],
+) -> tuple[list[tuple[float, float, float]], dict[str, int], float]:
+    """Sends requests ``index ≡ part (mod parts)`` of the schedule; returns (due offset, service ms,
+    from-schedule ms) per request, errors by kind, and this process's CPU seconds."""
+    url, token, part, parts, rate, start_at, total, threads = args
+    rng = random.Random(part)
+    users = [str(uuid.uuid4()) for _ in range(2_000)]
+    devices = [f"dev-{uuid.uuid4().hex}" for _ in users]
+    mine = list(range(part, total, parts))
+    bodies = [make_body(rng, users, devices) for _ in mine]
+    results: list[tuple[float, float, float]] = []
+    errors: dict[str, int] = {}
+    lock = threading.Lock()
+    cursor = iter(range(len(mine)))
+    headers = {"Authorization": f"Bearer {token}"}
+    give_up_at = start_at + total / rate + 10.0
+
+    def run() -> None:
+        http = requests.Session()
+        while True:
+            with lock:
+                j = next(cursor, None)
+            if j is None:
+                return
+            due = start_at + mine[j] / rate
+            if time.time() > give_up_at:  # bounded: what is this late is not sent at all
+                with lock:
+                    errors["not sent (client over 10 s behind)"] = (
+                        errors.get("not sent (client over 10 s behind)", 0) + 1
+                    )
+                continue
+            delay = due - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            sent = time.perf_counter()
+            try:
+                response = http.post(url, json=bodies[j], headers=headers, timeout=10)
+                kind = None if response.status_code == 200 else f"HTTP {response.status_code}"
+            except requests.RequestException as exc:
+                kind = type(exc).__name__
+            done = time.perf_counter()
+            service_ms = (done - sent) * 1000
+            late_ms = (time.time() - due) * 1000
+            with lock:
+                if kind:
+                    errors[kind] = errors.get(kind, 0) + 1
+                else:
+                    results.append((due - start_at, service_ms, late_ms))
+
+    cpu_before = time.process_time()
+    pool = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return results, errors, time.process_time() - cpu_before
+
+
+def delete_prefix(prefix: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    batch = []
+    for key in client.scan_iter(f"{prefix}*", count=5000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            client.unlink(*batch)
+            batch.clear()
+    if batch:
+        client.unlink(*batch)
+
+
+def wait_ready(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {process.returncode}")
+        try:
+            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("gunicorn did not become ready")
+
+
+def rule_evaluation_p99() -> str:
+    """The 20-rule case of bench/antifraud_scoring.py (which prints the full set of in-process
+    figures): the 10 default rules plus 10 more of the same shape, on one feature dict."""
+    from antifraud.domain.features import default_features
+    from antifraud.domain.rules import DEFAULT_RULES, Rule, compile_rule_set
+    from antifraud.domain.scoring import Thresholds, decide
+
+    features = default_features()
+    features.update(user_failures_1h=2, key_regions=["DE"], key_region_locked=True, ip_country="DE")
+    extra = [
+        Rule(f"extra-{i}", "", f"user_attempts_1h > {i + 50} || ip_distinct_users_24h > {i + 40}")
+        for i in range(20 - len(DEFAULT_RULES))
+    ]
+    rule_set = compile_rule_set(DEFAULT_RULES + extra, 1)
+    thresholds = Thresholds()
+    samples = []
+    for _ in range(20_000):
+        started = time.perf_counter()
+        decide(features, rule_set, thresholds)
+        samples.append((time.perf_counter() - started) * 1e6)
+    return (
+        f"p50 {percentile(samples, 0.5):.0f} µs, p99 {percentile(samples, 0.99):.0f} µs "
+        f"over 20,000 evaluations (target p99 <= 1 ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=500.0, help="target requests/s")
+    parser.add_argument("--seconds", type=float, default=12.0, help="measured duration (after warm-up)")
+    parser.add_argument("--procs", type=int, default=2, help="client processes")
+    parser.add_argument("--threads", type=int, default=12, help="threads per client process")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--server-threads", type=int, default=4, help="gunicorn threads per worker")
+    args = parser.parse_args()
+    seconds = min(args.seconds, 30.0)
+
+    name = f"gk_bench_{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:8]
+    prefix = f"afbench:{tag}:"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    server = None
+    keys_dir = Path(tempfile.mkdtemp(prefix="gk-bench-keys-"))
+    try:
+        upgrade_to_head(SERVICE / "alembic.ini", url)
+        devkeys.ensure_key_pair(keys_dir)
+        port = free_port()
+        env = {**os.environ, **environment(url, keys_dir, prefix, tag)}
+        server = subprocess.Popen(  # noqa: S603 (our own venv's gunicorn, fixed arguments)
+            [str(GUNICORN), "-w", str(args.workers), "--threads", str(args.server_threads),
+             "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "antifraud.app:create_app()"],
+            env=env, cwd=SERVICE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, server)
+        token = devkeys.mint_token(
+            (keys_dir / devkeys.PRIVATE_KEY_FILE).read_text(), sub="activation-gateway",
+            scopes=["fraud:analyze"], issuer=devkeys.DEV_ISSUER, audience=devkeys.DEV_AUDIENCE,
+            ttl_seconds=3600,
+        )  # fmt: skip
+        analyze = f"{base}/api/v1/antifraud/analyze"
+
+        total = int(args.rate * (WARMUP_SECONDS + seconds))
+        start_at = time.time() + 2.0 + 0.3 * args.procs  # time for the clients to build their bodies
+        jobs = [
+            (analyze, token, p, args.procs, args.rate, start_at, total, args.threads)
+            for p in range(args.procs)
+        ]
+        with multiprocessing.get_context("fork").Pool(args.procs) as pool:
+            outputs = pool.map(client_process, jobs)
+        finished = time.time()
+
+        results = [r for out in outputs for r in out[0]]
+        errors: dict[str, int] = {}
+        for out in outputs:
+            for kind, n in out[1].items():
+                errors[kind] = errors.get(kind, 0) + n
+        client_cpu = sum(out[2] for out in outputs)
+        measured = [r for r in results if r[0] >= WARMUP_SECONDS]
+        service = [r[1] for r in measured]
+        late = [r[2] for r in measured]
+        wall = finished - start_at - WARMUP_SECONDS
+        sent = total - int(args.rate * WARMUP_SECONDS)
+        error_count = sum(errors.values())
+        print(
+            f"analyze over HTTP: gunicorn -w {args.workers} --threads {args.server_threads}, default rules, "
+            f"{args.procs} client processes x {args.threads} threads"
+        )
+        print(
+            f"target rate:       {args.rate:.0f} req/s for {seconds:.0f} s after a {WARMUP_SECONDS:.0f} s "
+            f"warm-up ({sent:,} requests measured)"
+        )
+        print(
+            f"achieved rate:     {len(measured) / wall:,.0f} req/s successful "
+            f"({len(measured):,} in {wall:.1f} s until the last response)"
+        )
+        print(
+            f"latency (service): p50 {statistics.median(service):.2f} ms  "
+            f"p99 {percentile(service, 0.99):.2f} ms  max {max(service):.1f} ms   (target p99 <= 10 ms)"
+        )
+        print(
+            f"from schedule:     p50 {statistics.median(late):.2f} ms  p99 {percentile(late, 0.99):.2f} ms"
+            f"  max {max(late):.1f} ms   (includes client lag behind the schedule)"
+        )
+        print(f"errors:            {error_count} {dict(sorted(errors.items())) if errors else ''}".rstrip())
+        total_wall = finished - start_at
+        print(
+            f"client CPU:        {client_cpu:.1f} s over {total_wall:.1f} s "
+            f"({client_cpu / total_wall:.2f} cores of {os.cpu_count()})"
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        delete_prefix(prefix)
+        shutil.rmtree(keys_dir, ignore_errors=True)
+    print(f"rule evaluation in-process, 20 rules: {rule_evaluation_p99()}")
+
+
+if __name__ == "__main__":
+    main()
