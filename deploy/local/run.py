@@ -6,9 +6,10 @@ live in .local/run/, their logs in .local/log/. Configuration comes from deploy/
 (infrastructure addresses), the dev key pair, and .local/secrets.env (secrets generated on
 first use, never committed).
 
-    run.py start     start what is not running, wait for every /readyz, run the demo, print where things are
-    run.py stop      stop what `start` started (by pid file)
-    run.py status    one line per service
+    run.py start [service...]   start what is not running, wait for every /readyz; with no
+                                service named, start all and run the demo; print where things are
+    run.py stop [service...]    stop what `start` started (by pid file)
+    run.py status               one line per service
 """
 
 from __future__ import annotations
@@ -67,14 +68,18 @@ class Service:
         }
 
 
-def services() -> list[Service]:
+def services(names: list[str] | None = None) -> list[Service]:
+    """The services of services.txt that exist, or just those named."""
     found = []
     for line in (HERE / "services.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, package, port = line.split()
             service = Service(name, package, int(port))
-            if (service.folder / "pyproject.toml").exists():
+            if (service.folder / "pyproject.toml").exists() and (not names or name in names):
                 found.append(service)
+    unknown = set(names or ()) - {service.name for service in found}
+    if unknown:
+        raise SystemExit(f"no such service: {', '.join(sorted(unknown))}")
     return found
 
 
@@ -189,18 +194,18 @@ def stop_process(process_name: str) -> None:
     print(f"  {process_name:32} stopped")
 
 
-def start() -> None:
+def start(names: list[str]) -> None:
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     ensure_local_secrets()
-    present = services()
+    present = services(names)
     print(f"Starting {len(present)} service(s):")
     for service in present:
         start_service(service)
     subprocess.run([str(HERE / "infra.sh"), "reload-gateway"], check=True)  # noqa: S603
     for service in present:
         wait_ready(service)
-    if present:
+    if present and not names:
         print("\nDriving the platform through its main job (deploy/local/demo.py):")
         subprocess.run([str(BIN / "python"), str(HERE / "demo.py")], check=True)  # noqa: S603
     summary(present)
@@ -218,8 +223,8 @@ def summary(present: list[Service]) -> None:
     print("  stop everything    make stop")
 
 
-def stop() -> None:
-    for service in reversed(services()):
+def stop(names: list[str]) -> None:
+    for service in reversed(services(names)):
         for role in service.commands():
             stop_process(f"{service.name}-{role}")
 
@@ -235,12 +240,12 @@ def status() -> int:
 
 
 if __name__ == "__main__":
-    command = sys.argv[1] if len(sys.argv) > 1 else "status"
+    command, names = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("status", [])
     if command == "start":
-        start()
+        start(names)
     elif command == "stop":
-        stop()
+        stop(names)
     elif command == "status":
         sys.exit(status())
     else:
-        sys.exit(f"usage: {sys.argv[0]} start|stop|status")
+        sys.exit(f"usage: {sys.argv[0]} start|stop [service...] | status")
