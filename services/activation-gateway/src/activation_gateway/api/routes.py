@@ -1,0 +1,259 @@
+"""Public API, ``/api/v1/activations`` (bearer token): redeem, validate, history, key status,
+region check, account restrictions."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from flask import Response, jsonify, request
+from flask_smorest import Blueprint
+from prometheus_client import Counter
+from sqlalchemy import Row, func, select
+
+from activation_gateway import redemption
+from activation_gateway.api import schemas as s
+from activation_gateway.clients import KeyManagerRefusal
+from activation_gateway.context import gateway
+from activation_gateway.db import repository as repo
+from activation_gateway.db.tables import activations
+from activation_gateway.domain import keyformat
+from activation_gateway.domain.geoip import client_ip
+from activation_gateway.domain.lockout import Identities
+from activation_gateway.domain.regions import evaluate_region
+from gamekeys_platform.auth import current_principal, ensure, require_auth, require_roles
+from gamekeys_platform.db import request_session, transactional
+from gamekeys_platform.errors import ApiError, format_timestamp
+from gamekeys_platform.idempotency import HEADER as IDEMPOTENCY_HEADER
+from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.pagination import decode_cursor, page_body
+
+blp = Blueprint(
+    "activations",
+    __name__,
+    url_prefix="/api/v1/activations",
+    description="Key redemption and activation history",
+)
+
+STAFF = ("admin", "support")
+HISTORY_CURSOR = (datetime, uuid.UUID)
+
+
+def _ip() -> str:
+    gw = gateway()
+    return client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"), gw.trusted_proxies)
+
+
+def _attempt(body) -> redemption.Attempt:
+    user_id = current_principal().subject
+    device = body["deviceInfo"]
+    return redemption.Attempt(
+        user_id=user_id,
+        key_text=body["key"],
+        user_region=body["userRegion"].upper(),
+        device_fingerprint=device["fingerprint"],
+        platform=device.get("platform"),
+        ip=_ip(),
+        activation_id=redemption.activation_id_for(user_id, request.headers.get(IDEMPOTENCY_HEADER)),
+        derived_id=IDEMPOTENCY_HEADER in request.headers,
+    )
+
+
+REDEMPTIONS = Counter(
+    "activation_redemptions_total", "Redemption answers by status and error code", ["status", "code"]
+)
+
+
+def _respond(outcome: redemption.Outcome, *, count: bool = False) -> Response:
+    if count:
+        error = outcome.body.get("error") or {}
+        REDEMPTIONS.labels(outcome.body.get("status", ""), error.get("code", "")).inc()
+    response = jsonify(outcome.body)
+    response.status_code = outcome.http_status
+    response.headers.update(outcome.headers or {})
+    return response
+
+
+@blp.route("/redeem", methods=["POST"])
+@require_roles("user")
+@idempotent
+@blp.arguments(s.RedeemRequestSchema)
+@blp.response(200, s.RedemptionResultSchema)
+@blp.alt_response(
+    202, schema=s.RedemptionResultSchema, description="held for a fraud review (pending_review)"
+)
+@blp.alt_response(400, schema=s.RedemptionResultSchema, description="INVALID_KEY_FORMAT")
+@blp.alt_response(
+    403,
+    schema=s.RedemptionResultSchema,
+    description="REGION_RESTRICTED, VPN_DETECTED, FRAUD_DETECTED, ACCOUNT_BLOCKED",
+)
+@blp.alt_response(404, schema=s.RedemptionResultSchema, description="KEY_NOT_FOUND")
+@blp.alt_response(
+    409, schema=s.RedemptionResultSchema, description="KEY_ALREADY_ACTIVATED, or held for review"
+)
+@blp.alt_response(410, schema=s.RedemptionResultSchema, description="KEY_REVOKED, KEY_EXPIRED")
+def redeem(body):
+    """Redeem a key for the caller: format, lockout, key state, region/VPN, fraud, then
+    key-manager's exactly-once activation. Refusals are RedemptionResults whose ``error`` is
+    §3's error object. Accepts Idempotency-Key."""
+    gw = gateway()
+    return _respond(redemption.redeem(gw, request_session(), _attempt(body)), count=True)
+
+
+@blp.route("/validate", methods=["POST"])
+@require_roles("user")
+@transactional
+@blp.arguments(s.RedeemRequestSchema)
+@blp.response(200, s.ValidationResultSchema)
+def validate_redemption(body):
+    """Dry run of the redemption checks (format, lockout, key state, region, VPN): nothing is
+    written, held or activated, antifraud is not asked; failures count toward the lockout."""
+    gw = gateway()
+    return _respond(redemption.redeem(gw, request_session(), _attempt(body), dry_run=True))
+
+
+def _record(row: Row) -> dict:
+    def text(value):
+        return None if value is None else str(value)
+
+    return {
+        "transactionId": str(row.id),
+        "userId": row.user_id,
+        "status": row.status,
+        "keyId": text(row.key_id),
+        "gameId": text(row.game_id),
+        "errorCode": row.error_code,
+        "userRegion": row.user_region,
+        "ipCountry": row.ip_country,
+        "platform": row.platform,
+        "caseId": text(row.case_id),
+        "createdAt": format_timestamp(row.created_at),
+        "completedAt": format_timestamp(row.completed_at) if row.completed_at else None,
+    }
+
+
+def _self_or_staff(user_id: str) -> None:
+    principal = current_principal()
+    ensure(principal.subject == user_id or principal.has_role(*STAFF))
+
+
+@blp.route("/users/<string:user_id>/history", methods=["GET"])
+@require_auth
+@blp.arguments(s.HistoryQuerySchema, location="query")
+@blp.response(200, s.HistoryPageSchema)
+def history(query, user_id):
+    """A user's activations, newest first (the user themself, support, admin); cursor pages."""
+    _self_or_staff(user_id)
+    page = repo.history_page(
+        request_session(),
+        user_id,
+        after=decode_cursor(query.get("cursor"), HISTORY_CURSOR),
+        limit=query["limit"],
+    )
+    return page_body(page, _record, lambda row: (row.created_at, row.id))
+
+
+@blp.route("/keys/<uuid:key_id>/status", methods=["GET"])
+@require_auth
+@blp.response(200, s.KeyStatusSchema)
+def key_status(key_id):
+    """A key's activation status: support and admin see every key; a developer sees its own
+    studio's keys (key-manager checks ownership with the caller's token). Others: 404."""
+    gw, principal = gateway(), current_principal()
+    if principal.has_role(*STAFF):
+        try:
+            key = gw.key_manager.lookup(key_id=str(key_id))
+        except KeyManagerRefusal:
+            raise ApiError("NOT_FOUND", "key not found") from None
+    elif principal.has_role("developer"):
+        key = gw.key_manager.key_info_as(str(key_id), request.headers["Authorization"])
+        if key is None:
+            raise ApiError("NOT_FOUND", "key not found")
+    else:
+        raise ApiError("NOT_FOUND", "key not found")
+    rows = repo.for_key(request_session(), key_id)
+    return {
+        "keyId": str(key_id),
+        "status": key.get("status"),
+        "gameId": key.get("gameId") and str(key.get("gameId")),
+        "activatedAt": key.get("activatedAt"),
+        "activations": [_record(row) for row in rows],
+    }
+
+
+@blp.route("/check-region", methods=["POST"])
+@require_auth
+@blp.arguments(s.CheckRegionRequestSchema)
+@blp.response(200, s.CheckRegionResultSchema)
+def check_region(body):
+    """checkRegionalRestrictions: would this key be refused for ``userRegion`` from the
+    caller's network (REGION_RESTRICTED / VPN_DETECTED)? Unknown keys are KEY_NOT_FOUND."""
+    gw = gateway()
+    if "key" in body:
+        try:
+            ref = {"key": keyformat.normalize(body["key"])}
+        except keyformat.InvalidKeyFormat as exc:
+            raise ApiError("INVALID_KEY_FORMAT", str(exc)) from None
+    else:
+        ref = {"key_id": str(body["keyId"])}
+    try:
+        key = gw.key_manager.lookup(**ref)
+    except KeyManagerRefusal as exc:
+        raise ApiError("KEY_NOT_FOUND", "key not found") if exc.code == "KEY_NOT_FOUND" else exc from None
+    info = gw.ip_ranges.lookup(_ip())
+    verdict = evaluate_region(
+        key.get("regionalRestrictions"),
+        user_region=body["userRegion"],
+        ip_country=info.country,
+        ip_is_vpn=info.vpn,
+        ip_is_datacenter=info.datacenter,
+    )
+    return {
+        "allowed": verdict.allowed,
+        "code": verdict.code,
+        "reason": verdict.reason,
+        "details": verdict.details,
+    }
+
+
+@blp.route("/users/<string:user_id>/restrictions", methods=["GET"])
+@require_auth
+@blp.response(200, s.RestrictionsSchema)
+def restrictions(user_id):
+    """checkAccountRestrictions: the user's brute-force lockouts (and, for the user themself,
+    those of their current address) with expiry, and their open fraud reviews."""
+    _self_or_staff(user_id)
+    gw, principal = gateway(), current_principal()
+    identities = Identities(user_id, _ip() if principal.subject == user_id else "", None)
+    now = datetime.now(UTC)
+    lockouts = []
+    for state in redemption.lockout_states(gw, identities):
+        retry = math.ceil(state.retry_after) if state.locked else 0
+        lockouts.append(
+            {
+                "dimension": state.rule.dimension,
+                "limit": state.rule.limit,
+                "windowSeconds": state.rule.window_seconds,
+                "remaining": max(0, state.remaining),
+                "locked": state.locked,
+                "retryAfter": retry,
+                "expiresAt": format_timestamp(now + timedelta(seconds=retry)) if state.locked else None,
+            }
+        )
+    pending = (
+        request_session()
+        .execute(
+            select(func.count())
+            .select_from(activations)
+            .where(activations.c.user_id == user_id, activations.c.status == "pending_review")
+        )
+        .scalar_one()
+    )
+    return {
+        "userId": user_id,
+        "canRedeem": not any(lockout["locked"] for lockout in lockouts),
+        "lockouts": lockouts,
+        "pendingReviews": pending,
+    }

@@ -1,0 +1,137 @@
+"""The services a redemption calls, through the lib's ServiceClient (timeouts, retries only
+where repeating is safe, circuit breaker, request id and our service token).
+
+key-manager (scopes ``keys:read keys:hold keys:activate``): an unreachable key-manager is
+503 SERVICE_UNAVAILABLE, a failing one 502; its §3 refusals come back as ``KeyManagerRefusal``.
+antifraud (scope ``fraud:analyze``): any failure is "unavailable" (None), and the redemption
+applies its documented policy instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+
+from gamekeys_platform.errors import ApiError
+from gamekeys_platform.http_client import ServiceClient
+from gamekeys_platform.service_tokens import ServiceTokenProvider
+
+log = logging.getLogger("activation_gateway.clients")
+
+SCOPES = "keys:read keys:hold keys:activate fraud:analyze"
+INTERNAL = "/internal/v1/keys"
+
+
+class KeyManagerRefusal(ApiError):
+    """A 4xx answer of key-manager, in §3 terms (KEY_NOT_FOUND, KEY_ALREADY_ACTIVATED, ...)."""
+
+
+def _refusal(response: requests.Response, service: str) -> ApiError:
+    try:
+        error = response.json()["error"]
+        code, message, details = error["code"], error["message"], error.get("details") or {}
+    except (ValueError, KeyError, TypeError):
+        code, message, details = "", "", {}
+    if code and response.status_code in (403, 404, 409, 410):
+        return KeyManagerRefusal(code, message, details)
+    # Our own request was refused (401, 422, ...): a bug or misconfiguration, not the player's fault.
+    log.error("%s refused our call with %s %s", service, response.status_code, code)
+    return ApiError(
+        "EXTERNAL_SERVICE_ERROR",
+        f"{service} refused the call with status {response.status_code}",
+        {"service": service, "status": response.status_code},
+    )
+
+
+class KeyManagerClient:
+    def __init__(self, client: ServiceClient, public: ServiceClient) -> None:
+        self.client = client
+        self.public = public  # no service token: the caller's own token is forwarded
+
+    @classmethod
+    def from_settings(cls, settings, tokens: ServiceTokenProvider) -> KeyManagerClient:
+        timeout = settings.key_manager_timeout_seconds
+        options = {"connect_timeout": min(1.0, timeout), "read_timeout": timeout, "pool_maxsize": 50}
+        return cls(
+            ServiceClient(
+                settings.key_manager_url, service_name="key-manager", token_provider=tokens, **options
+            ),
+            ServiceClient(settings.key_manager_url, service_name="key-manager", **options),
+        )
+
+    def _post(self, path: str, body: dict, *, idempotency_key: str | None = None) -> dict:
+        response = self.client.post(f"{INTERNAL}/{path}", json=body, idempotency_key=idempotency_key)
+        if response.status_code < 300:
+            return response.json()
+        raise _refusal(response, "key-manager")
+
+    def lookup(self, *, key: str | None = None, key_id: str | None = None) -> dict:
+        return self._post("lookup", {"key": key} if key is not None else {"keyId": str(key_id)})
+
+    def hold(self, key_id: str, hold_id: str, reason: str) -> dict:
+        return self._post("hold", {"keyId": str(key_id), "holdId": hold_id, "reason": reason})
+
+    def release(self, key_id: str, hold_id: str, reason: str) -> dict:
+        return self._post("release", {"keyId": str(key_id), "holdId": hold_id, "reason": reason})
+
+    def activate(
+        self, key_id: str, *, user_id: str, activation_id: str, user_region: str, hold_id: str | None = None
+    ) -> dict:
+        body = {
+            "keyId": str(key_id),
+            "userId": user_id,
+            "activationId": activation_id,
+            "userRegion": user_region,
+        }
+        if hold_id is not None:
+            body["holdId"] = hold_id
+        # Safe to retry: key-manager answers a repeated activationId with the same result.
+        return self._post("activate", body, idempotency_key=f"activate:{activation_id}")
+
+    def key_info_as(self, key_id: str, authorization: str) -> dict | None:
+        """key-manager's public KeyInfo with the caller's own token (studio ownership is checked
+        there); None when the caller may not see the key."""
+        response = self.public.get(f"/api/v1/keys/{key_id}", headers={"Authorization": authorization})
+        if response.status_code == 200:
+            return response.json()
+        if response.status_code in (401, 403, 404):
+            return None
+        raise _refusal(response, "key-manager")
+
+
+class AntifraudClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings, tokens: ServiceTokenProvider) -> AntifraudClient:
+        timeout = settings.antifraud_timeout_seconds
+        return cls(
+            ServiceClient(
+                settings.antifraud_url,
+                service_name="antifraud",
+                token_provider=tokens,
+                connect_timeout=min(0.5, timeout),
+                read_timeout=timeout,
+                retries=0,
+                failure_threshold=5,
+                reset_timeout=10.0,
+                pool_maxsize=50,
+            )
+        )
+
+    def analyze(self, body: dict[str, Any], *, activation_id: str) -> dict | None:
+        """The FraudScore, or None when antifraud cannot answer (down, slow, failing, refusing)."""
+        try:
+            response = self.client.post(
+                "/api/v1/antifraud/analyze", json=body, idempotency_key=f"analyze:{activation_id}"
+            )
+        except ApiError as exc:
+            log.warning("antifraud unavailable: %s", exc.code)
+            return None
+        if response.status_code != 200:
+            log.error("antifraud refused analyze with status %s", response.status_code)
+            return None
+        return response.json()

@@ -1,0 +1,76 @@
+"""What a request or the worker needs besides the session: settings, database, outbox, the
+key-manager and antifraud clients, the lockout limiter, IP data and trusted proxies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from activation_gateway.clients import SCOPES, AntifraudClient, KeyManagerClient
+from activation_gateway.db.tables import metadata
+from activation_gateway.domain.geoip import IpRanges, parse_networks
+from activation_gateway.domain.lockout import LockoutRule, parse_rules
+from activation_gateway.settings import Settings
+from gamekeys_platform.db import Database
+from gamekeys_platform.outbox import Outbox
+from gamekeys_platform.ratelimit import RateLimiter
+from gamekeys_platform.service_tokens import ServiceTokenProvider
+
+SOURCE = "activation-gateway"
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    db: Database
+    outbox: Outbox
+    key_manager: KeyManagerClient
+    antifraud: AntifraudClient
+    limiter: RateLimiter
+    lockout_rules: tuple[LockoutRule, ...]
+    ip_ranges: IpRanges
+    trusted_proxies: tuple
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Gateway:
+        db = Database.from_settings(settings, metadata=metadata)
+        tokens = ServiceTokenProvider.from_settings(settings, scope=SCOPES)
+        return cls(
+            settings=settings,
+            db=db,
+            outbox=Outbox(db, SOURCE, topic=settings.activations_events_topic),
+            key_manager=KeyManagerClient.from_settings(settings, tokens),
+            antifraud=AntifraudClient.from_settings(settings, tokens),
+            # Lockouts protect the key space: with Redis down, redemption fails closed (503).
+            limiter=RateLimiter(
+                lockout_redis(settings.redis_url),
+                fail_open=False,
+                key_prefix="activation-gateway:rl",
+            ),
+            lockout_rules=parse_rules(settings.redeem_lockout_rules),
+            ip_ranges=IpRanges.from_file(settings.activation_ip_ranges_file),
+            trusted_proxies=parse_networks(settings.trusted_proxies),
+        )
+
+
+def lockout_redis(url: str) -> redis.Redis:
+    """A blocking pool (a burst waits briefly for a connection instead of failing) that gives up
+    fast when Redis is down (one retry, no backoff): the lockout then fails closed at once."""
+    return redis.Redis(
+        connection_pool=redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=64,
+            timeout=2,
+            socket_timeout=1,
+            socket_connect_timeout=1,
+            retry=Retry(NoBackoff(), 1),
+        )
+    )
+
+
+def gateway() -> Gateway:
+    return current_app.extensions["activation_gateway"]

@@ -1,0 +1,129 @@
+"""The redemption decision as plain data: what a key-manager look-up, an antifraud score or
+an outage means for the player, and the RedemptionResult they get back.
+
+Order of checks (issue 6): format → lockout → key state → region / VPN → account block and
+fraud (antifraud) → exactly-once activation. Each function here answers one step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Status of an activation record (and the ``status`` of a RedemptionResult)."""
+
+    ACTIVATED = "activated"
+    PENDING_REVIEW = "pending_review"
+    FAILED = "failed"  # refused by a check (key state, region, lockout-counted failures)
+    BLOCKED = "blocked"  # refused by antifraud (FRAUD_DETECTED, ACCOUNT_BLOCKED)
+    REJECTED = "rejected"  # a pending review that support rejected
+
+
+EVENT_BY_STATUS = {
+    Status.ACTIVATED: "activation.succeeded",
+    Status.PENDING_REVIEW: "activation.pending_review",
+    Status.FAILED: "activation.failed",
+    Status.BLOCKED: "activation.blocked",
+    Status.REJECTED: "activation.failed",
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+def key_state_refusal(key: dict[str, Any]) -> Refusal | None:
+    """Step 3: key-manager's look-up result → why the key cannot be redeemed, or None."""
+    status = key.get("status")
+    details = {"keyId": str(key.get("keyId")), "status": status}
+    if status == "activated":
+        return Refusal("KEY_ALREADY_ACTIVATED", "the key has been activated already", details)
+    if status == "revoked":
+        return Refusal("KEY_REVOKED", "the key has been revoked", details)
+    if status == "expired" or key.get("expired"):
+        return Refusal("KEY_EXPIRED", "the key has expired", details)
+    if status == "pending_review":
+        return Refusal("CONFLICT", "the key is held for a fraud review", details)
+    return None
+
+
+class FraudAction(StrEnum):
+    ALLOW = "allow"
+    REVIEW = "review"
+    BLOCK = "block"
+    ACCOUNT_BLOCKED = "account_blocked"
+
+
+class UnavailablePolicy(StrEnum):
+    """What a redemption does when antifraud cannot answer. Never a silent pass."""
+
+    HOLD = "hold"  # hold the key, 202 pending_review; the worker re-assesses later (default)
+    REJECT = "reject"  # 503 SERVICE_UNAVAILABLE, nothing happens, the player retries
+
+
+BLOCK_LIST_RULE = "block-listed"
+
+
+@dataclass(frozen=True)
+class FraudDecision:
+    action: FraudAction
+    review_reason: str | None = None  # antifraud_review | antifraud_unavailable
+    assessment_id: str | None = None
+    case_id: str | None = None
+    score: int | None = None
+
+
+def fraud_decision(score: dict[str, Any] | None, policy: UnavailablePolicy) -> FraudDecision | None:
+    """Step 5/6: antifraud's FraudScore (None: antifraud unavailable) → what to do.
+    Returns None when the policy says to refuse the redemption for now (503)."""
+    if score is None:
+        if UnavailablePolicy(policy) is UnavailablePolicy.HOLD:
+            return FraudDecision(FraudAction.REVIEW, review_reason="antifraud_unavailable")
+        return None
+    common = {
+        "assessment_id": score.get("assessmentId"),
+        "case_id": score.get("caseId"),
+        "score": score.get("score"),
+    }
+    action = score.get("recommendedAction")
+    if action == "BLOCK":
+        rules = {hit.get("id") for hit in score.get("rulesHit") or () if not hit.get("shadow")}
+        if BLOCK_LIST_RULE in rules:
+            return FraudDecision(FraudAction.ACCOUNT_BLOCKED, **common)
+        return FraudDecision(FraudAction.BLOCK, **common)
+    if action == "REVIEW":
+        return FraudDecision(FraudAction.REVIEW, review_reason="antifraud_review", **common)
+    return FraudDecision(FraudAction.ALLOW, **common)
+
+
+def fraud_refusal(decision: FraudDecision) -> Refusal:
+    details = {"assessmentId": decision.assessment_id, "riskScore": decision.score}
+    if decision.action is FraudAction.ACCOUNT_BLOCKED:
+        return Refusal("ACCOUNT_BLOCKED", "this account cannot redeem keys", details)
+    return Refusal("FRAUD_DETECTED", "the redemption was refused by fraud checks", details)
+
+
+def redemption_result(
+    status: Status,
+    transaction_id: str,
+    *,
+    game_id: str | None = None,
+    key_id: str | None = None,
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The seed's RedemptionResult plus ``status`` (and ``keyId`` once known). A refusal's
+    ``error`` is §3's error object, so the body is both a RedemptionResult and an error body."""
+    return {
+        "success": status is Status.ACTIVATED,
+        "status": status.value,
+        "transactionId": transaction_id,
+        "gameId": game_id,
+        "keyId": key_id,
+        "error": error,
+    }

@@ -1,0 +1,50 @@
+"""The activation gateway's configuration: the platform's variables plus its own (README lists them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from activation_gateway.domain.geoip import parse_networks
+from activation_gateway.domain.lockout import DEFAULT_RULES, parse_rules
+from activation_gateway.domain.redemption import UnavailablePolicy
+from gamekeys_platform.settings import PlatformSettings, load_settings
+
+
+class Settings(PlatformSettings):
+    service_name: str = Field(default="activation-gateway", min_length=1, max_length=64)
+
+    # key-manager's internal API (lookup, hold/release, activate) and public key info.
+    key_manager_url: str = Field(pattern=r"^https?://")
+    key_manager_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # antifraud's analyze: a short timeout, then the unavailable policy applies.
+    antifraud_url: str = Field(pattern=r"^https?://")
+    antifraud_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    antifraud_unavailable_policy: UnavailablePolicy = UnavailablePolicy.HOLD
+    # Re-assess holds made while antifraud was down, after this many seconds (worker).
+    reassess_after_seconds: int = Field(default=60, ge=1)
+
+    # Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs; empty: none).
+    trusted_proxies: str = ""
+    # Offline IP ranges (cidr,country,kind) for the region / VPN check; unset: the shipped sample.
+    activation_ip_ranges_file: Path | None = None
+    # Brute-force lockout rules, dimension:limit/window_seconds (see domain/lockout.py).
+    redeem_lockout_rules: str = DEFAULT_RULES
+
+    activations_events_topic: str = Field(default="activations.events", min_length=1)
+    antifraud_events_topic: str = Field(default="antifraud.events", min_length=1)
+
+    @model_validator(mode="after")
+    def _valid(self):
+        parse_networks(self.trusted_proxies)
+        parse_rules(self.redeem_lockout_rules)
+        if self.activation_ip_ranges_file is not None and not self.activation_ip_ranges_file.is_file():
+            raise ValueError(
+                f"ACTIVATION_IP_RANGES_FILE {self.activation_ip_ranges_file} is not a readable file"
+            )
+        return self
+
+
+def get_settings(**overrides) -> Settings:
+    return load_settings(Settings, **overrides)

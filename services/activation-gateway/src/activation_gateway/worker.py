@@ -1,0 +1,57 @@
+"""The activation gateway's worker: ``python -m activation_gateway.worker``.
+
+Runs, until SIGTERM/SIGINT: the outbox relay (activations.events), the antifraud.events
+consumer (fraud.case_decided → complete or reject pending activations), the re-assessment of
+holds made while antifraud was unavailable, and the platform housekeeping.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from activation_gateway.consumers import CASES_CONSUMER, case_decision_handler
+from activation_gateway.context import SOURCE, Gateway
+from activation_gateway.redemption import reassess_holds
+from activation_gateway.settings import Settings, get_settings
+from gamekeys_platform.consumer import EventConsumer, kafka_consumer
+from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.outbox import OutboxRelay, kafka_producer
+from gamekeys_platform.workers import Deferred, Loop, PeriodicTask, housekeeping, run_until_signalled
+
+log = logging.getLogger("activation_gateway.worker")
+
+
+def build_loops(settings: Settings, gw: Gateway) -> list[Loop]:
+    servers = settings.kafka_servers
+
+    def relay() -> OutboxRelay:
+        return OutboxRelay(gw.db, kafka_producer(servers, client_id=f"{SOURCE}-relay"), service_name=SOURCE)
+
+    def consumer() -> EventConsumer:
+        return EventConsumer(
+            gw.db,
+            kafka_consumer(servers, group_id=CASES_CONSUMER, topics=[settings.antifraud_events_topic]),
+            kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
+            name=CASES_CONSUMER,
+            handler=case_decision_handler(gw),
+        )
+
+    return [
+        Deferred("outbox relay", relay),
+        Deferred("case decisions consumer", consumer),
+        PeriodicTask("reassess holds", lambda: reassess_holds(gw), interval_seconds=30),
+        housekeeping(gw.db),
+    ]
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.service_name, settings.log_level)
+    gw = Gateway.from_settings(settings)
+    log.info("activation-gateway worker starting")
+    run_until_signalled(*build_loops(settings, gw))
+    gw.db.dispose()
+
+
+if __name__ == "__main__":
+    main()
