@@ -10,10 +10,13 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
 from gamekeys_platform import devkeys
+from key_manager.domain import codec
 
 GATEWAY = "http://127.0.0.1:8080"
 DEVELOPER_PORTAL = "http://127.0.0.1:8001"  # internal endpoints are never routed by the gateway
@@ -136,6 +139,22 @@ def retailer_session(retailer: dict) -> Caller:
     return Caller(grant.json()["access_token"])
 
 
+def redeem(key: str, ip: str, region: str, *, caller: Caller | None = None, device: str | None = None):
+    """A player redeems ``key`` from address ``ip``; returns (outcome, body), the outcome being the
+    redemption's status or the error code. Locally the demo runs beside the gateway, a trusted
+    proxy, so it may say which address a player uses."""
+    caller = caller or Caller(token(str(uuid.uuid4()), roles=["user"]))
+    response = caller.session.post(
+        f"{GATEWAY}/api/v1/activations/redeem",
+        json={"key": key, "userRegion": region, "deviceInfo": {"fingerprint": device or uuid.uuid4().hex}},
+        headers={"X-Forwarded-For": ip},
+        timeout=30,
+    )
+    body = response.json()
+    outcome = body.get("status") if response.status_code < 300 else body["error"]["code"]
+    return outcome, body
+
+
 def main() -> None:
     studio, game = create_verified_game("Demo Studio", narrate=step)
 
@@ -183,6 +202,67 @@ def main() -> None:
             },
         )
     print(f"  fetched {len(fetched):,} keys, sold {len(sold_ids)} in 2 orders")
+    sold_keys = [item["key"] for item in fetched[:500]]
+
+    step("100 players redeem the keys they bought")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda n: redeem(sold_keys[n], f"192.0.2.{n + 1}", "DE")[0], range(100)))
+    print(f"  {dict(Counter(outcomes))}")
+
+    step("An attacker guessing keys is stopped")
+    attacker, seen = Caller(token(str(uuid.uuid4()), roles=["user"])), []
+    for _ in range(15):
+        guess = codec.format_key(codec.generate_keys(1)[0])
+        seen.append(redeem(guess, "203.0.113.7", "RU", caller=attacker, device="attacker-rig")[0])
+    print(f"  15 guesses answered: {' '.join(seen)}")
+
+    step("A key locked to Germany is refused from the United States")
+    locked = studio.call(
+        "POST",
+        "/api/v1/keys/generate",
+        201,
+        json={
+            "gameId": game["gameId"],
+            "keyType": "promotional",
+            "quantity": 1,
+            "regionalRestrictions": [{"type": "allow", "countries": ["DE"]}],
+        },
+    )["keys"][0]["key"]
+    outcome, body = redeem(locked, "198.51.100.20", "US")
+    print(f"  {outcome}: {body['error']['message']}")
+
+    step("A suspicious redemption goes to review, support approves it, the activation completes")
+    # Promotional keys (not resold, so only the shared device counts against them): one device,
+    # several accounts. The first ones pass; then antifraud asks for a human look.
+    promotional_keys = [key["key"] for key in generated["keys"]]
+    shared_device = f"shared-device-{uuid.uuid4().hex[:6]}"
+    for n in range(5):
+        player = Caller(token(str(uuid.uuid4()), roles=["user"]))
+        outcome, body = redeem(
+            promotional_keys[n], f"192.0.2.{150 + n}", "DE", caller=player, device=shared_device
+        )
+        if outcome == "pending_review":
+            break
+    else:
+        raise SystemExit("demo: the shared device was never sent to review")
+    print(f"  account {n + 1} on the shared device: {outcome} (transaction {body['transactionId']})")
+    support = Caller(token(str(uuid.uuid4()), roles=["support"]))
+    open_cases = support.call("GET", "/api/v1/antifraud/cases", 200, params={"status": "open", "limit": 100})
+    case = next(case for case in open_cases["items"] if case["keyId"] == body["keyId"])
+    support.call(
+        "POST",
+        f"/api/v1/antifraud/cases/{case['caseId']}/decision",
+        200,
+        json={"decision": "approve", "note": "known household"},
+    )
+    history = f"/api/v1/activations/users/{case['userId']}/history"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        records = player.call("GET", history, 200)["items"]
+        if records and records[0]["status"] == "activated":
+            break
+        time.sleep(0.5)
+    print(f"  case {case['caseId']} approved by support; activation now {records[0]['status']}")
 
     step("Someone else's token sees none of it")
     stranger = Caller(token(str(uuid.uuid4()), roles=["developer"]))
