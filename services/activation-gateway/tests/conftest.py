@@ -4,9 +4,7 @@ servers, real Redis and Kafka. Keys are generated through key-manager's API."""
 
 from __future__ import annotations
 
-import base64
 import random
-import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +17,9 @@ from activation_gateway.db.tables import activations
 from activation_gateway.settings import get_settings
 from antifraud.app import create_app as create_antifraud_app
 from antifraud.settings import get_settings as get_antifraud_settings
-from gamekeys_platform.events import Event
 from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.testing import serving
-from key_manager.app import create_app as create_key_manager_app
-from key_manager.db.projection import apply_developer_event
-from key_manager.settings import get_settings as get_key_manager_settings
+from key_manager.testing import key_manager_app, verified_studio_game
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 SERVICES = SERVICE_DIR.parent
@@ -38,16 +33,7 @@ def run_id() -> str:
 
 @pytest.fixture(scope="session")
 def km_app(platform_env, postgres_url, run_id):
-    upgrade_to_head(SERVICES / "key-manager" / "alembic.ini", postgres_url)
-    settings = get_key_manager_settings(
-        **platform_env,
-        key_encryption_keys=f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
-        key_encryption_active_key_id="k1",
-        key_lookup_pepper=secrets.token_urlsafe(32),
-        keys_events_topic=f"test.ag.{run_id}.keys.events",
-        database_pool_size=10,
-    )
-    app = create_key_manager_app(settings)
+    app = key_manager_app(platform_env, postgres_url, keys_events_topic=f"test.ag.{run_id}.keys.events")
     yield app
     app.extensions["key_manager"].db.dispose()
 
@@ -162,37 +148,10 @@ class Game:
 def make_game(km_app, make_token):
     """``make_game(keys=5, regions=None, **fields)``: a verified studio's game in key-manager's
     projection with freshly generated keys (regions: ``[{"type": "allow", "countries": [...]}]``)."""
-    km = km_app.extensions["key_manager"]
     km_client = km_app.test_client()
 
-    def publish(event_type, subject, data):
-        with km.db.transaction() as session:
-            apply_developer_event(
-                session, Event(type=event_type, source="developer-portal", subject=str(subject), data=data)
-            )
-
     def make(keys: int = 5, regions=None, **fields) -> Game:
-        developer_id, game_id, admin = uuid.uuid4(), uuid.uuid4(), str(uuid.uuid4())
-        publish(
-            "developer.registered",
-            developer_id,
-            {
-                "developerId": str(developer_id),
-                "companyName": "Studio",
-                "adminUserId": admin,
-                "verificationStatus": "pending",
-            },
-        )
-        publish(
-            "developer.verified",
-            developer_id,
-            {"developerId": str(developer_id), "verificationStatus": "verified", "reason": None},
-        )
-        publish(
-            "game.created",
-            game_id,
-            {"gameId": str(game_id), "developerId": str(developer_id), "title": "Game", "status": "draft"},
-        )
+        developer_id, game_id, admin = verified_studio_game(km_app)
         auth = {"Authorization": f"Bearer {make_token(sub=admin, roles=('developer',))}"}
         body = {"gameId": str(game_id), "keyType": "retail", "quantity": keys, **fields}
         if regions:

@@ -1,0 +1,70 @@
+"""key-manager for other services' tests: its real app on the test database, and a verified
+studio's game seeded into its projection as developer.events would put it there.
+
+Only for tests (it migrates from the source checkout's alembic.ini).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from gamekeys_platform.events import Event
+from gamekeys_platform.migrations import upgrade_to_head
+from key_manager.app import create_app
+from key_manager.db.projection import apply_developer_event
+from key_manager.settings import get_settings
+
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+
+
+def key_manager_app(platform_env: dict[str, Any], database_url: str, *, keys_events_topic: str) -> Flask:
+    """A migrated key-manager with fresh secrets, publishing (when relayed) to its own topic."""
+    upgrade_to_head(ALEMBIC_INI, database_url)
+    settings = get_settings(
+        **{**platform_env, "database_url": database_url},
+        key_encryption_keys=f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+        key_encryption_active_key_id="k1",
+        key_lookup_pepper=secrets.token_urlsafe(32),
+        keys_events_topic=keys_events_topic,
+        database_pool_size=10,
+    )
+    return create_app(settings)
+
+
+def publish_developer_event(app: Flask, event_type: str, subject: Any, data: dict[str, Any]) -> None:
+    """Apply one developer.events event to the projection, as the worker's consumer would."""
+    with app.extensions["key_manager"].db.transaction() as session:
+        apply_developer_event(
+            session, Event(type=event_type, source="developer-portal", subject=str(subject), data=data)
+        )
+
+
+def verified_studio_game(app: Flask) -> tuple[uuid.UUID, uuid.UUID, str]:
+    """A verified studio with one game, known to key-manager: (developer id, game id, admin user id)."""
+    developer_id, game_id, admin = uuid.uuid4(), uuid.uuid4(), str(uuid.uuid4())
+    registered = {
+        "developerId": str(developer_id),
+        "companyName": "Studio",
+        "adminUserId": admin,
+        "verificationStatus": "pending",
+    }
+    publish_developer_event(app, "developer.registered", developer_id, registered)
+    publish_developer_event(
+        app,
+        "developer.verified",
+        developer_id,
+        {"developerId": str(developer_id), "verificationStatus": "verified", "reason": None},
+    )
+    publish_developer_event(
+        app,
+        "game.created",
+        game_id,
+        {"gameId": str(game_id), "developerId": str(developer_id), "title": "Game", "status": "draft"},
+    )
+    return developer_id, game_id, admin
