@@ -11,7 +11,7 @@ flagged request. Precision per scenario is that of its detector: of the flagged 
 which one of the scenario's own rules fired, the share that really belong to the scenario.
 The false-positive rate is flagged legitimate requests / legitimate requests.
 
-IPs come from the sample ranges the service ships (src/antifraud/data/ip_ranges.csv):
+IPs come from the sample ranges the service ships (gamekeys_platform/data/ip_ranges.csv):
 192.0.2.0/24 DE, 198.51.100.0/24 US, 203.0.113.0/25 RU (residential), 203.0.113.128/25 RU VPN,
 198.18.0.0/16 NL datacenter, 198.19.0.0/16 US VPN, 2001:db8::/48 FR (residential, one /64 per
 household), 2001:db8:ffff::/48 FR datacenter, 10.0.0.0/8 no country. Every actor's requests keep

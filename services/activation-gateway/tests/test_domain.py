@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 
 from activation_gateway.domain import keyformat
-from activation_gateway.domain.geoip import IpRanges, client_ip, parse_networks
+from activation_gateway.domain.addresses import client_ip, parse_networks
 from activation_gateway.domain.lockout import (
     LockoutRule,
     RuleState,
@@ -26,6 +26,7 @@ from activation_gateway.domain.redemption import (
     redemption_result,
 )
 from activation_gateway.domain.regions import evaluate_region
+from gamekeys_platform.geoip import IpRanges
 from key_manager.domain import codec  # tests only: the format's owner
 
 

@@ -2,9 +2,9 @@ from pathlib import Path
 
 from antifraud.domain.backtest import StoredAssessment, backtest
 from antifraud.domain.features import default_features
-from antifraud.domain.geoip import IpRanges
 from antifraud.domain.rules import Rule, compile_rule_set
 from antifraud.domain.scoring import Thresholds
+from gamekeys_platform.geoip import IpInfo, IpRanges
 
 
 def stored(i, action, **values):
@@ -46,13 +46,13 @@ def test_backtest_counts_changes_and_directions_on_a_known_history():
 
 def test_shipped_ip_ranges_most_specific_wins(tmp_path: Path):
     ranges = IpRanges.from_file()
-    assert ranges.lookup("192.0.2.9") == {"country": "DE", "datacenter": False, "vpn": False}
-    assert ranges.lookup("203.0.113.5")["vpn"] is False
-    assert ranges.lookup("203.0.113.200") == {"country": "RU", "datacenter": False, "vpn": True}
-    assert ranges.lookup("198.18.3.4")["datacenter"] is True
-    assert ranges.lookup("2001:db8:ffff::1") == {"country": "FR", "datacenter": True, "vpn": False}
-    assert ranges.lookup("8.8.8.8") == {"country": "", "datacenter": False, "vpn": False}
-    assert ranges.lookup("not an ip")["country"] == ""
+    assert ranges.lookup("192.0.2.9") == IpInfo("DE")
+    assert ranges.lookup("203.0.113.5").vpn is False
+    assert ranges.lookup("203.0.113.200") == IpInfo("RU", vpn=True)
+    assert ranges.lookup("198.18.3.4").datacenter is True
+    assert ranges.lookup("2001:db8:ffff::1") == IpInfo("FR", datacenter=True)
+    assert ranges.lookup("8.8.8.8") == IpInfo()
+    assert ranges.lookup("not an ip").country == ""
     custom = tmp_path / "ranges.csv"
     custom.write_text("# mine\n8.8.8.0/24,us,datacenter\n")
-    assert IpRanges.from_file(custom).lookup("8.8.8.8") == {"country": "US", "datacenter": True, "vpn": False}
+    assert IpRanges.from_file(custom).lookup("8.8.8.8") == IpInfo("US", datacenter=True)

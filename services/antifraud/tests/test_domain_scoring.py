@@ -5,6 +5,7 @@ import pytest
 from antifraud.domain.features import assemble, default_features
 from antifraud.domain.rules import DEFAULT_RULES, Rule, compile_rule_set
 from antifraud.domain.scoring import BLOCKED_REASON, DEGRADED_REASON, Thresholds, decide
+from gamekeys_platform.geoip import IpInfo
 
 DEFAULTS = compile_rule_set(DEFAULT_RULES, 0)
 TH = Thresholds()
@@ -115,7 +116,7 @@ def test_assemble_derives_subnet_enumeration_sale_and_account_age():
             "sold_at": now - timedelta(seconds=42),
             "account_created_at": now - timedelta(days=3, hours=1),
         },
-        geo={"country": "DE", "datacenter": False, "vpn": True},
+        geo=IpInfo(country="DE", vpn=True),
         blocked={"ip"},
         velocity={"ip_invalid_keys_1h": 4, "device_invalid_keys_1h": 7, "user_invalid_keys_24h": 9},
         sold_at=None,

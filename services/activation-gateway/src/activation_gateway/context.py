@@ -12,10 +12,11 @@ from redis.retry import Retry
 
 from activation_gateway.clients import SCOPES, AntifraudClient, KeyManagerClient
 from activation_gateway.db.tables import metadata
-from activation_gateway.domain.geoip import IpRanges, parse_networks
+from activation_gateway.domain.addresses import parse_networks
 from activation_gateway.domain.lockout import LockoutRule, parse_rules
 from activation_gateway.settings import Settings
 from gamekeys_platform.db import Database
+from gamekeys_platform.geoip import IpRanges
 from gamekeys_platform.outbox import Outbox
 from gamekeys_platform.ratelimit import RateLimiter
 from gamekeys_platform.service_tokens import ServiceTokenProvider

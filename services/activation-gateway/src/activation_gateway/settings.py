@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from activation_gateway.domain.geoip import parse_networks
+from activation_gateway.domain.addresses import parse_networks
 from activation_gateway.domain.lockout import DEFAULT_RULES, parse_rules
 from activation_gateway.domain.redemption import UnavailablePolicy
 from gamekeys_platform.settings import PlatformSettings, load_settings

@@ -9,11 +9,11 @@ import redis
 from flask import current_app
 
 from antifraud.db.tables import metadata
-from antifraud.domain.geoip import IpRanges
 from antifraud.engine import RuleEngine
 from antifraud.settings import Settings
 from antifraud.velocity import VelocityStore
 from gamekeys_platform.db import Database
+from gamekeys_platform.geoip import IpRanges
 from gamekeys_platform.outbox import Outbox
 
 SOURCE = "antifraud"

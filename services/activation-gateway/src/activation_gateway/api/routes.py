@@ -19,7 +19,7 @@ from activation_gateway.context import gateway
 from activation_gateway.db import repository as repo
 from activation_gateway.db.tables import activations
 from activation_gateway.domain import keyformat
-from activation_gateway.domain.geoip import client_ip
+from activation_gateway.domain.addresses import client_ip
 from activation_gateway.domain.lockout import Identities
 from activation_gateway.domain.regions import evaluate_region
 from gamekeys_platform.auth import current_principal, ensure, require_auth, require_roles

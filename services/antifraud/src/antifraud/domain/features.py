@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gamekeys_platform.geoip import IpInfo
+
 # Velocity windows and the sources counted over them.
 WINDOWS: dict[str, int] = {"1m": 60, "1h": 3_600, "24h": 86_400}
 DIMENSIONS: dict[str, str] = {
@@ -129,7 +131,7 @@ def subnet_of(ip: str) -> str:
 def assemble(
     *,
     request: dict[str, Any],
-    geo: dict[str, Any],
+    geo: IpInfo,
     blocked: set[str],
     velocity: dict[str, int] | None,
     sold_at: datetime | None,
@@ -160,9 +162,9 @@ def assemble(
     features["key_regions"] = regions
     features["key_region_locked"] = bool(regions)
     features["ip_subnet"] = subnet_of(features["ip"])
-    features["ip_country"] = geo.get("country", "")
-    features["ip_is_datacenter"] = bool(geo.get("datacenter"))
-    features["ip_is_vpn"] = bool(geo.get("vpn"))
+    features["ip_country"] = geo.country
+    features["ip_is_datacenter"] = geo.datacenter
+    features["ip_is_vpn"] = geo.vpn
 
     if velocity is None:
         features["velocity_degraded"] = True
