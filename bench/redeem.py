@@ -1,0 +1,499 @@
+"""Redemption benchmark (issue 6, activation-gateway): valid redemptions through the full path of
+the running platform (nginx gateway → activation-gateway → key-manager + antifraud, Redis,
+PostgreSQL) at increasing concurrency, malformed keys refused, and in the same run `pgbench` with
+the equivalent conditional UPDATE on a scratch table of a scratch database. Prints figures beside
+the targets, a per-hop profile and the CPU each process spent; asserts nothing. `make bench`
+starts the platform with `make run` first.
+
+Every redemption is a distinct player (token), device and address (10.0.0.0/8, no country, not a
+VPN), so neither the lockouts nor the device-farm, key-hoarding or brute-force rules fire; the
+keys are promotional (never sold, so the resale rule stays quiet).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
+from demo import GATEWAY, Caller, create_verified_game, token
+
+from gamekeys_platform import devkeys
+from key_manager.domain import codec
+
+ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ACTIVATION_GATEWAY = "http://127.0.0.1:8004"
+KEY_MANAGER = "http://127.0.0.1:8003"
+ANTIFRAUD = "http://127.0.0.1:8005"
+LEVELS = (4, 8, 16, 32)
+PER_LEVEL = 600  # redemptions per concurrency level ...
+LEVEL_SECONDS = 8.0  # ... or this long, whichever comes first
+MALFORMED = 1_000
+MALFORMED_CONCURRENCY = 16
+PROFILE_CALLS = 50  # sequential calls per hop
+PGBENCH_TRANSACTIONS = 20_000  # per level
+TARGET_RATE, TARGET_RATIO, TARGET_P99_MS, TARGET_MALFORMED = 1_000, 0.10, 50, 3_000
+
+_PRIVATE_KEY = devkeys.ensure_key_pair(devkeys.keys_dir()).private_key_file.read_text()
+_used_ips: set[str] = set()
+
+
+def user_token(sub: str) -> str:
+    return devkeys.mint_token(
+        _PRIVATE_KEY, sub=sub, roles=["user"], issuer=devkeys.DEV_ISSUER, audience=devkeys.DEV_AUDIENCE
+    )
+
+
+def fresh_ip() -> str:
+    while True:
+        ip = "10." + ".".join(str(secrets.randbelow(254) + 1) for _ in range(3))
+        if ip not in _used_ips:
+            _used_ips.add(ip)
+            return ip
+
+
+@dataclass
+class Attempt:
+    key: str
+    bearer: str = field(default_factory=lambda: user_token(str(uuid.uuid4())))
+    ip: str = field(default_factory=fresh_ip)
+    device: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class Run:
+    seconds: float
+    latencies: list[float]
+    outcomes: Counter
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def post_redeem(session: requests.Session, attempt: Attempt, base: str = GATEWAY) -> str:
+    response = session.post(
+        f"{base}/api/v1/activations/redeem",
+        json={"key": attempt.key, "userRegion": "DE", "deviceInfo": {"fingerprint": attempt.device}},
+        headers={"Authorization": f"Bearer {attempt.bearer}", "X-Forwarded-For": attempt.ip},
+        timeout=30,
+    )
+    try:
+        body = response.json()
+        return body.get("status") if response.status_code < 300 else body["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
+
+
+def drive(attempts: list[Attempt], concurrency: int, seconds: float) -> Run:
+    """``concurrency`` threads, one Session each, take attempts until none is left or time is up."""
+    pending, lock = iter(attempts), threading.Lock()
+    latencies: list[float] = []
+    outcomes: Counter = Counter()
+    deadline = time.perf_counter() + seconds
+
+    def worker() -> None:
+        session = requests.Session()
+        while time.perf_counter() < deadline:
+            with lock:
+                attempt = next(pending, None)
+            if attempt is None:
+                return
+            started = time.perf_counter()
+            try:
+                outcome = post_redeem(session, attempt)
+            except requests.RequestException as error:
+                outcome = type(error).__name__
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Run(time.perf_counter() - started, latencies, outcomes)
+
+
+def malformed_key() -> str:
+    """A well-formed key whose check character is wrong (refused before any network hop)."""
+    canonical = bytearray(codec.generate_keys(1)[0])
+    for char in codec.ALPHABET.encode():
+        if char != canonical[-1]:
+            canonical[-1] = char
+            break
+    assert not codec.is_canonical_valid(bytes(canonical))
+    return codec.format_key(bytes(canonical))
+
+
+def generate_keys(studio: Caller, game_id: str, quantity: int) -> list[str]:
+    """Promotional keys, 1,000 per POST /generate (plaintext shown this once); retried while
+    key-manager has not yet learnt of the new game from developer.events."""
+    keys: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(keys) < quantity:
+        body = {"gameId": game_id, "keyType": "promotional", "quantity": min(1_000, quantity - len(keys))}
+        response = studio.session.post(f"{GATEWAY}/api/v1/keys/generate", json=body, timeout=60)
+        if response.status_code == 201:
+            keys += [key["key"] for key in response.json()["keys"]]
+        elif time.monotonic() > deadline:
+            raise SystemExit(f"bench: /generate refused: {response.status_code} {response.text[:300]}")
+        else:
+            time.sleep(0.5)
+    return keys
+
+
+# -- CPU per process: where the time goes ------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_PACKAGE = re.compile(r"\b([a-z_]+)\.(app|worker)\b")
+
+
+def cpu_by_process() -> dict[int, tuple[str, float]]:
+    """pid → (component, CPU seconds so far, user + system), from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / _TICK
+        package = _PACKAGE.search(cmdline)
+        if int(entry.name) == os.getpid():
+            name = "bench client (this process)"
+        elif package and comm in ("python", "python3", "python3.11", "gunicorn"):
+            name = f"{package.group(1).replace('_', '-')} {'api' if package.group(2) == 'app' else 'worker'}"
+        elif comm.startswith("postgres") or cmdline.startswith("postgres"):
+            name = "postgresql"
+        elif comm.startswith("redis"):
+            name = "redis"
+        elif comm == "nginx":
+            name = "nginx (gateway)"
+        elif comm == "tansu":
+            name = "tansu (kafka)"
+        else:
+            name = f"other: {comm}"
+        found[int(entry.name)] = (name, seconds)
+    return found
+
+
+def cpu_spent(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> Counter:
+    """CPU seconds per component between two snapshots, per process (a process that exited in
+    between is missed, one that started counts from zero)."""
+    spent: Counter = Counter()
+    for pid, (name, seconds) in after.items():
+        spent[name] += seconds - (before[pid][1] if pid in before and before[pid][0] == name else 0.0)
+    return spent
+
+
+# -- pgbench: the conditional UPDATE alone ------------------------------------------------------------
+
+PGBENCH_SCRIPT = """\\set seq :seq + 1
+\\set id :base + :client_id * :per + :seq
+UPDATE keys SET status = 'activated', activated_at = now(), status_changed_at = now(),
+    activated_by = 'bench', activation_id = 'a' || :id WHERE id = :id AND status = 'sold';
+"""
+
+
+def prepare_scratch(url: str) -> None:
+    """A key-like table (primary key, unique lookup hash) with a 'sold' row for every transaction
+    of every level: ids level * 10^7 + client * per + seq, seq from 1 to per."""
+    with psycopg.connect(url) as connection:
+        connection.execute(
+            "CREATE TABLE keys (id bigint PRIMARY KEY, lookup_hash bytea NOT NULL UNIQUE, "
+            "status varchar(20) NOT NULL, activated_at timestamptz, status_changed_at timestamptz, "
+            "activated_by text, activation_id text, ciphertext bytea)"
+        )
+        for number, clients in enumerate(LEVELS):
+            per = PGBENCH_TRANSACTIONS // clients
+            connection.execute(
+                "INSERT INTO keys (id, lookup_hash, status, status_changed_at, ciphertext) "
+                "SELECT i, sha256(i::text::bytea), 'sold', now(), "
+                "decode(md5(i::text) || md5(i::text || 'x'), 'hex') "
+                "FROM generate_series(%s::bigint, %s::bigint) AS i",
+                (number * 10**7 + 1, number * 10**7 + clients * per),
+            )
+        connection.commit()
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE keys")
+
+
+def pgbench_level(url: str, number: int, clients: int, workdir: Path) -> tuple[float, float, int]:
+    """(TPS, average latency ms, rows actually activated) for one level."""
+    per = PGBENCH_TRANSACTIONS // clients
+    script = workdir / "activate.sql"
+    script.write_text(PGBENCH_SCRIPT)
+    base = number * 10**7
+    result = subprocess.run(  # noqa: S603
+        [shutil.which("pgbench") or "pgbench", "-n", "-M", "prepared", "-c", str(clients),
+         "-j", str(min(clients, 2)), "-t", str(per), "-D", f"base={base}", "-D", f"per={per}",
+         "-D", "seq=0", "-f", str(script), url],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    tps = float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))
+    latency = float(re.search(r"latency average = ([\d.]+) ms", result.stdout).group(1))
+    with psycopg.connect(url) as connection:
+        activated = connection.execute(
+            "SELECT count(*) FROM keys WHERE status = 'activated' AND id > %s AND id < %s",
+            (base, base + 10**7),
+        ).fetchone()[0]
+    return tps, latency, activated
+
+
+def psycopg_level(url: str, number: int, clients: int) -> tuple[float, float, int]:
+    """The same without the pgbench binary: one thread and one connection per client."""
+    per, base = PGBENCH_TRANSACTIONS // clients, number * 10**7
+    sql = (
+        "UPDATE keys SET status = 'activated', activated_at = now(), status_changed_at = now(), "
+        "activated_by = 'bench', activation_id = 'a' || %s::text WHERE id = %s AND status = 'sold'"
+    )
+    connections = [psycopg.connect(url, autocommit=True) for _ in range(clients)]
+
+    def worker(client: int) -> None:
+        for seq in range(1, per + 1):
+            key_id = base + client * per + seq
+            connections[client].execute(sql, (key_id, key_id), prepare=True)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    for connection in connections:
+        connection.close()
+    with psycopg.connect(url) as connection:
+        activated = connection.execute(
+            "SELECT count(*) FROM keys WHERE status = 'activated' AND id > %s AND id < %s",
+            (base, base + 10**7),
+        ).fetchone()[0]
+    return clients * per / seconds, seconds / per * 1000, activated
+
+
+def pgbench_all() -> tuple[str, dict[int, tuple[float, float, int]]]:
+    name = f"gk_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    results = {}
+    try:
+        prepare_scratch(url)
+        tool = "pgbench" if shutil.which("pgbench") else "psycopg threads"
+        with tempfile.TemporaryDirectory(prefix="gk-bench-redeem-") as workdir:
+            for number, clients in enumerate(LEVELS):
+                if tool == "pgbench":
+                    results[clients] = pgbench_level(url, number, clients, Path(workdir))
+                else:
+                    results[clients] = psycopg_level(url, number, clients)
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return tool, results
+
+
+# -- per-hop profile ---------------------------------------------------------------------------------
+
+
+def timed(calls: int, call) -> list[float]:
+    samples = []
+    for n in range(calls):
+        started = time.perf_counter()
+        call(n)
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def profile(keys: list[str]) -> tuple[list[tuple[str, list[float]]], Counter]:
+    """Sequential (one client) timings of the whole redemption and of each hop on its own."""
+    session = requests.Session()
+    service = {
+        "Authorization": "Bearer " + token("activation-gateway", scopes=["keys:read", "keys:activate"])
+    }
+    fraud = {"Authorization": "Bearer " + token("activation-gateway", scopes=["fraud:analyze"])}
+    batches = [keys[n * PROFILE_CALLS : (n + 1) * PROFILE_CALLS] for n in range(4)]
+    via_gateway = [Attempt(key) for key in batches[0]]
+    direct = [Attempt(key) for key in batches[1]]
+    analyzed = [Attempt("") for _ in range(PROFILE_CALLS)]
+
+    def expect(response: requests.Response, status: int) -> None:
+        if response.status_code != status:
+            raise SystemExit(f"bench: {response.url} answered {response.status_code}: {response.text[:300]}")
+
+    def lookup(n: int) -> None:
+        expect(
+            session.post(
+                f"{KEY_MANAGER}/internal/v1/keys/lookup", json={"key": batches[2][n]}, headers=service
+            ),
+            200,
+        )
+
+    def activate(n: int) -> None:
+        body = {
+            "key": batches[3][n],
+            "userId": str(uuid.uuid4()),
+            "activationId": str(uuid.uuid4()),
+            "userRegion": "DE",
+        }
+        expect(session.post(f"{KEY_MANAGER}/internal/v1/keys/activate", json=body, headers=service), 200)
+
+    def analyze(n: int) -> None:
+        context = {
+            "ipAddress": analyzed[n].ip,
+            "userRegion": "DE",
+            "keyType": "promotional",
+            "keyOutcome": "valid",
+        }
+        body = {
+            "userId": str(uuid.uuid4()),
+            "activationId": str(uuid.uuid4()),
+            "deviceFingerprint": analyzed[n].device,
+            "activationContext": context,
+        }
+        expect(session.post(f"{ANTIFRAUD}/api/v1/antifraud/analyze", json=body, headers=fraud), 200)
+
+    outcomes: Counter = Counter()
+
+    def redeem_via_gateway(n: int) -> None:
+        outcomes[post_redeem(session, via_gateway[n])] += 1
+
+    def redeem_direct(n: int) -> None:
+        outcomes[post_redeem(session, direct[n], ACTIVATION_GATEWAY)] += 1
+
+    def healthz(_n: int) -> None:
+        session.get(f"{ACTIVATION_GATEWAY}/healthz", timeout=30)
+
+    hops = [
+        ("redeem via nginx gateway", redeem_via_gateway),
+        ("redeem direct to :8004", redeem_direct),
+        ("key-manager POST /lookup", lookup),
+        ("antifraud POST /analyze", analyze),
+        ("key-manager POST /activate", activate),
+        ("activation-gateway GET /healthz", healthz),
+    ]
+    return [(label, timed(PROFILE_CALLS, call)) for label, call in hops], outcomes
+
+
+def main() -> None:
+    studio, game = create_verified_game("Redeem Bench Studio")
+    needed = PER_LEVEL * len(LEVELS) + 4 * PROFILE_CALLS
+    started = time.perf_counter()
+    keys = generate_keys(studio, game["gameId"], needed)
+    print(f"pre-generated:  {len(keys):,} promotional keys in {time.perf_counter() - started:.1f} s")
+
+    print(f"\nvalid redemptions through {GATEWAY} (≤ {PER_LEVEL} or ≤ {LEVEL_SECONDS:.0f} s per level, each "
+          "a distinct player, device and address)")  # fmt: skip
+    runs, cpu, offset = {}, {}, 0
+    for clients in LEVELS:
+        attempts = [Attempt(key) for key in keys[offset : offset + PER_LEVEL]]  # tokens minted untimed
+        offset += PER_LEVEL
+        before = cpu_by_process()
+        runs[clients] = drive(attempts, clients, LEVEL_SECONDS)
+        cpu[clients] = cpu_spent(before, cpu_by_process())
+    profile_keys = keys[offset:]
+
+    attempts = [Attempt(malformed_key()) for _ in range(MALFORMED)]
+    before = cpu_by_process()
+    malformed = drive(attempts, MALFORMED_CONCURRENCY, LEVEL_SECONDS)
+    cpu["malformed"] = cpu_spent(before, cpu_by_process())
+    runs_and_malformed = {**runs, "malformed": malformed}
+
+    hops, profile_outcomes = profile(profile_keys)
+    tool, pg = pgbench_all()
+
+    print(f"\n{'clients':>7} {'redeemed/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   "
+          f"{tool + ' TPS':>12} {'pg lat ms':>9} {'ratio':>6}   error breakdown")  # fmt: skip
+    for clients, run in runs.items():
+        errors = Counter({k: v for k, v in run.outcomes.items() if k != "activated"})
+        tps, latency, activated = pg[clients]
+        check = (
+            "" if activated == PGBENCH_TRANSACTIONS // clients * clients else f" (only {activated} rows hit!)"
+        )
+        print(
+            f"{clients:>7} {run.rate:>10,.0f} {statistics.median(run.latencies) * 1000:>7.1f} "
+            f"{percentile(run.latencies, 0.99) * 1000:>7.1f} {sum(errors.values()):>6}   {tps:>12,.0f} "
+            f"{latency:>9.2f} {run.rate / tps:>6.3f}   {dict(errors) or '-'}{check}"
+        )
+    print(f"{'target':>7} {'>= ' + str(TARGET_RATE):>10} {'':>7} {'<= ' + str(TARGET_P99_MS):>7} {'0':>6}   "
+          f"{'':>12} {'':>9} {'>= ' + str(TARGET_RATIO):>6}")  # fmt: skip
+    counts = "/".join(str(len(run.latencies)) for run in runs.values())
+    print(f"  ({counts} redemptions per level; {tool}: {PGBENCH_TRANSACTIONS:,} single-row conditional "
+          "UPDATEs per level on a scratch table)")  # fmt: skip
+
+    print(
+        f"\nmalformed keys: {malformed.rate:,.0f} rejections/s at {MALFORMED_CONCURRENCY} clients "
+        f"(target >= {TARGET_MALFORMED:,}); p50 {statistics.median(malformed.latencies) * 1000:.1f} ms, "
+        f"p99 {percentile(malformed.latencies, 0.99) * 1000:.1f} ms; {dict(malformed.outcomes)}"
+    )
+
+    print(f"\nprofile, one client, {PROFILE_CALLS} sequential calls each:    p50 ms   p99 ms")
+    for label, samples in hops:
+        p50, p99 = statistics.median(samples) * 1000, percentile(samples, 0.99) * 1000
+        print(f"  {label:<40} {p50:>8.1f} {p99:>8.1f}")
+    print(f"  (the profile's redemptions: {dict(profile_outcomes)})")
+
+    print(
+        "\nCPU per request (ms of CPU, user + system, all processes, from /proc), by valid-redemption level:"
+    )
+    columns = [*LEVELS, "malformed"]
+    per_request = {
+        column: {
+            name: seconds * 1000 / max(1, len(runs_and_malformed[column].latencies))
+            for name, seconds in cpu[column].items()
+        }
+        for column in columns
+    }
+    rows: Counter = Counter()
+    for column in columns:
+        for name, value in per_request[column].items():
+            shown = value >= 1.0 or not name.startswith("other: ")
+            rows[name if shown else "other processes (< 1 ms each)"] += 0
+    print(f"  {'process':<32}" + "".join(f"{column:>10}" for column in columns))
+    for name in sorted(rows, key=lambda n: -per_request[LEVELS[1]].get(n, 0)):
+        if name == "other processes (< 1 ms each)":
+            continue
+        values = [per_request[column].get(name, 0.0) for column in columns]
+        if max(values) >= 0.05:
+            print(f"  {name:<32}" + "".join(f"{value:>10.1f}" for value in values))
+    rest = [
+        sum(v for n, v in per_request[column].items() if n.startswith("other: ") and n not in rows)
+        for column in columns
+    ]
+    print(f"  {'other processes (< 1 ms each)':<32}" + "".join(f"{value:>10.1f}" for value in rest))
+    totals = [sum(per_request[column].values()) for column in columns]
+    print(f"  {'total':<32}" + "".join(f"{value:>10.1f}" for value in totals))
+    print(
+        f"  ({os.cpu_count()} CPUs: a CPU-bound ceiling of about {os.cpu_count()} x 1000 / total requests/s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
