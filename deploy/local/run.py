@@ -54,12 +54,15 @@ class Service:
 
     def commands(self) -> dict[str, list[str]]:
         return {
+            # Threads, so a request waiting on another service does not hold a whole worker.
             "api": [
                 str(BIN / "gunicorn"),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 "2",
+                "--threads",
+                "8",
                 "--graceful-timeout",
                 "10",
                 f"{self.package}.app:create_app()",
