@@ -23,7 +23,12 @@ from gamekeys_platform.auth import JwtVerifier, init_auth
 from gamekeys_platform.errors import ApiError, error_body, service_unavailable
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.metrics import HTTP_LATENCY, HTTP_REQUESTS, render_metrics
-from gamekeys_platform.request_context import new_request_id, reset_request_id, set_request_id
+from gamekeys_platform.request_context import (
+    current_request_id,
+    new_request_id,
+    reset_request_id,
+    set_request_id,
+)
 from gamekeys_platform.settings import PlatformSettings
 
 log = logging.getLogger("gamekeys.http")
@@ -112,13 +117,11 @@ def _install_request_hooks(app: Flask, service_name: str) -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else new_request_id()
         g.request_id_token = set_request_id(request_id)
-        g.request_id = request_id
         g.started_at = time.perf_counter()
 
     @app.after_request
     def finish_request(response: Response) -> Response:
-        request_id = g.get("request_id") or new_request_id()
-        response.headers[REQUEST_ID_HEADER] = request_id
+        response.headers[REQUEST_ID_HEADER] = current_request_id() or new_request_id()
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         status = str(response.status_code)
         elapsed = time.perf_counter() - g.get("started_at", time.perf_counter())

@@ -14,10 +14,6 @@ def actor() -> str:
     return principal.subject if principal is not None else "anonymous"
 
 
-def request_id() -> str | None:
-    return g.get("request_id")
-
-
 def refused(exc: Refusal) -> ApiError:
     return ApiError(exc.code, exc.message, exc.details)
 

@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 
 from distribution import events
 from distribution.api import schemas as s
-from distribution.api.common import refused, request_id
+from distribution.api.common import refused
 from distribution.api.retailer_auth import require_retailer
 from distribution.context import distribution
 from distribution.db import repository as repo
@@ -26,6 +26,7 @@ from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.pagination import decode_cursor, encode_cursor
+from gamekeys_platform.request_context import current_request_id
 
 blp = Blueprint(
     "distribution-retailer",
@@ -95,7 +96,7 @@ def retailer_keys(query):
         allocation_ids=used,
         key_count=len(items),
         cursor=query.get("cursor"),
-        request_id=request_id(),
+        request_id=current_request_id(),
     )
     return {"items": items, "nextCursor": next_cursor}
 

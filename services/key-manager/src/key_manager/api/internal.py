@@ -15,9 +15,10 @@ from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.pagination import decode_cursor
+from gamekeys_platform.request_context import current_request_id
 from key_manager import events
 from key_manager.api import schemas as s
-from key_manager.api.views import actor, exported_keys_page, normalized_or_400, request_id
+from key_manager.api.views import actor, exported_keys_page, normalized_or_400
 from key_manager.context import key_manager
 from key_manager.db import repository as repo
 from key_manager.domain.access import SCOPE_ACTIVATE, SCOPE_ALLOCATE, SCOPE_HOLD, SCOPE_READ, SCOPE_SELL
@@ -120,7 +121,7 @@ def hold(body):
         actor=actor(),
         operation="hold",
         reason=body.get("reason"),
-        request_id=request_id(),
+        request_id=current_request_id(),
     )
     km.outbox.add(
         session,
@@ -158,7 +159,7 @@ def release(body):
         actor=actor(),
         operation="release",
         reason=body.get("reason"),
-        request_id=request_id(),
+        request_id=current_request_id(),
     )
     km.outbox.add(
         session,
@@ -211,7 +212,7 @@ def activate(body):
         actor=actor(),
         operation="activate",
         reason=f"activation {body['activationId']} by {body['userId']}",
-        request_id=request_id(),
+        request_id=current_request_id(),
     )
     km.outbox.add(
         session,
@@ -266,7 +267,7 @@ def allocate(body):
         key_type=body["keyType"],
         quantity=body["quantity"],
         actor=actor(),
-        request_id=request_id(),
+        request_id=current_request_id(),
     )
     if allocated is None:
         existing = repo.get_allocation(session, body["allocationId"])
@@ -313,7 +314,7 @@ def allocation_keys(query, allocation_id):
         allocation_id=allocation_id,
         key_count=len(page.rows),
         cursor=query.get("cursor"),
-        request_id=request_id(),
+        request_id=current_request_id(),
     )
     return exported_keys_page(km.vault, page)
 
@@ -372,7 +373,7 @@ def mark_sold(body):
         actor=actor(),
         operation="sell",
         reason=f"order {body['orderId']}",
-        request_id=request_id(),
+        request_id=current_request_id(),
         values={"sold_at": sold_at, "order_id": body["orderId"]},
     )
     km.outbox.add(
@@ -403,7 +404,7 @@ def return_keys(body):
         actor=actor(),
         operation="return",
         reason=f"returned (order {body['orderId']}): {body['reason']}",
-        request_id=request_id(),
+        request_id=current_request_id(),
         values={"hold_id": None, "held_from_status": None},
     )
     km.outbox.add(

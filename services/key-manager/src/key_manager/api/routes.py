@@ -18,6 +18,7 @@ from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.pagination import decode_cursor, page_body
+from gamekeys_platform.request_context import current_request_id
 from key_manager import events
 from key_manager.api import access
 from key_manager.api import schemas as s
@@ -29,7 +30,6 @@ from key_manager.api.views import (
     normalized_or_400,
     plaintext,
     plan_error,
-    request_id,
     transition_error,
 )
 from key_manager.context import key_manager
@@ -193,7 +193,7 @@ def batch_keys(query, batch_id):
             fmt="csv",
             batch_id=batch_id,
             key_count=batch.generated_keys,
-            request_id=request_id(),
+            request_id=current_request_id(),
         )
         response = Response(stream_with_context(_csv_rows(batch_id)), mimetype="text/csv")
         response.headers["Content-Disposition"] = f'attachment; filename="keys-{batch_id}.csv"'
@@ -209,7 +209,7 @@ def batch_keys(query, batch_id):
         batch_id=batch_id,
         key_count=len(page.rows),
         cursor=query.get("cursor"),
-        request_id=request_id(),
+        request_id=current_request_id(),
     )
     return exported_keys_page(km.vault, page)
 
@@ -263,7 +263,9 @@ def revoke_batch(body, batch_id):
     if batch.status != "completed":
         raise ApiError("CONFLICT", f"a {batch.status} batch cannot be revoked", {"status": batch.status})
     who = actor()
-    revoked = repo.revoke_batch(session, batch_id, actor=who, reason=body["reason"], request_id=request_id())
+    revoked = repo.revoke_batch(
+        session, batch_id, actor=who, reason=body["reason"], request_id=current_request_id()
+    )
     km.outbox.add(
         session, "batch.revoked", batch_id, events.batch_revoked(batch, revoked, who, body["reason"])
     )
@@ -336,7 +338,7 @@ def _change_status(key_id: uuid.UUID, target: KeyStatus, reason: str | None, ope
             actor=who,
             operation=operation,
             reason=reason,
-            request_id=request_id(),
+            request_id=current_request_id(),
             values=values,
         )
     except TransitionRefused as exc:

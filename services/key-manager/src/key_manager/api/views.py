@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
 from sqlalchemy import Row
 
 from gamekeys_platform.auth import current_principal
@@ -19,10 +18,6 @@ from key_manager.events import ts
 
 def actor() -> str:
     return current_principal().subject
-
-
-def request_id() -> str | None:
-    return g.get("request_id")
 
 
 def batch_dict(batch: Row, key_counts: dict[str, int] | None = None) -> dict[str, Any]:
