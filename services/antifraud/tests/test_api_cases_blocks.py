@@ -119,7 +119,7 @@ def test_block_activity_then_blocked_entities_score_critical(
     )
 
 
-def test_block_expiry_and_lift(client, analyze, request_body, random_ip, admin_auth, af):
+def test_block_expiry_and_lift(client, analyze, request_body, random_ip, admin_auth, af, events_of):
     ip = random_ip("10")
     response = client.post(
         f"{API}/blocks",
@@ -153,6 +153,9 @@ def test_block_expiry_and_lift(client, analyze, request_body, random_ip, admin_a
         f"{API}/blocks/{permanent.get_json()['blockId']}/lift", json={"reason": "appeal"}, headers=admin_auth
     )
     assert lifted.status_code == 200 and lifted.get_json()["active"] is False
+    [event] = events_of("fraud.block_lifted", lifted.get_json()["blockId"])
+    assert event["data"]["entityType"] == "user" and event["data"]["value"] == user
+    assert event["data"]["reason"] == "appeal" and event["data"]["liftedAt"].endswith("Z")
     assert analyze(request_body(userId=user))["recommendedAction"] == "ALLOW"
 
 

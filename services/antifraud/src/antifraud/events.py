@@ -76,3 +76,14 @@ def block_added(row) -> dict[str, Any]:
         "expiresAt": format_timestamp(row.expires_at) if row.expires_at else None,
         "createdBy": row.created_by,
     }
+
+
+def block_lifted(row) -> dict[str, Any]:
+    return {
+        "blockId": str(row.id),
+        "entityType": row.entity_type,
+        "value": row.value,
+        "reason": row.lift_reason,
+        "liftedBy": row.lifted_by,
+        "liftedAt": format_timestamp(row.lifted_at),
+    }

@@ -407,13 +407,15 @@ def add_block(body):
 @blp.arguments(s.LiftRequestSchema)
 @blp.response(200, s.BlockSchema)
 def lift_block(body, block_id):
-    """Lift a block (an appeal granted); the entry stays in the list as history."""
+    """Lift a block (an appeal granted); the entry stays in the list as history. Emits
+    fraud.block_lifted, which the activation-gateway's projection of blocks follows."""
     session = request_session()
     row = repo.lift_block(session, block_id, actor=_actor(), reason=body["reason"])
     if row is None:
         if repo.get_block(session, block_id) is None:
             raise not_found("block")
         raise ApiError("CONFLICT", "the block is already lifted")
+    antifraud().outbox.add(session, "fraud.block_lifted", row.id, events.block_lifted(row))
     return block_dict(row)
 
 
