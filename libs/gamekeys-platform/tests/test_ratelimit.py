@@ -13,7 +13,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from gamekeys_platform.errors import ApiError
-from gamekeys_platform.ratelimit import RateLimiter
+from gamekeys_platform.ratelimit import RateLimiter, RateLimitResult
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +118,54 @@ def test_peek_does_not_consume(limiter: RateLimiter) -> None:
     locked = limiter.peek("lockout", "bob", limit=2, window_seconds=60)
     assert (locked.allowed, locked.remaining) == (False, 0)
     assert 59 < locked.retry_after <= 60
+
+
+def test_undo_takes_back_only_its_own_hits(limiter: RateLimiter) -> None:
+    kept = limiter.hit("attempts", "dave", limit=3, window_seconds=60, cost=2)
+    refunded = limiter.hit("attempts", "dave", limit=3, window_seconds=60)
+    assert len(kept.recorded) == 2 and len(refunded.recorded) == 1
+    limiter.undo("attempts", "dave", refunded)
+    assert limiter.peek("attempts", "dave", limit=3, window_seconds=60).remaining == 1
+    limiter.undo("attempts", "dave", refunded)  # twice: nothing more
+    assert limiter.peek("attempts", "dave", limit=3, window_seconds=60).remaining == 1
+    denied = limiter.hit("attempts", "dave", limit=3, window_seconds=60, cost=2)
+    assert not denied.allowed and denied.recorded == ()
+    assert limiter.peek("attempts", "bob", limit=1, window_seconds=60).recorded == ()
+
+
+def test_burst_of_checked_and_counted_attempts_never_overshoots(limiter: RateLimiter) -> None:
+    """Failures-only limit under a burst: count up front, undo for attempts that succeed.
+    However the 50 concurrent attempts interleave, at most ``limit`` failures get through."""
+    start = threading.Barrier(50)
+    failures_let_through: list[int] = []
+    lock = threading.Lock()
+
+    def attempt(i: int) -> None:
+        start.wait()
+        result = limiter.hit("failures", "eve", limit=5, window_seconds=60)
+        if not result.allowed:
+            return
+        time.sleep(0.01)  # the attempt itself (a key look-up)
+        if i % 2:  # this attempt succeeded: it does not count
+            limiter.undo("failures", "eve", result)
+        else:
+            with lock:
+                failures_let_through.append(i)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= len(failures_let_through) <= 5
+    assert limiter.peek("failures", "eve", limit=5, window_seconds=60).remaining == 5 - len(
+        failures_let_through
+    )
+
+
+def test_undo_with_redis_unreachable_does_not_raise(dead_redis: redis.Redis) -> None:
+    limiter = RateLimiter(dead_redis, fail_open=False)
+    limiter.undo("x", "y", RateLimitResult(True, 0, 0, 1, recorded=("t:1",)))
 
 
 def test_reset_forgets_hits(limiter: RateLimiter, redis_client: redis.Redis) -> None:

@@ -13,6 +13,11 @@ overshoot. The time is Redis's ``TIME``, not the caller's clock, so instances wi
 clocks agree. Keys expire on their own once their window has passed, and carry the hash
 tag ``{name:identity}`` so any future multi-key use stays in one Redis Cluster slot.
 
+Counting only failures (a lockout after N failed attempts) cannot be a ``peek`` before the
+attempt and a ``hit`` after it: a burst of concurrent attempts all peek before any is counted
+and overshoot the limit. Check and count in one step instead: ``hit`` before the attempt
+(a denied hit is the lockout) and ``undo`` the hit once the attempt turns out not to count.
+
 When Redis is unreachable the limiter either lets the hit through (``fail_open=True``:
 availability over protection, e.g. browsing limits) or answers 503 SERVICE_UNAVAILABLE
 (``fail_open=False``: protection over availability, e.g. key redemption, login attempts).
@@ -44,7 +49,7 @@ _BACKEND_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutErr
 _BACKEND_RETRY_AFTER_SECONDS = 5
 
 # KEYS[1] the log; ARGV: limit, window (µs), cost, consume (1/0), unique token of this call.
-# Returns {allowed (1/0), remaining, retry_after (µs)}.
+# Returns {allowed (1/0), remaining, retry_after (µs), recorded (1/0)}.
 _SCRIPT = """
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
@@ -61,13 +66,13 @@ if used + cost <= limit then
       redis.call('ZADD', key, score, ARGV[5] .. ':' .. i)
     end
     redis.call('PEXPIRE', key, math.ceil(window / 1000))
-    return {1, limit - used - cost, 0}
+    return {1, limit - used - cost, 0, 1}
   end
-  return {1, limit - used, 0}
+  return {1, limit - used, 0, 0}
 end
 -- Denied: the hit fits once the (used + cost - limit) oldest hits have left the window.
 local oldest = redis.call('ZRANGE', key, used + cost - limit - 1, used + cost - limit - 1, 'WITHSCORES')
-return {0, limit - used, tonumber(oldest[2]) + window - now}
+return {0, limit - used, tonumber(oldest[2]) + window - now, 0}
 """
 
 T = TypeVar("T")
@@ -80,6 +85,8 @@ class RateLimitResult:
     retry_after: float
     """Seconds until the same hit would be allowed; 0 when allowed."""
     limit: int
+    recorded: tuple[str, ...] = ()
+    """The members ``hit`` added to the log (empty if it recorded nothing), for ``undo``."""
 
     def raise_if_limited(self) -> None:
         """Turn a denial into §3's 429 RATE_LIMITED with Retry-After (whole seconds, at least 1)."""
@@ -128,6 +135,21 @@ class RateLimiter:
         locked out?" before checking a password, recording only failures with ``hit``)."""
         return self._run(name, identity, limit, window_seconds, cost, consume=False)
 
+    def undo(self, name: str, identity: str, result: RateLimitResult) -> None:
+        """Take back the hits an allowed ``hit`` recorded (an attempt counted up front that turned
+        out not to count). Never raises for an unreachable Redis: the caller's outcome is decided
+        by then, and a hit left in place only errs on the side of the limit."""
+        if not result.recorded:
+            return
+        key = self.key_for(name, identity)
+        try:
+            self._redis.zrem(key, *result.recorded)
+        except _BACKEND_ERRORS as exc:
+            RATELIMIT_BACKEND_ERRORS.labels(name=name).inc()
+            log.warning(
+                "rate limiter backend unreachable (%s), hit of %s not undone", type(exc).__name__, name
+            )
+
     def reset(self, name: str, identity: str) -> None:
         """Forget every hit, e.g. the failed attempts once a login succeeds."""
         key = self.key_for(name, identity)
@@ -142,11 +164,18 @@ class RateLimiter:
         window_us = int(window_seconds * 1_000_000)
         if window_us < 1000:
             raise ValueError("rate limit window must be at least 1 ms")
-        args = [limit, window_us, cost, 1 if consume else 0, secrets.token_hex(8)]
-        outcome = self._guarded(name, lambda: self._script(keys=[key], args=args), on_failure=[1, limit, 0])
-        allowed, remaining, retry_after_us = (int(value) for value in outcome)
+        token = secrets.token_hex(8)
+        args = [limit, window_us, cost, 1 if consume else 0, token]
+        outcome = self._guarded(
+            name, lambda: self._script(keys=[key], args=args), on_failure=[1, limit, 0, 0]
+        )
+        allowed, remaining, retry_after_us, recorded = (int(value) for value in outcome)
         return RateLimitResult(
-            allowed=bool(allowed), remaining=remaining, retry_after=retry_after_us / 1_000_000, limit=limit
+            allowed=bool(allowed),
+            remaining=remaining,
+            retry_after=retry_after_us / 1_000_000,
+            limit=limit,
+            recorded=tuple(f"{token}:{i}" for i in range(1, cost + 1)) if recorded else (),
         )
 
     def _guarded(self, name: str, call: Callable[[], T], *, on_failure: T) -> T:
