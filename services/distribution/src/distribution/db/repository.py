@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, and_, func, insert, select, text, tuple_, update
+from sqlalchemy import Row, Uuid, and_, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -166,11 +167,31 @@ def remember_delivered_keys(
     """Record (key id, allocation id) pairs the retailer has been given."""
     if not pairs:
         return
+    # Two array parameters instead of a multi-row VALUES: a page of 1,000 keys would otherwise be
+    # 3,000 bind parameters compiled afresh on every fetch (~50 ms of CPU).
     session.execute(
-        pg_insert(retailer_keys)
-        .values([{"key_id": k, "allocation_id": a, "retailer_id": retailer_id} for k, a in pairs])
-        .on_conflict_do_nothing()
+        _REMEMBER_DELIVERED,
+        {
+            "key_ids": [k for k, _ in pairs],
+            "allocation_ids": [a for _, a in pairs],
+            "retailer_id": retailer_id,
+        },
     )
+
+
+_delivered = (
+    func.unnest(bindparam("key_ids", type_=ARRAY(Uuid)), bindparam("allocation_ids", type_=ARRAY(Uuid)))
+    .table_valued("key_id", "allocation_id")
+    .render_derived()
+)
+_REMEMBER_DELIVERED = (
+    pg_insert(retailer_keys)
+    .from_select(
+        ["key_id", "allocation_id", "retailer_id"],
+        select(_delivered.c.key_id, _delivered.c.allocation_id, bindparam("retailer_id", type_=Uuid)),
+    )
+    .on_conflict_do_nothing()
+)
 
 
 def delivered_keys(session: Session, retailer_id: uuid.UUID, key_ids: Iterable[uuid.UUID]) -> dict:
