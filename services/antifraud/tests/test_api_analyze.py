@@ -64,11 +64,21 @@ def test_the_same_invalid_key_retried_is_not_enumeration(analyze, random_ip):
     assert "key-enumeration" not in hits(score)
 
 
-def test_device_farm(analyze):
-    device = f"farm-{uuid.uuid4().hex}"
+def test_device_farm(analyze, random_ip):
+    """Accounts sharing one device and one address (a family PC) are fine up to three."""
+    device, ip = f"farm-{uuid.uuid4().hex}", random_ip("192.0.2")
     for _ in range(3):
-        assert "device-farm" not in hits(analyze(deviceFingerprint=device))
-    assert "device-farm" in hits(analyze(deviceFingerprint=device))
+        assert "device-farm" not in hits(analyze(deviceFingerprint=device, context={"ipAddress": ip}))
+    assert "device-farm" in hits(analyze(deviceFingerprint=device, context={"ipAddress": ip}))
+
+
+def test_device_farm_rotating_addresses(analyze, random_ip):
+    """A second account on the device from another address: a farm behind a proxy pool."""
+    device = f"farm-{uuid.uuid4().hex}"
+    first = analyze(deviceFingerprint=device, context={"ipAddress": random_ip("198.18.7")})
+    assert "device-farm" not in hits(first)
+    second = analyze(deviceFingerprint=device, context={"ipAddress": random_ip("198.18.9")})
+    assert "device-farm" in hits(second) and second["recommendedAction"] == "REVIEW"
 
 
 def test_region_mismatch_and_vpn_with_region_locked_key(analyze, random_ip):

@@ -4,8 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
+from sqlalchemy import select
 
 from antifraud.consumers import make_handler
+from antifraud.db.tables import assessments
 from antifraud.worker import VELOCITY_CONSUMER, build_loops
 from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.events import Event
@@ -56,6 +58,34 @@ def test_sales_and_activations_from_keys_events(af, analyze, request_body):
     assert {"instant-resale-activation", "key-hoarding"} <= hit
     unrelated = event("batch.generated", {"batchId": batch}, "key-manager")
     handle(None, unrelated)  # ignored, no error
+
+
+def test_returned_and_revoked_keys_of_a_retailer_count_against_its_other_keys(af, analyze, request_body):
+    """A wave of returns (chargebacks) at one retailer plus an instant resale activation of another
+    of its keys is a review; the same activation at a retailer without returns is not."""
+    handle = make_handler(af.velocity)
+    retailer, quiet = str(uuid.uuid4()), str(uuid.uuid4())
+    returned = {"retailerId": retailer, "orderId": "o-1", "keyIds": [str(uuid.uuid4()) for _ in range(15)]}
+    handle(None, event("key.returned", {**returned, "quantity": 15, "status": "revoked"}, "key-manager"))
+    handle(None, event("key.returned", {**returned, "quantity": 15, "status": "revoked"}, "key-manager"))
+    for _ in range(5):
+        revoked = {"keyId": str(uuid.uuid4()), "retailerId": retailer, "status": "revoked"}
+        handle(None, event("key.revoked", revoked, "key-manager"))
+    handle(None, event("key.revoked", {"keyId": str(uuid.uuid4()), "retailerId": None}, "key-manager"))
+
+    def activation(retailer_id):
+        sold = (datetime.now(UTC) - timedelta(seconds=10)).isoformat()
+        return analyze(request_body(context={"retailerId": retailer_id, "soldAt": sold}))
+
+    flagged, calm = activation(retailer), activation(quiet)
+    assert {h["id"] for h in flagged["rulesHit"]} == {"retailer-chargeback-wave", "instant-resale-activation"}
+    assert flagged["recommendedAction"] == "REVIEW"
+    assert calm["recommendedAction"] == "ALLOW"
+    with af.db.transaction() as session:
+        features = session.execute(
+            select(assessments.c.features).where(assessments.c.id == uuid.UUID(flagged["assessmentId"]))
+        ).scalar_one()
+    assert features["retailer_revoked_keys_24h"] == 20
 
 
 def test_worker_consumer_through_the_broker(af, settings, kafka_servers, analyze, request_body, random_ip):

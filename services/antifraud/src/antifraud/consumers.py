@@ -6,6 +6,10 @@ are event or activation ids, so a redelivered event adds nothing).
   counts as an invalid key for key-space enumeration.
 - ``activation.succeeded`` and ``key.activated``: the key counts for the user's keys of its batch.
 - ``key.sold``: the sale time of each key, for ``seconds_since_sale``.
+- ``key.returned`` and ``key.revoked`` of a key a retailer sold: the key counts for the
+  retailer's ``retailer_revoked_keys_24h`` (a wave of returns or chargebacks means keys bought
+  with stolen payment; the retailer's other keys activated meanwhile are suspect). Others
+  (revoked by a studio, no retailer) say nothing about an activation and are ignored.
 
 Fields are read leniently (``ipAddress`` or ``ip``, ``reason`` or ``errorCode`` ...), since a
 missing optional field must not dead-letter an event that still says something useful.
@@ -92,6 +96,13 @@ def make_handler(store: VelocityStore):
             key_ids = [k for k in key_ids if _is_uuid(k)]
             if key_ids:
                 store.record_sale(key_ids, _time(data, "soldAt", event.time.astimezone(UTC)))
+        elif event.type in ("key.returned", "key.revoked"):
+            retailer = _text(data, "retailerId")
+            key_ids = [k for k in data.get("keyIds") or [] if isinstance(k, str)] or [_text(data, "keyId")]
+            key_ids = [k for k in key_ids if _is_uuid(k)]
+            if retailer and key_ids:
+                at = _time(data, "changedAt", event.time.astimezone(UTC))
+                store.record_revocations(retailer, key_ids, at)
 
     return handle
 

@@ -1,10 +1,15 @@
 """Velocity counters in Redis: sliding windows as sorted sets (member -> last seen time).
 
-One sorted set per (source, counter): ``{prefix}{dimension}:{value}:{counter}``; members are
-attempt ids (attempts, failures) or key ids / key fingerprints (distinct keys, invalid keys),
-so a redelivered event or a retried call adds nothing. Entries older than 24 h are trimmed
-on write and every set expires 25 h after its last write. ``observe`` writes one attempt and
-reads every feature back in one round trip (a Lua script), so the current attempt counts itself.
+Every set belongs to one entity, a source (user, IP, /24 subnet, device) or a retailer, and
+its name carries the entity as a Redis Cluster hash tag: ``{prefix}{user:<id>}:attempts``.
+So all sets of one entity live in one hash slot, and each script call touches only the keys
+of one entity (the keys it declares): the calls are cluster-safe. ``observe`` sends one call
+per entity (at most six) in one pipelined round trip; each call adds the attempt's members and
+counts every window of the entity's sets server-side, so the current attempt counts itself.
+
+Members are attempt ids (attempts, failures) or key ids / key fingerprints (distinct keys,
+invalid keys), so a redelivered event or a retried call adds nothing. Entries older than 24 h
+are trimmed on write and every set expires 25 h after its last write.
 """
 
 from __future__ import annotations
@@ -19,6 +24,43 @@ from antifraud.domain.features import COUNTERS, WINDOWS, subnet_of
 DAY = 86_400
 TTL = DAY + 3_600
 SALE_TTL = 90 * DAY
+# One entity per call. KEYS: the entity's sets. ARGV[1] now, ARGV[2] 1 to read back, ARGV[3]
+# how many leading KEYS are windowed counters, counted over the windows of features.WINDOWS
+# (60 s, 1 h, 24 h: written out below); the rest are 24 h sets, counted once. ARGV[3 + i]: the
+# member KEYS[i] gets ('' = none). Trimmed to a day (86400 s), kept 25 h (90000 s).
+_SCRIPT = """
+local now, read, windowed = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3])
+for i = 1, #KEYS do
+  local member = ARGV[3 + i]
+  if member ~= '' then
+    redis.call('ZADD', KEYS[i], now, member)
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - 86400)
+    redis.call('EXPIRE', KEYS[i], 90000)
+  end
+end
+if not read then return {} end
+local out = {}
+for i = 1, #KEYS do
+  if i <= windowed then
+    out[#out + 1] = redis.call('ZCOUNT', KEYS[i], now - 60, '+inf')
+    out[#out + 1] = redis.call('ZCOUNT', KEYS[i], now - 3600, '+inf')
+  end
+  out[#out + 1] = redis.call('ZCOUNT', KEYS[i], now - 86400, '+inf')
+end
+return out
+"""
+if tuple(WINDOWS.values()) != (60, 3_600, 86_400) or TTL != 90_000:  # the script's literals
+    raise RuntimeError("velocity windows changed: update the Lua script")
+_COUNTERS = tuple(COUNTERS)
+# The 24 h sets each source keeps besides its counters: (set, feature) pairs.
+_SETS: dict[str, tuple[tuple[str, str], ...]] = {
+    "user": (("ips", "user_distinct_ips_24h"), ("countries", "user_distinct_countries_24h")),
+    "ip": (("users", "ip_distinct_users_24h"),),
+    "subnet": (),
+    "device": (("users", "device_distinct_users_24h"), ("ips", "device_distinct_ips_24h")),
+}
+# Features read from sets that only some observations have (a batch, a retailer).
+EXTRA_FEATURES = ("user_batch_keys_24h", "retailer_revoked_keys_24h")
 
 
 @dataclass(frozen=True)
@@ -30,6 +72,7 @@ class Observation:
     key_id: str = ""
     key_token: str = ""  # what identifies an invalid key: its fingerprint, else the attempt id
     batch_id: str = ""
+    retailer_id: str = ""
     country: str = ""
     failed: bool = False
     invalid: bool = False
@@ -44,110 +87,123 @@ class Observation:
         }
 
 
-# One round trip, all work server-side: KEYS[1..n] get ZADD member ARGV[4+i] (trimmed to a day,
-# TTL refreshed); the remaining keys are read: ZCOUNT over the window in their ARGV, or GET
-# when the window is -1. redis-py costs ~40 µs per pipelined command, the script ~0.
-_SCRIPT = """
-local now, day, ttl, writes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-for i = 1, writes do
-  redis.call('ZADD', KEYS[i], now, ARGV[4 + i])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - day)
-  redis.call('EXPIRE', KEYS[i], ttl)
-end
-local out = {}
-for j = writes + 1, #KEYS do
-  local window = tonumber(ARGV[4 + j])
-  if window < 0 then
-    out[#out + 1] = redis.call('GET', KEYS[j]) or ''
-  else
-    out[#out + 1] = redis.call('ZCOUNT', KEYS[j], now - window, '+inf')
-  end
-end
-return out
-"""
+@dataclass(frozen=True)
+class _Call:
+    """One script call: the sets of one entity, the member each gets, which features it reads."""
+
+    keys: list[str]
+    members: list[str]
+    windowed: int
+    features: list[str]
 
 
 class VelocityStore:
     def __init__(self, client: redis.Redis, prefix: str = "af:") -> None:
         self.client = client
         self.prefix = prefix
-        self._script = client.register_script(_SCRIPT)
+        self._sha: str | None = None  # loaded on first use: Redis may be down at start-up
 
-    def _key(self, dimension: str, value: str, counter: str) -> str:
-        return f"{self.prefix}{dimension}:{value}:{counter}"
+    def _entity(self, kind: str, value: str) -> str:
+        return f"{self.prefix}{{{kind}:{value}}}:"
 
-    def writes(self, obs: Observation) -> list[tuple[str, str]]:
-        """The (sorted set, member) pairs one observation adds."""
-        out: list[tuple[str, str]] = []
+    def _calls(self, obs: Observation) -> list[_Call]:
+        calls: list[_Call] = []
         for dimension, value in obs.sources().items():
             if not value:
                 continue
-            if obs.counts_attempt:
-                out.append((self._key(dimension, value, "attempts"), obs.attempt_id))
-            if obs.failed:
-                out.append((self._key(dimension, value, "failures"), obs.attempt_id))
-            if obs.key_id:
-                out.append((self._key(dimension, value, "distinct_keys"), obs.key_id))
-            if obs.invalid:
-                out.append((self._key(dimension, value, "invalid_keys"), obs.key_token or obs.attempt_id))
-        if obs.user_id:
-            if obs.device:
-                out.append((self._key("device", obs.device, "users"), obs.user_id))
-            if obs.ip:
-                out.append((self._key("ip", obs.ip, "users"), obs.user_id))
-                out.append((self._key("user", obs.user_id, "ips"), obs.ip))
-            if obs.country:
-                out.append((self._key("user", obs.user_id, "countries"), obs.country))
-            if obs.batch_id and obs.key_id:
-                out.append((self._key("user", obs.user_id, f"batch:{obs.batch_id}"), obs.key_id))
-        return out
+            base = self._entity(dimension, value)
+            members = {
+                "attempts": obs.attempt_id if obs.counts_attempt else "",
+                "failures": obs.attempt_id if obs.failed else "",
+                "distinct_keys": obs.key_id,
+                "invalid_keys": (obs.key_token or obs.attempt_id) if obs.invalid else "",
+            }
+            keys = [base + counter for counter in _COUNTERS]
+            row = [members[counter] for counter in _COUNTERS]
+            features = [f"{dimension}_{counter}_{window}" for counter in _COUNTERS for window in WINDOWS]
+            set_members = {"ips": obs.ip, "users": obs.user_id, "countries": obs.country}
+            for name, feature in _SETS[dimension]:
+                keys.append(base + name)
+                row.append(set_members[name])
+                features.append(feature)
+            if dimension == "user" and obs.batch_id:
+                keys.append(f"{base}batch:{obs.batch_id}")
+                row.append(obs.key_id)
+                features.append("user_batch_keys_24h")
+            calls.append(_Call(keys, row, len(_COUNTERS), features))
+        return calls
 
-    def _run(self, writes: list[tuple[str, str]], reads: list[tuple[str, int]], now: float) -> list:
-        keys = [key for key, _ in writes] + [key for key, _ in reads]
-        args = [now, DAY, TTL, len(writes), *(member for _, member in writes), *(w for _, w in reads)]
-        return self._script(keys=keys, args=args) if keys else []
+    def _send(self, calls: list[_Call], now: float, *, read: bool, extra=None) -> list:
+        """Run the calls (and ``extra(pipe)`` commands) in one pipelined round trip; loads the
+        script once if Redis does not know it yet (first call, or after a Redis restart)."""
+        for attempt in (1, 2):
+            if self._sha is None:
+                self._sha = self.client.script_load(_SCRIPT)
+            pipe = self.client.pipeline(transaction=False)
+            flag = "1" if read else "0"
+            for call in calls:
+                pipe.evalsha(self._sha, len(call.keys), *call.keys, now, flag, call.windowed, *call.members)
+            if extra is not None:
+                extra(pipe)
+            try:
+                return pipe.execute()
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                self._sha = None
+        return []  # not reached
 
     def observe(self, obs: Observation, now: float | None = None) -> tuple[dict[str, int], datetime | None]:
         """Record ``obs`` and return (velocity features, the key's sale time if a key.sold said);
         the current attempt counts itself."""
         now = now if now is not None else datetime.now(UTC).timestamp()
-        counts: dict[str, int] = {}
-        reads: list[tuple[str, int]] = []
-        names: list[str] = []
-        for dimension, value in obs.sources().items():
-            for counter in COUNTERS:
-                for window, seconds in WINDOWS.items():
-                    name = f"{dimension}_{counter}_{window}"
-                    counts[name] = 0
-                    if value:
-                        names.append(name)
-                        reads.append((self._key(dimension, value, counter), seconds))
-        pairs = {
-            "device_distinct_users_24h": ("device", obs.device, "users"),
-            "ip_distinct_users_24h": ("ip", obs.ip, "users"),
-            "user_distinct_ips_24h": ("user", obs.user_id, "ips"),
-            "user_distinct_countries_24h": ("user", obs.user_id, "countries"),
-            "user_batch_keys_24h": ("user", obs.user_id, f"batch:{obs.batch_id}" if obs.batch_id else ""),
-        }
-        for name, (dimension, value, counter) in pairs.items():
-            counts[name] = 0
-            if value and counter:
-                names.append(name)
-                reads.append((self._key(dimension, value, counter), DAY))
-        if obs.key_id:
-            reads.append((f"{self.prefix}sold:{obs.key_id}", -1))
-        results = self._run(self.writes(obs), reads, now)
-        for name, value in zip(names, results, strict=False):
-            counts[name] = int(value)
-        sold_raw = results[-1] if obs.key_id else ""
+        calls = self._calls(obs)
+        retailer_key = f"{self._entity('retailer', obs.retailer_id)}revoked" if obs.retailer_id else None
+
+        def extra(pipe) -> None:
+            if retailer_key:
+                pipe.zcount(retailer_key, now - DAY, "+inf")
+            if obs.key_id:
+                pipe.get(self._sold_key(obs.key_id))
+
+        results = self._send(calls, now, read=True, extra=extra)
+        counts: dict[str, int] = dict.fromkeys(ALL_FEATURES, 0)
+        for call, values in zip(calls, results, strict=False):
+            for name, value in zip(call.features, values, strict=True):
+                counts[name] = int(value)
+        rest = results[len(calls) :]
+        if retailer_key:
+            counts["retailer_revoked_keys_24h"] = int(rest.pop(0))
+        sold_raw = rest[0] if obs.key_id else None
         sold_at = datetime.fromtimestamp(float(sold_raw), UTC) if sold_raw else None
         return counts, sold_at
 
     def record_event(self, obs: Observation, now: float) -> None:
-        self._run(self.writes(obs), [], now)
+        self._send(self._calls(obs), now, read=False)
+
+    def _sold_key(self, key_id: str) -> str:
+        return f"{self.prefix}sold:{key_id}"
 
     def record_sale(self, key_ids: list[str], sold_at: datetime) -> None:
         pipe = self.client.pipeline(transaction=False)
         for key_id in key_ids:
-            pipe.set(f"{self.prefix}sold:{key_id}", str(sold_at.timestamp()), ex=SALE_TTL)
+            pipe.set(self._sold_key(key_id), str(sold_at.timestamp()), ex=SALE_TTL)
         pipe.execute()
+
+    def record_revocations(self, retailer_id: str, key_ids: list[str], at: datetime) -> None:
+        """Keys of a retailer's sales that were returned or revoked (chargebacks, refunds), for
+        ``retailer_revoked_keys_24h``: one set per retailer, members are key ids."""
+        key = f"{self._entity('retailer', retailer_id)}revoked"
+        now = at.timestamp()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(key, dict.fromkeys(key_ids, now))
+        pipe.zremrangebyscore(key, "-inf", now - DAY)
+        pipe.expire(key, TTL)
+        pipe.execute()
+
+
+ALL_FEATURES: tuple[str, ...] = (
+    *(f"{d}_{c}_{w}" for d in ("user", "ip", "subnet", "device") for c in COUNTERS for w in WINDOWS),
+    *(feature for sets in _SETS.values() for _, feature in sets),
+    *EXTRA_FEATURES,
+)

@@ -75,6 +75,7 @@ def analyze(body):
         key_id=key_id,
         key_token=ctx["keyFingerprint"] or key_id,
         batch_id=str(ctx["batchId"]) if ctx["batchId"] else "",
+        retailer_id=str(ctx["retailerId"]) if ctx["retailerId"] else "",
         country=geo.country,
         failed=outcome in feat.FAILED_KEY_OUTCOMES,
         invalid=outcome in feat.INVALID_KEY_OUTCOMES,

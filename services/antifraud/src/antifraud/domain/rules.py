@@ -177,10 +177,13 @@ DEFAULT_RULES: list[Rule] = [
         weight=50,
         action="REVIEW",
     ),
+    # A shared family PC has a few accounts on one address; a farm device rotates its accounts
+    # through a proxy pool, so two accounts from two addresses on one device already say farm.
     Rule(
         "device-farm",
         "One device or IP used by many accounts",
-        "device_distinct_users_24h >= 4 || ip_distinct_users_24h >= 10",
+        "device_distinct_users_24h >= 4 || ip_distinct_users_24h >= 10"
+        " || (device_distinct_users_24h >= 2 && device_distinct_ips_24h >= 2)",
         weight=60,
         action="REVIEW",
     ),
@@ -210,6 +213,13 @@ DEFAULT_RULES: list[Rule] = [
         "Key bought from a retailer activated within a minute of the sale",
         "retailer_id != '' && seconds_since_sale >= 0 && seconds_since_sale < 60",
         weight=35,
+    ),
+    # Alone it only raises the score; with an instant resale activation it reaches review.
+    Rule(
+        "retailer-chargeback-wave",
+        "Key sold by a retailer with a wave of returned or revoked keys in the last day",
+        "retailer_id != '' && retailer_revoked_keys_24h >= 20",
+        weight=20,
     ),
     Rule(
         "many-countries",
