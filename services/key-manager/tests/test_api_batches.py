@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import random
 import time
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from key_manager.db.tables import batches, key_exports, key_transitions, keys
 from key_manager.domain import codec
 from key_manager.domain.batches import key_id_range
+from key_manager.domain.vault import KeyVault
 from key_manager.generator import BatchGenerator
 
 
@@ -149,15 +151,22 @@ def test_listing_and_cross_studio_access(client, studio, make_studio, km, admin_
 
 def test_a_failed_generation_marks_the_batch_failed_and_leaves_no_keys(client, studio, km):
     batch_id = create(client, studio, 5_000)
-    calls = {"n": 0}
 
-    def flaky_random(n: int) -> bytes:
-        calls["n"] += 1
-        if calls["n"] > 2:  # fails after some keys were already written
-            raise OSError("entropy source gone")
-        return random.randbytes(n)
+    class FlakyVault(KeyVault):
+        calls = 0
 
-    run_generator(km, chunk_size=1_000, random_bytes=flaky_random)
+        def encrypt_many(self, row_ids, canonicals):
+            FlakyVault.calls += 1
+            if FlakyVault.calls > 2:  # fails after some keys were already written
+                raise OSError("entropy source gone")
+            return super().encrypt_many(row_ids, canonicals)
+
+    vault = FlakyVault(
+        pepper=km.settings.lookup_pepper,
+        encryption_keys=km.settings.encryption_keys,
+        active_key_id=km.settings.key_encryption_active_key_id,
+    )
+    run_generator(dataclasses.replace(km, vault=vault), chunk_size=1_000)
     batch = client.get(f"/api/v1/keys/batches/{batch_id}", headers=studio.auth()).get_json()
     assert batch["status"] == "failed" and batch["failureReason"] == "generation failed (OSError)"
     assert batch["generatedKeys"] == 0
