@@ -1,13 +1,16 @@
-"""What a request or the worker needs besides the session: settings, database, vault, outbox."""
+"""What a request or the worker needs besides the session: settings, database, vault, outbox,
+rate limiter."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis
 from flask import current_app
 
 from gamekeys_platform.db import Database
 from gamekeys_platform.outbox import Outbox
+from gamekeys_platform.ratelimit import RateLimiter
 from key_manager.db.tables import metadata
 from key_manager.domain.vault import KeyVault
 from key_manager.settings import Settings
@@ -21,6 +24,7 @@ class KeyManager:
     db: Database
     vault: KeyVault
     outbox: Outbox
+    limiter: RateLimiter
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyManager:
@@ -34,6 +38,13 @@ class KeyManager:
                 active_key_id=settings.key_encryption_active_key_id,
             ),
             outbox=Outbox(db, SOURCE, topic=settings.keys_events_topic),
+            # With Redis down /validate keeps answering (fail open): it tells a caller nothing
+            # about keys it is not entitled to, so the limit guards load more than secrets.
+            limiter=RateLimiter(
+                redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1),
+                fail_open=True,
+                key_prefix="key-manager:rl",
+            ),
         )
 
 

@@ -30,6 +30,9 @@ class Settings(PlatformSettings):
     key_batch_poll_seconds: float = Field(default=2.0, gt=0)
     key_expiry_interval_seconds: float = Field(default=60.0, gt=0)
     key_metadata_max_bytes: int = Field(default=4096, ge=256, le=65536)
+    # POST /validate: at most this many calls per caller (token subject) in the window.
+    key_validate_rate_limit: int = Field(default=60, ge=1, le=100_000)
+    key_validate_rate_window_seconds: float = Field(default=60.0, ge=1, le=86_400)
 
     @model_validator(mode="after")
     def _encryption_keys_parse(self):

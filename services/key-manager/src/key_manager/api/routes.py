@@ -272,13 +272,34 @@ def revoke_batch(body, batch_id):
     return {"batchId": batch_id, "status": "revoked", "revokedKeys": revoked}
 
 
+def validate_rate_limit(view):
+    """Count the call against the caller's /validate limit before the body is even parsed;
+    over it, 429 RATE_LIMITED with Retry-After and nothing else done."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        km = key_manager()
+        km.limiter.hit(
+            "validate",
+            current_principal().subject,
+            km.settings.key_validate_rate_limit,
+            km.settings.key_validate_rate_window_seconds,
+        ).raise_if_limited()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @blp.route("/validate", methods=["POST"])
 @require_auth
+@validate_rate_limit
 @blp.arguments(s.KeyTextSchema)
 @blp.response(200, s.ValidationResultSchema)
+@blp.alt_response(429, description="RATE_LIMITED: too many calls by this caller (Retry-After)")
 def validate_key(body):
     """Format and check character, for anyone signed in; the key's state only for callers
-    entitled to it (its studio, platform staff, services with keys:read)."""
+    entitled to it (its studio, platform staff, services with keys:read). Limited per caller
+    (KEY_VALIDATE_RATE_LIMIT calls per KEY_VALIDATE_RATE_WINDOW_SECONDS)."""
     try:
         canonical = codec.normalize(body["key"])
     except codec.InvalidKeyFormat as exc:
