@@ -237,3 +237,85 @@ def test_allocation_is_all_or_nothing_idempotent_and_exclusive(client, gen, stud
             .all()
         )
     assert sorted(events) == ["key.allocated", "key.returned", "key.sold"]
+
+
+def test_released_allocation_gives_unsold_keys_back_or_revokes_them(client, gen, studio, service_auth, km):
+    auth, sell_auth = service_auth("keys:allocate"), service_auth("keys:sell")
+    gen(studio, 10)
+    retailer = str(uuid.uuid4())
+
+    def allocate(quantity: int) -> str:
+        allocation_id = str(uuid.uuid4())
+        request = {"allocationId": allocation_id, "retailerId": retailer, "gameId": str(studio.game_id),
+                   "keyType": "retail", "quantity": quantity}  # fmt: skip
+        assert client.post(f"{INTERNAL}/allocations", json=request, headers=auth).status_code == 201
+        return allocation_id
+
+    first = allocate(6)
+    items = client.get(f"{INTERNAL}/allocations/{first}/keys?limit=100", headers=auth).get_json()["items"]
+    sold = [i["id"] for i in items[:2]]
+    sale = {"retailerId": retailer, "orderId": "order-r", "keyIds": sold}
+    assert client.post(f"{INTERNAL}/sales", json=sale, headers=sell_auth).status_code == 200
+    # Which keys are the retailer's: its own (sold or not), not another's, not unknown ones.
+    mine = client.post(
+        f"{INTERNAL}/retailer-keys",
+        json={"retailerId": retailer, "keyIds": [items[0]["id"], items[5]["id"], str(uuid.uuid4())]},
+        headers=sell_auth,
+    )
+    assert mine.status_code == 200 and sorted(mine.get_json()["keyIds"]) == sorted(
+        [items[0]["id"], items[5]["id"]]
+    )
+    other = client.post(
+        f"{INTERNAL}/retailer-keys", json={"retailerId": str(uuid.uuid4()), "keyIds": sold}, headers=sell_auth
+    )
+    assert other.get_json()["keyIds"] == []
+
+    released = client.post(f"{INTERNAL}/allocations/{first}/release", json={"reason": "orphan"}, headers=auth)
+    assert released.status_code == 200, released.get_json()
+    assert released.get_json() == {
+        "allocationId": first,
+        "retailerId": retailer,
+        "released": 4,
+        "status": "generated",
+    }
+    again = client.post(f"{INTERNAL}/allocations/{first}/release", json={"reason": "orphan"}, headers=auth)
+    assert again.status_code == 200 and again.get_json()["released"] == 0
+    with km.db.transaction() as session:
+        rows = session.execute(select(keys.c.id, keys.c.status, keys.c.retailer_id).where(
+            keys.c.game_id == studio.game_id)).all()  # fmt: skip
+        history = session.execute(
+            select(key_transitions.c.to_status).where(key_transitions.c.operation == "release_allocation",
+                                                      key_transitions.c.key_id.in_([r.id for r in rows]))
+        ).scalars().all()  # fmt: skip
+        outbox = km.db.tables.outbox
+        events = session.execute(
+            select(outbox.c.payload).where(outbox.c.event_type == "allocation.released",
+                                           outbox.c.message_key == first)
+        ).scalars().all()  # fmt: skip
+    statuses = sorted(r.status for r in rows)
+    assert statuses == ["generated"] * 8 + ["sold"] * 2 and history == ["generated"] * 4
+    assert all(r.retailer_id is None for r in rows if r.status == "generated")
+    [event] = events
+    assert event["data"]["released"] == 4 and event["data"]["status"] == "generated"
+
+    # The free keys can be allocated again; revoking leaves them with the retailer, revoked.
+    second = allocate(8)
+    revoked = client.post(
+        f"{INTERNAL}/allocations/{second}/release", json={"reason": "seen", "revoke": True}, headers=auth
+    )
+    assert revoked.get_json()["released"] == 8 and revoked.get_json()["status"] == "revoked"
+    listed = client.get(f"{INTERNAL}/allocations/{second}/keys?limit=100", headers=auth).get_json()["items"]
+    assert len(listed) == 8 and {i["status"] for i in listed} == {"revoked"}
+
+    unknown = client.post(
+        f"{INTERNAL}/allocations/{uuid.uuid4()}/release", json={"reason": "x"}, headers=auth
+    )
+    assert unknown.status_code == 404
+    bad = client.post(f"{INTERNAL}/allocations/{first}/release", json={"reason": ""}, headers=auth)
+    assert bad.status_code == 422
+    assert (
+        client.post(
+            f"{INTERNAL}/allocations/{first}/release", json={"reason": "x"}, headers=sell_auth
+        ).status_code
+        == 403
+    )

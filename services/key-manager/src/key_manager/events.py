@@ -117,6 +117,21 @@ def key_allocated(allocation: Row) -> dict[str, Any]:
     }
 
 
+def allocation_released(
+    allocation: Row, *, released: int, status: str, reason: str, actor: str
+) -> dict[str, Any]:
+    return {
+        "allocationId": str(allocation.id),
+        "retailerId": str(allocation.retailer_id),
+        "gameId": str(allocation.game_id),
+        "keyType": allocation.key_type,
+        "released": released,
+        "status": status,
+        "reason": reason,
+        "releasedBy": actor,
+    }
+
+
 def keys_sold(retailer_id, order_id: str, key_ids: list, sold_at) -> dict[str, Any]:
     return {
         "retailerId": str(retailer_id),

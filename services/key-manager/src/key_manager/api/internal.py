@@ -319,6 +319,55 @@ def allocation_keys(query, allocation_id):
     return exported_keys_page(km.vault, page)
 
 
+@blp.route("/allocations/<uuid:allocation_id>/release", methods=["POST"])
+@require_scopes(SCOPE_ALLOCATE)
+@transactional
+@blp.arguments(s.AllocationReleaseRequestSchema)
+@blp.response(200, s.AllocationReleaseSchema)
+def release_allocation(body, allocation_id):
+    """The allocation's unsold keys leave it: back to the free pool, or revoked (``revoke``).
+    Idempotent: a repeat changes nothing and answers ``released: 0``; one allocation.released
+    event when keys changed."""
+    km, session = key_manager(), request_session()
+    allocation = repo.get_allocation(session, allocation_id)
+    if allocation is None:
+        raise ApiError("NOT_FOUND", "allocation not found")
+    status = KeyStatus.REVOKED if body["revoke"] else KeyStatus.GENERATED
+    released = repo.release_allocation(
+        session,
+        allocation_id,
+        revoke=body["revoke"],
+        actor=actor(),
+        reason=f"allocation {allocation_id} released: {body['reason']}",
+        request_id=current_request_id(),
+    )
+    if released:
+        km.outbox.add(
+            session,
+            "allocation.released",
+            allocation_id,
+            events.allocation_released(
+                allocation, released=released, status=status.value, reason=body["reason"], actor=actor()
+            ),
+        )
+    return {
+        "allocationId": allocation_id,
+        "retailerId": allocation.retailer_id,
+        "released": released,
+        "status": status.value,
+    }
+
+
+@blp.route("/retailer-keys", methods=["POST"])
+@require_scopes(SCOPE_SELL)
+@blp.arguments(s.RetailerKeysRequestSchema)
+@blp.response(200, s.RetailerKeysSchema)
+def retailer_keys(body):
+    """Which of these keys were allocated to this retailer (ids only), so distribution can tell
+    a key the retailer has not fetched yet from one that is not its own."""
+    return {"keyIds": repo.keys_of_retailer(request_session(), body["retailerId"], body["keyIds"])}
+
+
 def _retailer_keys(
     session: Session, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, Row]:

@@ -251,6 +251,30 @@ class AllocationSchema(ma.Schema):
     createdAt = ma.fields.String(required=True)
 
 
+class AllocationReleaseRequestSchema(Strict):
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+    revoke = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "revoke the unsold keys instead of returning them to the free pool"},
+    )
+
+
+class AllocationReleaseSchema(ma.Schema):
+    allocationId = ma.fields.UUID(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    released = ma.fields.Integer(required=True, metadata={"description": "keys this call changed"})
+    status = ma.fields.String(required=True, metadata={"enum": ["generated", "revoked"]})
+
+
+class RetailerKeysRequestSchema(Strict):
+    retailerId = ma.fields.UUID(required=True)
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, 1000))
+
+
+class RetailerKeysSchema(ma.Schema):
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True)
+
+
 class SaleRequestSchema(Strict):
     retailerId = ma.fields.UUID(required=True)
     orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))

@@ -580,6 +580,58 @@ def create_allocation(
     return allocated
 
 
+def release_allocation(
+    session: Session,
+    allocation_id: uuid.UUID,
+    *,
+    revoke: bool,
+    actor: str,
+    reason: str,
+    request_id: str | None,
+) -> int:
+    """The allocation's unsold (``allocated``) keys leave it in one statement: back to the free
+    pool (``generated``, no retailer), or ``revoked`` when the retailer may have seen them.
+    Returns how many changed; a second call changes none."""
+    target = "revoked" if revoke else "generated"
+    return session.execute(
+        text(
+            """
+            WITH changed AS (
+                UPDATE key_manager.keys
+                SET status = :target, status_changed_at = now(),
+                    allocation_id = CASE WHEN :revoke THEN allocation_id END,
+                    retailer_id = CASE WHEN :revoke THEN retailer_id END
+                WHERE allocation_id = :allocation_id AND status = 'allocated'
+                RETURNING id
+            ), history AS (
+                INSERT INTO key_manager.key_transitions
+                    (key_id, from_status, to_status, actor, reason, operation, request_id)
+                SELECT id, 'allocated', :target, :actor, :reason, 'release_allocation', :request_id
+                FROM changed
+            )
+            SELECT count(*) FROM changed
+            """
+        ),
+        {
+            "target": target,
+            "revoke": revoke,
+            "allocation_id": allocation_id,
+            "actor": actor,
+            "reason": reason,
+            "request_id": request_id,
+        },
+    ).scalar_one()
+
+
+def keys_of_retailer(session: Session, retailer_id: uuid.UUID, key_ids: Iterable[uuid.UUID]) -> list:
+    """Which of ``key_ids`` are (or were, once sold or returned) allocated to the retailer."""
+    return list(
+        session.execute(
+            select(keys.c.id).where(keys.c.id.in_(list(key_ids)), keys.c.retailer_id == retailer_id)
+        ).scalars()
+    )
+
+
 def keys_for_update(session: Session, key_ids: Iterable[uuid.UUID]) -> list[Row]:
     return list(
         session.execute(

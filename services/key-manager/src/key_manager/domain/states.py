@@ -1,9 +1,12 @@
 """The key state machine (ARCHITECTURE.md §6).
 
     generated ─→ allocated ─→ sold ─→ activated
-        │            │          │         ▲
+        │     ←──────┤          │         ▲
         └────────────┴──────────┴─→ pending_review (a fraud case is open) ─→ back, or activated
     revoked and expired: from any state that is not final.
+
+An allocation released by distribution hands its unsold keys back to the free pool
+(allocated → generated).
 
 A studio may also activate its own keys without a retailer (press, giveaways), so activation is
 allowed from generated and allocated too. ``pending_review`` remembers the state it was held
@@ -50,7 +53,7 @@ HOLDABLE = frozenset({S.GENERATED, S.ALLOCATED, S.SOLD})
 
 TRANSITIONS: dict[KeyStatus, frozenset[KeyStatus]] = {
     S.GENERATED: frozenset({S.ALLOCATED, S.ACTIVATED, S.PENDING_REVIEW, S.REVOKED, S.EXPIRED}),
-    S.ALLOCATED: frozenset({S.SOLD, S.ACTIVATED, S.PENDING_REVIEW, S.REVOKED, S.EXPIRED}),
+    S.ALLOCATED: frozenset({S.GENERATED, S.SOLD, S.ACTIVATED, S.PENDING_REVIEW, S.REVOKED, S.EXPIRED}),
     S.SOLD: frozenset({S.ACTIVATED, S.PENDING_REVIEW, S.REVOKED, S.EXPIRED}),
     S.PENDING_REVIEW: frozenset({S.GENERATED, S.ALLOCATED, S.SOLD, S.ACTIVATED, S.REVOKED, S.EXPIRED}),
     S.ACTIVATED: frozenset(),
