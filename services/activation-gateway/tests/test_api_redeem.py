@@ -118,7 +118,8 @@ def test_fraud_block_and_account_block(game, user, redeem, rows, events_of, af_a
     [row] = rows(user_id=user_id)
     assert row["status"] == "blocked" and row["assessment_id"] is not None
     assert events_of("activation.blocked", row["id"])
-    # A block-listed user: ACCOUNT_BLOCKED (antifraud's block list, asked through analyze).
+    # A block-listed user whose block has not reached the gateway's projection yet: antifraud's
+    # own block list refuses it at step 6 (ACCOUNT_BLOCKED, recorded as blocked).
     response = af_admin("POST", "/blocks", {"entityType": "user", "value": user_id, "reason": "chargebacks"})
     assert response.status_code == 201, response.get_json()
     listed = redeem(key["key"], auth)

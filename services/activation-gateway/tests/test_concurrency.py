@@ -1,5 +1,6 @@
-"""200 players redeem one key at the same moment through a real threaded server: exactly one
-wins, the rest get KEY_ALREADY_ACTIVATED, nobody a 5xx."""
+"""Bursts through a real threaded server: 200 players redeem one key at the same moment (exactly
+one wins, the rest get KEY_ALREADY_ACTIVATED, nobody a 5xx); one player's burst of guesses stops
+exactly at the lockout limit."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import uuid
 from collections import Counter
 
 import requests
+
+from key_manager.domain import codec
 
 API = "/api/v1/activations"
 
@@ -51,3 +54,34 @@ def test_200_concurrent_redemptions_of_one_key(live_server, game, make_token, ra
     assert [r["user_id"] for r in activated] == [winner]
     info = km_app.test_client().get(f"/api/v1/keys/{key['id']}", headers=game.developer_auth).get_json()
     assert info["status"] == "activated"
+
+
+def test_burst_of_guesses_never_overshoots_the_lockout(live_server, make_token, random_ip):
+    """40 well-formed guesses by one player at the same moment (each from its own address and
+    device): the attempt is counted when it is checked, so exactly the limit (10 an hour per
+    account) reach key-manager and the other 30 are locked out, however they interleave."""
+    player = str(uuid.uuid4())
+    headers = {"Authorization": f"Bearer {make_token(sub=player, roles=('user',))}"}
+    guesses = [codec.generate_keys(1)[0].decode() for _ in range(40)]
+    barrier = threading.Barrier(len(guesses))
+    statuses: list[int] = []
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=40))
+
+    def guess(key: str) -> None:
+        body = {"key": key, "userRegion": "DE", "deviceInfo": {"fingerprint": f"dev-{uuid.uuid4().hex}"}}
+        barrier.wait()
+        response = session.post(
+            f"{live_server}{API}/redeem",
+            json=body,
+            headers={**headers, "X-Forwarded-For": random_ip()},
+            timeout=60,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(key,)) for key in guesses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert Counter(statuses) == {404: 10, 429: 30}

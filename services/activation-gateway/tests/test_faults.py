@@ -103,4 +103,11 @@ def test_worker_builds_its_loops_without_a_broker(settings, gw):
     from activation_gateway.worker import build_loops
 
     loops = build_loops(settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"}), gw)
-    assert [type(loop).__name__ for loop in loops] == ["Deferred", "Deferred", "PeriodicTask", "PeriodicTask"]
+    assert [type(loop).__name__ for loop in loops] == [
+        "Deferred",
+        "Deferred",
+        "Deferred",
+        "PeriodicTask",
+        "PeriodicTask",
+        "PeriodicTask",
+    ]

@@ -1,5 +1,6 @@
 """What a request or the worker needs besides the session: settings, database, outbox, the
-key-manager and antifraud clients, the lockout limiter, IP data and trusted proxies."""
+key-manager and antifraud clients, the lockout limiter, IP data, trusted proxies and the
+snapshot of blocks in force."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from activation_gateway.blocklist import BlockList
 from activation_gateway.clients import SCOPES, AntifraudClient, KeyManagerClient
 from activation_gateway.db.tables import metadata
 from activation_gateway.domain.addresses import parse_networks
@@ -35,6 +37,7 @@ class Gateway:
     lockout_rules: tuple[LockoutRule, ...]
     ip_ranges: IpRanges
     trusted_proxies: tuple
+    block_list: BlockList
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Gateway:
@@ -55,6 +58,7 @@ class Gateway:
             lockout_rules=parse_rules(settings.redeem_lockout_rules),
             ip_ranges=IpRanges.from_file(settings.activation_ip_ranges_file),
             trusted_proxies=parse_networks(settings.trusted_proxies),
+            block_list=BlockList(db, refresh_seconds=settings.blocks_refresh_seconds),
         )
 
 

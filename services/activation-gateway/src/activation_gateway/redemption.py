@@ -17,10 +17,9 @@ from activation_gateway import events
 from activation_gateway.clients import KeyManagerRefusal
 from activation_gateway.context import Gateway
 from activation_gateway.db import repository as repo
-from activation_gateway.domain import keyformat
+from activation_gateway.domain import blocks, keyformat
 from activation_gateway.domain.lockout import (
     Identities,
-    LockoutVerdict,
     RuleState,
     counts_as_failed_attempt,
     verdict,
@@ -37,6 +36,7 @@ from activation_gateway.domain.redemption import (
 )
 from activation_gateway.domain.regions import RegionPolicy, evaluate_region
 from gamekeys_platform.errors import STATUS_BY_CODE, ApiError, error_body, service_unavailable
+from gamekeys_platform.ratelimit import RateLimitResult
 
 log = logging.getLogger("activation_gateway.redemption")
 
@@ -74,6 +74,11 @@ class Outcome:
     body: dict[str, Any]
     headers: dict[str, str] | None = None
 
+    @property
+    def failed_attempt(self) -> bool:
+        """A refusal a guesser gets (counts toward the lockout)."""
+        return counts_as_failed_attempt((self.body.get("error") or {}).get("code"))
+
 
 # ------------------------------------------------------------------------- brute-force lockout
 
@@ -89,10 +94,6 @@ def lockout_states(gw: Gateway, identities: Identities) -> list[RuleState]:
     return states
 
 
-def check_lockout(gw: Gateway, identities: Identities) -> LockoutVerdict:
-    return verdict(lockout_states(gw, identities))
-
-
 def record_failed_attempt(gw: Gateway, identities: Identities) -> None:
     for rule in gw.lockout_rules:
         identity = identities.of(rule.dimension)
@@ -100,15 +101,47 @@ def record_failed_attempt(gw: Gateway, identities: Identities) -> None:
             gw.limiter.hit(rule.name, identity, rule.limit, rule.window_seconds)
 
 
-def raise_if_locked(gw: Gateway, identities: Identities) -> None:
-    locked = check_lockout(gw, identities)
+@dataclass
+class AttemptReservation:
+    """The attempt counted as a failure up front in every rule (``reserve_attempt``)."""
+
+    hits: list[tuple[str, str, RateLimitResult]]
+
+    def release(self, gw: Gateway) -> None:
+        """The attempt did not fail in a way that counts: take it back."""
+        for name, identity, result in self.hits:
+            gw.limiter.undo(name, identity, result)
+        self.hits = []
+
+
+def reserve_attempt(gw: Gateway, identities: Identities) -> AttemptReservation:
+    """Step 2, check and count in one step: the attempt takes a place in every lockout window
+    now (429 RATE_LIMITED with Retry-After if any window is full) and gives it back once it turns
+    out not to be a counted failure. A peek now and a hit after the key look-up would let a burst
+    of concurrent guesses all pass the peek and overshoot the limit."""
+    reservation = AttemptReservation([])
+    states = []
+    try:
+        for rule in gw.lockout_rules:
+            identity = identities.of(rule.dimension)
+            if identity is None:
+                continue
+            result = gw.limiter.hit(rule.name, identity, rule.limit, rule.window_seconds)
+            states.append(RuleState(rule, identity, not result.allowed, result.remaining, result.retry_after))
+            reservation.hits.append((rule.name, identity, result))
+    except BaseException:
+        reservation.release(gw)
+        raise
+    locked = verdict(states)
     if locked.locked:
+        reservation.release(gw)
         raise ApiError(
             "RATE_LIMITED",
             "too many failed redemption attempts, retry later",
             locked.details,
             headers={"Retry-After": str(locked.retry_after_seconds)},
         )
+    return reservation
 
 
 # ------------------------------------------------------------------------------- redemption
@@ -160,8 +193,6 @@ def _refused(
     status: Status = Status.FAILED,
     **values: Any,
 ) -> Outcome:
-    if counts_as_failed_attempt(refusal.code):
-        record_failed_attempt(gw, attempt.identities)
     _record(
         gw,
         session,
@@ -227,33 +258,38 @@ def _analysis_request(attempt: Attempt, key: dict | None, ip: str, outcome: str)
     }
 
 
+def _dry(valid: bool, refusal: Refusal | None = None, key: dict | None = None) -> Outcome:
+    """The answer of ``POST /validate``."""
+    error = error_body(refusal.code, refusal.message, refusal.details)["error"] if refusal else None
+    return Outcome(
+        200,
+        {
+            "valid": valid,
+            "keyId": key and key.get("keyId"),
+            "gameId": key and key.get("gameId"),
+            "error": error,
+        },
+    )
+
+
+def account_block(gw: Gateway, identities: Identities) -> Refusal | None:
+    """ACCOUNT_BLOCKED from the in-memory snapshot of antifraud's blocks in force, or None."""
+    return blocks.refusal(gw.block_list.matching(blocks.wanted(identities)))
+
+
 def redeem(gw: Gateway, session: Session, attempt: Attempt, *, dry_run: bool = False) -> Outcome:
     """Every check in order; for a dry run (``POST /validate``) nothing is written, held or
     activated (failed attempts still count toward the lockout) and antifraud is not asked."""
     tid = str(attempt.activation_id)
-
-    def dry(valid: bool, refusal: Refusal | None = None, key: dict | None = None) -> Outcome:
-        if refusal is not None and counts_as_failed_attempt(refusal.code):
-            record_failed_attempt(gw, attempt.identities)
-        error = error_body(refusal.code, refusal.message, refusal.details)["error"] if refusal else None
-        return Outcome(
-            200,
-            {
-                "valid": valid,
-                "keyId": key and key.get("keyId"),
-                "gameId": key and key.get("gameId"),
-                "error": error,
-            },
-        )
 
     # 1. format and check character: no key-manager call.
     try:
         canonical = keyformat.normalize(attempt.key_text)
     except keyformat.InvalidKeyFormat as exc:
         refusal = Refusal("INVALID_KEY_FORMAT", str(exc), {})
-        if dry_run:
-            return dry(False, refusal)
         record_failed_attempt(gw, attempt.identities)
+        if dry_run:
+            return _dry(False, refusal)
         error = error_body(refusal.code, refusal.message)["error"]
         return Outcome(400, redemption_result(Status.FAILED, tid, error=error))
 
@@ -262,9 +298,28 @@ def redeem(gw: Gateway, session: Session, attempt: Attempt, *, dry_run: bool = F
     if attempt.derived_id and not dry_run and (earlier := repo.get(session, attempt.activation_id)):
         return _replayed(earlier)
 
-    # 2. brute-force lockout (429 with Retry-After).
-    raise_if_locked(gw, attempt.identities)
+    # 2. brute-force lockout (429 with Retry-After), counted now and given back unless the
+    # attempt ends as a counted failure; then the block list (403 ACCOUNT_BLOCKED, no row:
+    # refused before the key is known, like a lockout).
+    reservation = reserve_attempt(gw, attempt.identities)
+    outcome = None
+    try:
+        blocked = account_block(gw, attempt.identities)
+        if blocked is not None:
+            if dry_run:
+                return _dry(False, blocked)
+            error = error_body(blocked.code, blocked.message, blocked.details)["error"]
+            return Outcome(403, redemption_result(Status.BLOCKED, tid, error=error))
+        outcome = _checked(gw, session, attempt, canonical, dry_run=dry_run)
+        return outcome
+    finally:
+        if outcome is None or not outcome.failed_attempt:
+            reservation.release(gw)
 
+
+def _checked(gw: Gateway, session: Session, attempt: Attempt, canonical: str, *, dry_run: bool) -> Outcome:
+    """Steps 3 to 7, once the attempt passed the format, lockout and block list."""
+    tid = str(attempt.activation_id)
     # 3. the key itself.
     ip_info = gw.ip_ranges.lookup(attempt.ip)
     try:
@@ -274,7 +329,7 @@ def redeem(gw: Gateway, session: Session, attempt: Attempt, *, dry_run: bool = F
             raise ApiError("EXTERNAL_SERVICE_ERROR", "key-manager refused the look-up") from exc
         refusal = Refusal("KEY_NOT_FOUND", "key not found", {})
         if dry_run:
-            return dry(False, refusal)
+            return _dry(False, refusal)
         # Antifraud counts the miss on the request path (key-space enumeration); best effort.
         gw.antifraud.analyze(_analysis_request(attempt, None, attempt.ip, "not_found"), activation_id=tid)
         return _refused(
@@ -289,7 +344,7 @@ def redeem(gw: Gateway, session: Session, attempt: Attempt, *, dry_run: bool = F
     refusal = key_state_refusal(key)
     if refusal is not None:
         if dry_run:
-            return dry(False, refusal, key)
+            return _dry(False, refusal, key)
         if refusal.code == "CONFLICT":
             mine = repo.find_pending(session, key_id=uuid.UUID(str(key["keyId"])), user_id=attempt.user_id)
             if mine is not None:  # the player asks again while their own review is open
@@ -310,10 +365,10 @@ def redeem(gw: Gateway, session: Session, attempt: Attempt, *, dry_run: bool = F
     if not region.allowed:
         refusal = Refusal(region.code, region.message, region.details)
         if dry_run:
-            return dry(False, refusal, key)
+            return _dry(False, refusal, key)
         return _refused(gw, session, attempt, refusal, key=key, ip_country=ip_info.country)
     if dry_run:
-        return dry(True, None, key)
+        return _dry(True, None, key)
 
     # 5-6. account block lists and fraud score (antifraud, short timeout, documented policy).
     score = gw.antifraud.analyze(_analysis_request(attempt, key, attempt.ip, "valid"), activation_id=tid)

@@ -32,6 +32,9 @@ class Settings(PlatformSettings):
     # Brute-force lockout rules, dimension:limit/window_seconds (see domain/lockout.py).
     redeem_lockout_rules: str = DEFAULT_RULES
 
+    # How stale the in-memory snapshot of blocks in force may get before a reload (blocklist.py).
+    blocks_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)
+
     activations_events_topic: str = Field(default="activations.events", min_length=1)
     antifraud_events_topic: str = Field(default="antifraud.events", min_length=1)
 

@@ -1,16 +1,23 @@
 """The activation gateway's worker: ``python -m activation_gateway.worker``.
 
 Runs, until SIGTERM/SIGINT: the outbox relay (activations.events), the antifraud.events
-consumer (fraud.case_decided → complete or reject pending activations), the re-assessment of
-holds made while antifraud was unavailable, and the platform housekeeping.
+consumers (fraud.case_decided → complete or reject pending activations; fraud.block_added /
+fraud.block_lifted → the projection of blocks in force), the re-assessment of holds made while
+antifraud was unavailable, the purge of expired blocks, and the platform housekeeping.
 """
 
 from __future__ import annotations
 
 import logging
 
-from activation_gateway.consumers import CASES_CONSUMER, case_decision_handler
+from activation_gateway.consumers import (
+    BLOCKS_CONSUMER,
+    CASES_CONSUMER,
+    block_list_handler,
+    case_decision_handler,
+)
 from activation_gateway.context import SOURCE, Gateway
+from activation_gateway.db import repository as repo
 from activation_gateway.redemption import reassess_holds
 from activation_gateway.settings import Settings, get_settings
 from gamekeys_platform.consumer import EventConsumer, kafka_consumer
@@ -36,10 +43,25 @@ def build_loops(settings: Settings, gw: Gateway) -> list[Loop]:
             handler=case_decision_handler(gw),
         )
 
+    def blocks_consumer() -> EventConsumer:
+        return EventConsumer(
+            gw.db,
+            kafka_consumer(servers, group_id=BLOCKS_CONSUMER, topics=[settings.antifraud_events_topic]),
+            kafka_producer(servers, client_id=f"{SOURCE}-blocks-dlq"),
+            name=BLOCKS_CONSUMER,
+            handler=block_list_handler(),
+        )
+
+    def purge_expired_blocks() -> int:
+        with gw.db.transaction() as session:
+            return repo.purge_expired_blocks(session)
+
     return [
         Deferred("outbox relay", relay),
         Deferred("case decisions consumer", consumer),
+        Deferred("block list consumer", blocks_consumer),
         PeriodicTask("reassess holds", lambda: reassess_holds(gw), interval_seconds=30),
+        PeriodicTask("purge expired blocks", purge_expired_blocks, interval_seconds=600),
         housekeeping(gw.db),
     ]
 

@@ -18,7 +18,7 @@ from activation_gateway.clients import KeyManagerRefusal
 from activation_gateway.context import gateway
 from activation_gateway.db import repository as repo
 from activation_gateway.db.tables import activations
-from activation_gateway.domain import keyformat
+from activation_gateway.domain import blocks, keyformat
 from activation_gateway.domain.addresses import client_ip
 from activation_gateway.domain.lockout import Identities
 from activation_gateway.domain.regions import evaluate_region
@@ -222,11 +222,23 @@ def check_region(body):
 @require_auth
 @blp.response(200, s.RestrictionsSchema)
 def restrictions(user_id):
-    """checkAccountRestrictions: the user's brute-force lockouts (and, for the user themself,
-    those of their current address) with expiry, and their open fraud reviews."""
+    """checkAccountRestrictions: the user's brute-force lockouts and blocks in force (and, for
+    the user themself, those of their current address) with expiry, and their open fraud reviews."""
     _self_or_staff(user_id)
     gw, principal = gateway(), current_principal()
     identities = Identities(user_id, _ip() if principal.subject == user_id else "", None)
+    staff = principal.has_role(*STAFF)
+    block_rows = repo.blocks_in_force(request_session(), blocks.wanted(identities))
+    in_force = [
+        {
+            "blockId": str(row.id),
+            "entityType": row.entity_type,
+            "expiresAt": format_timestamp(row.expires_at) if row.expires_at else None,
+            # Why is support's note; the player sees that and until when.
+            "reason": row.reason if staff else None,
+        }
+        for row in block_rows
+    ]
     now = datetime.now(UTC)
     lockouts = []
     for state in redemption.lockout_states(gw, identities):
@@ -253,7 +265,8 @@ def restrictions(user_id):
     )
     return {
         "userId": user_id,
-        "canRedeem": not any(lockout["locked"] for lockout in lockouts),
+        "canRedeem": not in_force and not any(lockout["locked"] for lockout in lockouts),
         "lockouts": lockouts,
+        "blocks": in_force,
         "pendingReviews": pending,
     }

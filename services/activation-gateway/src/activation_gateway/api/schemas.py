@@ -111,10 +111,18 @@ class LockoutSchema(ma.Schema):
     expiresAt = ma.fields.String(allow_none=True)
 
 
+class BlockSchema(ma.Schema):
+    blockId = ma.fields.String(required=True)
+    entityType = ma.fields.String(required=True, metadata={"enum": ["user", "ip", "device"]})
+    expiresAt = ma.fields.String(allow_none=True, metadata={"description": "null: until lifted"})
+    reason = ma.fields.String(allow_none=True, metadata={"description": "support and admin only"})
+
+
 class RestrictionsSchema(ma.Schema):
-    """checkAccountRestrictions: brute-force lockouts in force with their expiry."""
+    """checkAccountRestrictions: brute-force lockouts and blocks in force with their expiry."""
 
     userId = ma.fields.String(required=True)
     canRedeem = ma.fields.Boolean(required=True)
     lockouts = ma.fields.List(ma.fields.Nested(LockoutSchema), required=True)
+    blocks = ma.fields.List(ma.fields.Nested(BlockSchema), required=True)
     pendingReviews = ma.fields.Integer(required=True)

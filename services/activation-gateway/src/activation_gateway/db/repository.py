@@ -1,14 +1,17 @@
-"""SQL of the activation gateway: activation records, history pages, pending reviews."""
+"""SQL of the activation gateway: activation records, history pages, pending reviews, the
+projection of blocks in force."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from activation_gateway.db.tables import activations
+from activation_gateway.db.tables import activations, blocks
 from gamekeys_platform.pagination import Page, keyset_page
 
 
@@ -74,3 +77,53 @@ def unassessed_holds(session: Session, *, older_than_seconds: int, limit: int = 
         .with_for_update(skip_locked=True)
     )
     return list(session.execute(query).all())
+
+
+def _in_force():
+    return or_(blocks.c.expires_at.is_(None), blocks.c.expires_at > func.now())
+
+
+def blocks_in_force(session: Session, wanted: list[tuple[str, str]]) -> list[Row]:
+    """Blocks in force on any of the (entity type, value) pairs."""
+    if not wanted:
+        return []
+    match = or_(*(and_(blocks.c.entity_type == kind, blocks.c.value == value) for kind, value in wanted))
+    query = select(blocks).where(match, _in_force()).order_by(blocks.c.added_at)
+    return list(session.execute(query).all())
+
+
+def all_blocks_in_force(session: Session) -> list[Row]:
+    query = select(blocks.c.id, blocks.c.entity_type, blocks.c.value, blocks.c.expires_at)
+    return list(session.execute(query.where(_in_force())).all())
+
+
+def add_block(
+    session: Session,
+    *,
+    block_id: uuid.UUID,
+    entity_type: str,
+    value: str,
+    reason: str | None,
+    expires_at: datetime | None,
+    added_at: datetime,
+) -> None:
+    session.execute(
+        pg_insert(blocks)
+        .values(
+            id=block_id,
+            entity_type=entity_type,
+            value=value,
+            reason=reason,
+            expires_at=expires_at,
+            added_at=added_at,
+        )
+        .on_conflict_do_nothing(index_elements=[blocks.c.id])
+    )
+
+
+def remove_block(session: Session, block_id: uuid.UUID) -> None:
+    session.execute(delete(blocks).where(blocks.c.id == block_id))
+
+
+def purge_expired_blocks(session: Session) -> int:
+    return session.execute(delete(blocks).where(blocks.c.expires_at <= func.now())).rowcount

@@ -59,3 +59,20 @@ activations = Table(
     ),
     Index("ix_activations_pending", "created_at", postgresql_where=text("status = 'pending_review'")),
 )
+
+# Blocks in force, projected from antifraud's fraud.block_added / fraud.block_lifted: a lifted
+# block is deleted, an expired one is ignored at read time and purged by the worker. Values are
+# normalised (domain/blocks.py) so they match the identities of a redemption.
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("id", Uuid, primary_key=True),  # antifraud's blockId
+    Column("entity_type", String(10), nullable=False),
+    Column("value", String(256), nullable=False),
+    Column("reason", String(500)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("entity_type IN ('user', 'ip', 'device')", name="entity_type"),
+    Index("ix_blocks_entity_type_value", "entity_type", "value"),
+    Index("ix_blocks_expires_at", "expires_at", postgresql_where=text("expires_at IS NOT NULL")),
+)
