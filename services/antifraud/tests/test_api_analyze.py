@@ -73,10 +73,13 @@ def test_device_farm(analyze, random_ip):
 
 
 def test_device_farm_rotating_addresses(analyze, random_ip):
-    """A second account on the device from another address: a farm behind a proxy pool."""
+    """A second account on the device from another network: a farm behind a proxy pool. Another
+    address of the same /24 (a carrier's NAT pool) is not."""
     device = f"farm-{uuid.uuid4().hex}"
     first = analyze(deviceFingerprint=device, context={"ipAddress": random_ip("198.18.7")})
     assert "device-farm" not in hits(first)
+    same_network = analyze(deviceFingerprint=device, context={"ipAddress": random_ip("198.18.7")})
+    assert "device-farm" not in hits(same_network)
     second = analyze(deviceFingerprint=device, context={"ipAddress": random_ip("198.18.9")})
     assert "device-farm" in hits(second) and second["recommendedAction"] == "REVIEW"
 

@@ -57,7 +57,7 @@ _SETS: dict[str, tuple[tuple[str, str], ...]] = {
     "user": (("ips", "user_distinct_ips_24h"), ("countries", "user_distinct_countries_24h")),
     "ip": (("users", "ip_distinct_users_24h"),),
     "subnet": (),
-    "device": (("users", "device_distinct_users_24h"), ("ips", "device_distinct_ips_24h")),
+    "device": (("users", "device_distinct_users_24h"), ("subnets", "device_distinct_subnets_24h")),
 }
 # Features read from sets that only some observations have (a batch, a retailer).
 EXTRA_FEATURES = ("user_batch_keys_24h", "retailer_revoked_keys_24h")
@@ -108,7 +108,8 @@ class VelocityStore:
 
     def _calls(self, obs: Observation) -> list[_Call]:
         calls: list[_Call] = []
-        for dimension, value in obs.sources().items():
+        sources = obs.sources()
+        for dimension, value in sources.items():
             if not value:
                 continue
             base = self._entity(dimension, value)
@@ -121,7 +122,12 @@ class VelocityStore:
             keys = [base + counter for counter in _COUNTERS]
             row = [members[counter] for counter in _COUNTERS]
             features = [f"{dimension}_{counter}_{window}" for counter in _COUNTERS for window in WINDOWS]
-            set_members = {"ips": obs.ip, "users": obs.user_id, "countries": obs.country}
+            set_members = {
+                "ips": obs.ip,
+                "subnets": sources["subnet"],
+                "users": obs.user_id,
+                "countries": obs.country,
+            }
             for name, feature in _SETS[dimension]:
                 keys.append(base + name)
                 row.append(set_members[name])

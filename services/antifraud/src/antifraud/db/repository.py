@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from antifraud.db.tables import assessments, blocks, cases, rule_sets
@@ -22,17 +22,33 @@ def _active_block():
     )
 
 
+# Built once: the analyze path executes these with parameters only, so SQLAlchemy's compiled
+# cache is hit without walking a freshly built statement on every request.
+_ACTIVE_BLOCK_TYPES = (
+    select(blocks.c.entity_type)
+    .where(
+        _active_block(),
+        or_(
+            *(
+                and_(blocks.c.entity_type == entity, blocks.c.value == bindparam(entity))
+                for entity in ("user", "ip", "device")
+            )
+        ),
+    )
+    .distinct()
+)
+_INSERT_ASSESSMENT = insert(assessments)
+_INSERT_CASE = insert(cases)
+
+
 def active_block_types(session: Session, *, user_id: str, ip: str, device: str) -> set[str]:
-    wanted = [("user", user_id), ("ip", ip), ("device", device)]
-    condition = or_(*(and_(blocks.c.entity_type == t, blocks.c.value == v) for t, v in wanted if v))
-    rows = session.execute(
-        select(blocks.c.entity_type).where(_active_block(), condition).distinct()
-    ).scalars()
-    return set(rows)
+    # An empty value is NULL: it matches no block.
+    params = {"user": user_id or None, "ip": ip or None, "device": device or None}
+    return set(session.execute(_ACTIVE_BLOCK_TYPES, params).scalars())
 
 
 def insert_assessment(session: Session, **values: Any) -> None:
-    session.execute(insert(assessments).values(**values))
+    session.execute(_INSERT_ASSESSMENT, values)
 
 
 def get_assessment(session: Session, assessment_id: uuid.UUID):
@@ -41,7 +57,7 @@ def get_assessment(session: Session, assessment_id: uuid.UUID):
 
 def open_case(session: Session, **values: Any) -> uuid.UUID:
     case_id = uuid.uuid4()
-    session.execute(insert(cases).values(id=case_id, status="open", **values))
+    session.execute(_INSERT_CASE, {"id": case_id, "status": "open", **values})
     return case_id
 
 

@@ -86,7 +86,12 @@ def _features() -> dict[str, Feature]:
         Feature("key_enumeration_24h", "int", 0, "the same over 24 h"),
         Feature("device_distinct_users_24h", "int", 0, "distinct users seen on the device, 24 h"),
         Feature("ip_distinct_users_24h", "int", 0, "distinct users seen from the IP, 24 h"),
-        Feature("device_distinct_ips_24h", "int", 0, "distinct IPs the device came from, 24 h"),
+        Feature(
+            "device_distinct_subnets_24h",
+            "int",
+            0,
+            "distinct /24 (IPv6 /64) networks the device came from, 24 h",
+        ),
         Feature("user_distinct_ips_24h", "int", 0, "distinct IPs the user came from, 24 h"),
         Feature("user_distinct_countries_24h", "int", 0, "distinct IP countries of the user, 24 h"),
         Feature("user_batch_keys_24h", "int", 0, "distinct keys of this key's batch the user tried, 24 h"),

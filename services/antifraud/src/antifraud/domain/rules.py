@@ -177,13 +177,14 @@ DEFAULT_RULES: list[Rule] = [
         weight=50,
         action="REVIEW",
     ),
-    # A shared family PC has a few accounts on one address; a farm device rotates its accounts
-    # through a proxy pool, so two accounts from two addresses on one device already say farm.
+    # A shared family PC has a few accounts on one network (its address may move within a
+    # carrier's NAT pool); a farm device rotates its accounts through a proxy pool, so two
+    # accounts from two networks on one device already say farm (bench/fraud_scenarios.py).
     Rule(
         "device-farm",
         "One device or IP used by many accounts",
         "device_distinct_users_24h >= 4 || ip_distinct_users_24h >= 10"
-        " || (device_distinct_users_24h >= 2 && device_distinct_ips_24h >= 2)",
+        " || (device_distinct_users_24h >= 2 && device_distinct_subnets_24h >= 2)",
         weight=60,
         action="REVIEW",
     ),
