@@ -5,15 +5,21 @@ key-manager (scopes ``keys:read keys:hold keys:activate``): an unreachable key-m
 503 SERVICE_UNAVAILABLE, a failing one 502; its §3 refusals come back as ``KeyManagerRefusal``.
 antifraud (scope ``fraud:analyze``): any failure is "unavailable" (None), and the redemption
 applies its documented policy instead of failing.
+The platform User Service (scope ``users:read``, only when ``USER_SERVICE_URL`` is set): the
+account's status and creation time; any failure is "unavailable" (None), and the redemption
+goes on (README: the fallback and why).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import requests
+from prometheus_client import Counter
 
+from activation_gateway.domain.redemption import Account, parse_account_created_at
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.http_client import ServiceClient
 from gamekeys_platform.service_tokens import ServiceTokenProvider
@@ -21,6 +27,11 @@ from gamekeys_platform.service_tokens import ServiceTokenProvider
 log = logging.getLogger("activation_gateway.clients")
 
 SCOPES = "keys:read keys:hold keys:activate fraud:analyze"
+USER_SERVICE_SCOPE = "users:read"
+
+USER_SERVICE_UNAVAILABLE = Counter(
+    "activation_user_service_unavailable_total", "Redemptions that went on without the User Service"
+)
 INTERNAL = "/internal/v1/keys"
 
 
@@ -135,3 +146,51 @@ class AntifraudClient:
             log.error("antifraud refused analyze with status %s", response.status_code)
             return None
         return response.json()
+
+
+class UserServiceClient:
+    """``GET {USER_SERVICE_URL}/internal/v1/users/{userId}`` → ``{"userId", "status", "createdAt"}``
+    (404: no such account), with a short timeout, no retry and a circuit breaker."""
+
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings, tokens: ServiceTokenProvider) -> UserServiceClient | None:
+        if not settings.user_service_url:
+            return None
+        timeout = settings.user_service_timeout_seconds
+        return cls(
+            ServiceClient(
+                settings.user_service_url,
+                service_name="user-service",
+                token_provider=tokens,
+                connect_timeout=min(0.5, timeout),
+                read_timeout=timeout,
+                retries=0,
+                failure_threshold=5,
+                reset_timeout=10.0,
+                pool_maxsize=50,
+            )
+        )
+
+    def account(self, user_id: str) -> Account | None:
+        """The account, or None when the User Service cannot answer (down, slow, failing, refusing)."""
+        try:
+            response = self.client.get(f"/internal/v1/users/{quote(user_id, safe='')}")
+        except ApiError as exc:
+            log.warning("user service unavailable: %s", exc.code)
+            USER_SERVICE_UNAVAILABLE.inc()
+            return None
+        if response.status_code == 404:
+            return Account(found=False)
+        try:
+            body = response.json() if response.status_code == 200 else None
+            status = body["status"] if isinstance(body, dict) else None
+        except (ValueError, KeyError):
+            status = None
+        if not isinstance(status, str):
+            log.error("user service answered status %s without an account status", response.status_code)
+            USER_SERVICE_UNAVAILABLE.inc()
+            return None
+        return Account(True, status.lower(), parse_account_created_at(body.get("createdAt")))

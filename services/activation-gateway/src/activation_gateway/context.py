@@ -1,6 +1,6 @@
 """What a request or the worker needs besides the session: settings, database, outbox, the
-key-manager and antifraud clients, the lockout limiter, IP data, trusted proxies and the
-snapshot of blocks in force."""
+key-manager, antifraud and (optional) User Service clients, the lockout limiter, IP data,
+trusted proxies and the snapshot of blocks in force."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from activation_gateway.blocklist import BlockList
-from activation_gateway.clients import SCOPES, AntifraudClient, KeyManagerClient
+from activation_gateway.clients import (
+    SCOPES,
+    USER_SERVICE_SCOPE,
+    AntifraudClient,
+    KeyManagerClient,
+    UserServiceClient,
+)
 from activation_gateway.db.tables import metadata
 from activation_gateway.domain.addresses import parse_networks
 from activation_gateway.domain.lockout import LockoutRule, parse_rules
@@ -33,6 +39,7 @@ class Gateway:
     outbox: Outbox
     key_manager: KeyManagerClient
     antifraud: AntifraudClient
+    user_service: UserServiceClient | None
     limiter: RateLimiter
     lockout_rules: tuple[LockoutRule, ...]
     ip_ranges: IpRanges
@@ -42,13 +49,15 @@ class Gateway:
     @classmethod
     def from_settings(cls, settings: Settings) -> Gateway:
         db = Database.from_settings(settings, metadata=metadata)
-        tokens = ServiceTokenProvider.from_settings(settings, scope=SCOPES)
+        scopes = f"{SCOPES} {USER_SERVICE_SCOPE}" if settings.user_service_url else SCOPES
+        tokens = ServiceTokenProvider.from_settings(settings, scope=scopes)
         return cls(
             settings=settings,
             db=db,
             outbox=Outbox(db, SOURCE, topic=settings.activations_events_topic),
             key_manager=KeyManagerClient.from_settings(settings, tokens),
             antifraud=AntifraudClient.from_settings(settings, tokens),
+            user_service=UserServiceClient.from_settings(settings, tokens),
             # Lockouts protect the key space: with Redis down, redemption fails closed (503).
             limiter=RateLimiter(
                 lockout_redis(settings.redis_url),

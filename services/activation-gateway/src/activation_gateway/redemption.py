@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func
@@ -29,6 +30,7 @@ from activation_gateway.domain.redemption import (
     FraudAction,
     Refusal,
     Status,
+    account_refusal,
     fraud_decision,
     fraud_refusal,
     key_state_refusal,
@@ -54,6 +56,8 @@ class Attempt:
     activation_id: uuid.UUID
     # True when the id was derived from an Idempotency-Key (it may have been used before).
     derived_id: bool = False
+    # From the user token's claim when present (antifraud's account-age feature).
+    account_created_at: datetime | None = None
 
     @property
     def identities(self) -> Identities:
@@ -243,6 +247,8 @@ def _analysis_request(attempt: Attempt, key: dict | None, ip: str, outcome: str)
     }
     if attempt.platform:
         context["platform"] = attempt.platform[:64]
+    if attempt.account_created_at is not None:
+        context["accountCreatedAt"] = attempt.account_created_at.isoformat()
     if key:
         for field in ("gameId", "batchId", "retailerId", "keyType"):
             if key.get(field):
@@ -367,10 +373,23 @@ def _checked(gw: Gateway, session: Session, attempt: Attempt, canonical: str, *,
         if dry_run:
             return _dry(False, refusal, key)
         return _refused(gw, session, attempt, refusal, key=key, ip_country=ip_info.country)
+    # 5. account restrictions: the platform User Service when configured (its own short timeout;
+    # unavailable → go on, antifraud's block list and score still apply).
+    if gw.user_service is not None:
+        account = gw.user_service.account(attempt.user_id)
+        refusal = account_refusal(account)
+        if refusal is not None:
+            if dry_run:
+                return _dry(False, refusal, key)
+            return _refused(
+                gw, session, attempt, refusal, key=key, ip_country=ip_info.country, status=Status.BLOCKED
+            )
+        if account is not None and attempt.account_created_at is None and account.created_at:
+            attempt = replace(attempt, account_created_at=account.created_at)
     if dry_run:
         return _dry(True, None, key)
 
-    # 5-6. account block lists and fraud score (antifraud, short timeout, documented policy).
+    # 5-6. antifraud's block lists and fraud score (short timeout, documented policy).
     score = gw.antifraud.analyze(_analysis_request(attempt, key, attempt.ip, "valid"), activation_id=tid)
     decision = fraud_decision(score, gw.settings.antifraud_unavailable_policy)
     if decision is None:

@@ -22,6 +22,13 @@ class Settings(PlatformSettings):
     antifraud_url: str = Field(pattern=r"^https?://")
     antifraud_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
     antifraud_unavailable_policy: UnavailablePolicy = UnavailablePolicy.HOLD
+    # The platform User Service (optional, unset: not asked): account status at step 5, a short
+    # timeout, and on any failure the redemption goes on to antifraud (README explains why).
+    user_service_url: str | None = Field(default=None, pattern=r"^https?://")
+    user_service_timeout_seconds: float = Field(default=0.3, gt=0, le=10)
+    # The user token's claim with the account's creation time (NumericDate or ISO 8601), sent to
+    # antifraud as accountCreatedAt for its account-age feature.
+    account_created_claim: str = Field(default="account_created_at", min_length=1, max_length=64)
     # Re-assess holds made while antifraud was down, after this many seconds (worker).
     reassess_after_seconds: int = Field(default=60, ge=1)
 

@@ -21,6 +21,7 @@ from activation_gateway.db.tables import activations
 from activation_gateway.domain import blocks, keyformat
 from activation_gateway.domain.addresses import client_ip
 from activation_gateway.domain.lockout import Identities
+from activation_gateway.domain.redemption import parse_account_created_at
 from activation_gateway.domain.regions import evaluate_region
 from gamekeys_platform.auth import current_principal, ensure, require_auth, require_roles
 from gamekeys_platform.db import request_session, transactional
@@ -46,7 +47,8 @@ def _ip() -> str:
 
 
 def _attempt(body) -> redemption.Attempt:
-    user_id = current_principal().subject
+    principal = current_principal()
+    user_id = principal.subject
     device = body["deviceInfo"]
     return redemption.Attempt(
         user_id=user_id,
@@ -57,6 +59,9 @@ def _attempt(body) -> redemption.Attempt:
         ip=_ip(),
         activation_id=redemption.activation_id_for(user_id, request.headers.get(IDEMPOTENCY_HEADER)),
         derived_id=IDEMPOTENCY_HEADER in request.headers,
+        account_created_at=parse_account_created_at(
+            principal.claims.get(gateway().settings.account_created_claim)
+        ),
     )
 
 

@@ -8,6 +8,7 @@ fraud (antifraud) → exactly-once activation. Each function here answers one st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -50,6 +51,48 @@ def key_state_refusal(key: dict[str, Any]) -> Refusal | None:
         return Refusal("KEY_EXPIRED", "the key has expired", details)
     if status == "pending_review":
         return Refusal("CONFLICT", "the key is held for a fraud review", details)
+    return None
+
+
+@dataclass(frozen=True)
+class Account:
+    """The platform User Service's answer about the player's account."""
+
+    found: bool
+    status: str | None = None
+    created_at: datetime | None = None
+
+
+ACTIVE_ACCOUNT_STATUS = "active"
+
+
+def account_refusal(account: Account | None) -> Refusal | None:
+    """Step 5, the User Service (when configured): an account that does not exist or is not
+    active (suspended, banned, closed, ...) → ACCOUNT_BLOCKED. ``None`` (not configured, or
+    unavailable) refuses nothing: the documented fallback is to go on to antifraud."""
+    if account is None:
+        return None
+    if not account.found:
+        return Refusal("ACCOUNT_BLOCKED", "this account cannot redeem keys", {"accountStatus": "not_found"})
+    if account.status != ACTIVE_ACCOUNT_STATUS:
+        return Refusal(
+            "ACCOUNT_BLOCKED", "this account cannot redeem keys", {"accountStatus": account.status}
+        )
+    return None
+
+
+def parse_account_created_at(value: Any) -> datetime | None:
+    """An account creation time from a token claim or the User Service: a JWT NumericDate
+    (seconds since the epoch) or an ISO 8601 time with its offset; anything else is ignored
+    (the token is the platform's, and account age is only a fraud feature)."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value)
+            return moment.astimezone(UTC) if moment.tzinfo else None
+    except (ValueError, OverflowError, OSError):
+        return None
     return None
 
 
