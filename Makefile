@@ -10,10 +10,10 @@ INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install infra-up infra-down infra-status migrate run stop test test-unit bench lint fmt token clean
+.PHONY: help install infra-up infra-down infra-status migrate run stop test test-e2e bench lint fmt token clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 install: $(INSTALL_STAMP) ## Create .venv with the shared lib and every service, pinned by constraints.txt
 
@@ -44,8 +44,11 @@ stop: ## Stop everything `make run` started
 	@test -x $(BIN)/python && $(BIN)/python deploy/local/run.py stop || true
 	$(INFRA) down
 
-test: infra-up ## Run every test (unit, integration against the real infrastructure)
+test: infra-up migrate ## Run every test: unit, integration, then end-to-end (starts the platform if it is not up)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-e2e: infra-up migrate ## Run only the end-to-end tests (tests-e2e/) against the running platform, starting it if needed
+	$(BIN)/pytest tests-e2e $(PYTEST_ARGS)
 
 bench: run ## Run the benchmarks under bench/ (against the running platform) and print their figures
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

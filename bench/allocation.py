@@ -15,7 +15,14 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
-from demo import Caller, create_verified_game, order_batch, retailer_session, retailer_with_keys, token
+from platform_client import (
+    Caller,
+    create_verified_game,
+    order_batch,
+    retailer_session,
+    retailer_with_keys,
+    token,
+)
 
 ALLOCATED = 10_000
 PAGE = 1_000

@@ -31,7 +31,7 @@ import psycopg
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
-from demo import GATEWAY, Caller, create_verified_game, token
+from platform_client import GATEWAY, Caller, create_verified_game, token
 
 from gamekeys_platform import devkeys
 from key_manager.domain import codec

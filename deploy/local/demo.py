@@ -13,146 +13,24 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
+from platform_client import (
+    Caller,
+    UnexpectedResponse,
+    create_verified_game,
+    order_batch,
+    redeem,
+    retailer_session,
+    retailer_with_keys,
+    token,
+)
 
-from gamekeys_platform import devkeys
 from key_manager.domain import codec
 
-GATEWAY = "http://127.0.0.1:8080"
-DEVELOPER_PORTAL = "http://127.0.0.1:8001"  # internal endpoints are never routed by the gateway
 BATCH_SIZE = 100_000
-
-
-def token(sub: str, *, roles=(), scopes=(), email=None) -> str:
-    pair = devkeys.ensure_key_pair(devkeys.keys_dir())
-    return devkeys.mint_token(
-        pair.private_key_file.read_text(),
-        sub=sub,
-        roles=roles,
-        scopes=scopes,
-        email=email,
-        issuer=devkeys.DEV_ISSUER,
-        audience=devkeys.DEV_AUDIENCE,
-    )
-
-
-class Caller:
-    def __init__(self, bearer: str, base: str = GATEWAY) -> None:
-        self.base = base
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {bearer}"
-
-    def call(self, method: str, path: str, expect: int, **kwargs) -> dict:
-        response = self.session.request(method, self.base + path, timeout=30, **kwargs)
-        if response.status_code != expect:
-            raise SystemExit(f"demo: {method} {path} answered {response.status_code}: {response.text[:500]}")
-        return response.json() if response.content else {}
 
 
 def step(text: str) -> None:
     print(f"\n• {text}", flush=True)
-
-
-def create_verified_game(company: str, narrate=lambda _text: None) -> tuple[Caller, dict]:
-    """A studio registers, the Admin Service verifies it, it creates a game: (studio, game)."""
-    studio = Caller(token(str(uuid.uuid4()), roles=["developer"], email="owner@studio.example"))
-    admin_service = Caller(token("admin-service", scopes=["developers:verify"]), base=DEVELOPER_PORTAL)
-
-    narrate("A studio registers")
-    account = studio.call(
-        "POST",
-        "/api/v1/developer/accounts",
-        201,
-        json={"companyName": company, "legalDetails": {"legalName": f"{company} GmbH", "country": "DE"}},
-    )
-    developer_id = account["developerId"]
-    print(f"  developer {developer_id}: {account['verificationStatus']}")
-
-    narrate("The platform's Admin Service verifies it")
-    verified = admin_service.call(
-        "POST", f"/internal/v1/developers/{developer_id}/verification", 200, json={"status": "verified"}
-    )
-    print(f"  verification: {verified['verificationStatus']}")
-
-    narrate("It creates a game")
-    title = f"{company} Quest {uuid.uuid4().hex[:4]}"
-    game = studio.call("POST", "/api/v1/developer/games", 201, json={"title": title})
-    print(f"  game {game['gameId']}: {game['title']} ({game['status']})")
-    return studio, game
-
-
-def order_batch(studio: Caller, game_id: str, quantity: int) -> dict:
-    """POST /batches, retried for the moments key-manager needs to learn of a new game from
-    developer.events."""
-    body = {"gameId": game_id, "keyType": "retail", "quantity": quantity}
-    deadline = time.monotonic() + 60
-    while True:
-        response = studio.session.post(f"{GATEWAY}/api/v1/keys/batches", json=body, timeout=30)
-        if response.status_code == 202 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    if response.status_code != 202:
-        raise SystemExit(f"demo: batch refused: {response.status_code} {response.text[:300]}")
-    return response.json()
-
-
-def retailer_with_keys(admin: Caller, name: str, game_id: str, quantity: int) -> tuple[dict, dict]:
-    """A platform admin adds a retailer for the game and allocates it ``quantity`` keys."""
-    retailer = admin.call(
-        "POST",
-        "/api/v1/distribution/retailers",
-        201,
-        json={
-            "name": name,
-            "contactInfo": {"email": "partners@shop.example"},
-            "commissionRate": "0.15",
-            "allowedGameIds": [game_id],
-        },
-    )
-    allocation = admin.call(
-        "POST",
-        "/api/v1/distribution/allocations",
-        201,
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-        json={
-            "retailerId": retailer["id"],
-            "gameId": game_id,
-            "quantity": quantity,
-            "keyType": "retail",
-            "pricing": {"amount": "19.99", "currency": "EUR"},
-        },
-    )
-    return retailer, allocation
-
-
-def retailer_session(retailer: dict) -> Caller:
-    """The retailer's API client, signed in with its OAuth 2.0 client credentials."""
-    credentials = retailer["apiCredentials"]
-    grant = requests.post(
-        f"{GATEWAY}/api/v1/distribution/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(credentials["clientId"], credentials["clientSecret"]),
-        timeout=30,
-    )
-    if grant.status_code != 200:
-        raise SystemExit(f"demo: token refused: {grant.status_code} {grant.text[:300]}")
-    return Caller(grant.json()["access_token"])
-
-
-def redeem(key: str, ip: str, region: str, *, caller: Caller | None = None, device: str | None = None):
-    """A player redeems ``key`` from address ``ip``; returns (outcome, body), the outcome being the
-    redemption's status or the error code. Locally the demo runs beside the gateway, a trusted
-    proxy, so it may say which address a player uses."""
-    caller = caller or Caller(token(str(uuid.uuid4()), roles=["user"]))
-    response = caller.session.post(
-        f"{GATEWAY}/api/v1/activations/redeem",
-        json={"key": key, "userRegion": region, "deviceInfo": {"fingerprint": device or uuid.uuid4().hex}},
-        headers={"X-Forwarded-For": ip},
-        timeout=30,
-    )
-    body = response.json()
-    outcome = body.get("status") if response.status_code < 300 else body["error"]["code"]
-    return outcome, body
 
 
 def main() -> None:
@@ -273,4 +151,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        main()
+    except UnexpectedResponse as error:
+        sys.exit(f"demo: {error}")

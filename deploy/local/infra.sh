@@ -7,6 +7,7 @@
 #   infra.sh down [component...]    stop what `up` started (pid files in .local/run); reused servers stay
 #   infra.sh status [component...]  one line per component; exit 0 only if all are up
 #   infra.sh pause|resume kafka     SIGSTOP/SIGCONT the broker (fault tests; a restart would lose data)
+#   infra.sh restart postgres       restart whichever PostgreSQL serves 127.0.0.1:5432 (fault tests)
 #   infra.sh reload-gateway         regenerate the nginx config from gateway-routes.txt and reload it
 #
 # Components: postgres redis kafka clickhouse s3 clamav gateway (default: all).
@@ -684,6 +685,35 @@ cmd_signal() {
     fi
 }
 
+# Restart the PostgreSQL on our port: our own (pg_ctl on .local/postgres) or the machine's Debian
+# cluster that `up` reused (pg_ctlcluster), so fault tests work either way.
+cmd_restart() {
+    local bindir cluster deadline run=()
+    (($# == 1)) || die "usage: infra.sh restart postgres"
+    parse_components "$1"
+    [[ ${COMPS[0]} == postgres ]] || die "restart: only postgres"
+    lock
+    if our_pid postgres >/dev/null; then
+        bindir=$(pg_bindir) || die "postgres: pg_ctl not found"
+        [[ $(id -u) -eq 0 ]] && run=(runuser -u postgres --)
+        "${run[@]}" "$bindir/pg_ctl" -D "$LOCAL/postgres/data" -l "$LOG_DIR/postgres.log" -o "-p $PG_PORT" \
+            -m fast -w -t "$TIMEOUT" restart >/dev/null 9>&- || fail postgres "pg_ctl restart failed"
+        head -n1 "$LOCAL/postgres/data/postmaster.pid" >"$(pid_file postgres)"
+    elif command -v pg_lsclusters >/dev/null &&
+        cluster=$(pg_lsclusters -h | awk -v port="$PG_PORT" '$3 == port { print $1, $2; exit }') && [[ -n $cluster ]]; then
+        # shellcheck disable=SC2086  # "<version> <name>"
+        as_root pg_ctlcluster --mode fast $cluster restart 9>&- || die "postgres: pg_ctlcluster $cluster restart failed"
+    else
+        die "postgres: nothing this script knows how to restart serves 127.0.0.1:$PG_PORT"
+    fi
+    deadline=$((SECONDS + TIMEOUT))
+    until probe_postgres; do
+        ((SECONDS < deadline)) || die "postgres: not ready ${TIMEOUT}s after the restart"
+        sleep 0.2
+    done
+    say postgres "restarted ($(address_of postgres))"
+}
+
 cmd_reload_gateway() {
     local pid
     lock
@@ -713,6 +743,7 @@ main() {
         down) cmd_down "$@" ;;
         status) cmd_status "$@" ;;
         pause | resume) cmd_signal "$cmd" "$@" ;;
+        restart) cmd_restart "$@" ;;
         reload-gateway) cmd_reload_gateway ;;
         -h | --help | help) usage ;;
         *) usage >&2; exit 2 ;;

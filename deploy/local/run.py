@@ -6,8 +6,10 @@ live in .local/run/, their logs in .local/log/. Configuration comes from deploy/
 (infrastructure addresses), the dev key pair, and .local/secrets.env (secrets generated on
 first use, never committed).
 
-    run.py start [service...]   start what is not running, wait for every /readyz; with no
-                                service named, start all and run the demo; print where things are
+    run.py start [--no-demo] [service...]
+                                start what is not running, wait for every /readyz; with no
+                                service named, start all and run the demo (unless --no-demo);
+                                print where things are
     run.py stop [service...]    stop what `start` started (by pid file)
     run.py status               one line per service
 """
@@ -136,9 +138,12 @@ def running_pid(process_name: str) -> int | None:
     try:
         pid = int(pid_file.read_text())
         os.kill(pid, 0)
+        # A process that exited but was never reaped (its parent gone, no init reaping) is a
+        # zombie: os.kill still finds it, yet nothing runs.
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return None
-    return pid
+    return None if state == "Z" else pid
 
 
 def start_service(service: Service) -> None:
@@ -197,7 +202,7 @@ def stop_process(process_name: str) -> None:
     print(f"  {process_name:32} stopped")
 
 
-def start(names: list[str]) -> None:
+def start(names: list[str], *, demo: bool = True) -> None:
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     ensure_local_secrets()
@@ -208,7 +213,7 @@ def start(names: list[str]) -> None:
     subprocess.run([str(HERE / "infra.sh"), "reload-gateway"], check=True)  # noqa: S603
     for service in present:
         wait_ready(service)
-    if present and not names:
+    if present and not names and demo:
         print("\nDriving the platform through its main job (deploy/local/demo.py):")
         subprocess.run([str(BIN / "python"), str(HERE / "demo.py")], check=True)  # noqa: S603
     summary(present)
@@ -245,10 +250,10 @@ def status() -> int:
 if __name__ == "__main__":
     command, names = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("status", [])
     if command == "start":
-        start(names)
+        start([name for name in names if name != "--no-demo"], demo="--no-demo" not in names)
     elif command == "stop":
         stop(names)
     elif command == "status":
         sys.exit(status())
     else:
-        sys.exit(f"usage: {sys.argv[0]} start|stop [service...] | status")
+        sys.exit(f"usage: {sys.argv[0]} start [--no-demo] [service...] | stop [service...] | status")

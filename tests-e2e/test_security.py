@@ -1,0 +1,136 @@
+"""Who may see what, through the gateway: no token, another studio, another retailer; and no
+plaintext key in any log."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import platform_client as pc
+import pytest
+import requests
+import run as local_run
+
+LOCAL = local_run.LOCAL
+PATH_PARAMETER = re.compile(r"\{[^}]+\}")
+# Keys as they might be logged: any case, with or without dashes.
+LOGGED_KEY = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z2-9]{4}-?[A-Za-z2-9]{4}-?[A-Za-z2-9]{4}-?[A-Za-z2-9]{4}(?![A-Za-z0-9])"
+)
+
+
+def public_operations() -> list[tuple[str, str, str]]:
+    """(service, METHOD, path) of every operation each running service documents."""
+    found = []
+    for service in local_run.services():
+        try:
+            spec = requests.get(f"{service.url}/openapi.json", timeout=10).json()
+        except requests.RequestException:
+            continue  # not up at collection time: the fixtures start it, this list stays short
+        for path, item in spec["paths"].items():
+            for method in item:
+                if method in ("get", "post", "put", "patch", "delete"):
+                    found.append((service.name, method.upper(), path))
+    return found
+
+
+def assert_error_body(response: requests.Response, code: str | None = None) -> None:
+    error = response.json()["error"]
+    assert {"code", "message", "timestamp", "requestId"} <= set(error), error
+    assert code is None or error["code"] == code, error
+    assert response.headers.get("X-Request-Id")
+
+
+@pytest.mark.parametrize(("service", "method", "path"), public_operations())
+def test_every_endpoint_refuses_a_call_without_a_token(service, method, path):
+    url = pc.GATEWAY + PATH_PARAMETER.sub(lambda _: str(uuid.uuid4()), path)
+    if path.endswith("/oauth/token"):  # the retailers' sign-in: its credentials are the token
+        response = requests.post(url, data={"grant_type": "client_credentials"}, timeout=30)
+    else:
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        response = requests.request(method, url, json=body, timeout=30)
+    if path.startswith("/internal/"):  # service-to-service only: the gateway never routes it
+        assert response.status_code == 404, (service, response.status_code, response.text[:300])
+        assert_error_body(response, "NOT_FOUND")
+    else:
+        assert response.status_code == 401, (service, response.status_code, response.text[:300])
+        assert_error_body(response, "UNAUTHORIZED")
+
+
+def test_another_studio_sees_nothing_of_a_studio(caller, seen_keys):
+    studio, game = pc.create_verified_game(f"E2E Owner {uuid.uuid4().hex[:6]}")
+    game_id = game["gameId"]
+    batch = pc.order_batch(studio, game_id, 5)
+    key = pc.generate_keys(studio, game_id, 1)["keys"][0]
+    seen_keys.add(key["key"])
+    rival, _ = pc.create_verified_game(f"E2E Rival {uuid.uuid4().hex[:6]}")
+
+    attempts = [
+        ("GET", f"/api/v1/developer/games/{game_id}", None),
+        ("PUT", f"/api/v1/developer/games/{game_id}", {"title": "Taken over"}),
+        ("DELETE", f"/api/v1/developer/games/{game_id}", None),
+        ("GET", f"/api/v1/developer/games/{game_id}/metadata", None),
+        ("GET", f"/api/v1/developer/games/{game_id}/pricing", None),
+        ("GET", f"/api/v1/keys/batches/{batch['batchId']}", None),
+        ("GET", f"/api/v1/keys/batches/{batch['batchId']}/keys", None),
+        ("POST", f"/api/v1/keys/batches/{batch['batchId']}/revoke", {"reason": "mine now"}),
+        ("POST", "/api/v1/keys/batches", {"gameId": game_id, "keyType": "retail", "quantity": 5}),
+        ("POST", "/api/v1/keys/generate", {"gameId": game_id, "keyType": "promotional", "quantity": 1}),
+        ("GET", f"/api/v1/keys/{key['id']}", None),
+        ("POST", f"/api/v1/keys/{key['id']}/revoke", {"reason": "mine now"}),
+        ("PATCH", f"/api/v1/keys/{key['id']}/status", {"status": "revoked", "reason": "mine now"}),
+        ("GET", f"/api/v1/activations/keys/{key['id']}/status", None),
+    ]
+    for method, path, body in attempts:
+        response = rival.session.request(method, pc.GATEWAY + path, json=body, timeout=30)
+        assert response.status_code in (403, 404), (method, path, response.status_code, response.text[:300])
+        assert_error_body(response)
+
+    # The owner still has all of it.
+    assert studio.call("GET", f"/api/v1/developer/games/{game_id}", 200)["title"] == game["title"]
+    assert studio.call("GET", f"/api/v1/keys/{key['id']}", 200)["status"] == "generated"
+
+
+def test_a_retailer_cannot_touch_another_retailers_keys(caller, seen_keys):
+    studio, game = pc.create_verified_game(f"E2E Supplier {uuid.uuid4().hex[:6]}")
+    batch = pc.order_batch(studio, game["gameId"], 20)
+    while batch["status"] not in ("completed", "failed"):
+        batch = studio.call("GET", f"/api/v1/keys/batches/{batch['batchId']}", 200)
+    admin = caller(roles=["admin"])
+    first, _ = pc.retailer_with_keys(admin, f"E2E Shop A {uuid.uuid4().hex[:6]}", game["gameId"], 5)
+    second, _ = pc.retailer_with_keys(admin, f"E2E Shop B {uuid.uuid4().hex[:6]}", game["gameId"], 5)
+    shop_a, shop_b = pc.retailer_session(first), pc.retailer_session(second)
+    keys_a = shop_a.call("GET", "/api/v1/distribution/retailer/keys", 200)["items"]
+    keys_b = shop_b.call("GET", "/api/v1/distribution/retailer/keys", 200)["items"]
+    seen_keys.add(*(item["key"] for item in keys_a + keys_b))
+    ids_a = [item["keyId"] for item in keys_a]
+    assert not set(ids_a) & {item["keyId"] for item in keys_b}
+
+    sale = {
+        "orderId": f"e2e-steal-{uuid.uuid4().hex[:8]}",
+        "keyIds": ids_a[:2],
+        "price": {"amount": "9.99", "currency": "EUR"},
+        "soldAt": "2026-01-01T00:00:00Z",
+    }
+    response = shop_b.session.post(f"{pc.GATEWAY}/api/v1/distribution/retailer/sales", json=sale, timeout=30)
+    assert response.status_code == 404, response.text[:300]
+    assert_error_body(response)
+    returned = {"orderId": sale["orderId"], "keyIds": ids_a[:2], "reason": "not mine"}
+    response = shop_b.session.post(
+        f"{pc.GATEWAY}/api/v1/distribution/retailer/returns", json=returned, timeout=30
+    )
+    assert response.status_code == 404, response.text[:300]
+
+
+@pytest.mark.e2e_last
+def test_no_plaintext_key_in_any_log_file(seen_keys):
+    assert seen_keys.keys, "the suite saw no key, so this check would mean nothing"
+    wanted = {key.replace("-", "") for key in seen_keys.keys}
+    leaks = {}
+    log_files = {*LOCAL.glob("log/**/*"), *LOCAL.glob("**/*.log")}
+    for path in sorted(file for file in log_files if file.is_file()):
+        text = path.read_text(errors="replace")
+        found = {match.replace("-", "").upper() for match in LOGGED_KEY.findall(text)} & wanted
+        if found:
+            leaks[str(path.relative_to(LOCAL))] = len(found)
+    assert not leaks, f"plaintext keys in logs: {leaks}"
