@@ -722,7 +722,8 @@ cmd_reload_gateway() {
         kill -HUP "$pid"
         say gateway "config regenerated from gateway-routes.txt, reloaded (pid $pid)"
     elif probe_gateway; then
-        die "gateway: something not started by this checkout answers on 127.0.0.1:$GATEWAY_PORT; not reloading it"
+        # Another checkout's gateway: its routes (the same ports) serve this one too.
+        say gateway "another checkout's gateway answers on 127.0.0.1:$GATEWAY_PORT; reused, not reloaded"
     else
         install_missing gateway
         start_gateway
