@@ -209,10 +209,11 @@ def test_progress_is_visible_while_generating(client, studio, km, monkeypatch):
     real_set_progress = generator_module.repo.set_progress
 
     def watch(session, batch, generated):
-        real_set_progress(session, batch, generated)
+        still_generating = real_set_progress(session, batch, generated)
         session.commit()
         # What a client polling GET /batches/{id} sees while the keys are being written.
         seen.append(client.get(f"/api/v1/keys/batches/{batch_id}", headers=studio.auth()).get_json())
+        return still_generating
 
     monkeypatch.setattr(generator_module.repo, "set_progress", watch)
     BatchGenerator(km, chunk_size=1_000).run_once()

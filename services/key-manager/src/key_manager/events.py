@@ -43,6 +43,18 @@ def batch_revoked(batch: Row, revoked: int, actor: str, reason: str) -> dict[str
     return {**_batch(batch), "revokedKeys": revoked, "reason": reason, "revokedBy": actor}
 
 
+def batch_cancelled(batch: Row, previous_status: str) -> dict[str, Any]:
+    return {
+        **_batch(batch),
+        "keyType": batch.key_type,
+        "quantity": batch.total_keys,
+        "previousStatus": previous_status,
+        "reason": batch.cancel_reason,
+        "cancelledBy": batch.cancelled_by,
+        "cancelledAt": ts(batch.cancelled_at),
+    }
+
+
 def batch_expired(batch: Row, expired: int) -> dict[str, Any]:
     return {**_batch(batch), "expiredKeys": expired, "expiresAt": ts(batch.expires_at)}
 

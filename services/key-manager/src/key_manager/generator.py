@@ -4,7 +4,8 @@ Batches are claimed one at a time with a lease (``FOR UPDATE SKIP LOCKED``, so s
 can run); the API wakes the generator with NOTIFY, and it polls as well. A batch is generated in
 one transaction, with progress committed beside it, so a failure leaves no keys: the batch is
 marked ``failed`` with a reason (or, if the worker died or the database went away, retried when
-the lease runs out, up to KEY_BATCH_MAX_ATTEMPTS).
+the lease runs out, up to KEY_BATCH_MAX_ATTEMPTS). A batch cancelled meanwhile is noticed at the
+next progress step (every chunk) or at completion, and its keys are rolled back.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def plan_from_row(batch: Row) -> BatchPlan:
         metadata=batch.metadata,
         synchronous=batch.synchronous,
     )
+
+
+class BatchCancelled(Exception):
+    """The batch was cancelled while being generated: roll its keys back."""
 
 
 class BatchGenerator:
@@ -97,7 +102,8 @@ class BatchGenerator:
 
         def on_progress(generated: int) -> None:
             with km.db.transaction() as progress_session:
-                repo.set_progress(progress_session, batch.id, generated)
+                if not repo.set_progress(progress_session, batch.id, generated):
+                    raise BatchCancelled
 
         try:
             with km.db.transaction() as session:
@@ -111,10 +117,18 @@ class BatchGenerator:
                     random_bytes=self.random_bytes,
                 )
                 done = repo.complete_batch(session, batch.id, batch.total_keys)
+                if done is None:
+                    raise BatchCancelled
                 km.outbox.add(session, "batch.generated", batch.id, events.batch_generated(done))
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, psycopg.OperationalError):
             # The database went away: nothing was committed; the lease runs out and it is retried.
             log.warning("batch generation interrupted by the database", extra={"batchId": str(batch.id)})
+            return
+        except BatchCancelled:
+            log.info(
+                "batch cancelled while generating; its keys were rolled back",
+                extra={"batchId": str(batch.id)},
+            )
             return
         except bulk.GenerationFailed:
             self._fail(batch.id, "could not generate unique keys")

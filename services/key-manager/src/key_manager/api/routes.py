@@ -39,7 +39,7 @@ from key_manager.db.tables import keys as keys_table
 from key_manager.domain import codec
 from key_manager.domain.access import Action
 from key_manager.domain.batches import PlanRefused, key_id_range, plan_batch
-from key_manager.domain.states import FINAL, KeyStatus, TransitionRefused
+from key_manager.domain.states import CANCELLABLE_BATCH, FINAL, BatchStatus, KeyStatus, TransitionRefused
 
 blp = Blueprint(
     "keys",
@@ -249,6 +249,29 @@ def _csv_rows(batch_id: uuid.UUID):
                     ]
                 )
             yield buffer.getvalue()
+
+
+@blp.route("/batches/<uuid:batch_id>/cancel", methods=["POST"])
+@require_roles(*WRITERS)
+@transactional
+@blp.arguments(s.CancelSchema)
+@blp.response(200, s.BatchSchema)
+def cancel_batch(body, batch_id):
+    """Cancel a pending or generating batch: the worker stops at its next chunk and keeps no
+    keys. A completed batch cannot be cancelled (409 with its status): revoke it instead.
+    Cancelling a cancelled batch answers it as it is."""
+    km, session = key_manager(), request_session()
+    batch = access.batch_for(session, batch_id, Action.MODIFY, for_update=True)
+    if batch.status == BatchStatus.CANCELLED:
+        return batch_dict(batch)
+    if batch.status not in CANCELLABLE_BATCH:
+        hint = ": revoke its keys instead" if batch.status == BatchStatus.COMPLETED else ""
+        raise ApiError(
+            "CONFLICT", f"a {batch.status} batch cannot be cancelled{hint}", {"status": batch.status}
+        )
+    cancelled = repo.cancel_batch(session, batch_id, actor=actor(), reason=body["reason"])
+    km.outbox.add(session, "batch.cancelled", batch_id, events.batch_cancelled(cancelled, batch.status))
+    return batch_dict(cancelled)
 
 
 @blp.route("/batches/<uuid:batch_id>/revoke", methods=["POST"])

@@ -68,6 +68,8 @@ class BatchSchema(ma.Schema):
     failureReason = ma.fields.String(allow_none=True)
     revokedAt = ma.fields.String(allow_none=True)
     revokedKeys = ma.fields.Integer(allow_none=True)
+    cancelledAt = ma.fields.String(allow_none=True)
+    cancelReason = ma.fields.String(allow_none=True)
     keyCounts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
 
 
@@ -142,6 +144,10 @@ class StatusChangeSchema(Strict):
 
 class RevokeSchema(Strict):
     reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+
+
+class CancelSchema(Strict):
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 500))
 
 
 class BatchRevokeResultSchema(ma.Schema):

@@ -41,6 +41,8 @@ def batch_dict(batch: Row, key_counts: dict[str, int] | None = None) -> dict[str
         "failureReason": batch.failure_reason,
         "revokedAt": ts(batch.revoked_at),
         "revokedKeys": batch.revoked_keys,
+        "cancelledAt": ts(batch.cancelled_at),
+        "cancelReason": batch.cancel_reason,
     }
     if key_counts is not None:
         result["keyCounts"] = key_counts

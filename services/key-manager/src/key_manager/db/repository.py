@@ -162,18 +162,23 @@ def claim_next_batch(session: Session, *, lease_seconds: int) -> Row | None:
     ).first()
 
 
-def set_progress(session: Session, batch_id: uuid.UUID, generated: int) -> None:
-    session.execute(
+def set_progress(session: Session, batch_id: uuid.UUID, generated: int) -> bool:
+    """Record progress; False when the batch is no longer generating (it was cancelled)."""
+    changed = session.execute(
         update(batches)
         .where(batches.c.id == batch_id, batches.c.status == "generating")
         .values(generated_keys=generated)
-    )
+        .returning(batches.c.id)
+    ).first()
+    return changed is not None
 
 
-def complete_batch(session: Session, batch_id: uuid.UUID, generated: int) -> Row:
+def complete_batch(session: Session, batch_id: uuid.UUID, generated: int) -> Row | None:
+    """Mark a generating batch completed; None if it is no longer generating (cancelled meanwhile),
+    and the caller must then roll back its keys."""
     return session.execute(
         update(batches)
-        .where(batches.c.id == batch_id)
+        .where(batches.c.id == batch_id, batches.c.status == "generating")
         .values(
             status="completed",
             generated_keys=generated,
@@ -181,7 +186,25 @@ def complete_batch(session: Session, batch_id: uuid.UUID, generated: int) -> Row
             lease_until=None,
         )
         .returning(*batches.c)
-    ).one()
+    ).first()
+
+
+def cancel_batch(session: Session, batch_id: uuid.UUID, *, actor: str, reason: str | None) -> Row | None:
+    """Cancel a pending or generating batch; None if it is past that. A worker generating it
+    sees the status at its next progress step or at completion and rolls its keys back."""
+    return session.execute(
+        update(batches)
+        .where(batches.c.id == batch_id, batches.c.status.in_(("pending", "generating")))
+        .values(
+            status="cancelled",
+            cancelled_at=func.now(),
+            cancelled_by=actor,
+            cancel_reason=reason,
+            generated_keys=0,
+            lease_until=None,
+        )
+        .returning(*batches.c)
+    ).first()
 
 
 def fail_batch(session: Session, batch_id: uuid.UUID, reason: str) -> Row | None:

@@ -35,7 +35,7 @@ metadata = service_metadata(SCHEMA)
 
 KEY_STATUSES = ("generated", "allocated", "sold", "activated", "pending_review", "revoked", "expired")
 KEY_TYPES = ("retail", "promotional", "developer", "gift", "subscription")
-BATCH_STATUSES = ("pending", "generating", "completed", "failed", "revoked")
+BATCH_STATUSES = ("pending", "generating", "completed", "failed", "revoked", "cancelled")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -72,6 +72,9 @@ batches = Table(
     Column("revoked_by", String(128)),
     Column("revoke_reason", String(500)),
     Column("revoked_keys", Integer),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("cancelled_by", String(128)),
+    Column("cancel_reason", String(500)),
     CheckConstraint(_in("status", BATCH_STATUSES), name="status"),
     CheckConstraint(_in("key_type", KEY_TYPES), name="key_type"),
     CheckConstraint("total_keys BETWEEN 1 AND 100000", name="total_keys"),

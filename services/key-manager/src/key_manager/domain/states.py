@@ -42,7 +42,11 @@ class BatchStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     REVOKED = "revoked"
+    CANCELLED = "cancelled"
 
+
+# A batch may be cancelled until its keys are committed; after that it is revoked instead.
+CANCELLABLE_BATCH = frozenset({BatchStatus.PENDING, BatchStatus.GENERATING})
 
 S = KeyStatus
 FINAL = frozenset({S.ACTIVATED, S.REVOKED, S.EXPIRED})
