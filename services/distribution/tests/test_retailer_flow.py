@@ -105,7 +105,14 @@ def test_full_retailer_path(client, stocked, dist, admin_auth, events_of, km_app
     ]
     overview = client.get(f"{API}/retailers/{retailer['id']}/keys", headers=admin_auth).get_json()
     [entry] = overview["items"]
-    assert entry["keyCounts"] == {"allocated": 5, "sold": 2, "returned": 1, "activated": 0, "delivered": 8}
+    assert entry["keyCounts"] == {
+        "allocated": 5,
+        "sold": 2,
+        "returned": 1,
+        "activated": 0,
+        "delivered": 8,
+        "released": 0,
+    }
     assert "key" not in str(entry.get("keys", ""))
     [recorded] = events_of("sale.recorded")[-1:]
     assert recorded["data"]["orderId"] == order["orderId"]
@@ -245,3 +252,35 @@ def test_low_stock_events_at_25_10_0_percent(
         (10, 2),
         (0, 0),
     ]
+
+
+def test_a_key_is_sold_only_after_the_retailer_fetched_it(
+    client, game, make_retailer, allocate, retailer_token, km_app, make_token, counts
+):
+    retailer = make_retailer([game.game_id])
+    allocation = allocate(retailer, game, 4).get_json()
+    token = retailer_token(retailer)
+    # The allocation's key ids as key-manager knows them, none fetched by the retailer yet.
+    service = {
+        "Authorization": f"Bearer {make_token(sub='distribution', roles=(), scopes=('keys:allocate',))}"
+    }
+    listed = km_app.test_client().get(
+        f"/internal/v1/keys/allocations/{allocation['allocationId']}/keys?limit=10", headers=service
+    )
+    unfetched = [{"keyId": k["id"]} for k in listed.get_json()["items"]]
+    before = counts()
+    early = client.post(SALES, json=sale(unfetched[:2]), headers=token)
+    assert early.status_code == 409, early.get_json()
+    error = early.get_json()["error"]
+    assert error["code"] == "CONFLICT" and error["details"]["reason"] == "KEY_NOT_DELIVERED"
+    assert sorted(error["details"]["keyIds"]) == sorted(k["keyId"] for k in unfetched[:2])
+    # Not its own at all beats not fetched yet: 404, as for anything of another retailer.
+    mixed = client.post(SALES, json=sale([*unfetched[:1], {"keyId": str(uuid.uuid4())}]), headers=token)
+    assert mixed.status_code == 404 and mixed.get_json()["error"]["code"] == "KEY_NOT_FOUND"
+    assert counts() == before
+    # One page fetched: those keys sell, the others still wait for their fetch.
+    page = client.get(f"{KEYS}?limit=2", headers=token).get_json()["items"]
+    assert client.post(SALES, json=sale(page), headers=token).status_code == 201
+    rest = [k for k in unfetched if k["keyId"] not in {p["keyId"] for p in page}]
+    late = client.post(SALES, json=sale(rest), headers=token)
+    assert late.status_code == 409 and late.get_json()["error"]["details"]["reason"] == "KEY_NOT_DELIVERED"

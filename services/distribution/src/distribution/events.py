@@ -36,6 +36,20 @@ def allocation_created(row) -> dict:
     }
 
 
+def allocation_released(row, *, released: int, status: str, reason: str, released_by: str) -> dict:
+    return {
+        "allocationId": str(row.id),
+        "retailerId": str(row.retailer_id),
+        "gameId": str(row.game_id),
+        "quantity": row.quantity,
+        "released": released,
+        "releasedTotal": row.released_keys,
+        "status": status,
+        "reason": reason,
+        "releasedBy": released_by,
+    }
+
+
 def low_stock(row, *, unsold: int, threshold: int) -> dict:
     return {
         "allocationId": str(row.id),

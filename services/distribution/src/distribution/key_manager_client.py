@@ -1,7 +1,8 @@
 """key-manager's internal API, through the lib's ServiceClient (timeouts, retries only where
 repeating is safe, circuit breaker, request id and our service token).
 
-Scopes: ``keys:allocate`` (allocate, list an allocation's keys), ``keys:sell`` (sales, returns).
+Scopes: ``keys:allocate`` (allocate, list an allocation's keys, release one), ``keys:sell``
+(sales, returns, which keys are a retailer's).
 An unreachable key-manager is 503 SERVICE_UNAVAILABLE, a failing one 502; its 4xx answers are
 turned into the §3 errors a caller of distribution should see.
 """
@@ -76,6 +77,27 @@ class KeyManagerClient:
         if cursor:
             params["cursor"] = cursor
         return self._ok(self.client.get(f"{INTERNAL}/allocations/{allocation_id}/keys", params=params))
+
+    def keys_of_retailer(self, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of ``key_ids`` key-manager has allocated to the retailer (≤ 1,000 ids)."""
+        response = self.client.post(
+            f"{INTERNAL}/retailer-keys",
+            json={"retailerId": str(retailer_id), "keyIds": [str(k) for k in key_ids]},
+        )
+        return {uuid.UUID(k) for k in self._ok(response)["keyIds"]}
+
+    def release_allocation(self, allocation_id: uuid.UUID, *, reason: str, revoke: bool) -> dict | None:
+        """The allocation's unsold keys back to the free pool (or revoked); idempotent. None when
+        key-manager never created that allocation."""
+        response = self.client.post(
+            f"{INTERNAL}/allocations/{allocation_id}/release",
+            json={"reason": reason, "revoke": revoke},
+            # Safe to repeat (a second release changes nothing): the key lets the client retry.
+            idempotency_key=f"release:{allocation_id}:{'revoke' if revoke else 'pool'}",
+        )
+        if response.status_code == 404:
+            return None
+        return self._ok(response)
 
     def sell(
         self, *, retailer_id: uuid.UUID, order_id: str, key_ids: list[uuid.UUID], sold_at: datetime

@@ -26,6 +26,12 @@ class Settings(PlatformSettings):
     # Failed client authentications per client id (and per address) in a minute before 429.
     retailer_token_failures_per_minute: int = Field(default=10, ge=1)
 
+    # Allocations key-manager reserved but this service never recorded are given back after
+    # this long without a retry (far above any request's time: key-manager calls time out in
+    # seconds), checked every interval by the worker.
+    orphaned_allocation_after_seconds: float = Field(default=600, ge=0)
+    orphaned_allocation_interval_seconds: float = Field(default=60, gt=0)
+
     keys_events_topic: str = Field(default="keys.events", min_length=1)
     activations_events_topic: str = Field(default="activations.events", min_length=1)
     distribution_events_topic: str = Field(default="distribution.events", min_length=1)

@@ -1,7 +1,8 @@
 """The distribution worker: ``python -m distribution.worker``.
 
 Runs, until SIGTERM/SIGINT: the outbox relay (distribution.events), the consumer of keys.events
-and activations.events (activation counts for the analytics) and the platform housekeeping.
+and activations.events (activation counts for the analytics), the release of orphaned
+allocations and the platform housekeeping.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import logging
 from distribution.consumers import ACTIVATIONS_CONSUMER, apply_event
 from distribution.context import SOURCE
 from distribution.db.tables import metadata
+from distribution.key_manager_client import KeyManagerClient
+from distribution.reconcile import release_orphaned_allocations
 from distribution.settings import Settings, get_settings
 from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.db import Database
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
-from gamekeys_platform.workers import Deferred, Loop, housekeeping, run_until_signalled
+from gamekeys_platform.workers import Deferred, Loop, PeriodicTask, housekeeping, run_until_signalled
 
 log = logging.getLogger("distribution.worker")
 
@@ -40,9 +43,17 @@ def build_loops(settings: Settings, db: Database) -> list[Loop]:
             handler=apply_event,
         )
 
+    key_manager = KeyManagerClient.from_settings(settings)
     return [
         Deferred("outbox relay", relay),
         Deferred("activations consumer", consumer),
+        PeriodicTask(
+            "orphaned allocations",
+            lambda: release_orphaned_allocations(
+                db, key_manager, older_than_seconds=settings.orphaned_allocation_after_seconds
+            ),
+            settings.orphaned_allocation_interval_seconds,
+        ),
         housekeeping(db),
     ]
 

@@ -210,13 +210,29 @@ def allocate_keys(body):
         raise refused(exc) from None
     key = request.headers.get(HEADER)
     allocation_id = uuid.uuid5(_ALLOCATION_NAMESPACE, f"{actor()}|{key}") if key is not None else uuid.uuid4()
-    dist.key_manager.allocate(
-        allocation_id=allocation_id,
-        retailer_id=retailer.id,
-        game_id=body["gameId"],
-        key_type=body["keyType"],
-        quantity=body["quantity"],
-    )
+    # Noted in its own committed transaction first, so a crash after key-manager reserved the
+    # keys leaves a trace the worker reconciles (tables.allocation_attempts).
+    with dist.db.transaction() as attempts:
+        claimed = repo.claim_allocation_attempt(
+            attempts, allocation_id, retailer_id=retailer.id, requested_by=actor()
+        )
+    if not claimed:
+        raise _released_meanwhile(allocation_id)
+    try:
+        dist.key_manager.allocate(
+            allocation_id=allocation_id,
+            retailer_id=retailer.id,
+            game_id=body["gameId"],
+            key_type=body["keyType"],
+            quantity=body["quantity"],
+        )
+    except ApiError as exc:
+        if exc.status < 500:  # key-manager refused: it reserved nothing
+            with dist.db.transaction() as attempts:
+                repo.forget_allocation_attempt(attempts, allocation_id)
+        raise
+    if not repo.finish_allocation_attempt(session, allocation_id):
+        raise _released_meanwhile(allocation_id)
     restrictions = [
         {"type": r["type"], "countries": sorted({c.upper() for c in r["countries"]})}
         for r in body["restrictions"]
@@ -235,6 +251,59 @@ def allocate_keys(body):
     )
     dist.outbox.add(session, "allocation.created", row.id, events.allocation_created(row))
     return allocation_dict(row)
+
+
+def _released_meanwhile(allocation_id: uuid.UUID) -> ApiError:
+    return ApiError(
+        "CONFLICT",
+        "this allocation was never recorded and its keys went back to the free pool; "
+        "send the request again with a new Idempotency-Key",
+        {"reason": "ALLOCATION_RELEASED", "allocationId": str(allocation_id)},
+    )
+
+
+@blp.route("/allocations/<uuid:allocation_id>/release", methods=["POST"])
+@require_roles("admin")
+@idempotent
+@blp.arguments(s.AllocationReleaseRequestSchema)
+@blp.response(200, s.AllocationReleaseSchema)
+def release_allocation(body, allocation_id):
+    """Take an allocation's unsold keys back from its retailer: into the free pool, or revoked
+    (``revoke``). Keys the retailer has received but not sold can only be revoked (it knows them
+    in clear): without ``revoke`` they make it 409 CONFLICT (KEYS_DELIVERED). Sold keys stay sold.
+    Repeating it takes back nothing more."""
+    dist, session = distribution(), request_session()
+    allocation = repo.get_allocation_for_update(session, allocation_id)
+    if allocation is None:
+        raise not_found("allocation")
+    seen = repo.delivered_unsold(session, allocation_id)
+    if seen and not body["revoke"]:
+        raise ApiError(
+            "CONFLICT",
+            "the retailer has received unsold keys of this allocation; they can only be revoked",
+            {"reason": "KEYS_DELIVERED", "deliveredUnsold": seen},
+        )
+    result = dist.key_manager.release_allocation(allocation_id, reason=body["reason"], revoke=body["revoke"])
+    released = result["released"] if result is not None else 0
+    status = "revoked" if body["revoke"] else "generated"
+    row = repo.record_release(session, allocation_id, released)
+    if released:
+        dist.outbox.add(
+            session,
+            "allocation.released",
+            row.id,
+            events.allocation_released(
+                row, released=released, status=status, reason=body["reason"], released_by=actor()
+            ),
+        )
+    return {
+        "allocationId": row.id,
+        "retailerId": row.retailer_id,
+        "released": released,
+        "releasedTotal": row.released_keys,
+        "status": status,
+        "releasedAt": events.ts(row.released_at),
+    }
 
 
 @blp.route("/retailers/<uuid:retailer_id>/keys", methods=["GET"])
@@ -257,11 +326,12 @@ def get_retailer_keys(query, retailer_id):
         return {
             **allocation_dict(row),
             "keyCounts": {
-                "allocated": row.quantity - row.sold,
+                "allocated": row.quantity - row.sold - row.released_keys,
                 "sold": max(sold_kept, 0),
                 "returned": row.returned,
                 "activated": row.activated,
                 "delivered": row.delivered,
+                "released": row.released_keys,
             },
         }
 

@@ -159,9 +159,7 @@ def record_sale(body):
     except Refusal as exc:
         raise refused(exc) from None
     delivered = repo.delivered_keys(session, retailer.id, key_ids)
-    unknown = [str(k) for k in key_ids if k not in delivered]
-    if unknown:
-        raise ApiError("KEY_NOT_FOUND", "some keys are not this retailer's", {"keyIds": unknown[:50]})
+    _check_delivered(retailer.id, [k for k in key_ids if k not in delivered])
     already = repo.sold_keys_of_retailer(session, retailer.id, key_ids)
     if already:
         raise ApiError(
@@ -189,6 +187,23 @@ def record_sale(body):
     _signal_low_stock(session, set(delivered[k] for k in key_ids))
     recorded = repo.get_sale(session, retailer.id, body["orderId"])
     return _sale_body(recorded, key_ids)
+
+
+def _check_delivered(retailer_id: uuid.UUID, undelivered: list[uuid.UUID]) -> None:
+    """A retailer sells only keys it has received through GET /retailer/keys. Keys that are not
+    its own at all are 404, like everything of another retailer; its own keys it has not
+    fetched yet are 409 CONFLICT (KEY_NOT_DELIVERED): fetching them first makes the sale work."""
+    if not undelivered:
+        return
+    owned = distribution().key_manager.keys_of_retailer(retailer_id, undelivered)
+    foreign = [str(k) for k in undelivered if k not in owned]
+    if foreign:
+        raise ApiError("KEY_NOT_FOUND", "some keys are not this retailer's", {"keyIds": foreign[:50]})
+    raise ApiError(
+        "CONFLICT",
+        "some keys have not been fetched through GET /retailer/keys yet; fetch them before selling",
+        {"reason": "KEY_NOT_DELIVERED", "keyIds": [str(k) for k in undelivered][:50]},
+    )
 
 
 def _signal_low_stock(session, allocation_ids: set[uuid.UUID]) -> None:

@@ -133,8 +133,29 @@ class AllocationSchema(ma.Schema):
 
 class AllocationWithCountsSchema(AllocationSchema):
     keyCounts = ma.fields.Dict(
-        required=True, metadata={"description": "allocated (unsold), sold, returned, activated, delivered"}
+        required=True,
+        metadata={"description": "allocated (unsold), sold, returned, activated, delivered, released"},
     )
+
+
+class AllocationReleaseRequestSchema(Strict):
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+    revoke = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "revoke the unsold keys instead of giving them back to the free pool "
+            "(required once the retailer has received some of them)"
+        },
+    )
+
+
+class AllocationReleaseSchema(ma.Schema):
+    allocationId = ma.fields.UUID(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    released = ma.fields.Integer(required=True, metadata={"description": "keys this call took back"})
+    releasedTotal = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": ["generated", "revoked"]})
+    releasedAt = ma.fields.String(required=True)
 
 
 AllocationWithCountsPageSchema = page_schema(AllocationWithCountsSchema)

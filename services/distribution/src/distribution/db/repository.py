@@ -7,13 +7,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, Uuid, and_, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import Row, Uuid, and_, bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from distribution.db.tables import (
     activations,
+    allocation_attempts,
     allocations,
     key_fetches,
     retailer_keys,
@@ -132,6 +133,97 @@ def page_allocations_with_counts(session: Session, retailer_id: uuid.UUID, *, af
         delivered.label("delivered"),
     ).where(allocations.c.retailer_id == retailer_id)
     return keyset_page(session, query, [allocations.c.created_at, allocations.c.id], after, limit)
+
+
+def get_allocation_for_update(session: Session, allocation_id: uuid.UUID) -> Row | None:
+    return session.execute(
+        select(allocations).where(allocations.c.id == allocation_id).with_for_update()
+    ).first()
+
+
+def delivered_unsold(session: Session, allocation_id: uuid.UUID) -> int:
+    """Keys of the allocation the retailer has received and not sold (it knows them in clear)."""
+    return session.execute(
+        select(func.count())
+        .select_from(retailer_keys)
+        .outerjoin(sale_keys, sale_keys.c.key_id == retailer_keys.c.key_id)
+        .where(retailer_keys.c.allocation_id == allocation_id, sale_keys.c.key_id.is_(None))
+    ).scalar_one()
+
+
+def record_release(session: Session, allocation_id: uuid.UUID, released: int) -> Row:
+    return session.execute(
+        update(allocations)
+        .where(allocations.c.id == allocation_id)
+        .values(released_keys=allocations.c.released_keys + released, released_at=func.now())
+        .returning(allocations)
+    ).one()
+
+
+# Allocation attempts (see tables.allocation_attempts)
+
+
+def claim_allocation_attempt(
+    session: Session, allocation_id: uuid.UUID, *, retailer_id: uuid.UUID, requested_by: str
+) -> bool:
+    """Note (or refresh) an attempt before asking key-manager. False when reconciliation has
+    released this allocation already."""
+    row = session.execute(
+        pg_insert(allocation_attempts)
+        .values(id=allocation_id, retailer_id=retailer_id, requested_by=requested_by)
+        .on_conflict_do_update(
+            index_elements=[allocation_attempts.c.id],
+            set_={"attempted_at": func.now()},
+            where=allocation_attempts.c.released_at.is_(None),
+        )
+        .returning(allocation_attempts.c.id)
+    ).first()
+    return row is not None
+
+
+def forget_allocation_attempt(session: Session, allocation_id: uuid.UUID) -> None:
+    session.execute(
+        delete(allocation_attempts).where(
+            allocation_attempts.c.id == allocation_id, allocation_attempts.c.released_at.is_(None)
+        )
+    )
+
+
+def finish_allocation_attempt(session: Session, allocation_id: uuid.UUID) -> bool:
+    """The allocation is being recorded: its attempt goes. False when reconciliation released it
+    meanwhile (waits for a reconciliation holding the row)."""
+    return (
+        session.execute(
+            delete(allocation_attempts)
+            .where(allocation_attempts.c.id == allocation_id, allocation_attempts.c.released_at.is_(None))
+            .returning(allocation_attempts.c.id)
+        ).first()
+        is not None
+    )
+
+
+def orphaned_attempts(session: Session, *, older_than_seconds: float, limit: int) -> list[Row]:
+    """Attempts nobody has touched for ``older_than_seconds``, locked (others skip them)."""
+    return session.execute(
+        select(allocation_attempts)
+        .where(
+            allocation_attempts.c.released_at.is_(None),
+            allocation_attempts.c.attempted_at
+            < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than_seconds),
+            ~select(allocations.c.id).where(allocations.c.id == allocation_attempts.c.id).exists(),
+        )
+        .order_by(allocation_attempts.c.attempted_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def mark_attempt_released(session: Session, allocation_id: uuid.UUID, released: int) -> None:
+    session.execute(
+        update(allocation_attempts)
+        .where(allocation_attempts.c.id == allocation_id)
+        .values(released_at=func.now(), released_keys=released)
+    )
 
 
 def set_low_stock_signalled(session: Session, allocation_id: uuid.UUID, threshold: int) -> None:

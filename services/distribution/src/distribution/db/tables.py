@@ -67,8 +67,28 @@ allocations = Table(
     Column("low_stock_signalled", Integer),
     Column("created_by", String(128), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Unsold keys a platform admin took back (POST /allocations/{id}/release).
+    Column("released_keys", Integer, nullable=False, server_default=text("0")),
+    Column("released_at", DateTime(timezone=True)),
     CheckConstraint("quantity > 0", name="quantity"),
     Index("ix_allocations_retailer_created", "retailer_id", "created_at", "id"),
+)
+
+# An allocation asked of key-manager and not recorded here yet. Written (and committed) before
+# the call, deleted in the transaction that records the allocation: a row that outlives the
+# request by minutes is an orphan (a crash between key-manager's answer and our commit), whose
+# keys the worker gives back to the free pool; it then keeps ``released_at`` so a late retry of
+# the same request is refused instead of recording an allocation without keys.
+allocation_attempts = Table(
+    "allocation_attempts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("retailer_id", Uuid, nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("released_at", DateTime(timezone=True)),
+    Column("released_keys", Integer),
+    Index("ix_allocation_attempts_pending", "attempted_at", postgresql_where=text("released_at IS NULL")),
 )
 
 retailer_keys = Table(
