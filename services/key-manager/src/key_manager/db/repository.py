@@ -758,3 +758,46 @@ def audit_export(
             request_id=request_id,
         )
     )
+
+
+# --- re-encryption after a key-encryption-key rotation ------------------------------------------
+
+
+def keys_under_old_encryption(
+    session: Session, active_key_id: str, *, after: uuid.UUID | None, limit: int
+) -> list[Row]:
+    """The next ``limit`` keys (by id, after ``after``) not encrypted with the active key, locked."""
+    query = (
+        select(keys.c.id, keys.c.encryption_key_id, keys.c.ciphertext)
+        .where(keys.c.encryption_key_id != active_key_id)
+        .order_by(keys.c.id)
+        .limit(limit)
+        .with_for_update()
+    )
+    if after is not None:
+        query = query.where(keys.c.id > after)
+    return list(session.execute(query))
+
+
+_SET_CIPHERTEXTS = text(
+    """
+    UPDATE key_manager.keys AS k
+    SET ciphertext = v.ciphertext, encryption_key_id = :encryption_key_id
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:ciphertexts AS bytea[])) AS v(id, ciphertext)
+    WHERE k.id = v.id
+    """
+)
+
+
+def set_ciphertexts(
+    session: Session, key_ids: Sequence[uuid.UUID], ciphertexts: Sequence[bytes], encryption_key_id: str
+) -> None:
+    session.execute(
+        _SET_CIPHERTEXTS,
+        {"ids": list(key_ids), "ciphertexts": list(ciphertexts), "encryption_key_id": encryption_key_id},
+    )
+
+
+def keys_by_encryption_key(session: Session) -> dict[str, int]:
+    rows = session.execute(select(keys.c.encryption_key_id, func.count()).group_by(keys.c.encryption_key_id))
+    return {key_id: count for key_id, count in rows}
