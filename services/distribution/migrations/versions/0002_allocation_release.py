@@ -1,4 +1,5 @@
-"""allocation attempts (orphan reconciliation) and released keys of an allocation
+"""allocation attempts (orphan reconciliation), released keys of an allocation, delivered keys
+by allocation
 
 Revision ID: 0002
 Revises: 0001
@@ -43,9 +44,17 @@ def upgrade() -> None:
         sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
         schema="distribution",
     )
+    op.create_index(
+        "ix_retailer_keys_allocation_id",
+        "retailer_keys",
+        ["allocation_id"],
+        unique=False,
+        schema="distribution",
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_retailer_keys_allocation_id", table_name="retailer_keys", schema="distribution")
     op.drop_column("allocations", "released_at", schema="distribution")
     op.drop_column("allocations", "released_keys", schema="distribution")
     op.drop_index(

@@ -98,6 +98,8 @@ retailer_keys = Table(
     Column("allocation_id", Uuid, ForeignKey("allocations.id"), nullable=False),
     Column("retailer_id", Uuid, nullable=False),
     Column("first_delivered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Per-allocation counts: delivered keys in the overview, delivered unsold ones for a release.
+    Index("ix_retailer_keys_allocation_id", "allocation_id"),
 )
 
 sales = Table(
