@@ -191,8 +191,10 @@ def rotate_credentials(retailer_id):
 def allocate_keys(body):
     """allocateKeys: reserve ``quantity`` free keys of the game through key-manager, all or nothing.
     RETAILER_NOT_AUTHORIZED for an inactive retailer or a game (region) it may not sell;
-    INSUFFICIENT_KEY_ALLOCATION with ``available`` when too few keys are free; 503 and nothing
-    written when key-manager is unreachable."""
+    INSUFFICIENT_KEY_ALLOCATION with ``available`` when too few keys are free; 503 and no
+    allocation when key-manager is unreachable (the attempt note stays for the worker, in case
+    key-manager did reserve keys); 409 ALLOCATION_RELEASED for a retry of an attempt the worker
+    released meanwhile."""
     dist, session = distribution(), request_session()
     retailer = repo.get_retailer(session, body["retailerId"])
     if retailer is None:
