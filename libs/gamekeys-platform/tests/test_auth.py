@@ -840,3 +840,31 @@ def test_cli_dev_keys_prints_the_pair(cli_keys, capsys):
     key = (cli_keys / "jwt-private.pem").read_bytes()
     assert run_cli(["dev-keys"], capsys) == first
     assert (cli_keys / "jwt-private.pem").read_bytes() == key
+
+
+# --- verified tokens remembered until expiry ------------------------------------------------
+
+
+def test_a_verified_token_is_remembered_not_verified_again(verifier, make_token, monkeypatch):
+    token = make_token(sub=USER_ID, roles=("developer",))
+    first = verifier.verify(token)
+    decoded = []
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decoded.append(1) or pytest.fail("decoded again"))
+    assert verifier.verify(token) is first
+    assert decoded == []
+
+
+def test_a_remembered_token_is_refused_once_it_expires(public_pem, make_token):
+    strict = JwtVerifier(issuer=ISSUER, audience=AUDIENCE, public_key_pem=public_pem, leeway_seconds=0)
+    token = make_token(sub=USER_ID, exp=int(time.time()) + 1)
+    assert strict.verify(token).subject == USER_ID
+    time.sleep(2.1)
+    with pytest.raises(ApiError) as refused:
+        strict.verify(token)
+    assert refused.value.code == "UNAUTHORIZED"
+
+
+def test_the_remembered_tokens_stay_bounded(verifier, make_token):
+    for n in range(1100):
+        verifier.verify(make_token(sub=f"user-{n}"))
+    assert len(verifier._verified) <= 1024

@@ -127,7 +127,7 @@ def _install_request_hooks(app: Flask, service_name: str) -> None:
         elapsed = time.perf_counter() - g.get("started_at", time.perf_counter())
         HTTP_REQUESTS.labels(service_name, request.method, route, status).inc()
         HTTP_LATENCY.labels(service_name, request.method, route, status).observe(elapsed)
-        if route not in ("/healthz", "/readyz", "/metrics"):
+        if route not in ("/healthz", "/readyz", "/metrics") and log.isEnabledFor(logging.INFO):
             principal = g.get("principal")
             log.info(
                 "request",

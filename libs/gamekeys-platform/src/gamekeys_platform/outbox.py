@@ -40,17 +40,21 @@ class Outbox:
         self.table = db.tables.outbox
         self.source = source
         self.topic = topic or TOPIC_BY_SOURCE[source]
+        # Built once and executed with parameters: SQLAlchemy's compiled cache is hit without
+        # walking a new statement on every event.
+        self._insert = insert(self.table)
 
     def add(self, session: Session, event_type: str, subject: Any, data: dict[str, Any]) -> Event:
         event = Event(type=event_type, source=self.source, subject=str(subject), data=data)
         session.execute(
-            insert(self.table).values(
-                event_id=event.id,
-                topic=self.topic,
-                message_key=event.subject,
-                event_type=event.type,
-                payload=event.to_dict(),
-            )
+            self._insert,
+            {
+                "event_id": event.id,
+                "topic": self.topic,
+                "message_key": event.subject,
+                "event_type": event.type,
+                "payload": event.to_dict(),
+            },
         )
         return event
 
