@@ -554,7 +554,7 @@ def create_allocation(
     if created is None:
         return None
     candidates = session.execute(
-        select(batches.c.id)
+        select(batches.c.id, batches.c.free_from)
         .where(
             batches.c.game_id == game_id,
             batches.c.key_type == key_type,
@@ -562,45 +562,87 @@ def create_allocation(
             or_(batches.c.expires_at.is_(None), batches.c.expires_at > func.now()),
         )
         .order_by(batches.c.created_at, batches.c.id)
-    ).scalars()
+    ).all()
+    params = {
+        "allocation_id": allocation_id,
+        "retailer_id": retailer_id,
+        "actor": actor,
+        "reason": f"allocation {allocation_id}",
+        "request_id": request_id,
+    }
     allocated = 0
-    for batch_id in candidates:
-        low, high = key_id_range(batch_id)
-        allocated += session.execute(
-            text(
-                """
-                WITH picked AS (
-                    SELECT id FROM key_manager.keys
-                    WHERE id BETWEEN :low AND :high AND status = 'generated'
-                    ORDER BY id LIMIT :wanted FOR UPDATE SKIP LOCKED
-                ), changed AS (
-                    UPDATE key_manager.keys AS k
-                    SET status = 'allocated', allocation_id = :allocation_id, retailer_id = :retailer_id,
-                        status_changed_at = now()
-                    FROM picked WHERE k.id = picked.id AND k.status = 'generated'
-                    RETURNING k.id
-                ), history AS (
-                    INSERT INTO key_manager.key_transitions
-                        (key_id, from_status, to_status, actor, reason, operation, request_id)
-                    SELECT id, 'generated', 'allocated', :actor, :reason, 'allocate', :request_id FROM changed
-                )
-                SELECT count(*) FROM changed
-                """
-            ),
-            {
-                "low": low,
-                "high": high,
-                "wanted": quantity - allocated,
-                "allocation_id": allocation_id,
-                "retailer_id": retailer_id,
-                "actor": actor,
-                "reason": f"allocation {allocation_id}",
-                "request_id": request_id,
-            },
-        ).scalar_one()
+    # Each batch is scanned from its hint up, and the hint moves past what this allocation took
+    # (to the end of the batch when it ran dry), so exhausted batches and allocated keys are not
+    # scanned again by the next allocation.
+    for batch in candidates:
+        low, high = key_id_range(batch.id)
+        start = batch.free_from or low
+        taken, last = _allocate_range(session, start, high, quantity - allocated, params)
+        allocated += taken
+        _advance_free_from(session, batch.id, last if allocated >= quantity else high)
+        if allocated >= quantity:
+            return allocated
+    # Short: keys below a hint (skipped while another transaction held them, or freed again
+    # since the hint moved) are still free keys, so look there before answering short.
+    for batch in candidates:
+        low, _high = key_id_range(batch.id)
+        if batch.free_from is None or batch.free_from <= low:
+            continue
+        taken, _last = _allocate_range(session, low, batch.free_from, quantity - allocated, params)
+        allocated += taken
         if allocated >= quantity:
             break
     return allocated
+
+
+_ALLOCATE_RANGE = text(
+    """
+    WITH picked AS (
+        SELECT id FROM key_manager.keys
+        WHERE id BETWEEN :low AND :high AND status = 'generated'
+        ORDER BY id LIMIT :wanted FOR UPDATE SKIP LOCKED
+    ), changed AS (
+        UPDATE key_manager.keys AS k
+        SET status = 'allocated', allocation_id = :allocation_id, retailer_id = :retailer_id,
+            status_changed_at = now()
+        FROM picked WHERE k.id = picked.id AND k.status = 'generated'
+        RETURNING k.id
+    ), history AS (
+        INSERT INTO key_manager.key_transitions
+            (key_id, from_status, to_status, actor, reason, operation, request_id)
+        SELECT id, 'generated', 'allocated', :actor, :reason, 'allocate', :request_id FROM changed
+    )
+    SELECT count(*), (SELECT id FROM changed ORDER BY id DESC LIMIT 1) FROM changed
+    """
+)
+
+
+def _allocate_range(
+    session: Session, low: uuid.UUID, high: uuid.UUID, wanted: int, params: dict[str, Any]
+) -> tuple[int, uuid.UUID | None]:
+    """Allocate up to ``wanted`` free keys with ids in [low, high], lowest first: (how many,
+    the highest id taken)."""
+    count, last = session.execute(
+        _ALLOCATE_RANGE, {**params, "low": low, "high": high, "wanted": wanted}
+    ).one()
+    return count, last
+
+
+_ADVANCE_FREE_FROM = text(
+    """
+    UPDATE key_manager.batches SET free_from = :free_from
+    WHERE id = (SELECT id FROM key_manager.batches WHERE id = :batch_id FOR UPDATE SKIP LOCKED)
+        AND (free_from IS NULL OR free_from < :free_from)
+    """
+)
+
+
+def _advance_free_from(session: Session, batch_id: uuid.UUID, free_from: uuid.UUID | None) -> None:
+    """Move the batch's allocation hint up to ``free_from``. Only a hint: when another
+    transaction holds the batch row it is left as it is rather than waited for, so
+    allocations never wait on each other (or deadlock with a release) here."""
+    if free_from is not None:
+        session.execute(_ADVANCE_FREE_FROM, {"batch_id": batch_id, "free_from": free_from})
 
 
 def release_allocation(
@@ -616,6 +658,8 @@ def release_allocation(
     pool (``generated``, no retailer), or ``revoked`` when the retailer may have seen them.
     Returns how many changed; a second call changes none."""
     target = "revoked" if revoke else "generated"
+    if not revoke:
+        _rewind_free_from(session, allocation_id)
     return session.execute(
         text(
             """
@@ -644,6 +688,26 @@ def release_allocation(
             "request_id": request_id,
         },
     ).scalar_one()
+
+
+def _rewind_free_from(session: Session, allocation_id: uuid.UUID) -> None:
+    """Keys going back to the free pool may lie below their batch's allocation hint: reset the
+    hint of their batches so the next allocation scans those batches from the start. The batch
+    rows are locked in id order before any key (as batch revocation does), so this cannot
+    deadlock with it; allocations never wait for a batch row."""
+    batch_ids = list(
+        session.execute(
+            select(keys.c.batch_id)
+            .where(keys.c.allocation_id == allocation_id, keys.c.status == "allocated")
+            .distinct()
+        ).scalars()
+    )
+    if not batch_ids:
+        return
+    session.execute(
+        select(batches.c.id).where(batches.c.id.in_(batch_ids)).order_by(batches.c.id).with_for_update()
+    ).all()
+    session.execute(update(batches).where(batches.c.id.in_(batch_ids)).values(free_from=None))
 
 
 def keys_of_retailer(session: Session, retailer_id: uuid.UUID, key_ids: Iterable[uuid.UUID]) -> list:

@@ -75,6 +75,9 @@ batches = Table(
     Column("cancelled_at", DateTime(timezone=True)),
     Column("cancelled_by", String(128)),
     Column("cancel_reason", String(500)),
+    # Allocation hint: the batch's free keys were at or above this key id when last allocated
+    # from (NULL: from the start). Keys freed again below it reset it; see create_allocation.
+    Column("free_from", Uuid),
     CheckConstraint(_in("status", BATCH_STATUSES), name="status"),
     CheckConstraint(_in("key_type", KEY_TYPES), name="key_type"),
     CheckConstraint("total_keys BETWEEN 1 AND 100000", name="total_keys"),
