@@ -4,6 +4,16 @@ fresh scratch database, with its own Redis key prefix and topic. Prints achieved
 p99, max, errors, then the in-process rule evaluation p99 for 20 rules. Asserts nothing.
 
     .venv/bin/python bench/antifraud_latency.py [--rate 500] [--seconds 12] [--procs 2]
+    .venv/bin/python bench/antifraud_latency.py --url http://127.0.0.1:8005   # the running service
+
+With ``--url`` it loads the service already running there (``deploy/local/run.py start
+antifraud``: its configuration, its database) with a token signed by the checkout's dev key,
+and finds its gunicorn through ``.local/run/antifraud-api.pid``.
+
+CPU per request, from /proc: the gunicorn processes' own CPU (master and workers) and the whole
+machine's busy CPU (gunicorn, PostgreSQL, Redis, the client and anything else running) over the
+run, divided by the requests answered. The machine is shared, so the second one is an upper
+bound; the first is what the service itself spends.
 
 The load is open-loop: request i is due at start + i / rate whatever happened before, so a slow
 server shows up as latency, not as a lower send rate. Two latencies per request: "service"
@@ -46,6 +56,36 @@ KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 WARMUP_SECONDS = 2.0
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its live children (gunicorn's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for candidate in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{candidate}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def machine_busy_seconds() -> float:
+    """Busy CPU time of the whole machine (all cores), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -242,8 +282,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=12, help="threads per client process")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--server-threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--url", help="load the antifraud already running there instead of starting one")
     args = parser.parse_args()
-    seconds = min(args.seconds, 30.0)
+    if args.url:
+        keys = devkeys.keys_dir()
+        pid_file = ROOT / ".local" / "run" / "antifraud-api.pid"
+        pid = int(pid_file.read_text()) if pid_file.exists() else None
+        token = devkeys.mint_token(
+            (keys / devkeys.PRIVATE_KEY_FILE).read_text(), sub="activation-gateway",
+            scopes=["fraud:analyze"], issuer=devkeys.DEV_ISSUER, audience=devkeys.DEV_AUDIENCE,
+            ttl_seconds=3600,
+        )  # fmt: skip
+        print(f"analyze over HTTP: the running service at {args.url}, default rules")
+        load(args, args.url.rstrip("/"), token, pid)
+        print(f"rule evaluation in-process, 20 rules: {rule_evaluation_p99()}")
+        return
 
     name = f"gk_bench_{uuid.uuid4().hex[:8]}"
     tag = uuid.uuid4().hex[:8]
@@ -270,56 +323,11 @@ def main() -> None:
             scopes=["fraud:analyze"], issuer=devkeys.DEV_ISSUER, audience=devkeys.DEV_AUDIENCE,
             ttl_seconds=3600,
         )  # fmt: skip
-        analyze = f"{base}/api/v1/antifraud/analyze"
-
-        total = int(args.rate * (WARMUP_SECONDS + seconds))
-        start_at = time.time() + 2.0 + 0.3 * args.procs  # time for the clients to build their bodies
-        jobs = [
-            (analyze, token, p, args.procs, args.rate, start_at, total, args.threads)
-            for p in range(args.procs)
-        ]
-        with multiprocessing.get_context("fork").Pool(args.procs) as pool:
-            outputs = pool.map(client_process, jobs)
-        finished = time.time()
-
-        results = [r for out in outputs for r in out[0]]
-        errors: dict[str, int] = {}
-        for out in outputs:
-            for kind, n in out[1].items():
-                errors[kind] = errors.get(kind, 0) + n
-        client_cpu = sum(out[2] for out in outputs)
-        measured = [r for r in results if r[0] >= WARMUP_SECONDS]
-        service = [r[1] for r in measured]
-        late = [r[2] for r in measured]
-        wall = finished - start_at - WARMUP_SECONDS
-        sent = total - int(args.rate * WARMUP_SECONDS)
-        error_count = sum(errors.values())
         print(
             f"analyze over HTTP: gunicorn -w {args.workers} --threads {args.server_threads}, default rules, "
             f"{args.procs} client processes x {args.threads} threads"
         )
-        print(
-            f"target rate:       {args.rate:.0f} req/s for {seconds:.0f} s after a {WARMUP_SECONDS:.0f} s "
-            f"warm-up ({sent:,} requests measured)"
-        )
-        print(
-            f"achieved rate:     {len(measured) / wall:,.0f} req/s successful "
-            f"({len(measured):,} in {wall:.1f} s until the last response)"
-        )
-        print(
-            f"latency (service): p50 {statistics.median(service):.2f} ms  "
-            f"p99 {percentile(service, 0.99):.2f} ms  max {max(service):.1f} ms   (target p99 <= 10 ms)"
-        )
-        print(
-            f"from schedule:     p50 {statistics.median(late):.2f} ms  p99 {percentile(late, 0.99):.2f} ms"
-            f"  max {max(late):.1f} ms   (includes client lag behind the schedule)"
-        )
-        print(f"errors:            {error_count} {dict(sorted(errors.items())) if errors else ''}".rstrip())
-        total_wall = finished - start_at
-        print(
-            f"client CPU:        {client_cpu:.1f} s over {total_wall:.1f} s "
-            f"({client_cpu / total_wall:.2f} cores of {os.cpu_count()})"
-        )
+        load(args, base, token, server.pid)
     finally:
         if server is not None:
             server.terminate()
@@ -332,6 +340,73 @@ def main() -> None:
         delete_prefix(prefix)
         shutil.rmtree(keys_dir, ignore_errors=True)
     print(f"rule evaluation in-process, 20 rules: {rule_evaluation_p99()}")
+
+
+def load(args: argparse.Namespace, base: str, token: str, server_pid: int | None) -> None:
+    """The open-loop load against ``base`` and its figures."""
+    seconds = min(args.seconds, 30.0)
+    analyze = f"{base}/api/v1/antifraud/analyze"
+    total = int(args.rate * (WARMUP_SECONDS + seconds))
+    start_at = time.time() + 2.0 + 0.3 * args.procs  # time for the clients to build their bodies
+    jobs = [
+        (analyze, token, p, args.procs, args.rate, start_at, total, args.threads) for p in range(args.procs)
+    ]
+    with multiprocessing.get_context("fork").Pool(args.procs) as pool:
+        running = pool.map_async(client_process, jobs)
+        # The counters start when the first request is due (the clients build their bodies first).
+        time.sleep(max(0.0, start_at - time.time()))
+        server_cpu_before = process_cpu_seconds(server_pid) if server_pid else None
+        busy_before = machine_busy_seconds()
+        outputs = running.get()
+    finished = time.time()
+    busy = machine_busy_seconds() - busy_before
+    server_cpu = process_cpu_seconds(server_pid) - server_cpu_before if server_pid else None
+
+    results = [r for out in outputs for r in out[0]]
+    errors: dict[str, int] = {}
+    for out in outputs:
+        for kind, n in out[1].items():
+            errors[kind] = errors.get(kind, 0) + n
+    client_cpu = sum(out[2] for out in outputs)
+    measured = [r for r in results if r[0] >= WARMUP_SECONDS]
+    service = [r[1] for r in measured]
+    late = [r[2] for r in measured]
+    wall = finished - start_at - WARMUP_SECONDS
+    sent = total - int(args.rate * WARMUP_SECONDS)
+    error_count = sum(errors.values())
+    print(f"client:            {args.procs} processes x {args.threads} threads, open loop")
+    print(
+        f"target rate:       {args.rate:.0f} req/s for {seconds:.0f} s after a {WARMUP_SECONDS:.0f} s "
+        f"warm-up ({sent:,} requests measured)"
+    )
+    print(
+        f"achieved rate:     {len(measured) / wall:,.0f} req/s successful "
+        f"({len(measured):,} in {wall:.1f} s until the last response)"
+    )
+    print(
+        f"latency (service): p50 {statistics.median(service):.2f} ms  "
+        f"p99 {percentile(service, 0.99):.2f} ms  max {max(service):.1f} ms   (target p99 <= 10 ms)"
+    )
+    print(
+        f"from schedule:     p50 {statistics.median(late):.2f} ms  p99 {percentile(late, 0.99):.2f} ms"
+        f"  max {max(late):.1f} ms   (includes client lag behind the schedule)"
+    )
+    print(f"errors:            {error_count} {dict(sorted(errors.items())) if errors else ''}".rstrip())
+    total_wall = finished - start_at
+    answered = max(1, len(results))
+    if server_cpu is not None:
+        print(
+            f"server CPU:        {server_cpu * 1000 / answered:.2f} ms per request "
+            f"(gunicorn master + workers, {server_cpu:.1f} s for {len(results):,} requests)"
+        )
+    print(
+        f"machine CPU:       {busy * 1000 / answered:.2f} ms per request (everything busy on the "
+        f"{os.cpu_count()} cores: server, PostgreSQL, Redis, client, other users)"
+    )
+    print(
+        f"client CPU:        {client_cpu:.1f} s over {total_wall:.1f} s "
+        f"({client_cpu / total_wall:.2f} cores of {os.cpu_count()})"
+    )
 
 
 if __name__ == "__main__":
