@@ -143,9 +143,10 @@ def test_openapi_documents_every_route(client):
     for path in (
         "/api/v1/keys/generate", "/api/v1/keys/batches", "/api/v1/keys/batches/{batch_id}",
         "/api/v1/keys/batches/{batch_id}/keys", "/api/v1/keys/batches/{batch_id}/revoke",
-        "/api/v1/keys/{key_id}",
+        "/api/v1/keys/batches/{batch_id}/cancel", "/api/v1/keys/{key_id}",
         "/api/v1/keys/{key_id}/status", "/api/v1/keys/{key_id}/revoke", "/api/v1/keys/validate",
         "/api/v1/keys/check-duplicate", "/internal/v1/keys/activate", "/internal/v1/keys/allocations",
     ):  # fmt: skip
         assert path in paths, path
+    assert "429" in spec["paths"]["/api/v1/keys/validate"]["post"]["responses"]
     assert client.get("/readyz").status_code == 200
