@@ -213,6 +213,12 @@ def test_allocation_is_all_or_nothing_idempotent_and_exclusive(client, gen, stud
     sale = {"retailerId": retailer, "orderId": "order-1", "keyIds": sold_ids}
     assert client.post(f"{INTERNAL}/sales", json=sale, headers=sell_auth).status_code == 200
     assert client.post(f"{INTERNAL}/sales", json=sale, headers=sell_auth).status_code == 200  # retry: same
+    looked_up = client.post(
+        f"{INTERNAL}/lookup", json={"keyId": sold_ids[0]}, headers=service_auth("keys:read")
+    ).get_json()
+    assert (
+        looked_up["status"] == "sold" and looked_up["soldAt"] is not None
+    )  # for antifraud's time since sale
     intruder = client.post(
         f"{INTERNAL}/sales", json={**sale, "retailerId": str(uuid.uuid4())}, headers=sell_auth
     )

@@ -250,7 +250,7 @@ def _analysis_request(attempt: Attempt, key: dict | None, ip: str, outcome: str)
     if attempt.account_created_at is not None:
         context["accountCreatedAt"] = attempt.account_created_at.isoformat()
     if key:
-        for field in ("gameId", "batchId", "retailerId", "keyType"):
+        for field in ("gameId", "batchId", "retailerId", "keyType", "soldAt"):
             if key.get(field):
                 context[field] = key[field]
     else:

@@ -54,6 +54,7 @@ def _lookup_result(key: Row) -> dict:
         "expired": key.status == "expired" or (_expired(key) and key.status != "activated"),
         "retailerId": key.retailer_id,
         "allocationId": key.allocation_id,
+        "soldAt": events.ts(key.sold_at),
         "activatedAt": events.ts(key.activated_at),
         "holdId": key.hold_id,
     }

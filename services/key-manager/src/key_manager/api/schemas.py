@@ -202,6 +202,7 @@ class LookupResultSchema(ma.Schema):
     expired = ma.fields.Boolean(required=True)
     retailerId = ma.fields.UUID(allow_none=True)
     allocationId = ma.fields.UUID(allow_none=True)
+    soldAt = ma.fields.String(allow_none=True)
     activatedAt = ma.fields.String(allow_none=True)
     holdId = ma.fields.String(allow_none=True)
 
