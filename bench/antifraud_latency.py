@@ -375,6 +375,9 @@ def load(args: argparse.Namespace, base: str, token: str, server_pid: int | None
     sent = total - int(args.rate * WARMUP_SECONDS)
     error_count = sum(errors.values())
     print(f"client:            {args.procs} processes x {args.threads} threads, open loop")
+    if not measured:
+        print(f"no successful request: {dict(sorted(errors.items()))}")
+        return
     print(
         f"target rate:       {args.rate:.0f} req/s for {seconds:.0f} s after a {WARMUP_SECONDS:.0f} s "
         f"warm-up ({sent:,} requests measured)"
