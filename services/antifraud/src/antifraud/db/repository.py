@@ -23,7 +23,9 @@ def _active_block():
 
 
 # Built once: the analyze path executes these with parameters only, so SQLAlchemy's compiled
-# cache is hit without walking a freshly built statement on every request.
+# cache is hit without walking a freshly built statement on every request. They run on the
+# session's connection (same transaction): Core statements gain nothing from the ORM layer of
+# Session.execute, which costs ~70 µs a statement.
 _ACTIVE_BLOCK_TYPES = (
     select(blocks.c.entity_type)
     .where(
@@ -44,11 +46,11 @@ _INSERT_CASE = insert(cases)
 def active_block_types(session: Session, *, user_id: str, ip: str, device: str) -> set[str]:
     # An empty value is NULL: it matches no block.
     params = {"user": user_id or None, "ip": ip or None, "device": device or None}
-    return set(session.execute(_ACTIVE_BLOCK_TYPES, params).scalars())
+    return set(session.connection().execute(_ACTIVE_BLOCK_TYPES, params).scalars())
 
 
 def insert_assessment(session: Session, **values: Any) -> None:
-    session.execute(_INSERT_ASSESSMENT, values)
+    session.connection().execute(_INSERT_ASSESSMENT, values)
 
 
 def get_assessment(session: Session, assessment_id: uuid.UUID):
@@ -57,7 +59,7 @@ def get_assessment(session: Session, assessment_id: uuid.UUID):
 
 def open_case(session: Session, **values: Any) -> uuid.UUID:
     case_id = uuid.uuid4()
-    session.execute(_INSERT_CASE, {"id": case_id, "status": "open", **values})
+    session.connection().execute(_INSERT_CASE, {"id": case_id, "status": "open", **values})
     return case_id
 
 
