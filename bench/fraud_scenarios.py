@@ -314,7 +314,8 @@ def run(client, headers: dict, rng: random.Random, actors: list[Actor]) -> list[
     for i, body in interleave(rng, actors):
         response = client.post("/api/v1/antifraud/analyze", json=body, headers=headers)
         if response.status_code != 200:
-            out.append((i, f"HTTP {response.status_code}", []))
+            code = ((response.get_json(silent=True) or {}).get("error") or {}).get("code", "")
+            out.append((i, f"HTTP {response.status_code} {code}".rstrip(), []))
             continue
         score = response.get_json()
         out.append((i, score["recommendedAction"], [h["id"] for h in score["rulesHit"] if not h["shadow"]]))
@@ -326,11 +327,11 @@ def report(actors: list[Actor], results: list[tuple[int, str, list[str]]]) -> No
     caught: dict[str, set[int]] = defaultdict(set)
     fired_on: dict[str, Counter] = defaultdict(Counter)  # detector -> scenario of flagged requests
     legit_rules: Counter = Counter()
-    errors = 0
+    errors: Counter = Counter()
     for i, action, rules in results:
         scenario = actors[i].scenario
         if action.startswith("HTTP"):
-            errors += 1
+            errors[action] += 1
             continue
         positive = action in ("REVIEW", "BLOCK")
         by_scenario[scenario]["requests"] += 1
@@ -363,7 +364,7 @@ def report(actors: list[Actor], results: list[tuple[int, str, list[str]]]) -> No
         f"({legit['flagged']} requests, {len(caught[LEGIT])}/{actor_counts[LEGIT]} players)"
     )
     print(f"overall precision (fraud / all flagged): {fraud / max(1, fraud + legit['flagged']):.3f}"
-          f"   errors: {errors}")  # fmt: skip
+          f"   errors: {sum(errors.values())} {dict(errors) if errors else ''}".rstrip())  # fmt: skip
     if legit_rules:
         print(f"rules behind the legitimate false positives: {dict(legit_rules.most_common())}")
 
