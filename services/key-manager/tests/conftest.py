@@ -82,46 +82,54 @@ class Studio:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
-@pytest.fixture(scope="session")
-def make_studio(km, make_token):
-    def make(*, verified: bool = True) -> Studio:
-        developer_id, game_id = uuid.uuid4(), uuid.uuid4()
-        users = {role: str(uuid.uuid4()) for role in ("admin", "developer", "marketing", "finance")}
+def new_studio(km, make_token, *, verified: bool = True) -> Studio:
+    """A studio with a member per team role and a game, in ``km``'s projection."""
+    developer_id, game_id = uuid.uuid4(), uuid.uuid4()
+    users = {role: str(uuid.uuid4()) for role in ("admin", "developer", "marketing", "finance")}
+    publish(
+        km,
+        "developer.registered",
+        developer_id,
+        {
+            "developerId": str(developer_id),
+            "companyName": "Studio",
+            "adminUserId": users["admin"],
+            "verificationStatus": "pending",
+        },
+    )
+    for role in ("developer", "marketing", "finance"):
         publish(
             km,
-            "developer.registered",
+            "team.member_added",
             developer_id,
-            {
-                "developerId": str(developer_id),
-                "companyName": "Studio",
-                "adminUserId": users["admin"],
-                "verificationStatus": "pending",
-            },
+            {"developerId": str(developer_id), "userId": users[role], "role": role},
         )
-        for role in ("developer", "marketing", "finance"):
-            publish(
-                km,
-                "team.member_added",
-                developer_id,
-                {"developerId": str(developer_id), "userId": users[role], "role": role},
-            )
-        if verified:
-            publish(
-                km,
-                "developer.verified",
-                developer_id,
-                {"developerId": str(developer_id), "verificationStatus": "verified", "reason": None},
-            )
+    if verified:
         publish(
             km,
-            "game.created",
-            game_id,
-            {"gameId": str(game_id), "developerId": str(developer_id), "title": "Game", "status": "draft"},
+            "developer.verified",
+            developer_id,
+            {"developerId": str(developer_id), "verificationStatus": "verified", "reason": None},
         )
-        tokens = {role: make_token(sub=user, roles=("developer",)) for role, user in users.items()}
-        return Studio(developer_id, game_id, users, tokens)
+    publish(
+        km,
+        "game.created",
+        game_id,
+        {"gameId": str(game_id), "developerId": str(developer_id), "title": "Game", "status": "draft"},
+    )
+    tokens = {role: make_token(sub=user, roles=("developer",)) for role, user in users.items()}
+    return Studio(developer_id, game_id, users, tokens)
 
-    return make
+
+@pytest.fixture(scope="session")
+def studio_in(make_token):
+    """``studio_in(km)``: a studio in the projection of a key manager the test made itself."""
+    return lambda km, *, verified=True: new_studio(km, make_token, verified=verified)
+
+
+@pytest.fixture(scope="session")
+def make_studio(km, studio_in):
+    return lambda *, verified=True: studio_in(km, verified=verified)
 
 
 @pytest.fixture()

@@ -3,23 +3,44 @@ resumable batches, then the old key can be removed and every key still decrypts.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from gamekeys_platform.migrations import upgrade_to_head
+from gamekeys_platform.testing import fresh_database
 from key_manager import reencrypt
 from key_manager.app import create_app
 from key_manager.db.tables import keys
 from key_manager.generator import BatchGenerator
+
+SERVICE_DIR = Path(__file__).resolve().parents[1]
 
 
 def by_key_id(km) -> dict[str, int]:
     return reencrypt.keys_by_encryption_key(km)
 
 
-def test_rotation_then_reencryption_lets_the_old_key_go(
-    settings, km, make_studio, platform_env, monkeypatch, capsys
-):
-    studio = make_studio()
+@pytest.fixture()
+def own_database(settings, platform_env):
+    """Settings, key manager and environment on a database of this test's own: re-encryption
+    walks the whole keys table, and the run's shared database also holds keys that other
+    services' tests wrote under encryption keys of their own."""
+    with fresh_database() as url:
+        upgrade_to_head(SERVICE_DIR / "alembic.ini", url)
+        own = settings.model_copy(update={"database_url": url})
+        app = create_app(own)
+        try:
+            yield own, app.extensions["key_manager"], {**platform_env, "database_url": url}
+        finally:
+            app.extensions["key_manager"].db.dispose()
+
+
+def test_rotation_then_reencryption_lets_the_old_key_go(own_database, studio_in, monkeypatch, capsys):
+    settings, km, platform_env = own_database
+    studio = studio_in(km)
     # Before the rotation: k1 is the active key.
     old_app = create_app(settings.model_copy(update={"key_encryption_active_key_id": "k1"}))
     old_km = old_app.extensions["key_manager"]

@@ -26,16 +26,25 @@ def _admin_url() -> str:
     return os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """URL of a database created for this test run and dropped at its end."""
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """URL of a database created for the caller and dropped when the block ends."""
     name = f"gk_test_{uuid.uuid4().hex[:10]}"
     admin = _admin_url()
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
-    yield admin.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield admin.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a database created for this test run and dropped at its end."""
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
