@@ -132,6 +132,25 @@ def test_database_outage_during_a_request_is_503_database_error(settings):
     broken.init_app(app)
     response = app.test_client().get(f"/api/v1/widgets/{uuid.uuid4()}")
     assert_error(response, 503, "DATABASE_ERROR")
+
+
+def test_exhausted_connection_pool_is_503_database_error(settings):
+    from gamekeys_platform.app import create_service_app
+    from gamekeys_platform.db import Database
+
+    busy = Database(
+        settings.database_url, metadata=sample_service.metadata, pool_size=1, pool_timeout_seconds=0.2
+    )
+    app = create_service_app(settings, title="busy", blueprints=[sample_service.blp])
+    busy.init_app(app)
+    held = [busy.engine.connect(), busy.engine.connect()]  # the pool and its overflow
+    try:
+        response = app.test_client().get(f"/api/v1/widgets/{uuid.uuid4()}")
+        assert_error(response, 503, "DATABASE_ERROR")
+    finally:
+        for connection in held:
+            connection.close()
+        busy.dispose()
     assert response.headers["Retry-After"]
 
 

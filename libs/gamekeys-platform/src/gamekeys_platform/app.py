@@ -155,6 +155,7 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(sqlalchemy.exc.OperationalError)
     @app.errorhandler(sqlalchemy.exc.InterfaceError)
+    @app.errorhandler(sqlalchemy.exc.TimeoutError)  # every pooled connection busy: overload, not a bug
     def database_unavailable(exc: Exception):
         log.warning("database unavailable: %s", type(exc).__name__)
         return _render_api_error(

@@ -39,7 +39,13 @@ def service_metadata(schema: str) -> MetaData:
 
 class Database:
     def __init__(
-        self, url: str, *, metadata: MetaData, pool_size: int = 5, statement_timeout_ms: int = 15_000
+        self,
+        url: str,
+        *,
+        metadata: MetaData,
+        pool_size: int = 5,
+        pool_timeout_seconds: float = 5,
+        statement_timeout_ms: int = 15_000,
     ) -> None:
         schema = metadata.schema
         self.schema = schema
@@ -49,7 +55,7 @@ class Database:
             _psycopg_url(url),
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_timeout=5,
+            pool_timeout=pool_timeout_seconds,
             # A connection killed by a database restart is noticed before use, not by a request.
             pool_pre_ping=True,
             connect_args={
