@@ -57,12 +57,16 @@ def test_key_manager_stops_between_check_and_activation(game, user, redeem, coun
     assert info["status"] == "generated"
 
 
-def test_broker_down_redemptions_still_succeed(settings, game, user, redeem_body):
+def test_broker_down_redemptions_still_succeed(settings, game, user, redeem_body, random_ip):
     app = create_app(settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"}))
     gw = app.extensions["activation_gateway"]
     try:
         _, auth = user()
-        response = app.test_client().post(f"{API}/redeem", json=redeem_body(game.key()["key"]), headers=auth)
+        # An address of its own: this app's lockout counters are not the per-test ones of conftest.
+        headers = {**auth, "X-Forwarded-For": random_ip()}
+        response = app.test_client().post(
+            f"{API}/redeem", json=redeem_body(game.key()["key"]), headers=headers
+        )
         assert response.status_code == 200, response.get_json()
         outbox = gw.db.tables.outbox
         with gw.db.transaction() as session:
@@ -83,7 +87,7 @@ def test_redis_down_fails_closed(game, user, redeem, gw, monkeypatch, counts):
     assert counts() == before
 
 
-def test_antifraud_down_with_reject_policy_is_503(settings, game, user, redeem_body, km_app):
+def test_antifraud_down_with_reject_policy_is_503(settings, game, user, redeem_body, km_app, random_ip):
     app = create_app(
         settings.model_copy(update={"antifraud_url": DEAD, "antifraud_unavailable_policy": "reject"})
     )
@@ -91,7 +95,8 @@ def test_antifraud_down_with_reject_policy_is_503(settings, game, user, redeem_b
     try:
         _, auth = user()
         key = game.key()
-        response = app.test_client().post(f"{API}/redeem", json=redeem_body(key["key"]), headers=auth)
+        headers = {**auth, "X-Forwarded-For": random_ip()}
+        response = app.test_client().post(f"{API}/redeem", json=redeem_body(key["key"]), headers=headers)
         assert response.status_code == 503 and response.get_json()["error"]["code"] == "SERVICE_UNAVAILABLE"
         info = km_app.test_client().get(f"/api/v1/keys/{key['id']}", headers=game.developer_auth).get_json()
         assert info["status"] == "generated"  # neither held nor activated

@@ -164,6 +164,9 @@ def test_block_bad_input(client, admin_auth, user_auth, count_rows):
     for body in (
         {"entityType": "planet", "value": "x", "reason": "r"},
         {"entityType": "user", "value": "not-a-uuid", "reason": "r"},
+        {"entityType": "ip", "value": "0", "reason": "r"},
+        {"entityType": "ip", "value": "10.0.0.0/8", "reason": "r"},
+        {"entityType": "device", "value": "dev\u0000ice", "reason": "r"},
         {"entityType": "ip", "value": "1.2.3.4", "reason": "r", "expiresAt": "2001-01-01T00:00:00Z"},
         {"entityType": "ip", "value": "1.2.3.4"},
     ):

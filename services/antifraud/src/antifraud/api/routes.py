@@ -387,15 +387,6 @@ def list_blocks(query):
 def add_block(body):
     """Block a user, IP or device, until ``expiresAt`` or for good (null)."""
     _future_or_422(body["expiresAt"])
-    if body["entityType"] == "user":
-        try:
-            body["value"] = str(uuid.UUID(body["value"]))
-        except ValueError:
-            raise ApiError(
-                "VALIDATION_ERROR",
-                "a user block needs a user id",
-                {"fields": {"json": {"value": ["not a UUID"]}}},
-            ) from None
     row = _add_block(
         request_session(),
         antifraud(),

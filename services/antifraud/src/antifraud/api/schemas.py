@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import uuid
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -202,6 +205,25 @@ class BlockRequestSchema(Strict):
     value = ma.fields.String(required=True, validate=validate.Length(1, 256))
     reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
     expiresAt = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+
+    @ma.post_load
+    def _canonical_value(self, data, **_kwargs):
+        """The value in the form the scoring and the gateway's projection compare: a user id as
+        a UUID, an address in its canonical text; a device fingerprint as given, if printable."""
+        value = data["value"]
+        try:
+            if data["entityType"] == "user":
+                data["value"] = str(uuid.UUID(value))
+            elif data["entityType"] == "ip":
+                data["value"] = str(ipaddress.ip_address(value))
+            elif not value.isprintable():
+                raise ValueError
+        except ValueError:
+            expected = {"user": "a user id (UUID)", "ip": "an IPv4 or IPv6 address"}
+            raise ma.ValidationError(
+                f"not {expected.get(data['entityType'], 'a printable fingerprint')}", "value"
+            ) from None
+        return data
 
 
 class ActivityBlockRequestSchema(Strict):
