@@ -201,3 +201,28 @@ def _payload(db, event_id: uuid.UUID) -> bytes:
             select(outbox_table.c.payload).where(outbox_table.c.event_id == event_id)
         ).scalar_one()
     return Event.from_dict(payload).to_json()
+
+
+def test_a_consumer_settles_types_it_does_not_handle_without_a_transaction(db, kafka_servers, topic):
+    outbox = Outbox(db, source="developer-portal", topic=topic)
+    relay = OutboxRelay(db, kafka_producer(kafka_servers, client_id="test-relay"), service_name="sample")
+    group = f"test-consumer-{uuid.uuid4().hex[:8]}"
+    consumer = EventConsumer(
+        db,
+        kafka_consumer(kafka_servers, group_id=group, topics=[topic]),
+        kafka_producer(kafka_servers, client_id="test-dlq"),
+        name=group,
+        handler=apply_event,
+        event_types={"widget.counted"},
+    )
+    with db.transaction() as session:
+        # A poisonous event of a type this consumer does not handle never reaches the handler.
+        ignored = [outbox.add(session, kind, "w-1", {}).id for kind in ("widget.renamed", "widget.poison")]
+    counted = write_events(db, outbox, 20)
+    with Running(relay, consumer):
+        wait_until(lambda: len(applied(db, counted)) == 20, 60, "the handled events")
+    inbox = db.tables.inbox
+    with db.transaction() as session:
+        recorded = set(session.execute(select(inbox.c.event_id).where(inbox.c.consumer == group)).scalars())
+    assert recorded == set(counted)  # the ignored types left no inbox row and no effect
+    assert applied(db, ignored) == {}

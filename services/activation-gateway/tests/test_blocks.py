@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from activation_gateway.consumers import BLOCKS_CONSUMER, block_list_handler
+from activation_gateway.consumers import BLOCK_EVENTS, BLOCKS_CONSUMER, block_list_handler
 from activation_gateway.db import repository as repo
 from activation_gateway.db.tables import blocks as blocks_table
 from activation_gateway.domain import blocks
@@ -95,6 +95,7 @@ def test_block_added_and_lifted_through_kafka(
         kafka_producer(kafka_servers, client_id="ag-test-dlq"),
         name=BLOCKS_CONSUMER,
         handler=block_list_handler(),
+        event_types=BLOCK_EVENTS,
     )
 
     def projected() -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from activation_gateway.consumers import CASES_CONSUMER, case_decision_handler
+from activation_gateway.consumers import CASE_EVENTS, CASES_CONSUMER, case_decision_handler
 from activation_gateway.redemption import reassess_holds
 from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.events import Event
@@ -64,6 +64,7 @@ def test_review_approved_through_kafka_completes(
         kafka_producer(kafka_servers, client_id="ag-test-dlq"),
         name=CASES_CONSUMER,
         handler=case_decision_handler(gw),
+        event_types=CASE_EVENTS,
     )
     deadline = time.monotonic() + 40
     try:

@@ -6,7 +6,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from sqlalchemy import select
 
-from antifraud.consumers import make_handler
+from antifraud.consumers import HANDLED_EVENTS, make_handler
 from antifraud.db.tables import assessments
 from antifraud.worker import VELOCITY_CONSUMER, build_loops
 from gamekeys_platform.consumer import EventConsumer, kafka_consumer
@@ -133,6 +133,7 @@ def test_worker_consumer_through_the_broker(af, settings, kafka_servers, analyze
         kafka_producer(kafka_servers, client_id="af-test-dlq"),
         name=VELOCITY_CONSUMER,
         handler=make_handler(worker_af.velocity),
+        event_types=HANDLED_EVENTS,
     )
     settled, deadline = 0, time.monotonic() + 45
     try:

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from distribution.consumers import apply_event
+from distribution.consumers import ACTIVATION_EVENTS, apply_event
 from distribution.db.tables import SCHEMA, metadata
 from distribution.worker import build_loops
 from gamekeys_platform.consumer import EventConsumer, kafka_consumer
@@ -77,6 +77,7 @@ def test_activations_from_keys_events_feed_the_analytics(
         kafka_producer(kafka_servers, client_id="test-dist-dlq"),
         name="distribution.activations",
         handler=apply_event,
+        event_types=ACTIVATION_EVENTS,
     )
 
     def metrics():

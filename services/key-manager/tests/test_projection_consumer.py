@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import kafka_producer
-from key_manager.db.projection import apply_developer_event
+from key_manager.db.projection import HANDLED_EVENTS, apply_developer_event
 from key_manager.db.tables import studio_members
 from key_manager.worker import PROJECTION_CONSUMER
 
@@ -61,6 +61,7 @@ def test_developer_events_feed_the_projection_once(client, km, kafka_servers, ma
         kafka_producer(kafka_servers, client_id="km-test-dlq"),
         name=PROJECTION_CONSUMER,
         handler=apply_developer_event,
+        event_types=HANDLED_EVENTS,
     )
     settled, deadline = 0, time.monotonic() + 60
     try:

@@ -5,7 +5,9 @@ service's inbox; a redelivered event finds its id there and has no second effect
 are committed to Kafka only after that transaction commits. A handler that keeps failing
 on the same event sends it to ``<topic>.dlq`` after ``max_attempts``; an unavailable
 database or dependency is retried for as long as it takes, since dead-lettering would
-lose work that will succeed later.
+lose work that will succeed later. A consumer given ``event_types`` settles the other types
+of its topics at once, without a transaction: ignoring an event has no effect to make
+exactly-once, and a topic mostly carries events a given consumer does not need.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import sqlalchemy.exc
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -66,10 +68,12 @@ class EventConsumer:
         *,
         name: str,
         handler: EventHandler,
+        event_types: Collection[str] | None = None,
         max_attempts: int = 5,
         retry_backoff_seconds: float = 0.5,
     ) -> None:
         self.db = db
+        self.event_types = None if event_types is None else frozenset(event_types)
         self.inbox = db.tables.inbox
         self.consumer = consumer
         self.dead_letter_producer = dead_letter_producer
@@ -124,6 +128,9 @@ class EventConsumer:
             event = Event.from_json(record.value)
         except MalformedEvent as exc:
             return self._dead_letter(record, None, str(exc))
+        if self.event_types is not None and event.type not in self.event_types:
+            CONSUMED.labels(self.name, "ignored").inc()
+            return True
         token = set_request_id(event.trace_id)
         try:
             with self.db.transaction() as session:

@@ -29,6 +29,10 @@ log = logging.getLogger("activation_gateway.consumers")
 
 CASES_CONSUMER = "activation-gateway.cases"
 BLOCKS_CONSUMER = "activation-gateway.blocks"
+# What each consumer handles; the rest of antifraud.events (fraud.assessed for every
+# redemption) is settled without a transaction.
+CASE_EVENTS = frozenset({"fraud.case_decided"})
+BLOCK_EVENTS = frozenset({"fraud.block_added", "fraud.block_lifted"})
 
 
 def case_decision_handler(gw: Gateway) -> EventHandler:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 
 from activation_gateway.consumers import (
+    BLOCK_EVENTS,
     BLOCKS_CONSUMER,
+    CASE_EVENTS,
     CASES_CONSUMER,
     block_list_handler,
     case_decision_handler,
@@ -41,6 +43,7 @@ def build_loops(settings: Settings, gw: Gateway) -> list[Loop]:
             kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
             name=CASES_CONSUMER,
             handler=case_decision_handler(gw),
+            event_types=CASE_EVENTS,
         )
 
     def blocks_consumer() -> EventConsumer:
@@ -50,6 +53,7 @@ def build_loops(settings: Settings, gw: Gateway) -> list[Loop]:
             kafka_producer(servers, client_id=f"{SOURCE}-blocks-dlq"),
             name=BLOCKS_CONSUMER,
             handler=block_list_handler(),
+            event_types=BLOCK_EVENTS,
         )
 
     def purge_expired_blocks() -> int:

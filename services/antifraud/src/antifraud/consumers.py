@@ -53,6 +53,19 @@ def _time(data: dict[str, Any], name: str, default: datetime) -> datetime:
     return default
 
 
+HANDLED_EVENTS = frozenset(
+    {
+        "activation.failed",
+        "activation.blocked",
+        "activation.succeeded",
+        "key.activated",
+        "key.sold",
+        "key.returned",
+        "key.revoked",
+    }
+)
+
+
 def make_handler(store: VelocityStore):
     def handle(_session: Session, event: Event) -> None:
         data = event.data

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from antifraud.consumers import make_handler
+from antifraud.consumers import HANDLED_EVENTS, make_handler
 from antifraud.context import SOURCE, Antifraud
 from antifraud.settings import get_settings
 from gamekeys_platform.consumer import EventConsumer, kafka_consumer
@@ -36,6 +36,7 @@ def build_loops(af: Antifraud) -> list[Loop]:
             kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
             name=VELOCITY_CONSUMER,
             handler=make_handler(af.velocity),
+            event_types=HANDLED_EVENTS,
         )
 
     return [

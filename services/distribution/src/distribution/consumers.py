@@ -36,6 +36,9 @@ def _time(value, fallback: datetime) -> datetime:
         return fallback
 
 
+ACTIVATION_EVENTS = frozenset({"key.activated", "activation.succeeded"})
+
+
 def apply_event(session: Session, event: Event) -> None:
     data = event.data
     if event.type == "key.activated":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from distribution.consumers import ACTIVATIONS_CONSUMER, apply_event
+from distribution.consumers import ACTIVATION_EVENTS, ACTIVATIONS_CONSUMER, apply_event
 from distribution.context import SOURCE
 from distribution.db.tables import metadata
 from distribution.key_manager_client import KeyManagerClient
@@ -41,6 +41,7 @@ def build_loops(settings: Settings, db: Database) -> list[Loop]:
             kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
             name=ACTIVATIONS_CONSUMER,
             handler=apply_event,
+            event_types=ACTIVATION_EVENTS,
         )
 
     key_manager = KeyManagerClient.from_settings(settings)

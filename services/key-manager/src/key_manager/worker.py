@@ -13,7 +13,7 @@ from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
 from gamekeys_platform.workers import Deferred, Loop, PeriodicTask, housekeeping, run_until_signalled
 from key_manager.context import SOURCE, KeyManager
-from key_manager.db.projection import apply_developer_event
+from key_manager.db.projection import HANDLED_EVENTS, apply_developer_event
 from key_manager.generator import BatchGenerator, expire_due_batches
 from key_manager.settings import get_settings
 
@@ -36,6 +36,7 @@ def build_loops(km: KeyManager) -> list[Loop]:
             kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
             name=PROJECTION_CONSUMER,
             handler=apply_developer_event,
+            event_types=HANDLED_EVENTS,
         )
 
     return [

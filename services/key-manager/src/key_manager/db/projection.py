@@ -120,3 +120,5 @@ _HANDLERS = {
     "game.updated": _game,
     "game.deleted": _game_deleted,
 }
+
+HANDLED_EVENTS = frozenset(_HANDLERS)
