@@ -7,6 +7,7 @@ what it prints is what a studio would see. Steps arrive as the services do.
 
 from __future__ import annotations
 
+import secrets
 import sys
 import time
 import uuid
@@ -89,9 +90,12 @@ def main() -> None:
 
     step("An attacker guessing keys is stopped")
     attacker, seen = Caller(token(str(uuid.uuid4()), roles=["user"])), []
+    # A new address and rig each run: lockouts last an hour, and a second `make run` within it
+    # should show the lockout happening again, not one still in force.
+    address, rig = f"203.0.113.{secrets.randbelow(254) + 1}", f"attacker-rig-{uuid.uuid4().hex[:6]}"
     for _ in range(15):
         guess = codec.format_key(codec.generate_keys(1)[0])
-        seen.append(redeem(guess, "203.0.113.7", "RU", caller=attacker, device="attacker-rig")[0])
+        seen.append(redeem(guess, address, "RU", caller=attacker, device=rig)[0])
     print(f"  15 guesses answered: {' '.join(seen)}")
 
     step("A key locked to Germany is refused from the United States")
