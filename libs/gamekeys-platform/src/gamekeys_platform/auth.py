@@ -248,7 +248,7 @@ def current_principal() -> Principal:
     access log and idempotency read it); 401 without a valid bearer token."""
     principal = g.get("principal")
     if principal is None:
-        token = _bearer_token()
+        token = bearer_token()
         if token is None:
             raise authentication_required()
         principal = current_app.extensions[EXTENSION_KEY].verify(token)
@@ -264,7 +264,8 @@ def optional_principal() -> Principal | None:
     return current_principal()
 
 
-def _bearer_token() -> str | None:
+def bearer_token() -> str | None:
+    """The token of the request's ``Authorization: Bearer <token>`` header, None without one."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or " " in token:

@@ -7,24 +7,16 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import g, request
+from flask import g
 
 from distribution.context import distribution
 from distribution.db import repository as repo
 from distribution.domain.retailers import RetailerStatus
-from gamekeys_platform.auth import Principal, authentication_required, invalid_token
+from gamekeys_platform.auth import Principal, authentication_required, bearer_token, invalid_token
 from gamekeys_platform.db import request_session
 from gamekeys_platform.errors import ApiError
 
 RETAILER_ROLE = "retailer"
-
-
-def _bearer() -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
-        return None
-    return token
 
 
 def require_retailer(view: Callable) -> Callable:
@@ -34,7 +26,7 @@ def require_retailer(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = _bearer()
+        token = bearer_token()
         if token is None:
             raise authentication_required()
         claims = distribution().tokens.verify(token)
