@@ -8,6 +8,8 @@ SERVICE_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.to
 INSTALL_STAMP := $(VENV)/.installed
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
+# Every script under bench/ is a benchmark, except measure.py, the helpers they share.
+BENCHMARKS := $(filter-out bench/measure.py,$(wildcard bench/*.py))
 
 .DEFAULT_GOAL := help
 .PHONY: help install infra-up infra-down infra-status migrate run stop test test-e2e test-e2e-only bench lint fmt token clean
@@ -55,7 +57,7 @@ test-e2e-only:
 	$(BIN)/pytest tests-e2e $(PYTEST_ARGS) || test $$? -eq 5
 
 bench: run ## Run the benchmarks under bench/ (against the running platform) and print their figures
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(BENCHMARKS); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint: install ## ruff: lint and formatting check
 	$(BIN)/ruff check .

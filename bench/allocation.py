@@ -7,12 +7,13 @@ Targets: allocation <= 1 s, each page <= 200 ms.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
 import uuid
 from pathlib import Path
+
+from measure import TICK, cpu_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
 from platform_client import (
@@ -26,7 +27,6 @@ from platform_client import (
 
 ALLOCATED = 10_000
 PAGE = 1_000
-_TICK = os.sysconf("SC_CLK_TCK")
 # gunicorn masters and workers of the two APIs a page goes through.
 APIS = {"distribution": b"distribution.app:", "key-manager": b"key_manager.app:"}
 
@@ -39,13 +39,11 @@ def api_cpu_seconds() -> dict[str, float]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
-            stat = (entry / "stat").read_text()
         except OSError:
             continue
         for name, marker in APIS.items():
             if marker in cmdline:
-                fields = stat[stat.rindex(")") + 2 :].split()
-                spent[name] += (int(fields[11]) + int(fields[12])) / _TICK
+                spent[name] += cpu_seconds([int(entry.name)])
     return spent
 
 
@@ -87,7 +85,7 @@ def main() -> None:
             f"{name} API {(cpu_after[name] - cpu_before[name]) / len(page_seconds) * 1000:.0f} ms"
             for name in APIS
         )
-        + f" (clock ticks of 1/{_TICK} s; the machine's load makes wall times noisy)"
+        + f" (clock ticks of 1/{TICK} s; the machine's load makes wall times noisy)"
     )
 
 

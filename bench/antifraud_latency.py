@@ -45,6 +45,7 @@ from pathlib import Path
 import psycopg
 import redis
 import requests
+from measure import TICK, cpu_seconds, percentile
 
 from gamekeys_platform import devkeys
 from gamekeys_platform.migrations import upgrade_to_head
@@ -60,15 +61,7 @@ WARMUP_SECONDS = 2.0
 
 def process_cpu_seconds(pid: int) -> float:
     """utime + stime of a process and its live children (gunicorn's workers), from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for candidate in [pid, *_children(pid)]:
-        try:
-            fields = Path(f"/proc/{candidate}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
+    return cpu_seconds([pid, *_children(pid)])
 
 
 def _children(pid: int) -> list[int]:
@@ -85,12 +78,7 @@ def machine_busy_seconds() -> float:
     """Busy CPU time of the whole machine (all cores), from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle, iowait
-    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+    return (sum(values[:8]) - idle) / TICK
 
 
 def free_port() -> int:

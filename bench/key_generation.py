@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+from measure import cpu_seconds
 from werkzeug.serving import make_server
 
 from gamekeys_platform import devkeys
@@ -66,18 +67,6 @@ def memory_kib(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (a process that is gone counts 0)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def backend_pids(url: str, database: str) -> list[int]:

@@ -15,6 +15,7 @@ import uuid
 import psycopg
 import redis
 from kafka.admin import KafkaAdminClient, NewTopic
+from measure import percentile
 
 from gamekeys_platform.db import Database, service_metadata
 from gamekeys_platform.outbox import Outbox, OutboxRelay, kafka_producer
@@ -25,11 +26,6 @@ KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092").split(",")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 EVENTS = 20_000
 RATE_LIMIT_CALLS = 5_000
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def bench_outbox(url: str) -> None:

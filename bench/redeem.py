@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+from measure import percentile, process_stat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
 from platform_client import GATEWAY, Caller, create_verified_game, token
@@ -84,11 +85,6 @@ class Run:
     @property
     def rate(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
 def post_redeem(session: requests.Session, attempt: Attempt, base: str = GATEWAY) -> str:
@@ -168,7 +164,6 @@ def generate_keys(studio: Caller, game_id: str, quantity: int) -> list[str]:
 
 # -- CPU per process: where the time goes ------------------------------------------------------------
 
-_TICK = os.sysconf("SC_CLK_TCK")
 _PACKAGE = re.compile(r"\b([a-z_]+)\.(app|worker)\b")
 
 
@@ -179,13 +174,13 @@ def cpu_by_process() -> dict[int, tuple[str, float]]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        seconds = (int(fields[11]) + int(fields[12])) / _TICK
+        stat = process_stat(int(entry.name))
+        if stat is None:
+            continue
+        comm, seconds = stat
         package = _PACKAGE.search(cmdline)
         if int(entry.name) == os.getpid():
             name = "bench client (this process)"
