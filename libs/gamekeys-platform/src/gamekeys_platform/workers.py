@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 
+from gamekeys_platform.consumer import EventConsumer, EventHandler, kafka_consumer
 from gamekeys_platform.db import Database, delete_in_batches
 from gamekeys_platform.idempotency import purge_expired
+from gamekeys_platform.outbox import OutboxRelay, kafka_producer
 
 log = logging.getLogger("gamekeys.workers")
 
@@ -98,6 +100,39 @@ class PeriodicTask:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+
+def outbox_relay(db: Database, servers: list[str], *, source: str) -> Deferred:
+    """The service's outbox relay (``source`` names the service and its topic)."""
+    return Deferred(
+        "outbox relay",
+        lambda: OutboxRelay(db, kafka_producer(servers, client_id=f"{source}-relay"), service_name=source),
+    )
+
+
+def event_consumer(
+    label: str,
+    db: Database,
+    servers: list[str],
+    *,
+    group: str,
+    topics: list[str],
+    handler: EventHandler,
+    event_types: Collection[str] | None = None,
+) -> Deferred:
+    """Consumer group ``group`` on ``topics``: each event handled once through the service's
+    inbox, dead letters to ``<topic>.dlq`` (see ``consumer.EventConsumer``)."""
+    return Deferred(
+        label,
+        lambda: EventConsumer(
+            db,
+            kafka_consumer(servers, group_id=group, topics=topics),
+            kafka_producer(servers, client_id=f"{group}-dlq"),
+            name=group,
+            handler=handler,
+            event_types=event_types,
+        ),
+    )
 
 
 def housekeeping(db: Database, *, keep_sent_events: timedelta = timedelta(days=7)) -> PeriodicTask:

@@ -22,10 +22,15 @@ from activation_gateway.context import SOURCE, Gateway
 from activation_gateway.db import repository as repo
 from activation_gateway.redemption import reassess_holds
 from activation_gateway.settings import Settings, get_settings
-from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.logs import configure_logging
-from gamekeys_platform.outbox import OutboxRelay, kafka_producer
-from gamekeys_platform.workers import Deferred, Loop, PeriodicTask, housekeeping, run_until_signalled
+from gamekeys_platform.workers import (
+    Loop,
+    PeriodicTask,
+    event_consumer,
+    housekeeping,
+    outbox_relay,
+    run_until_signalled,
+)
 
 log = logging.getLogger("activation_gateway.worker")
 
@@ -33,37 +38,30 @@ log = logging.getLogger("activation_gateway.worker")
 def build_loops(settings: Settings, gw: Gateway) -> list[Loop]:
     servers = settings.kafka_servers
 
-    def relay() -> OutboxRelay:
-        return OutboxRelay(gw.db, kafka_producer(servers, client_id=f"{SOURCE}-relay"), service_name=SOURCE)
-
-    def consumer() -> EventConsumer:
-        return EventConsumer(
-            gw.db,
-            kafka_consumer(servers, group_id=CASES_CONSUMER, topics=[settings.antifraud_events_topic]),
-            kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
-            name=CASES_CONSUMER,
-            handler=case_decision_handler(gw),
-            event_types=CASE_EVENTS,
-        )
-
-    def blocks_consumer() -> EventConsumer:
-        return EventConsumer(
-            gw.db,
-            kafka_consumer(servers, group_id=BLOCKS_CONSUMER, topics=[settings.antifraud_events_topic]),
-            kafka_producer(servers, client_id=f"{SOURCE}-blocks-dlq"),
-            name=BLOCKS_CONSUMER,
-            handler=block_list_handler(),
-            event_types=BLOCK_EVENTS,
-        )
-
     def purge_expired_blocks() -> int:
         with gw.db.transaction() as session:
             return repo.purge_expired_blocks(session)
 
     return [
-        Deferred("outbox relay", relay),
-        Deferred("case decisions consumer", consumer),
-        Deferred("block list consumer", blocks_consumer),
+        outbox_relay(gw.db, servers, source=SOURCE),
+        event_consumer(
+            "case decisions consumer",
+            gw.db,
+            servers,
+            group=CASES_CONSUMER,
+            topics=[settings.antifraud_events_topic],
+            handler=case_decision_handler(gw),
+            event_types=CASE_EVENTS,
+        ),
+        event_consumer(
+            "block list consumer",
+            gw.db,
+            servers,
+            group=BLOCKS_CONSUMER,
+            topics=[settings.antifraud_events_topic],
+            handler=block_list_handler(),
+            event_types=BLOCK_EVENTS,
+        ),
         PeriodicTask("reassess holds", lambda: reassess_holds(gw), interval_seconds=30),
         PeriodicTask("purge expired blocks", purge_expired_blocks, interval_seconds=600),
         housekeeping(gw.db),

@@ -11,10 +11,8 @@ import logging
 from antifraud.consumers import HANDLED_EVENTS, make_handler
 from antifraud.context import SOURCE, Antifraud
 from antifraud.settings import get_settings
-from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.logs import configure_logging
-from gamekeys_platform.outbox import OutboxRelay, kafka_producer
-from gamekeys_platform.workers import Deferred, Loop, housekeeping, run_until_signalled
+from gamekeys_platform.workers import Loop, event_consumer, housekeeping, outbox_relay, run_until_signalled
 
 log = logging.getLogger("antifraud.worker")
 
@@ -25,23 +23,17 @@ def build_loops(af: Antifraud) -> list[Loop]:
     settings = af.settings
     servers = settings.kafka_servers
 
-    def relay() -> OutboxRelay:
-        return OutboxRelay(af.db, kafka_producer(servers, client_id=f"{SOURCE}-relay"), service_name=SOURCE)
-
-    def consumer() -> EventConsumer:
-        topics = [settings.activations_events_topic, settings.keys_events_topic]
-        return EventConsumer(
+    return [
+        outbox_relay(af.db, servers, source=SOURCE),
+        event_consumer(
+            "activations/keys consumer",
             af.db,
-            kafka_consumer(servers, group_id=VELOCITY_CONSUMER, topics=topics),
-            kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
-            name=VELOCITY_CONSUMER,
+            servers,
+            group=VELOCITY_CONSUMER,
+            topics=[settings.activations_events_topic, settings.keys_events_topic],
             handler=make_handler(af.velocity),
             event_types=HANDLED_EVENTS,
-        )
-
-    return [
-        Deferred("outbox relay", relay),
-        Deferred("activations/keys consumer", consumer),
+        ),
         housekeeping(af.db),
     ]
 

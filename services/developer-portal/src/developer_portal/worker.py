@@ -14,9 +14,8 @@ from developer_portal.db.tables import metadata
 from developer_portal.settings import Settings
 from gamekeys_platform.db import Database
 from gamekeys_platform.logs import configure_logging
-from gamekeys_platform.outbox import OutboxRelay, kafka_producer
 from gamekeys_platform.settings import load_settings
-from gamekeys_platform.workers import Deferred, Loop, PeriodicTask, housekeeping, run_until_signalled
+from gamekeys_platform.workers import Loop, PeriodicTask, housekeeping, outbox_relay, run_until_signalled
 
 log = logging.getLogger("developer_portal.worker")
 
@@ -27,12 +26,8 @@ def expire_invitations(db: Database) -> int:
 
 
 def build_loops(settings: Settings, db: Database) -> list[Loop]:
-    def relay() -> OutboxRelay:
-        producer = kafka_producer(settings.kafka_servers, client_id=f"{settings.service_name}-relay")
-        return OutboxRelay(db, producer, service_name=settings.service_name)
-
     return [
-        Deferred("outbox relay", relay),
+        outbox_relay(db, settings.kafka_servers, source=settings.service_name),
         housekeeping(db),
         PeriodicTask(
             "expire-invitations",

@@ -15,11 +15,16 @@ from distribution.db.tables import metadata
 from distribution.key_manager_client import KeyManagerClient
 from distribution.reconcile import release_orphaned_allocations
 from distribution.settings import Settings, get_settings
-from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.db import Database
 from gamekeys_platform.logs import configure_logging
-from gamekeys_platform.outbox import OutboxRelay, kafka_producer
-from gamekeys_platform.workers import Deferred, Loop, PeriodicTask, housekeeping, run_until_signalled
+from gamekeys_platform.workers import (
+    Loop,
+    PeriodicTask,
+    event_consumer,
+    housekeeping,
+    outbox_relay,
+    run_until_signalled,
+)
 
 log = logging.getLogger("distribution.worker")
 
@@ -27,27 +32,18 @@ log = logging.getLogger("distribution.worker")
 def build_loops(settings: Settings, db: Database) -> list[Loop]:
     servers = settings.kafka_servers
 
-    def relay() -> OutboxRelay:
-        return OutboxRelay(db, kafka_producer(servers, client_id=f"{SOURCE}-relay"), service_name=SOURCE)
-
-    def consumer() -> EventConsumer:
-        return EventConsumer(
-            db,
-            kafka_consumer(
-                servers,
-                group_id=ACTIVATIONS_CONSUMER,
-                topics=[settings.keys_events_topic, settings.activations_events_topic],
-            ),
-            kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
-            name=ACTIVATIONS_CONSUMER,
-            handler=apply_event,
-            event_types=ACTIVATION_EVENTS,
-        )
-
     key_manager = KeyManagerClient.from_settings(settings)
     return [
-        Deferred("outbox relay", relay),
-        Deferred("activations consumer", consumer),
+        outbox_relay(db, servers, source=SOURCE),
+        event_consumer(
+            "activations consumer",
+            db,
+            servers,
+            group=ACTIVATIONS_CONSUMER,
+            topics=[settings.keys_events_topic, settings.activations_events_topic],
+            handler=apply_event,
+            event_types=ACTIVATION_EVENTS,
+        ),
         PeriodicTask(
             "orphaned allocations",
             lambda: release_orphaned_allocations(

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import logging
 
-from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.logs import configure_logging
-from gamekeys_platform.outbox import OutboxRelay, kafka_producer
-from gamekeys_platform.workers import Deferred, Loop, PeriodicTask, housekeeping, run_until_signalled
+from gamekeys_platform.workers import (
+    Loop,
+    PeriodicTask,
+    event_consumer,
+    housekeeping,
+    outbox_relay,
+    run_until_signalled,
+)
 from key_manager.context import SOURCE, KeyManager
 from key_manager.db.projection import HANDLED_EVENTS, apply_developer_event
 from key_manager.generator import BatchGenerator, expire_due_batches
@@ -26,22 +31,17 @@ def build_loops(km: KeyManager) -> list[Loop]:
     settings = km.settings
     servers = settings.kafka_servers
 
-    def relay() -> OutboxRelay:
-        return OutboxRelay(km.db, kafka_producer(servers, client_id=f"{SOURCE}-relay"), service_name=SOURCE)
-
-    def consumer() -> EventConsumer:
-        return EventConsumer(
+    return [
+        outbox_relay(km.db, servers, source=SOURCE),
+        event_consumer(
+            "developer.events consumer",
             km.db,
-            kafka_consumer(servers, group_id=PROJECTION_CONSUMER, topics=[settings.developer_events_topic]),
-            kafka_producer(servers, client_id=f"{SOURCE}-dlq"),
-            name=PROJECTION_CONSUMER,
+            servers,
+            group=PROJECTION_CONSUMER,
+            topics=[settings.developer_events_topic],
             handler=apply_developer_event,
             event_types=HANDLED_EVENTS,
-        )
-
-    return [
-        Deferred("outbox relay", relay),
-        Deferred("developer.events consumer", consumer),
+        ),
         BatchGenerator(km),
         PeriodicTask("key-expiry", lambda: expire_due_batches(km), settings.key_expiry_interval_seconds),
         housekeeping(km.db),
