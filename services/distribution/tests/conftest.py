@@ -65,7 +65,6 @@ def settings(platform_env, postgres_url, km_url, retailer_key_file, run_id):
         retailer_token_signing_key_file=retailer_key_file,
         distribution_events_topic=f"test.dist.{run_id}.distribution.events",
         keys_events_topic=f"test.dist.{run_id}.keys.events",
-        activations_events_topic=f"test.dist.{run_id}.activations.events",
         database_pool_size=10,
     )
 

@@ -22,6 +22,15 @@ from gamekeys_platform.workers import Deferred
 API = "/api/v1/distribution"
 
 
+def key_activated(key_id, retailer_id) -> Event:
+    return Event(
+        type="key.activated",
+        source="key-manager",
+        subject=key_id,
+        data={"keyId": key_id, "retailerId": retailer_id, "activatedAt": "2026-01-01T00:00:00Z"},
+    )
+
+
 def test_activations_from_keys_events_feed_the_analytics(
     client,
     make_game,
@@ -108,18 +117,22 @@ def test_activations_from_keys_events_feed_the_analytics(
         "sellThrough": "0.5000",
         "activationRate": "0.5000",
     }
-    # activation-gateway's event for the same key counts no second time; another key's does.
+    # The same key activated again counts no second time; another key's activation does.
+    # activation-gateway's activation.succeeded repeats key-manager's key.activated: not read.
+    assert "activation.succeeded" not in ACTIVATION_EVENTS
     with dist.db.transaction() as session:
         for key in keys[:2]:
-            apply_event(
-                session,
-                Event(
-                    type="activation.succeeded",
-                    source="activation-gateway",
-                    subject=str(uuid.uuid4()),
-                    data={"keyId": key["keyId"], "activatedAt": "2026-01-01T00:00:00Z"},
-                ),
-            )
+            apply_event(session, key_activated(key["keyId"], retailer["id"]))
+        apply_event(session, key_activated(keys[2]["keyId"], None))  # no retailer: not ours
+        apply_event(
+            session,
+            Event(
+                type="activation.succeeded",
+                source="activation-gateway",
+                subject=str(uuid.uuid4()),
+                data={"keyId": keys[3]["keyId"], "activatedAt": "2026-01-01T00:00:00Z"},
+            ),
+        )
         apply_event(session, Event(type="batch.generated", source="key-manager", subject="x", data={}))
     assert metrics()["activated"] == 2
 

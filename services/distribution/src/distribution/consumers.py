@@ -1,13 +1,15 @@
-"""keys.events and activations.events → the activation counts of the analytics.
+"""keys.events → the activation counts of the analytics.
 
-Both topics may report one activation; ``activations`` is keyed by key id, so it is counted once.
-Only keys allocated to a retailer matter here; every other event is ignored (and recorded in the
-inbox by the consumer, so it is not seen twice).
+key-manager emits ``key.activated`` for every activation, whichever way it came (through
+activation-gateway or not), naming the retailer and allocation the key was given under; that
+is all the counts need, so activation-gateway's ``activation.succeeded`` (the same activation
+again, without the retailer) is not consumed. ``activations`` is keyed by key id, so a key
+counts once. Only keys allocated to a retailer matter here; a ``key.activated`` without one
+is recorded in the inbox by the consumer and otherwise ignored.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import UTC, datetime
 
@@ -15,8 +17,6 @@ from sqlalchemy.orm import Session
 
 from distribution.db import repository as repo
 from gamekeys_platform.events import Event
-
-log = logging.getLogger("distribution.consumers")
 
 ACTIVATIONS_CONSUMER = "distribution.activations"
 
@@ -36,30 +36,21 @@ def _time(value, fallback: datetime) -> datetime:
         return fallback
 
 
-ACTIVATION_EVENTS = frozenset({"key.activated", "activation.succeeded"})
+ACTIVATION_EVENTS = frozenset({"key.activated"})
 
 
 def apply_event(session: Session, event: Event) -> None:
-    data = event.data
-    if event.type == "key.activated":
-        key_id, retailer_id = _uuid(data.get("keyId")), _uuid(data.get("retailerId"))
-        allocation_id = _uuid(data.get("allocationId"))
-    elif event.type == "activation.succeeded":
-        # activation-gateway's event names the key; which retailer had it is ours to know.
-        key_id, retailer_id, allocation_id = _uuid(data.get("keyId")), None, None
-        if key_id is not None:
-            delivered = repo.delivered_key(session, key_id)
-            if delivered is not None:
-                retailer_id, allocation_id = delivered.retailer_id, delivered.allocation_id
-    else:
+    if event.type != "key.activated":
         return
+    data = event.data
+    key_id, retailer_id = _uuid(data.get("keyId")), _uuid(data.get("retailerId"))
     if key_id is None or retailer_id is None:
         return
     repo.record_activation(
         session,
         key_id=key_id,
         retailer_id=retailer_id,
-        allocation_id=allocation_id,
+        allocation_id=_uuid(data.get("allocationId")),
         activated_at=_time(data.get("activatedAt"), event.time),
         source_event=event.type,
     )

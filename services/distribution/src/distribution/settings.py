@@ -33,7 +33,6 @@ class Settings(PlatformSettings):
     orphaned_allocation_interval_seconds: float = Field(default=60, gt=0)
 
     keys_events_topic: str = Field(default="keys.events", min_length=1)
-    activations_events_topic: str = Field(default="activations.events", min_length=1)
     distribution_events_topic: str = Field(default="distribution.events", min_length=1)
 
     @model_validator(mode="after")

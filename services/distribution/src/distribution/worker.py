@@ -1,8 +1,8 @@
 """The distribution worker: ``python -m distribution.worker``.
 
 Runs, until SIGTERM/SIGINT: the outbox relay (distribution.events), the consumer of keys.events
-and activations.events (activation counts for the analytics), the release of orphaned
-allocations and the platform housekeeping.
+(activation counts for the analytics), the release of orphaned allocations and the platform
+housekeeping.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def build_loops(settings: Settings, db: Database) -> list[Loop]:
             db,
             servers,
             group=ACTIVATIONS_CONSUMER,
-            topics=[settings.keys_events_topic, settings.activations_events_topic],
+            topics=[settings.keys_events_topic],
             handler=apply_event,
             event_types=ACTIVATION_EVENTS,
         ),

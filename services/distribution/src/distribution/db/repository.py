@@ -364,7 +364,7 @@ def sale_lines(session: Session, retailer_id: uuid.UUID, start: datetime, end: d
     return [SaleLine(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
-# Activations (from keys.events / activations.events)
+# Activations (from keys.events)
 
 
 def record_activation(
@@ -387,10 +387,6 @@ def record_activation(
         )
         .on_conflict_do_nothing()
     )
-
-
-def delivered_key(session: Session, key_id: uuid.UUID) -> Row | None:
-    return session.execute(select(retailer_keys).where(retailer_keys.c.key_id == key_id)).first()
 
 
 def analytics_page(session: Session, *, after, limit: int) -> Page:
