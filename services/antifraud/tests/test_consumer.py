@@ -60,6 +60,30 @@ def test_sales_and_activations_from_keys_events(af, analyze, request_body):
     handle(None, unrelated)  # ignored, no error
 
 
+def test_an_activation_counts_once_from_key_activated_alone(af, analyze, request_body):
+    """key-manager emits key.activated for every activation; activation-gateway's
+    activation.succeeded of the same activation is not consumed, and a redelivery adds nothing."""
+    assert "activation.succeeded" not in HANDLED_EVENTS
+    handle = make_handler(af.velocity)
+    user, batch = str(uuid.uuid4()), str(uuid.uuid4())
+    for _ in range(3):
+        activation = {
+            "keyId": str(uuid.uuid4()),
+            "userId": user,
+            "batchId": batch,
+            "activationId": str(uuid.uuid4()),
+        }
+        activated = event("key.activated", activation, "key-manager")
+        handle(None, activated)
+        handle(None, activated)
+    score = analyze(request_body(userId=user, context={"batchId": batch}))
+    with af.db.transaction() as session:
+        features = session.execute(
+            select(assessments.c.features).where(assessments.c.id == uuid.UUID(score["assessmentId"]))
+        ).scalar_one()
+    assert features["user_batch_keys_24h"] == 4  # the three activated and the one analyzed
+
+
 def test_returned_and_revoked_keys_of_a_retailer_count_against_its_other_keys(af, analyze, request_body):
     """A wave of returns (chargebacks) at one retailer plus an instant resale activation of another
     of its keys is a review; the same activation at a retailer without returns is not."""

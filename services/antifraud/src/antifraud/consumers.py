@@ -4,7 +4,9 @@ are event or activation ids, so a redelivered event adds nothing).
 - ``activation.failed`` / ``activation.blocked``: a failed attempt by the user / IP / subnet /
   device; a failure for a key that does not exist (KEY_NOT_FOUND, INVALID_KEY_FORMAT) also
   counts as an invalid key for key-space enumeration.
-- ``activation.succeeded`` and ``key.activated``: the key counts for the user's keys of its batch.
+- ``key.activated``: the key counts for the user's keys of its batch. key-manager emits it for
+  every activation, also those that do not pass through activation-gateway, so the gateway's
+  ``activation.succeeded`` (the same activation again) is not consumed.
 - ``key.sold``: the sale time of each key, for ``seconds_since_sale``.
 - ``key.returned`` and ``key.revoked`` of a key a retailer sold: the key counts for the
   retailer's ``retailer_revoked_keys_24h`` (a wave of returns or chargebacks means keys bought
@@ -57,7 +59,6 @@ HANDLED_EVENTS = frozenset(
     {
         "activation.failed",
         "activation.blocked",
-        "activation.succeeded",
         "key.activated",
         "key.sold",
         "key.returned",
@@ -89,12 +90,12 @@ def make_handler(store: VelocityStore):
                 ),
                 now,
             )
-        elif event.type in ("activation.succeeded", "key.activated"):
+        elif event.type == "key.activated":
             user_id, key_id, batch_id = _text(data, "userId"), _text(data, "keyId"), _text(data, "batchId")
             if user_id and key_id and batch_id:
                 store.record_event(
                     Observation(
-                        attempt_id=_text(data, "activationId", "transactionId") or str(event.id),
+                        attempt_id=_text(data, "activationId") or str(event.id),
                         user_id=user_id,
                         key_id=key_id,
                         batch_id=batch_id,
