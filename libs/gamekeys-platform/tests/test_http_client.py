@@ -172,6 +172,26 @@ def test_post_with_idempotency_key_is_retried_with_the_same_headers(upstream: Up
     assert len({recorded.headers["X-Request-Id"] for recorded in attempts}) == 1
 
 
+def test_post_declared_retry_safe_is_retried_without_an_idempotency_key(
+    upstream: Upstream, make_client
+) -> None:
+    client = make_client(upstream.url, retries=2)
+    response = client.post("/flaky/e", params={"fail": 1}, json={"activationId": "a-1"}, retry_safe=True)
+    assert response.status_code == 200
+    attempts = [recorded for recorded in upstream.requests if recorded.path == "/flaky/e"]
+    assert len(attempts) == 2
+    assert all("Idempotency-Key" not in recorded.headers for recorded in attempts)
+
+
+def test_proxy_settings_of_the_environment_are_not_used(
+    upstream: Upstream, make_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert make_client(upstream.url).get("/echo").status_code == 200
+
+
 def test_4xx_is_returned_unchanged_and_does_not_trip_the_breaker(upstream: Upstream, make_client) -> None:
     client = make_client(upstream.url, retries=2, failure_threshold=1)
     for _ in range(3):

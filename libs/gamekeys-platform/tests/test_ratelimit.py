@@ -13,7 +13,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from gamekeys_platform.errors import ApiError
-from gamekeys_platform.ratelimit import RateLimiter, RateLimitResult
+from gamekeys_platform.ratelimit import Limit, RateLimiter, RateLimitResult
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +160,48 @@ def test_burst_of_checked_and_counted_attempts_never_overshoots(limiter: RateLim
     assert 1 <= len(failures_let_through) <= 5
     assert limiter.peek("failures", "eve", limit=5, window_seconds=60).remaining == 5 - len(
         failures_let_through
+    )
+
+
+def test_hit_all_decides_each_limit_on_its_own_and_undo_all_takes_them_back(
+    limiter: RateLimiter,
+) -> None:
+    limits = [Limit("fails-user", "frank", 2, 60), Limit("fails-ip", "10.0.0.1", 5, 60)]
+    first, second = limiter.hit_all(limits), limiter.hit_all(limits)
+    assert [r.allowed for r in first + second] == [True, True, True, True]
+    third = limiter.hit_all(limits)
+    assert [(r.allowed, r.remaining) for r in third] == [(False, 0), (True, 2)]
+    assert third[0].recorded == () and 0 < third[0].retry_after <= 60
+
+    limiter.undo_all(
+        [(limit.name, limit.identity, result) for limit, result in zip(limits, third, strict=True)]
+    )
+    limiter.undo_all(
+        [(limit.name, limit.identity, result) for limit, result in zip(limits, second, strict=True)]
+    )
+    assert limiter.peek("fails-user", "frank", limit=2, window_seconds=60).remaining == 1
+    assert limiter.peek("fails-ip", "10.0.0.1", limit=5, window_seconds=60).remaining == 4
+    assert limiter.hit_all([]) == []
+
+
+def test_hit_all_loads_the_script_again_after_redis_forgot_it(
+    limiter: RateLimiter, redis_client: redis.Redis
+) -> None:
+    redis_client.script_flush()
+    results = limiter.hit_all([Limit("fails-user", "grace", 1, 60), Limit("fails-ip", "10.0.0.2", 1, 60)])
+    assert [r.allowed for r in results] == [True, True]
+    assert [r.allowed for r in limiter.hit_all([Limit("fails-user", "grace", 1, 60)])] == [False]
+
+
+def test_hit_all_with_redis_unreachable_fails_closed_or_open(dead_redis: redis.Redis) -> None:
+    limits = [Limit("redeem-all", "u", 1, 60), Limit("redeem-all", "ip", 1, 60)]
+    with pytest.raises(ApiError) as raised:
+        RateLimiter(dead_redis, fail_open=False).hit_all(limits)
+    assert raised.value.status == 503
+    results = RateLimiter(dead_redis, fail_open=True).hit_all(limits)
+    assert [(r.allowed, r.recorded) for r in results] == [(True, ()), (True, ())]
+    RateLimiter(dead_redis, fail_open=False).undo_all(
+        [("redeem-all", "u", RateLimitResult(True, 0, 0, 1, ("t:1",)))]
     )
 
 

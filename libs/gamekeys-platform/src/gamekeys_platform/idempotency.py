@@ -72,8 +72,9 @@ def _run_once(session: Session, scope: str, key: str, fingerprint: str, run_view
             headers={"Retry-After": "1"},
         )
     where = (table.c.scope == scope) & (table.c.key == key)
-    stored = session.execute(select(table).where(where)).first()
-    if stored is not None and stored.expires_at > session.execute(select(func.now())).scalar_one():
+    live = (table.c.expires_at > func.now()).label("live")
+    stored = session.execute(select(table, live).where(where)).first()
+    if stored is not None and stored.live:
         session.rollback()
         if stored.request_fingerprint != fingerprint:
             raise ApiError("IDEMPOTENCY_CONFLICT", f"this {HEADER} was used with a different request")

@@ -29,7 +29,7 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -101,6 +101,37 @@ class RateLimitResult:
         )
 
 
+@dataclass(frozen=True)
+class Limit:
+    """One limit for ``hit_all``: at most ``limit`` hits of ``identity`` per ``window_seconds``."""
+
+    name: str
+    identity: str
+    limit: int
+    window_seconds: float
+
+
+@dataclass(frozen=True)
+class _ScriptCall:
+    """One run of the script: its key and arguments, and how to read its answer."""
+
+    key: str
+    args: list
+    limit: int
+    cost: int
+    token: str
+
+    def result(self, outcome: Sequence) -> RateLimitResult:
+        allowed, remaining, retry_after_us, recorded = (int(value) for value in outcome)
+        return RateLimitResult(
+            allowed=bool(allowed),
+            remaining=remaining,
+            retry_after=retry_after_us / 1_000_000,
+            limit=self.limit,
+            recorded=tuple(f"{self.token}:{i}" for i in range(1, self.cost + 1)) if recorded else (),
+        )
+
+
 class RateLimiter:
     """``limiter.hit("redeem", user_id, limit=5, window_seconds=60).raise_if_limited()``.
 
@@ -139,25 +170,62 @@ class RateLimiter:
         """Take back the hits an allowed ``hit`` recorded (an attempt counted up front that turned
         out not to count). Never raises for an unreachable Redis: the caller's outcome is decided
         by then, and a hit left in place only errs on the side of the limit."""
-        if not result.recorded:
-            return
-        key = self.key_for(name, identity)
-        try:
-            self._redis.zrem(key, *result.recorded)
-        except _BACKEND_ERRORS as exc:
-            RATELIMIT_BACKEND_ERRORS.labels(name=name).inc()
-            log.warning(
-                "rate limiter backend unreachable (%s), hit of %s not undone", type(exc).__name__, name
-            )
+        self.undo_all([(name, identity, result)])
 
     def reset(self, name: str, identity: str) -> None:
         """Forget every hit, e.g. the failed attempts once a login succeeds."""
         key = self.key_for(name, identity)
         self._guarded(name, lambda: self._redis.delete(key), on_failure=None)
 
+    def hit_all(self, limits: Sequence[Limit]) -> list[RateLimitResult]:
+        """``hit`` once in each of several limits (one caller's user, IP and device, say) in one
+        round trip to Redis; each limit decides on its own, as separate hits would."""
+        if not limits:
+            return []
+        calls = [
+            self._call(limit.name, limit.identity, limit.limit, limit.window_seconds, 1, True)
+            for limit in limits
+        ]
+
+        def run() -> list:
+            pipe = self._redis.pipeline(transaction=False)
+            for call in calls:
+                pipe.evalsha(self._script.sha, 1, call.key, *call.args)
+            try:
+                return pipe.execute()
+            except redis.exceptions.NoScriptError:  # Redis restarted or flushed: load it again
+                return [self._script(keys=[call.key], args=call.args) for call in calls]
+
+        failed_open = [[1, call.limit, 0, 0] for call in calls]
+        outcomes = self._guarded(limits[0].name, run, on_failure=failed_open)
+        return [call.result(outcome) for call, outcome in zip(calls, outcomes, strict=True)]
+
+    def undo_all(self, hits: Sequence[tuple[str, str, RateLimitResult]]) -> None:
+        """``undo`` several hits, each ``(name, identity, result)``, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for name, identity, result in hits:
+            if result.recorded:
+                pipe.zrem(self.key_for(name, identity), *result.recorded)
+        if not len(pipe):
+            return
+        try:
+            pipe.execute()
+        except _BACKEND_ERRORS as exc:
+            RATELIMIT_BACKEND_ERRORS.labels(name=hits[0][0]).inc()
+            log.warning("rate limiter backend unreachable (%s), hits not undone", type(exc).__name__)
+
     def _run(
         self, name: str, identity: str, limit: int, window_seconds: float, cost: int, *, consume: bool
     ) -> RateLimitResult:
+        call = self._call(name, identity, limit, window_seconds, cost, consume)
+        outcome = self._guarded(
+            name, lambda: self._script(keys=[call.key], args=call.args), on_failure=[1, limit, 0, 0]
+        )
+        return call.result(outcome)
+
+    def _call(
+        self, name: str, identity: str, limit: int, window_seconds: float, cost: int, consume: bool
+    ) -> _ScriptCall:
         key = self.key_for(name, identity)
         if limit < 1 or not 1 <= cost <= limit:
             raise ValueError("rate limit needs limit >= 1 and 1 <= cost <= limit")
@@ -165,18 +233,7 @@ class RateLimiter:
         if window_us < 1000:
             raise ValueError("rate limit window must be at least 1 ms")
         token = secrets.token_hex(8)
-        args = [limit, window_us, cost, 1 if consume else 0, token]
-        outcome = self._guarded(
-            name, lambda: self._script(keys=[key], args=args), on_failure=[1, limit, 0, 0]
-        )
-        allowed, remaining, retry_after_us, recorded = (int(value) for value in outcome)
-        return RateLimitResult(
-            allowed=bool(allowed),
-            remaining=remaining,
-            retry_after=retry_after_us / 1_000_000,
-            limit=limit,
-            recorded=tuple(f"{token}:{i}" for i in range(1, cost + 1)) if recorded else (),
-        )
+        return _ScriptCall(key, [limit, window_us, cost, 1 if consume else 0, token], limit, cost, token)
 
     def _guarded(self, name: str, call: Callable[[], T], *, on_failure: T) -> T:
         """Run ``call``; if Redis is unreachable answer ``on_failure`` (fail open) or 503."""

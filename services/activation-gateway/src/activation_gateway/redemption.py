@@ -21,6 +21,7 @@ from activation_gateway.db import repository as repo
 from activation_gateway.domain import blocks, keyformat
 from activation_gateway.domain.lockout import (
     Identities,
+    LockoutRule,
     RuleState,
     counts_as_failed_attempt,
     verdict,
@@ -38,7 +39,7 @@ from activation_gateway.domain.redemption import (
 )
 from activation_gateway.domain.regions import RegionPolicy, evaluate_region
 from gamekeys_platform.errors import STATUS_BY_CODE, ApiError, error_body, service_unavailable
-from gamekeys_platform.ratelimit import RateLimitResult
+from gamekeys_platform.ratelimit import Limit, RateLimitResult
 
 log = logging.getLogger("activation_gateway.redemption")
 
@@ -62,6 +63,11 @@ class Attempt:
     @property
     def identities(self) -> Identities:
         return Identities(self.user_id, self.ip, self.device_fingerprint)
+
+    @property
+    def analysis_key(self) -> str | None:
+        """Antifraud's Idempotency-Key: only a derived id can come again (a random one never does)."""
+        return f"analyze:{self.activation_id}" if self.derived_id else None
 
 
 def activation_id_for(user_id: str, idempotency_key: str | None) -> uuid.UUID:
@@ -87,22 +93,27 @@ class Outcome:
 # ------------------------------------------------------------------------- brute-force lockout
 
 
+def _limits(gw: Gateway, identities: Identities) -> list[tuple[LockoutRule, Limit]]:
+    """Each lockout rule with the caller's identity in its dimension (a missing device has none)."""
+    return [
+        (rule, Limit(rule.name, identity, rule.limit, rule.window_seconds))
+        for rule in gw.lockout_rules
+        if (identity := identities.of(rule.dimension)) is not None
+    ]
+
+
 def lockout_states(gw: Gateway, identities: Identities) -> list[RuleState]:
     states = []
-    for rule in gw.lockout_rules:
-        identity = identities.of(rule.dimension)
-        if identity is None:
-            continue
-        result = gw.limiter.peek(rule.name, identity, rule.limit, rule.window_seconds)
-        states.append(RuleState(rule, identity, not result.allowed, result.remaining, result.retry_after))
+    for rule, limit in _limits(gw, identities):
+        result = gw.limiter.peek(limit.name, limit.identity, limit.limit, limit.window_seconds)
+        states.append(
+            RuleState(rule, limit.identity, not result.allowed, result.remaining, result.retry_after)
+        )
     return states
 
 
 def record_failed_attempt(gw: Gateway, identities: Identities) -> None:
-    for rule in gw.lockout_rules:
-        identity = identities.of(rule.dimension)
-        if identity is not None:
-            gw.limiter.hit(rule.name, identity, rule.limit, rule.window_seconds)
+    gw.limiter.hit_all([limit for _, limit in _limits(gw, identities)])
 
 
 @dataclass
@@ -113,8 +124,7 @@ class AttemptReservation:
 
     def release(self, gw: Gateway) -> None:
         """The attempt did not fail in a way that counts: take it back."""
-        for name, identity, result in self.hits:
-            gw.limiter.undo(name, identity, result)
+        gw.limiter.undo_all(self.hits)
         self.hits = []
 
 
@@ -123,20 +133,17 @@ def reserve_attempt(gw: Gateway, identities: Identities) -> AttemptReservation:
     now (429 RATE_LIMITED with Retry-After if any window is full) and gives it back once it turns
     out not to be a counted failure. A peek now and a hit after the key look-up would let a burst
     of concurrent guesses all pass the peek and overshoot the limit."""
-    reservation = AttemptReservation([])
-    states = []
-    try:
-        for rule in gw.lockout_rules:
-            identity = identities.of(rule.dimension)
-            if identity is None:
-                continue
-            result = gw.limiter.hit(rule.name, identity, rule.limit, rule.window_seconds)
-            states.append(RuleState(rule, identity, not result.allowed, result.remaining, result.retry_after))
-            reservation.hits.append((rule.name, identity, result))
-    except BaseException:
-        reservation.release(gw)
-        raise
-    locked = verdict(states)
+    limits = _limits(gw, identities)
+    results = gw.limiter.hit_all([limit for _, limit in limits])
+    reservation = AttemptReservation(
+        [(limit.name, limit.identity, result) for (_, limit), result in zip(limits, results, strict=True)]
+    )
+    locked = verdict(
+        [
+            RuleState(rule, limit.identity, not result.allowed, result.remaining, result.retry_after)
+            for (rule, limit), result in zip(limits, results, strict=True)
+        ]
+    )
     if locked.locked:
         reservation.release(gw)
         raise ApiError(
@@ -337,7 +344,9 @@ def _checked(gw: Gateway, session: Session, attempt: Attempt, canonical: str, *,
         if dry_run:
             return _dry(False, refusal)
         # Antifraud counts the miss on the request path (key-space enumeration); best effort.
-        gw.antifraud.analyze(_analysis_request(attempt, None, attempt.ip, "not_found"), activation_id=tid)
+        gw.antifraud.analyze(
+            _analysis_request(attempt, None, attempt.ip, "not_found"), idempotency_key=attempt.analysis_key
+        )
         return _refused(
             gw,
             session,
@@ -390,7 +399,9 @@ def _checked(gw: Gateway, session: Session, attempt: Attempt, canonical: str, *,
         return _dry(True, None, key)
 
     # 5-6. antifraud's block lists and fraud score (short timeout, documented policy).
-    score = gw.antifraud.analyze(_analysis_request(attempt, key, attempt.ip, "valid"), activation_id=tid)
+    score = gw.antifraud.analyze(
+        _analysis_request(attempt, key, attempt.ip, "valid"), idempotency_key=attempt.analysis_key
+    )
     decision = fraud_decision(score, gw.settings.antifraud_unavailable_policy)
     if decision is None:
         raise service_unavailable("fraud checks are unavailable, retry later")
@@ -535,7 +546,9 @@ def reassess_holds(gw: Gateway, *, limit: int = 50) -> dict[str, int]:
                 row.user_id, "", row.user_region, row.device_fingerprint, row.platform, row.ip_address, row.id
             )
             body = _analysis_request(attempt, key, row.ip_address, "valid")
-            score = gw.antifraud.analyze(body, activation_id=f"{row.id}:reassess")
+            # The worker may stop after antifraud answered and before this commits: ask again
+            # with the same key and get the same score.
+            score = gw.antifraud.analyze(body, idempotency_key=f"analyze:{row.id}:reassess")
             if score is None:
                 counts["unavailable"] += 1
                 repo.set_status(session, row.id, Status.PENDING_REVIEW.value)  # next try after the delay
