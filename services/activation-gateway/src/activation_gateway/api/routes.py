@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from flask import Response, jsonify, request
-from flask_smorest import Blueprint
 from prometheus_client import Counter
 from sqlalchemy import Row, func, select
 
@@ -23,6 +22,7 @@ from activation_gateway.domain.addresses import client_ip
 from activation_gateway.domain.lockout import Identities
 from activation_gateway.domain.redemption import parse_account_created_at
 from activation_gateway.domain.regions import evaluate_region
+from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import current_principal, ensure, require_auth, require_roles
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError, format_timestamp

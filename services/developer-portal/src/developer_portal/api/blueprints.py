@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from gamekeys_platform.app import Blueprint
 
 PUBLIC_PREFIX = "/api/v1/developer"
 INTERNAL_PREFIX = "/internal/v1"

@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 
 from flask import request
-from flask_smorest import Blueprint
 from sqlalchemy import func
 
 from distribution import events
@@ -18,6 +17,7 @@ from distribution.domain import retailers as rules
 from distribution.domain.analytics import retailer_metrics
 from distribution.domain.errors import Refusal
 from distribution.domain.money import check_price, sales_report
+from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import require_roles
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError, not_found

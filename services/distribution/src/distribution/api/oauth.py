@@ -15,12 +15,12 @@ from urllib.parse import unquote_plus
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import jsonify, request
-from flask_smorest import Blueprint
 
 from distribution.context import distribution
 from distribution.db import repository as repo
 from distribution.domain.retailers import RetailerStatus
 from distribution.retailer_tokens import TOKEN_SCOPE
+from gamekeys_platform.app import Blueprint
 from gamekeys_platform.db import request_session
 from gamekeys_platform.errors import ApiError
 

@@ -11,7 +11,6 @@ import uuid
 from datetime import datetime
 
 from flask import g
-from flask_smorest import Blueprint
 
 from distribution import events
 from distribution.api import schemas as s
@@ -22,6 +21,7 @@ from distribution.db import repository as repo
 from distribution.domain.errors import Refusal
 from distribution.domain.money import check_price, money, totals
 from distribution.domain.stock import reached_threshold
+from gamekeys_platform.app import Blueprint
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.idempotency import idempotent

@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from flask_smorest import Blueprint
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
+from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import require_scopes
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError

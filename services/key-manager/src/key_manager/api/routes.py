@@ -10,9 +10,9 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Response, g, make_response, request, stream_with_context
-from flask_smorest import Blueprint
 from sqlalchemy import select, text
 
+from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import current_principal, require_auth, require_role_or_scope, require_roles
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
