@@ -1,6 +1,7 @@
 """Outbox → Kafka → consumer, end to end against the real broker, with the broker paused
 mid-way (SIGSTOP/SIGCONT, see ARCHITECTURE.md §8): every event arrives, none is applied twice,
-a rolled-back transaction publishes nothing, a poisonous event ends in the dead-letter topic."""
+a rolled-back transaction publishes nothing, a poisonous event ends in the dead-letter topic;
+the records of one poll are settled in one transaction, or one at a time when one of them fails."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import sample_service
+import sqlalchemy.exc
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient, NewTopic
-from sqlalchemy import func, select
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import Outbox, OutboxRelay, kafka_producer
+from gamekeys_platform.request_context import current_request_id
 
 INFRA = Path(__file__).resolve().parents[3] / "deploy" / "local" / "infra.sh"
 EVENTS = 1_000
@@ -226,3 +231,164 @@ def test_a_consumer_settles_types_it_does_not_handle_without_a_transaction(db, k
         recorded = set(session.execute(select(inbox.c.event_id).where(inbox.c.consumer == group)).scalars())
     assert recorded == set(counted)  # the ignored types left no inbox row and no effect
     assert applied(db, ignored) == {}
+
+
+# The records of one poll are settled in one transaction.
+
+
+@pytest.fixture()
+def one_partition_topic(kafka_servers):
+    """A topic of one partition, so that a poll returns the events in the order they were sent."""
+    name = f"test.{uuid.uuid4().hex[:8]}.events"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_servers, request_timeout_ms=10_000)
+    admin.create_topics([NewTopic(name, 1, 1), NewTopic(f"{name}.dlq", 1, 1)])
+    admin.close()
+    return name
+
+
+class RecordingHandler:
+    """``apply_event`` plus, per event, the transaction and request id it was applied in; fails
+    on ``widget.flaky`` as an unreachable database would, as many times as told."""
+
+    def __init__(self, flaky_failures: int = 0) -> None:
+        self.runs: Counter[uuid.UUID] = Counter()
+        self.transactions: dict[uuid.UUID, int] = {}
+        self.request_ids: dict[uuid.UUID, str | None] = {}
+        self.flaky_failures = flaky_failures
+
+    def __call__(self, session, event: Event) -> None:
+        self.runs[event.id] += 1
+        if event.type == "widget.flaky" and self.flaky_failures:
+            self.flaky_failures -= 1
+            raise sqlalchemy.exc.OperationalError("SELECT 1", {}, ConnectionError("database away"))
+        self.transactions[event.id] = session.execute(text("SELECT txid_current()")).scalar_one()
+        self.request_ids[event.id] = current_request_id()
+        apply_event(session, event)
+
+
+def consumer_of(db, kafka_servers, topic, handler, **options) -> EventConsumer:
+    group = f"test-consumer-{uuid.uuid4().hex[:8]}"
+    return EventConsumer(
+        db,
+        kafka_consumer(kafka_servers, group_id=group, topics=[topic]),
+        kafka_producer(kafka_servers, client_id="test-dlq"),
+        name=group,
+        handler=handler,
+        **options,
+    )
+
+
+def send(kafka_servers, topic, events: list[Event]) -> None:
+    producer = kafka_producer(kafka_servers, client_id="test-producer")
+    for event in events:
+        producer.send(topic, key=b"widget", value=event.to_json())
+    producer.flush(timeout=10)
+    producer.close(timeout=5)
+
+
+def widget(event_type: str = "widget.counted") -> Event:
+    return Event(
+        type=event_type, source="developer-portal", subject="widget", data={}, trace_id=uuid.uuid4().hex
+    )
+
+
+def settle(consumer: EventConsumer, count: int, timeout: float = 60) -> None:
+    settled, deadline = 0, time.monotonic() + timeout
+    while settled < count:
+        assert time.monotonic() < deadline, f"settled {settled} of {count}"
+        settled += consumer.poll_once(timeout_ms=500)
+
+
+def consumed(consumer: EventConsumer, outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value("events_consumed_total", {"consumer": consumer.name, "outcome": outcome})
+        or 0
+    )
+
+
+def close(consumer: EventConsumer) -> None:
+    consumer.consumer.close(autocommit=False)
+    consumer.dead_letter_producer.close(timeout=5)
+
+
+def test_the_events_of_one_poll_are_applied_once_in_one_transaction(db, kafka_servers, one_partition_topic):
+    events = [widget() for _ in range(50)]
+    ignored = widget("widget.renamed")
+    send(kafka_servers, one_partition_topic, [*events[:25], ignored, *events[25:]])
+    handler = RecordingHandler()
+    consumer = consumer_of(db, kafka_servers, one_partition_topic, handler, event_types={"widget.counted"})
+    polls = []
+    kafka_poll = consumer.consumer.poll
+
+    def recorded_poll(**options):
+        polls.append(kafka_poll(**options))
+        return polls[-1]
+
+    consumer.consumer.poll = recorded_poll
+    try:
+        settle(consumer, len(events) + 1)
+    finally:
+        close(consumer)
+
+    ids = [e.id for e in events]
+    assert applied(db, ids) == dict.fromkeys(ids, 1)
+    # One transaction per poll that returned records (the broker may split them over polls).
+    batches = [records for polled in polls for records in polled.values()]
+    assert len(set(handler.transactions.values())) == len(batches) < len(events)
+    assert all(handler.request_ids[e.id] == e.trace_id for e in events)
+    assert current_request_id() is None
+    assert (consumed(consumer, "processed"), consumed(consumer, "ignored")) == (len(events), 1)
+
+
+def test_a_duplicate_within_or_between_polls_has_no_second_effect(db, kafka_servers, one_partition_topic):
+    first, second = [widget() for _ in range(10)], [widget() for _ in range(10)]
+    handler = RecordingHandler()
+    consumer = consumer_of(db, kafka_servers, one_partition_topic, handler)
+    try:
+        # Again right after: in the same poll when the broker returns them together.
+        send(kafka_servers, one_partition_topic, first + first[:3])
+        settle(consumer, 13)
+        send(kafka_servers, one_partition_topic, first[3:6] + second + second[:2])  # and in a later one
+        settle(consumer, 15)
+    finally:
+        close(consumer)
+    ids = [e.id for e in first + second]
+    assert applied(db, ids) == dict.fromkeys(ids, 1)
+    assert (consumed(consumer, "processed"), consumed(consumer, "duplicate")) == (20, 8)
+    inbox = db.tables.inbox
+    with db.transaction() as session:
+        rows = session.execute(select(func.count()).where(inbox.c.consumer == consumer.name)).scalar_one()
+    assert rows == 20
+
+
+def test_a_failing_event_in_a_poll_is_retried_or_dead_lettered_alone(db, kafka_servers, one_partition_topic):
+    """The poll's transaction rolls back; its events are then settled one at a time: the others
+    apply once, an event failing on an unreachable dependency is retried until it applies, a
+    poisonous one is dead-lettered after ``max_attempts``."""
+    before, after = [widget() for _ in range(5)], [widget() for _ in range(5)]
+    flaky, poison = widget("widget.flaky"), widget("widget.poison")
+    handler = RecordingHandler(flaky_failures=8)  # more than max_attempts: transient is never fatal
+    consumer = consumer_of(
+        db, kafka_servers, one_partition_topic, handler, max_attempts=3, retry_backoff_seconds=0.05
+    )
+    send(kafka_servers, one_partition_topic, [*before, flaky, poison, *after])
+    try:
+        settle(consumer, 12)
+    finally:
+        close(consumer)
+
+    ids = [e.id for e in [*before, flaky, *after]]
+    assert applied(db, ids) == dict.fromkeys(ids, 1)
+    assert applied(db, [poison.id]) == {}
+    assert _dead_lettered(db, consumer.name, poison.id)
+    assert consumer.failures == {}
+    assert handler.runs[before[0].id] > 1  # once in the rolled-back transaction of the poll
+    assert (consumed(consumer, "processed"), consumed(consumer, "dead_lettered")) == (11, 1)
+    dead = KafkaConsumer(
+        f"{one_partition_topic}.dlq",
+        bootstrap_servers=kafka_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5_000,
+    )
+    assert [Event.from_json(r.value).id for r in dead] == [poison.id]
+    dead.close()
