@@ -43,7 +43,7 @@ class Database:
         url: str,
         *,
         metadata: MetaData,
-        pool_size: int = 5,
+        pool_size: int = 10,
         pool_timeout_seconds: float = 5,
         statement_timeout_ms: int = 15_000,
     ) -> None:
@@ -53,8 +53,10 @@ class Database:
         self.tables = platform_tables(metadata)
         self.engine = create_engine(
             _psycopg_url(url),
+            # Opened as needed, then kept: an overflow beyond a smaller pool_size would be closed
+            # on every return and reopened by the next burst (a backend started per request).
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=0,
             pool_timeout=pool_timeout_seconds,
             # A connection killed by a database restart is noticed before use, not by a request.
             pool_pre_ping=True,
