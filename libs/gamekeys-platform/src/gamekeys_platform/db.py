@@ -43,7 +43,7 @@ class Database:
         url: str,
         *,
         metadata: MetaData,
-        pool_size: int = 10,
+        pool_size: int = 5,
         pool_timeout_seconds: float = 5,
         statement_timeout_ms: int = 15_000,
     ) -> None:
@@ -53,8 +53,9 @@ class Database:
         self.tables = platform_tables(metadata)
         self.engine = create_engine(
             _psycopg_url(url),
-            # Opened as needed, then kept: an overflow beyond a smaller pool_size would be closed
-            # on every return and reopened by the next burst (a backend started per request).
+            # Opened as needed, then kept; a request finding all in use waits (pool_timeout). An
+            # overflow would be closed on every return and reopened by the next burst: a
+            # PostgreSQL backend started per request under load.
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=pool_timeout_seconds,

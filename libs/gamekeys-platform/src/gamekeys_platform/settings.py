@@ -28,7 +28,7 @@ class PlatformSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     database_url: str = Field(pattern=r"^postgresql(\+psycopg)?://")
-    database_pool_size: int = Field(default=10, ge=1, le=100)
+    database_pool_size: int = Field(default=5, ge=1, le=100)
     database_statement_timeout_ms: int = Field(default=15_000, ge=100)
     redis_url: str = Field(pattern=r"^rediss?://")
     kafka_bootstrap_servers: str = Field(min_length=3)
