@@ -19,29 +19,11 @@ from antifraud.app import create_app as create_antifraud_app
 from antifraud.settings import get_settings as get_antifraud_settings
 from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.testing import serving
-from key_manager.testing import key_manager_app, verified_studio_game
+from key_manager.testing import verified_studio_game
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 SERVICES = SERVICE_DIR.parent
 API = "/api/v1/activations"
-
-
-@pytest.fixture(scope="session")
-def run_id() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-@pytest.fixture(scope="session")
-def km_app(platform_env, postgres_url, run_id):
-    app = key_manager_app(platform_env, postgres_url, keys_events_topic=f"test.ag.{run_id}.keys.events")
-    yield app
-    app.extensions["key_manager"].db.dispose()
-
-
-@pytest.fixture(scope="session")
-def km_url(km_app):
-    with serving(km_app) as url:
-        yield url
 
 
 @pytest.fixture(scope="session")

@@ -17,30 +17,11 @@ from distribution.app import create_app
 from distribution.db import tables
 from distribution.settings import get_settings
 from gamekeys_platform.migrations import upgrade_to_head
-from gamekeys_platform.testing import serving
-from key_manager.testing import key_manager_app, verified_studio_game
+from key_manager.testing import verified_studio_game
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 KEY_MANAGER_DIR = SERVICE_DIR.parent / "key-manager"
 API = "/api/v1/distribution"
-
-
-@pytest.fixture(scope="session")
-def run_id() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-@pytest.fixture(scope="session")
-def km_app(platform_env, postgres_url, run_id):
-    app = key_manager_app(platform_env, postgres_url, keys_events_topic=f"test.dist.{run_id}.keys.events")
-    yield app
-    app.extensions["key_manager"].db.dispose()
-
-
-@pytest.fixture(scope="session")
-def km_url(km_app):
-    with serving(km_app) as url:
-        yield url
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +37,7 @@ def retailer_key_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(platform_env, postgres_url, km_url, retailer_key_file, run_id):
+def settings(platform_env, postgres_url, km_app, km_url, retailer_key_file, run_id):
     upgrade_to_head(SERVICE_DIR / "alembic.ini", postgres_url)
     return get_settings(
         **platform_env,
@@ -64,7 +45,7 @@ def settings(platform_env, postgres_url, km_url, retailer_key_file, run_id):
         key_manager_timeout_seconds=3,
         retailer_token_signing_key_file=retailer_key_file,
         distribution_events_topic=f"test.dist.{run_id}.distribution.events",
-        keys_events_topic=f"test.dist.{run_id}.keys.events",
+        keys_events_topic=km_app.extensions["key_manager"].settings.keys_events_topic,
         database_pool_size=10,
     )
 

@@ -48,6 +48,12 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def run_id() -> str:
+    """A short id of this test run, for topic names and Redis prefixes of its own."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
 def redis_url() -> str:
     return os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -1,5 +1,6 @@
-"""key-manager for other services' tests: its real app on the test database, and a verified
-studio's game seeded into its projection as developer.events would put it there.
+"""key-manager for other services' tests, registered as a pytest plugin (pyproject.toml): the
+fixtures ``km_app`` and ``km_url`` of its real app on the test database, and a verified studio's
+game seeded into its projection as developer.events would put it there.
 
 Only for tests (it migrates from the source checkout's alembic.ini).
 """
@@ -9,13 +10,16 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from gamekeys_platform.events import Event
 from gamekeys_platform.migrations import upgrade_to_head
+from gamekeys_platform.testing import serving
 from key_manager.app import create_app
 from key_manager.db.projection import apply_developer_event
 from key_manager.settings import get_settings
@@ -23,18 +27,29 @@ from key_manager.settings import get_settings
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
-def key_manager_app(platform_env: dict[str, Any], database_url: str, *, keys_events_topic: str) -> Flask:
-    """A migrated key-manager with fresh secrets, publishing (when relayed) to its own topic."""
-    upgrade_to_head(ALEMBIC_INI, database_url)
+@pytest.fixture(scope="session")
+def km_app(platform_env: dict[str, Any], postgres_url: str) -> Iterator[Flask]:
+    """A migrated key-manager on the test database with fresh secrets, publishing (when relayed)
+    to a keys topic of its own (``km_app.extensions["key_manager"].settings.keys_events_topic``)."""
+    upgrade_to_head(ALEMBIC_INI, postgres_url)
     settings = get_settings(
-        **{**platform_env, "database_url": database_url},
+        **{**platform_env, "database_url": postgres_url},
         key_encryption_keys=f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
         key_encryption_active_key_id="k1",
         key_lookup_pepper=secrets.token_urlsafe(32),
-        keys_events_topic=keys_events_topic,
+        keys_events_topic=f"test.km.{uuid.uuid4().hex[:8]}.keys.events",
         database_pool_size=10,
     )
-    return create_app(settings)
+    app = create_app(settings)
+    yield app
+    app.extensions["key_manager"].db.dispose()
+
+
+@pytest.fixture(scope="session")
+def km_url(km_app: Flask) -> Iterator[str]:
+    """``km_app`` served over real HTTP, for the service under test to call."""
+    with serving(km_app) as url:
+        yield url
 
 
 def publish_developer_event(app: Flask, event_type: str, subject: Any, data: dict[str, Any]) -> None:
