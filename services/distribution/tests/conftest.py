@@ -20,7 +20,6 @@ from gamekeys_platform.migrations import upgrade_to_head
 from key_manager.testing import verified_studio_game
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
-KEY_MANAGER_DIR = SERVICE_DIR.parent / "key-manager"
 API = "/api/v1/distribution"
 
 
