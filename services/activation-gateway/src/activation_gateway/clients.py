@@ -19,7 +19,7 @@ from urllib.parse import quote
 import requests
 from prometheus_client import Counter
 
-from activation_gateway.domain.redemption import Account, parse_account_created_at
+from activation_gateway.domain.redemption import Account, Refusal, parse_account_created_at
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.http_client import ServiceClient
 from gamekeys_platform.service_tokens import ServiceTokenProvider
@@ -37,6 +37,11 @@ INTERNAL = "/internal/v1/keys"
 
 class KeyManagerRefusal(ApiError):
     """A 4xx answer of key-manager, in §3 terms (KEY_NOT_FOUND, KEY_ALREADY_ACTIVATED, ...)."""
+
+    @property
+    def refusal(self) -> Refusal:
+        """The redemption's refusal: key-manager's code, message and details, passed on."""
+        return Refusal(self.code, self.message, self.details)
 
 
 def _refusal(response: requests.Response, service: str) -> ApiError:

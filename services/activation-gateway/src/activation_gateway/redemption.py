@@ -425,14 +425,7 @@ def _checked(gw: Gateway, session: Session, attempt: Attempt, canonical: str, *,
         try:
             gw.key_manager.hold(key["keyId"], tid, reason=f"fraud review of activation {tid}")
         except KeyManagerRefusal as exc:
-            return _refused(
-                gw,
-                session,
-                attempt,
-                Refusal(exc.code, exc.message, exc.details),
-                key=key,
-                ip_country=ip_info.country,
-            )
+            return _refused(gw, session, attempt, exc.refusal, key=key, ip_country=ip_info.country)
         _record(
             gw,
             session,
@@ -455,13 +448,7 @@ def _checked(gw: Gateway, session: Session, attempt: Attempt, canonical: str, *,
         )
     except KeyManagerRefusal as exc:
         return _refused(
-            gw,
-            session,
-            attempt,
-            Refusal(exc.code, exc.message, exc.details),
-            key=key,
-            ip_country=ip_info.country,
-            **fraud_values,
+            gw, session, attempt, exc.refusal, key=key, ip_country=ip_info.country, **fraud_values
         )
     _record(gw, session, attempt, Status.ACTIVATED, key=key, ip_country=ip_info.country, **fraud_values)
     return Outcome(
