@@ -53,11 +53,8 @@ class Database:
         self.tables = platform_tables(metadata)
         self.engine = create_engine(
             _psycopg_url(url),
-            # Opened as needed, then kept; a request finding all in use waits (pool_timeout). An
-            # overflow would be closed on every return and reopened by the next burst: a
-            # PostgreSQL backend started per request under load.
             pool_size=pool_size,
-            max_overflow=0,
+            max_overflow=pool_size,
             pool_timeout=pool_timeout_seconds,
             # A connection killed by a database restart is noticed before use, not by a request.
             pool_pre_ping=True,
