@@ -100,6 +100,22 @@ def test_new_version_reaches_a_second_instance_within_5s(
         other.extensions["antifraud"].db.dispose()
 
 
+def test_checking_the_rule_version_needs_no_second_connection(settings, service_auth, request_body):
+    """Every request re-checks the version (poll interval 0) with one pooled connection in all:
+    the check reads through the request's own, where asking the pool for another would wait
+    for the connection the request itself holds."""
+    single = create_app(
+        settings.model_copy(update={"database_pool_size": 1, "antifraud_rules_poll_seconds": 0})
+    )
+    try:
+        client = single.test_client()
+        for _ in range(3):
+            response = client.post("/api/v1/antifraud/analyze", json=request_body(), headers=service_auth)
+            assert response.status_code == 200, response.get_json()
+    finally:
+        single.extensions["antifraud"].db.dispose()
+
+
 def test_shadow_rule_is_recorded_but_never_changes_the_action(
     client, admin_auth, analyze, af, restore_defaults
 ):

@@ -43,7 +43,7 @@ class Antifraud:
             redis=client,
             velocity=VelocityStore(client, settings.antifraud_velocity_prefix),
             ip_ranges=IpRanges.from_file(settings.antifraud_ip_ranges_file),
-            rules=RuleEngine(db, poll_seconds=settings.antifraud_rules_poll_seconds),
+            rules=RuleEngine(poll_seconds=settings.antifraud_rules_poll_seconds),
         )
 
 

@@ -13,7 +13,8 @@ import logging
 import threading
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
 
 from antifraud.db.tables import rule_sets
 from antifraud.domain.rules import (
@@ -24,40 +25,48 @@ from antifraud.domain.rules import (
     compile_rule,
     compile_rule_set,
 )
-from gamekeys_platform.db import Database
 
 log = logging.getLogger("antifraud.rules")
 
 
 class RuleEngine:
-    def __init__(self, db: Database, *, poll_seconds: float = 1.0) -> None:
-        self.db = db
+    def __init__(self, *, poll_seconds: float = 1.0) -> None:
         self.poll_seconds = poll_seconds
         self._current: RuleSet | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
-    def current(self) -> RuleSet:
+    def current(self, session: Session) -> RuleSet:
+        """The rule set in force; the version is read through the caller's open ``session``. A
+        connection of its own would be a second one per request: with every pooled connection
+        held by a request waiting for another, none would ever come."""
         current = self._current
         if current is not None and time.monotonic() - self._checked_at < self.poll_seconds:
             return current
-        with self._lock:
-            if self._current is not None and time.monotonic() - self._checked_at < self.poll_seconds:
-                return self._current
-            with self.db.engine.connect() as connection:
-                version = connection.execute(select(func.max(rule_sets.c.version))).scalar() or 0
-                if self._current is None or self._current.version != version:
-                    raw = (
-                        connection.execute(
-                            select(rule_sets.c.rules).where(rule_sets.c.version == version)
-                        ).scalar_one()
-                        if version
-                        else None
-                    )
-                    self._current = load(version, raw)
-                    log.info("rule set in force", extra={"version": version})
-            self._checked_at = time.monotonic()
+        if current is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(blocking=False):
+            return current  # another request is checking; this set is at most a poll interval old
+        try:
+            if self._current is None or time.monotonic() - self._checked_at >= self.poll_seconds:
+                self._refresh(session.connection())
+                self._checked_at = time.monotonic()
             return self._current
+        finally:
+            self._lock.release()
+
+    def _refresh(self, connection: Connection) -> None:
+        version = connection.execute(select(func.max(rule_sets.c.version))).scalar() or 0
+        if self._current is None or self._current.version != version:
+            raw = (
+                connection.execute(
+                    select(rule_sets.c.rules).where(rule_sets.c.version == version)
+                ).scalar_one()
+                if version
+                else None
+            )
+            self._current = load(version, raw)
+            log.info("rule set in force", extra={"version": version})
 
     def invalidate(self) -> None:
         self._checked_at = 0.0

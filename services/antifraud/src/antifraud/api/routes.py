@@ -112,7 +112,7 @@ def analyze(body):
         sold_at=sold_at,
         now=now,
     )
-    rule_set = af.rules.current()
+    rule_set = af.rules.current(session)
     decision = decide(features, rule_set, af.settings.thresholds)
     if decision.errors:
         log.warning("rules failed at evaluation", extra={"errors": decision.errors[:5]})
@@ -191,7 +191,7 @@ def get_rules():
     af, session = antifraud(), request_session()
     row = repo.latest_rule_set(session)
     if row is None:
-        rule_set = af.rules.current()
+        rule_set = af.rules.current(session)
         return {
             "version": 0,
             "rules": [r.to_dict() for r in rule_set.rules],
@@ -452,7 +452,7 @@ def suspicious_activity(query, user_id):
     since = query["start"] or datetime.now(UTC) - timedelta(days=30)
     rows = repo.user_assessments(session, user_id, since)
     history = [PastAssessment(str(r.id), r.created_at, r.score, r.action, r.rules_hit) for r in rows]
-    descriptions = {rule.id: rule.description for rule in af.rules.current().rules}
+    descriptions = {rule.id: rule.description for rule in af.rules.current(session).rules}
     patterns = suspicious_patterns(history, descriptions)
     for pattern in patterns:
         pattern["firstSeen"], pattern["lastSeen"] = _ts(pattern["firstSeen"]), _ts(pattern["lastSeen"])
