@@ -138,6 +138,7 @@ def test_burst_of_checked_and_counted_attempts_never_overshoots(limiter: RateLim
     However the 50 concurrent attempts interleave, at most ``limit`` failures get through."""
     start = threading.Barrier(50)
     failures_let_through: list[int] = []
+    allowed: list[int] = []
     lock = threading.Lock()
 
     def attempt(i: int) -> None:
@@ -145,6 +146,8 @@ def test_burst_of_checked_and_counted_attempts_never_overshoots(limiter: RateLim
         result = limiter.hit("failures", "eve", limit=5, window_seconds=60)
         if not result.allowed:
             return
+        with lock:
+            allowed.append(i)
         time.sleep(0.01)  # the attempt itself (a key look-up)
         if i % 2:  # this attempt succeeded: it does not count
             limiter.undo("failures", "eve", result)
@@ -157,7 +160,10 @@ def test_burst_of_checked_and_counted_attempts_never_overshoots(limiter: RateLim
         thread.start()
     for thread in threads:
         thread.join()
-    assert 1 <= len(failures_let_through) <= 5
+    # Which attempts win the race is up to the scheduler (the first five may all succeed and be
+    # given back); whatever it is, at least five got a place and at most five failures count.
+    assert len(allowed) >= 5
+    assert len(failures_let_through) <= 5
     assert limiter.peek("failures", "eve", limit=5, window_seconds=60).remaining == 5 - len(
         failures_let_through
     )
