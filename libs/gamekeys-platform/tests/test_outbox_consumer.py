@@ -34,13 +34,18 @@ def broker(action: str) -> None:
     subprocess.run([str(INFRA), action, "kafka"], check=True, capture_output=True, timeout=30)
 
 
-@pytest.fixture()
-def topic(kafka_servers):
+def new_topic(kafka_servers, partitions: int) -> str:
+    """A fresh topic and its dead-letter topic."""
     name = f"test.{uuid.uuid4().hex[:8]}.events"
     admin = KafkaAdminClient(bootstrap_servers=kafka_servers, request_timeout_ms=10_000)
-    admin.create_topics([NewTopic(name, 3, 1), NewTopic(f"{name}.dlq", 1, 1)])
+    admin.create_topics([NewTopic(name, partitions, 1), NewTopic(f"{name}.dlq", 1, 1)])
     admin.close()
     return name
+
+
+@pytest.fixture()
+def topic(kafka_servers):
+    return new_topic(kafka_servers, 3)
 
 
 def apply_event(session, event: Event) -> None:
@@ -239,11 +244,7 @@ def test_a_consumer_settles_types_it_does_not_handle_without_a_transaction(db, k
 @pytest.fixture()
 def one_partition_topic(kafka_servers):
     """A topic of one partition, so that a poll returns the events in the order they were sent."""
-    name = f"test.{uuid.uuid4().hex[:8]}.events"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_servers, request_timeout_ms=10_000)
-    admin.create_topics([NewTopic(name, 1, 1), NewTopic(f"{name}.dlq", 1, 1)])
-    admin.close()
-    return name
+    return new_topic(kafka_servers, 1)
 
 
 class RecordingHandler:
