@@ -8,7 +8,11 @@ p99, max, errors, then the in-process rule evaluation p99 for 20 rules. Asserts 
 
 With ``--url`` it loads the service already running there (``deploy/local/run.py start
 antifraud``: its configuration, its database) with a token signed by the checkout's dev key,
-and finds its gunicorn through ``.local/run/antifraud-api.pid``.
+and finds its gunicorn through ``.local/run/antifraud-api.pid``. What it writes stays there:
+thousands of attempts from 192.0.2.0/24, the demo's players' network, so for up to a day
+after such a run ``make run``'s players are scored as a burst from one network and blocked
+(clear the running platform's counters with ``redis-cli --scan --pattern 'af:*' | xargs
+redis-cli del``).
 
 CPU per request, from /proc: the gunicorn processes' own CPU (master and workers) and the whole
 machine's busy CPU (gunicorn, PostgreSQL, Redis, the client and anything else running) over the
