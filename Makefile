@@ -68,9 +68,10 @@ lint: install ## ruff: lint and formatting check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-chart: $(HELM) ## Lint the Helm chart and render it with its default values
+chart: install $(HELM) ## Lint the Helm chart, render it and check the manifests against the Kubernetes schemas
 	$(HELM) lint --strict $(CHART)
-	$(HELM) template gamekeys $(CHART) > /dev/null
+	$(HELM) template gamekeys $(CHART) > $(VENV)/chart.yaml
+	$(BIN)/kubernetes-validate --strict --quiet $(VENV)/chart.yaml
 
 $(BIN)/helm: | $(INSTALL_STAMP)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
