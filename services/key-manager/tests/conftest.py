@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import base64
 import secrets
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from gamekeys_platform.events import Event
 from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.testing import serving
 from key_manager.app import create_app
-from key_manager.db.projection import apply_developer_event
 from key_manager.settings import get_settings
+from key_manager.testing import publish_developer_event
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))  # km_testkit
 
 
 def b64key() -> str:
@@ -63,14 +64,6 @@ def live_server(app):
         yield url
 
 
-def publish(km, event_type: str, subject, data: dict) -> None:
-    """Apply a developer.events event to the projection, as the consumer would."""
-    with km.db.transaction() as session:
-        apply_developer_event(
-            session, Event(type=event_type, source="developer-portal", subject=str(subject), data=data)
-        )
-
-
 @dataclass
 class Studio:
     developer_id: uuid.UUID
@@ -86,7 +79,7 @@ def new_studio(km, make_token, *, verified: bool = True) -> Studio:
     """A studio with a member per team role and a game, in ``km``'s projection."""
     developer_id, game_id = uuid.uuid4(), uuid.uuid4()
     users = {role: str(uuid.uuid4()) for role in ("admin", "developer", "marketing", "finance")}
-    publish(
+    publish_developer_event(
         km,
         "developer.registered",
         developer_id,
@@ -98,20 +91,20 @@ def new_studio(km, make_token, *, verified: bool = True) -> Studio:
         },
     )
     for role in ("developer", "marketing", "finance"):
-        publish(
+        publish_developer_event(
             km,
             "team.member_added",
             developer_id,
             {"developerId": str(developer_id), "userId": users[role], "role": role},
         )
     if verified:
-        publish(
+        publish_developer_event(
             km,
             "developer.verified",
             developer_id,
             {"developerId": str(developer_id), "verificationStatus": "verified", "reason": None},
         )
-    publish(
+    publish_developer_event(
         km,
         "game.created",
         game_id,
@@ -166,4 +159,4 @@ def gen(client):
 @pytest.fixture(scope="session")
 def project(km):
     """``project(event_type, subject, data)``: apply a developer.events event to the projection."""
-    return lambda event_type, subject, data: publish(km, event_type, subject, data)
+    return lambda event_type, subject, data: publish_developer_event(km, event_type, subject, data)

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
+from km_testkit import create, run_generator, with_vault
 from sqlalchemy import func, select
 
 from key_manager.db.tables import batches, keys
 from key_manager.domain.vault import KeyVault
-from key_manager.generator import BatchGenerator
-
-
-def create(client, studio, quantity):
-    body = {"gameId": str(studio.game_id), "keyType": "retail", "quantity": quantity}
-    response = client.post("/api/v1/keys/batches", json=body, headers=studio.auth())
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["batchId"]
 
 
 def cancel(client, batch_id, headers, **body):
     return client.post(f"/api/v1/keys/batches/{batch_id}/cancel", json=body, headers=headers)
-
-
-def run_generator(km, **kwargs) -> list:
-    generator = BatchGenerator(km, **kwargs)
-    done = []
-    while (batch_id := generator.run_once()) is not None:
-        done.append(batch_id)
-    return done
 
 
 def key_count(km, batch_id) -> int:
@@ -88,12 +72,7 @@ def test_a_batch_cancelled_while_generating_stops_and_leaves_no_keys(client, stu
                 assert response.status_code == 200 and response.get_json()["status"] == "cancelled"
             return super().encrypt_many(row_ids, canonicals)
 
-    vault = CancellingVault(
-        pepper=km.settings.lookup_pepper,
-        encryption_keys=km.settings.encryption_keys,
-        active_key_id=km.settings.key_encryption_active_key_id,
-    )
-    assert run_generator(dataclasses.replace(km, vault=vault), chunk_size=1_000) == [uuid.UUID(batch_id)]
+    assert run_generator(with_vault(km, CancellingVault), chunk_size=1_000) == [uuid.UUID(batch_id)]
     assert CancellingVault.chunks == 2  # it stopped at the next progress step
     batch = client.get(f"/api/v1/keys/batches/{batch_id}", headers=studio.auth()).get_json()
     assert batch["status"] == "cancelled" and batch["generatedKeys"] == 0

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import random
 import time
 import uuid
 
 import pytest
+from km_testkit import create, run_generator, with_vault
 from sqlalchemy import func, select
 
 from key_manager.db.tables import batches, key_exports, key_transitions, keys
@@ -17,21 +17,6 @@ from key_manager.domain import codec
 from key_manager.domain.batches import key_id_range
 from key_manager.domain.vault import KeyVault
 from key_manager.generator import BatchGenerator
-
-
-def create(client, studio, quantity, role="admin", **fields):
-    body = {"gameId": str(studio.game_id), "keyType": "retail", "quantity": quantity, **fields}
-    response = client.post("/api/v1/keys/batches", json=body, headers=studio.auth(role))
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["batchId"]
-
-
-def run_generator(km, **kwargs) -> list:
-    generator = BatchGenerator(km, **kwargs)
-    done = []
-    while (batch_id := generator.run_once()) is not None:
-        done.append(batch_id)
-    return done
 
 
 def test_a_100000_key_batch_completes_with_100000_distinct_keys(client, studio, km):
@@ -161,12 +146,7 @@ def test_a_failed_generation_marks_the_batch_failed_and_leaves_no_keys(client, s
                 raise OSError("entropy source gone")
             return super().encrypt_many(row_ids, canonicals)
 
-    vault = FlakyVault(
-        pepper=km.settings.lookup_pepper,
-        encryption_keys=km.settings.encryption_keys,
-        active_key_id=km.settings.key_encryption_active_key_id,
-    )
-    run_generator(dataclasses.replace(km, vault=vault), chunk_size=1_000)
+    run_generator(with_vault(km, FlakyVault), chunk_size=1_000)
     batch = client.get(f"/api/v1/keys/batches/{batch_id}", headers=studio.auth()).get_json()
     assert batch["status"] == "failed" and batch["failureReason"] == "generation failed (OSError)"
     assert batch["generatedKeys"] == 0

@@ -21,6 +21,7 @@ from gamekeys_platform.events import Event
 from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.testing import serving
 from key_manager.app import create_app
+from key_manager.context import KeyManager
 from key_manager.db.projection import apply_developer_event
 from key_manager.settings import get_settings
 
@@ -52,9 +53,9 @@ def km_url(km_app: Flask) -> Iterator[str]:
         yield url
 
 
-def publish_developer_event(app: Flask, event_type: str, subject: Any, data: dict[str, Any]) -> None:
-    """Apply one developer.events event to the projection, as the worker's consumer would."""
-    with app.extensions["key_manager"].db.transaction() as session:
+def publish_developer_event(km: KeyManager, event_type: str, subject: Any, data: dict[str, Any]) -> None:
+    """Apply one developer.events event to ``km``'s projection, as the worker's consumer would."""
+    with km.db.transaction() as session:
         apply_developer_event(
             session, Event(type=event_type, source="developer-portal", subject=str(subject), data=data)
         )
@@ -62,6 +63,7 @@ def publish_developer_event(app: Flask, event_type: str, subject: Any, data: dic
 
 def verified_studio_game(app: Flask) -> tuple[uuid.UUID, uuid.UUID, str]:
     """A verified studio with one game, known to key-manager: (developer id, game id, admin user id)."""
+    km = app.extensions["key_manager"]
     developer_id, game_id, admin = uuid.uuid4(), uuid.uuid4(), str(uuid.uuid4())
     registered = {
         "developerId": str(developer_id),
@@ -69,15 +71,15 @@ def verified_studio_game(app: Flask) -> tuple[uuid.UUID, uuid.UUID, str]:
         "adminUserId": admin,
         "verificationStatus": "pending",
     }
-    publish_developer_event(app, "developer.registered", developer_id, registered)
+    publish_developer_event(km, "developer.registered", developer_id, registered)
     publish_developer_event(
-        app,
+        km,
         "developer.verified",
         developer_id,
         {"developerId": str(developer_id), "verificationStatus": "verified", "reason": None},
     )
     publish_developer_event(
-        app,
+        km,
         "game.created",
         game_id,
         {"gameId": str(game_id), "developerId": str(developer_id), "title": "Game", "status": "draft"},
