@@ -21,10 +21,11 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
-from gamekeys_platform.consumer import EventConsumer, kafka_consumer
+from gamekeys_platform.consumer import EventConsumer
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import Outbox, OutboxRelay, kafka_producer
 from gamekeys_platform.request_context import current_request_id
+from gamekeys_platform.testing import consumer_in_own_group
 
 INFRA = Path(__file__).resolve().parents[3] / "deploy" / "local" / "infra.sh"
 EVENTS = 1_000
@@ -94,6 +95,11 @@ class Running:
             thread.join(timeout=20)
 
 
+def consumer_of(db, kafka_servers, topic, handler, **options) -> EventConsumer:
+    name = f"test-consumer-{uuid.uuid4().hex[:8]}"
+    return consumer_in_own_group(db, kafka_servers, name=name, topics=[topic], handler=handler, **options)
+
+
 def wait_until(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -107,16 +113,8 @@ def test_every_event_arrives_once_through_a_broker_outage(db, kafka_servers, top
     outbox = Outbox(db, source="developer-portal", topic=topic)
     producer = kafka_producer(kafka_servers, client_id="test-relay", delivery_timeout_ms=6_000)
     relay = OutboxRelay(db, producer, service_name="sample", send_timeout_seconds=8)
-    group = f"test-consumer-{uuid.uuid4().hex[:8]}"
-    consumer = EventConsumer(
-        db,
-        kafka_consumer(kafka_servers, group_id=group, topics=[topic]),
-        kafka_producer(kafka_servers, client_id="test-dlq"),
-        name=group,
-        handler=apply_event,
-        max_attempts=3,
-        retry_backoff_seconds=0.1,
-    )
+    consumer = consumer_of(db, kafka_servers, topic, apply_event, max_attempts=3, retry_backoff_seconds=0.1)
+    group = consumer.name
 
     # A transaction that rolls back takes its events with it.
     rolled_back = []
@@ -216,15 +214,8 @@ def _payload(db, event_id: uuid.UUID) -> bytes:
 def test_a_consumer_settles_types_it_does_not_handle_without_a_transaction(db, kafka_servers, topic):
     outbox = Outbox(db, source="developer-portal", topic=topic)
     relay = OutboxRelay(db, kafka_producer(kafka_servers, client_id="test-relay"), service_name="sample")
-    group = f"test-consumer-{uuid.uuid4().hex[:8]}"
-    consumer = EventConsumer(
-        db,
-        kafka_consumer(kafka_servers, group_id=group, topics=[topic]),
-        kafka_producer(kafka_servers, client_id="test-dlq"),
-        name=group,
-        handler=apply_event,
-        event_types={"widget.counted"},
-    )
+    consumer = consumer_of(db, kafka_servers, topic, apply_event, event_types={"widget.counted"})
+    group = consumer.name
     with db.transaction() as session:
         # A poisonous event of a type this consumer does not handle never reaches the handler.
         ignored = [outbox.add(session, kind, "w-1", {}).id for kind in ("widget.renamed", "widget.poison")]
@@ -265,18 +256,6 @@ class RecordingHandler:
         self.transactions[event.id] = session.execute(text("SELECT txid_current()")).scalar_one()
         self.request_ids[event.id] = current_request_id()
         apply_event(session, event)
-
-
-def consumer_of(db, kafka_servers, topic, handler, **options) -> EventConsumer:
-    group = f"test-consumer-{uuid.uuid4().hex[:8]}"
-    return EventConsumer(
-        db,
-        kafka_consumer(kafka_servers, group_id=group, topics=[topic]),
-        kafka_producer(kafka_servers, client_id="test-dlq"),
-        name=group,
-        handler=handler,
-        **options,
-    )
 
 
 def send(kafka_servers, topic, events: list[Event]) -> None:

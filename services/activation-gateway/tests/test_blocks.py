@@ -16,9 +16,9 @@ from activation_gateway.db import repository as repo
 from activation_gateway.db.tables import blocks as blocks_table
 from activation_gateway.domain import blocks
 from activation_gateway.domain.lockout import Identities
-from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
+from gamekeys_platform.testing import consumer_in_own_group
 
 API = "/api/v1/activations"
 
@@ -85,15 +85,11 @@ def test_block_added_and_lifted_through_kafka(
     relay = OutboxRelay(
         af.db, kafka_producer(kafka_servers, client_id="ag-test-af-relay"), service_name="antifraud"
     )
-    consumer = EventConsumer(
+    consumer = consumer_in_own_group(
         gw.db,
-        kafka_consumer(
-            kafka_servers,
-            group_id=f"{BLOCKS_CONSUMER}-{uuid.uuid4().hex[:6]}",
-            topics=[settings.antifraud_events_topic],
-        ),
-        kafka_producer(kafka_servers, client_id="ag-test-dlq"),
+        kafka_servers,
         name=BLOCKS_CONSUMER,
+        topics=[settings.antifraud_events_topic],
         handler=block_list_handler(),
         event_types=BLOCK_EVENTS,
     )

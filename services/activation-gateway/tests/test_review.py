@@ -8,9 +8,9 @@ import uuid
 
 from activation_gateway.consumers import CASE_EVENTS, CASES_CONSUMER, case_decision_handler
 from activation_gateway.redemption import reassess_holds
-from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
+from gamekeys_platform.testing import consumer_in_own_group
 
 REVIEW = {"fingerprint": "dev-review", "platform": "review-me"}
 
@@ -54,15 +54,11 @@ def test_review_approved_through_kafka_completes(
     while relay.relay_once():
         pass
     relay.producer.close(timeout=5)
-    consumer = EventConsumer(
+    consumer = consumer_in_own_group(
         gw.db,
-        kafka_consumer(
-            kafka_servers,
-            group_id=f"{CASES_CONSUMER}-{uuid.uuid4().hex[:6]}",
-            topics=[settings.antifraud_events_topic],
-        ),
-        kafka_producer(kafka_servers, client_id="ag-test-dlq"),
+        kafka_servers,
         name=CASES_CONSUMER,
+        topics=[settings.antifraud_events_topic],
         handler=case_decision_handler(gw),
         event_types=CASE_EVENTS,
     )

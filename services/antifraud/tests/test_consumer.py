@@ -9,9 +9,8 @@ from sqlalchemy import select
 from antifraud.consumers import HANDLED_EVENTS, make_handler
 from antifraud.db.tables import assessments
 from antifraud.worker import VELOCITY_CONSUMER, build_loops
-from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.events import Event
-from gamekeys_platform.outbox import kafka_producer
+from gamekeys_platform.testing import consumer_in_own_group
 from gamekeys_platform.workers import Deferred
 
 
@@ -149,13 +148,11 @@ def test_worker_consumer_through_the_broker(af, settings, kafka_servers, analyze
     consumer = consumer_loop.build()
     consumer.consumer.close()  # rebuilt with a group of its own, so earlier runs' offsets don't matter
 
-    consumer = EventConsumer(
+    consumer = consumer_in_own_group(
         worker_af.db,
-        kafka_consumer(
-            kafka_servers, group_id=f"{VELOCITY_CONSUMER}-{uuid.uuid4().hex[:6]}", topics=[activations, keys]
-        ),
-        kafka_producer(kafka_servers, client_id="af-test-dlq"),
+        kafka_servers,
         name=VELOCITY_CONSUMER,
+        topics=[activations, keys],
         handler=make_handler(worker_af.velocity),
         event_types=HANDLED_EVENTS,
     )

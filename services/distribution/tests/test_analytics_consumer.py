@@ -14,9 +14,9 @@ from sqlalchemy import create_engine
 from distribution.consumers import ACTIVATION_EVENTS, apply_event
 from distribution.db.tables import SCHEMA, metadata
 from distribution.worker import build_loops
-from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
+from gamekeys_platform.testing import consumer_in_own_group
 from gamekeys_platform.workers import Deferred
 
 API = "/api/v1/distribution"
@@ -76,15 +76,11 @@ def test_activations_from_keys_events_feed_the_analytics(
     while relay.relay_once():
         pass
     relay.producer.close(timeout=5)
-    consumer = EventConsumer(
+    consumer = consumer_in_own_group(
         dist.db,
-        kafka_consumer(
-            kafka_servers,
-            group_id=f"test-dist-{uuid.uuid4().hex[:8]}",
-            topics=[dist.settings.keys_events_topic],
-        ),
-        kafka_producer(kafka_servers, client_id="test-dist-dlq"),
+        kafka_servers,
         name="distribution.activations",
+        topics=[dist.settings.keys_events_topic],
         handler=apply_event,
         event_types=ACTIVATION_EVENTS,
     )

@@ -10,9 +10,8 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from sqlalchemy import func, select
 
-from gamekeys_platform.consumer import EventConsumer, kafka_consumer
 from gamekeys_platform.events import Event
-from gamekeys_platform.outbox import kafka_producer
+from gamekeys_platform.testing import consumer_in_own_group
 from key_manager.db.projection import HANDLED_EVENTS, apply_developer_event
 from key_manager.db.tables import studio_members
 from key_manager.worker import PROJECTION_CONSUMER
@@ -53,13 +52,11 @@ def test_developer_events_feed_the_projection_once(client, km, kafka_servers, ma
         producer.send(topic, key=e.subject.encode(), value=e.to_json()).get(timeout=10)
     producer.close()
 
-    consumer = EventConsumer(
+    consumer = consumer_in_own_group(
         km.db,
-        kafka_consumer(
-            kafka_servers, group_id=f"{PROJECTION_CONSUMER}-{uuid.uuid4().hex[:6]}", topics=[topic]
-        ),
-        kafka_producer(kafka_servers, client_id="km-test-dlq"),
+        kafka_servers,
         name=PROJECTION_CONSUMER,
+        topics=[topic],
         handler=apply_developer_event,
         event_types=HANDLED_EVENTS,
     )

@@ -20,6 +20,9 @@ import pytest
 from werkzeug.serving import make_server
 
 from gamekeys_platform import devkeys
+from gamekeys_platform.consumer import EventConsumer, EventHandler, kafka_consumer
+from gamekeys_platform.db import Database
+from gamekeys_platform.outbox import kafka_producer
 
 
 def _admin_url() -> str:
@@ -125,3 +128,20 @@ def serving(app) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+
+
+def consumer_in_own_group(
+    db: Database, servers: list[str], *, name: str, topics: list[str], handler: EventHandler, **options
+) -> EventConsumer:
+    """The consumer ``name`` (its inbox rows are those the worker's consumer writes) in a Kafka
+    consumer group of its own, so it reads the test's topics from their start whatever offsets
+    earlier runs left; ``options`` as ``EventConsumer`` takes them (``event_types``, ...)."""
+    group = f"{name}-{uuid.uuid4().hex[:8]}"
+    return EventConsumer(
+        db,
+        kafka_consumer(servers, group_id=group, topics=topics),
+        kafka_producer(servers, client_id=f"{group}-dlq"),
+        name=name,
+        handler=handler,
+        **options,
+    )
