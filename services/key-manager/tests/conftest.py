@@ -16,7 +16,7 @@ from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.testing import serving
 from key_manager.app import create_app
 from key_manager.settings import get_settings
-from key_manager.testing import publish_developer_event
+from key_manager.testing import publish_developer_event, studio_with_game
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # km_testkit
@@ -77,38 +77,8 @@ class Studio:
 
 def new_studio(km, make_token, *, verified: bool = True) -> Studio:
     """A studio with a member per team role and a game, in ``km``'s projection."""
-    developer_id, game_id = uuid.uuid4(), uuid.uuid4()
-    users = {role: str(uuid.uuid4()) for role in ("admin", "developer", "marketing", "finance")}
-    publish_developer_event(
-        km,
-        "developer.registered",
-        developer_id,
-        {
-            "developerId": str(developer_id),
-            "companyName": "Studio",
-            "adminUserId": users["admin"],
-            "verificationStatus": "pending",
-        },
-    )
-    for role in ("developer", "marketing", "finance"):
-        publish_developer_event(
-            km,
-            "team.member_added",
-            developer_id,
-            {"developerId": str(developer_id), "userId": users[role], "role": role},
-        )
-    if verified:
-        publish_developer_event(
-            km,
-            "developer.verified",
-            developer_id,
-            {"developerId": str(developer_id), "verificationStatus": "verified", "reason": None},
-        )
-    publish_developer_event(
-        km,
-        "game.created",
-        game_id,
-        {"gameId": str(game_id), "developerId": str(developer_id), "title": "Game", "status": "draft"},
+    developer_id, game_id, users = studio_with_game(
+        km, members=("developer", "marketing", "finance"), verified=verified
     )
     tokens = {role: make_token(sub=user, roles=("developer",)) for role, user in users.items()}
     return Studio(developer_id, game_id, users, tokens)

@@ -61,27 +61,40 @@ def publish_developer_event(km: KeyManager, event_type: str, subject: Any, data:
         )
 
 
-def verified_studio_game(app: Flask) -> tuple[uuid.UUID, uuid.UUID, str]:
-    """A verified studio with one game, known to key-manager: (developer id, game id, admin user id)."""
-    km = app.extensions["key_manager"]
-    developer_id, game_id, admin = uuid.uuid4(), uuid.uuid4(), str(uuid.uuid4())
+def studio_with_game(
+    km: KeyManager, *, members: tuple[str, ...] = (), verified: bool = True
+) -> tuple[uuid.UUID, uuid.UUID, dict[str, str]]:
+    """A studio with one game in ``km``'s projection, its admin plus a team member per role of
+    ``members``: (developer id, game id, team role -> user id)."""
+    developer_id, game_id = uuid.uuid4(), uuid.uuid4()
+    users = {role: str(uuid.uuid4()) for role in ("admin", *members)}
     registered = {
         "developerId": str(developer_id),
         "companyName": "Studio",
-        "adminUserId": admin,
+        "adminUserId": users["admin"],
         "verificationStatus": "pending",
     }
     publish_developer_event(km, "developer.registered", developer_id, registered)
-    publish_developer_event(
-        km,
-        "developer.verified",
-        developer_id,
-        {"developerId": str(developer_id), "verificationStatus": "verified", "reason": None},
-    )
+    for role in members:
+        member = {"developerId": str(developer_id), "userId": users[role], "role": role}
+        publish_developer_event(km, "team.member_added", developer_id, member)
+    if verified:
+        publish_developer_event(
+            km,
+            "developer.verified",
+            developer_id,
+            {"developerId": str(developer_id), "verificationStatus": "verified", "reason": None},
+        )
     publish_developer_event(
         km,
         "game.created",
         game_id,
         {"gameId": str(game_id), "developerId": str(developer_id), "title": "Game", "status": "draft"},
     )
-    return developer_id, game_id, admin
+    return developer_id, game_id, users
+
+
+def verified_studio_game(app: Flask) -> tuple[uuid.UUID, uuid.UUID, str]:
+    """A verified studio with one game, known to key-manager: (developer id, game id, admin user id)."""
+    developer_id, game_id, users = studio_with_game(app.extensions["key_manager"])
+    return developer_id, game_id, users["admin"]
