@@ -62,6 +62,7 @@ test-e2e-only:
 	$(BIN)/pytest tests-e2e $(PYTEST_ARGS) || test $$? -eq 5
 
 bench: run ## Run the benchmarks under bench/ (against the running platform) and print their figures
+	$(INFRA) bench-tools
 	@for script in $(BENCHMARKS); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint: install ## ruff: lint and formatting check

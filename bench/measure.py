@@ -1,10 +1,16 @@
-"""What the benchmarks measure with: percentiles, and CPU time read from /proc (wall times on a
-shared 2-core machine are noisy, CPU per request much less so)."""
+"""What the benchmarks measure with: percentiles, CPU time read from /proc (wall times on a
+shared 2-core machine are noisy, CPU per request much less so) and wrk for HTTP load."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -28,3 +34,108 @@ def process_stat(pid: int) -> tuple[str, float] | None:
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time of these processes so far (a process that is gone counts 0)."""
     return sum(stat[1] for stat in map(process_stat, pids) if stat is not None)
+
+
+# -- wrk: HTTP load from a C client ------------------------------------------------------------------
+# A Python client spends about as much CPU per request as the cheapest routes it drives, and on
+# this 2-core machine it shares the cores with them: it would measure itself. wrk costs a few
+# microseconds per request.
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class WrkRun:
+    count: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    outcomes: Counter  # "HTTP <status>" or "socket <connect|read|write|timeout>" -> count
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+
+_WRK_SCRIPT = """
+local requests = {%s}
+local n = 0
+statuses = {}
+request = function()
+  n = n %% #requests + 1
+  return requests[n]
+end
+response = function(status)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+end
+done = function(summary, latency)
+  io.write(string.format("run %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99)))
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      io.write(string.format("status %%d %%d\\n", status, count))
+    end
+  end
+  for kind, count in pairs(summary.errors) do
+    io.write(string.format("socket %%s %%d\\n", kind, count))
+  end
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    level = "="
+    while f"]{level}]" in text:
+        level += "="
+    return f"[{level}[{text}]{level}]"
+
+
+def wrk(base_url: str, requests: list[Request], *, connections: int, seconds: float) -> WrkRun | None:
+    """Drive ``requests`` round-robin over ``connections`` keep-alive connections for ``seconds``
+    with wrk (one thread); None when wrk is not installed (``deploy/local/infra.sh bench-tools``)."""
+    binary = shutil.which("wrk")
+    if binary is None:
+        return None
+    host = urlsplit(base_url).netloc  # wrk.format adds no Host header, and nginx insists on one
+    formatted = ",\n".join(
+        "wrk.format({}, {}, {{{}}}, {})".format(
+            _lua_string(r.method),
+            _lua_string(r.path),
+            ", ".join(
+                f"[ {_lua_string(name)} ] = {_lua_string(value)}"
+                for name, value in {"Host": host, **r.headers}.items()
+            ),
+            _lua_string(r.body) if r.body else "nil",
+        )
+        for r in requests
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="gk-bench-") as script:
+        script.write(_WRK_SCRIPT % formatted)
+        script.flush()
+        finished = subprocess.run(  # noqa: S603 - our own arguments
+            [binary, "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", script.name, base_url],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    if finished.stderr:  # a script error: wrk went on with plain GETs, which measure nothing
+        raise SystemExit(f"bench: wrk failed: {finished.stderr.strip()}")
+    outcomes: Counter = Counter()
+    count = duration_us = p50_us = p99_us = 0
+    for line in finished.stdout.splitlines():
+        fields = line.split()
+        if fields[:1] == ["run"]:
+            count, duration_us, p50_us, p99_us = (int(value) for value in fields[1:5])
+        elif fields[:1] == ["status"]:
+            outcomes[f"HTTP {fields[1]}"] += int(fields[2])
+        elif fields[:1] == ["socket"] and fields[1] != "status" and int(fields[2]):
+            outcomes[f"socket {fields[1]}"] += int(fields[2])
+    return WrkRun(count, duration_us / 1e6, p50_us / 1000, p99_us / 1000, outcomes)

@@ -3,7 +3,11 @@ the running platform (nginx gateway → activation-gateway → key-manager + ant
 PostgreSQL) at increasing concurrency, malformed keys refused, and in the same run `pgbench` with
 the equivalent conditional UPDATE on a scratch table of a scratch database. Prints figures beside
 the targets, a per-hop profile and the CPU each process spent; asserts nothing. `make bench`
-starts the platform with `make run` first.
+starts the platform with `make run` first and installs wrk.
+
+Malformed keys are sent by wrk (the Python client would spend as much CPU as the refusals it
+measures); the same wrk load against a Flask route that only parses and answers, under the
+services' gunicorn settings, gives the framework's ceiling on this machine.
 
 Every redemption is a distinct player (token), device and address (10.0.0.0/8, no country, not a
 VPN), so neither the lockouts nor the device-farm, key-hoarding or brute-force rules fire; the
@@ -12,6 +16,7 @@ keys are promotional (never sold, so the resale rule stays quiet).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -29,10 +34,11 @@ from pathlib import Path
 
 import psycopg
 import requests
-from measure import percentile, process_stat
+from measure import Request, WrkRun, percentile, process_stat, wrk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
 from platform_client import GATEWAY, Caller, create_verified_game, token
+from run import Service
 
 from gamekeys_platform import devkeys
 from key_manager.domain import codec
@@ -44,8 +50,9 @@ ANTIFRAUD = "http://127.0.0.1:8005"
 LEVELS = (4, 8, 16, 32)
 PER_LEVEL = 600  # redemptions per concurrency level ...
 LEVEL_SECONDS = 8.0  # ... or this long, whichever comes first
-MALFORMED = 1_000
+MALFORMED = 4_000  # distinct players (and devices, addresses), taken in turn while wrk runs ...
 MALFORMED_CONCURRENCY = 16
+CEILING_PORT = 8099
 PROFILE_CALLS = 50  # sequential calls per hop
 PGBENCH_TRANSACTIONS = 20_000  # per level
 TARGET_RATE, TARGET_RATIO, TARGET_P99_MS, TARGET_MALFORMED = 1_000, 0.10, 50, 3_000
@@ -83,17 +90,38 @@ class Run:
     outcomes: Counter
 
     @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    @property
     def rate(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else 0.0
+        return self.count / self.seconds if self.seconds else 0.0
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies, 0.99) * 1000
+
+
+REDEEM_PATH = "/api/v1/activations/redeem"
+
+
+def redeem_request(attempt: Attempt) -> Request:
+    body = {"key": attempt.key, "userRegion": "DE", "deviceInfo": {"fingerprint": attempt.device}}
+    headers = {
+        "Authorization": f"Bearer {attempt.bearer}",
+        "X-Forwarded-For": attempt.ip,
+        "Content-Type": "application/json",
+    }
+    return Request("POST", REDEEM_PATH, headers, json.dumps(body))
 
 
 def post_redeem(session: requests.Session, attempt: Attempt, base: str = GATEWAY) -> str:
-    response = session.post(
-        f"{base}/api/v1/activations/redeem",
-        json={"key": attempt.key, "userRegion": "DE", "deviceInfo": {"fingerprint": attempt.device}},
-        headers={"Authorization": f"Bearer {attempt.bearer}", "X-Forwarded-For": attempt.ip},
-        timeout=30,
-    )
+    request = redeem_request(attempt)
+    response = session.post(f"{base}{request.path}", data=request.body, headers=request.headers, timeout=30)
     try:
         body = response.json()
         return body.get("status") if response.status_code < 300 else body["error"]["code"]
@@ -132,6 +160,64 @@ def drive(attempts: list[Attempt], concurrency: int, seconds: float) -> Run:
     for thread in threads:
         thread.join()
     return Run(time.perf_counter() - started, latencies, outcomes)
+
+
+def refuse_malformed(attempts: list[Attempt]) -> tuple[Run | WrkRun, str]:
+    """Malformed keys against the gateway for LEVEL_SECONDS: with wrk when it is installed (the
+    Python client would cost as much CPU as the refusals it measures), else with ``drive``."""
+    requests_ = [redeem_request(attempt) for attempt in attempts]
+    run = wrk(GATEWAY, requests_, connections=MALFORMED_CONCURRENCY, seconds=LEVEL_SECONDS)
+    if run is not None:
+        return run, "wrk"
+    run = drive(attempts, MALFORMED_CONCURRENCY, LEVEL_SECONDS)
+    return run, "Python client: no wrk, see infra.sh bench-tools"
+
+
+# The least any Flask route answers with here: parse a JSON body, answer a JSON 400.
+CEILING_APP = """
+from flask import Flask, jsonify, request
+
+
+def create_app():
+    app = Flask("ceiling")
+
+    @app.post("/api/v1/activations/redeem")
+    def refuse():
+        key = request.get_json().get("key")
+        return jsonify({"success": False, "error": {"code": "INVALID_KEY_FORMAT", "key": key}}), 400
+
+    return app
+"""
+
+
+def framework_ceiling(attempts: list[Attempt]) -> WrkRun | None:
+    """The same wrk load against a Flask app that does nothing but parse and answer, under the
+    gunicorn settings the services run with (deploy/local/run.py): what no route can beat here."""
+    if shutil.which("wrk") is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="gk-bench-ceiling-") as workdir:
+        package = Path(workdir) / "ceiling"
+        package.mkdir()
+        (package / "__init__.py").write_text("")
+        (package / "app.py").write_text(CEILING_APP)
+        command = Service("ceiling", "ceiling", CEILING_PORT).commands()["api"]
+        server = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        try:
+            url = f"http://127.0.0.1:{CEILING_PORT}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    requests.get(url, timeout=1)
+                    break
+                except requests.ConnectionError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("bench: the ceiling app did not start") from None
+                    time.sleep(0.2)
+            return wrk(url, [redeem_request(a) for a in attempts], connections=MALFORMED_CONCURRENCY,
+                       seconds=LEVEL_SECONDS)  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def malformed_key() -> str:
@@ -417,8 +503,9 @@ def main() -> None:
 
     attempts = [Attempt(malformed_key()) for _ in range(MALFORMED)]
     before = cpu_by_process()
-    malformed = drive(attempts, MALFORMED_CONCURRENCY, LEVEL_SECONDS)
+    malformed, malformed_tool = refuse_malformed(attempts)
     cpu["malformed"] = cpu_spent(before, cpu_by_process())
+    ceiling = framework_ceiling(attempts)
     runs_and_malformed = {**runs, "malformed": malformed}
 
     hops, profile_outcomes = profile(profile_keys)
@@ -433,8 +520,8 @@ def main() -> None:
             "" if activated == PGBENCH_TRANSACTIONS // clients * clients else f" (only {activated} rows hit!)"
         )
         print(
-            f"{clients:>7} {run.rate:>10,.0f} {statistics.median(run.latencies) * 1000:>7.1f} "
-            f"{percentile(run.latencies, 0.99) * 1000:>7.1f} {sum(errors.values()):>6}   {tps:>12,.0f} "
+            f"{clients:>7} {run.rate:>10,.0f} {run.p50_ms:>7.1f} "
+            f"{run.p99_ms:>7.1f} {sum(errors.values()):>6}   {tps:>12,.0f} "
             f"{latency:>9.2f} {run.rate / tps:>6.3f}   {dict(errors) or '-'}{check}"
         )
     print(f"{'target':>7} {'>= ' + str(TARGET_RATE):>10} {'':>7} {'<= ' + str(TARGET_P99_MS):>7} {'0':>6}   "
@@ -444,10 +531,16 @@ def main() -> None:
           "UPDATEs per level on a scratch table)")  # fmt: skip
 
     print(
-        f"\nmalformed keys: {malformed.rate:,.0f} rejections/s at {MALFORMED_CONCURRENCY} clients "
-        f"(target >= {TARGET_MALFORMED:,}); p50 {statistics.median(malformed.latencies) * 1000:.1f} ms, "
-        f"p99 {percentile(malformed.latencies, 0.99) * 1000:.1f} ms; {dict(malformed.outcomes)}"
+        f"\nmalformed keys: {malformed.rate:,.0f} rejections/s at {MALFORMED_CONCURRENCY} connections "
+        f"({malformed_tool}; target >= {TARGET_MALFORMED:,}); p50 {malformed.p50_ms:.1f} ms, "
+        f"p99 {malformed.p99_ms:.1f} ms; {dict(malformed.outcomes)}"
     )
+    if ceiling is not None:
+        print(
+            f"framework ceiling: {ceiling.rate:,.0f} answers/s from a Flask route that only parses the "
+            f"body and answers 400, same gunicorn settings and wrk load, direct (no nginx); "
+            f"p99 {ceiling.p99_ms:.1f} ms; {dict(ceiling.outcomes)}"
+        )
 
     print(f"\nprofile, one client, {PROFILE_CALLS} sequential calls each:    p50 ms   p99 ms")
     for label, samples in hops:
@@ -461,7 +554,7 @@ def main() -> None:
     columns = [*LEVELS, "malformed"]
     per_request = {
         column: {
-            name: seconds * 1000 / max(1, len(runs_and_malformed[column].latencies))
+            name: seconds * 1000 / max(1, runs_and_malformed[column].count)
             for name, seconds in cpu[column].items()
         }
         for column in columns

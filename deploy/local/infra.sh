@@ -9,6 +9,7 @@
 #   infra.sh pause|resume kafka     SIGSTOP/SIGCONT the broker (fault tests; a restart would lose data)
 #   infra.sh restart postgres       restart whichever PostgreSQL serves 127.0.0.1:5432 (fault tests)
 #   infra.sh reload-gateway         regenerate the nginx config from gateway-routes.txt and reload it
+#   infra.sh bench-tools            install the benchmarks' HTTP load generator (wrk) if missing
 #
 # Components: postgres redis kafka clickhouse s3 clamav gateway (default: all).
 # shellcheck source-path=SCRIPTDIR disable=SC2016  # single quotes in `bash -c` are intended
@@ -732,6 +733,11 @@ cmd_reload_gateway() {
     fi
 }
 
+cmd_bench_tools() {
+    command -v wrk >/dev/null || apt_install wrk
+    say wrk "$(command -v wrk)"
+}
+
 usage() {
     awk 'NR == 1 { next } /^# shellcheck/ || !/^#/ { exit } { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
 }
@@ -746,6 +752,7 @@ main() {
         pause | resume) cmd_signal "$cmd" "$@" ;;
         restart) cmd_restart "$@" ;;
         reload-gateway) cmd_reload_gateway ;;
+        bench-tools) cmd_bench_tools ;;
         -h | --help | help) usage ;;
         *) usage >&2; exit 2 ;;
     esac
