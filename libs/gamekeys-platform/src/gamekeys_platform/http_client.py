@@ -15,16 +15,18 @@ A circuit breaker stops hammering a callee that keeps failing and fails fast mea
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import math
 import random
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
-import requests
+import urllib3
 from prometheus_client import Counter
-from requests.adapters import HTTPAdapter
 
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.request_context import current_request_id, new_request_id
@@ -91,6 +93,19 @@ class CircuitBreaker:
             return max(0.0, self._opened_at + self.reset_timeout - time.monotonic())
 
 
+@dataclass(frozen=True)
+class ServiceResponse:
+    """A callee's answer, its body read in full."""
+
+    status_code: int
+    headers: urllib3.HTTPHeaderDict
+    content: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError if it is not."""
+        return jsonlib.loads(self.content)
+
+
 class ServiceClient:
     """``ServiceClient("http://key-service:8000", service_name="key-service", token_provider=tokens)``.
 
@@ -119,27 +134,24 @@ class ServiceClient:
         self.retries = retries
         self.backoff = backoff
         self.breaker = CircuitBreaker(failure_threshold, reset_timeout)
-        self.session = requests.Session()
-        # Callees are addressed directly: no proxy or netrc from the environment, whose lookup
-        # on every request cost a tenth of a busy caller's CPU.
-        self.session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        # urllib3 itself, not requests on top of it: a callee is addressed directly (no proxy,
+        # netrc or cookies to consider), and requests' own work per call was as much CPU as the
+        # rest of the call. Retries are ours (above), so urllib3 makes none.
+        self.pool = urllib3.PoolManager(num_pools=1, maxsize=pool_maxsize, retries=False)
 
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
+    def get(self, path: str, **kwargs: Any) -> ServiceResponse:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
+    def post(self, path: str, **kwargs: Any) -> ServiceResponse:
         return self.request("POST", path, **kwargs)
 
-    def put(self, path: str, **kwargs: Any) -> requests.Response:
+    def put(self, path: str, **kwargs: Any) -> ServiceResponse:
         return self.request("PUT", path, **kwargs)
 
-    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+    def patch(self, path: str, **kwargs: Any) -> ServiceResponse:
         return self.request("PATCH", path, **kwargs)
 
-    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+    def delete(self, path: str, **kwargs: Any) -> ServiceResponse:
         return self.request("DELETE", path, **kwargs)
 
     def request(
@@ -153,11 +165,19 @@ class ServiceClient:
         idempotency_key: str | None = None,
         retry_safe: bool = False,
         timeout: TimeoutSpec | None = None,
-    ) -> requests.Response:
+    ) -> ServiceResponse:
         """Send the call (retrying if safe) and return a 2xx-4xx response, or raise ApiError."""
         method = method.upper()
         url = f"{self.base_url}/{path.lstrip('/')}"
+        if params:
+            url = f"{url}?{urlencode(params, doseq=True)}"
         sent_headers = self._headers(headers, idempotency_key)
+        body = None
+        if json is not None:
+            body = jsonlib.dumps(json).encode()
+            sent_headers.setdefault("Content-Type", "application/json")
+        connect_timeout, read_timeout = _pair(timeout or self.timeout)
+        deadline = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         retryable = retry_safe or method in IDEMPOTENT_METHODS or idempotency_key is not None
         attempts = 1 + (self.retries if retryable else 0)
         for attempt in range(attempts):
@@ -167,36 +187,27 @@ class ServiceClient:
                 self._count(method, "circuit_open")
                 raise self._unavailable()
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    json=json,
-                    params=params,
-                    headers=sent_headers,
-                    timeout=timeout or self.timeout,
-                    allow_redirects=False,
+                raw = self.pool.request(
+                    method, url, body=body, headers=sent_headers, timeout=deadline, redirect=False
                 )
-            except requests.RequestException as exc:
-                self._failed(
-                    method, path, "timeout" if isinstance(exc, requests.Timeout) else "connection_error"
-                )
+            except urllib3.exceptions.HTTPError as exc:
+                self._failed(method, path, _failure_outcome(exc))
                 error = self._unavailable()
                 continue
-            if response.status_code < 500:
+            if raw.status < 500:
                 self.breaker.record_success()
-                self._count(method, "success" if response.status_code < 400 else "client_error")
-                return response
-            response.close()
+                self._count(method, "success" if raw.status < 400 else "client_error")
+                return ServiceResponse(raw.status, raw.headers, raw.data)
             self._failed(method, path, "server_error")
             error = ApiError(
                 "EXTERNAL_SERVICE_ERROR",
-                f"{self.service_name} failed with status {response.status_code}",
-                details={"service": self.service_name, "status": response.status_code},
+                f"{self.service_name} failed with status {raw.status}",
+                details={"service": self.service_name, "status": raw.status},
             )
         raise error
 
     def close(self) -> None:
-        self.session.close()
+        self.pool.clear()
 
     def _headers(self, extra: dict[str, str] | None, idempotency_key: str | None) -> dict[str, str]:
         headers = {"X-Request-Id": current_request_id() or new_request_id()}
@@ -223,3 +234,16 @@ class ServiceClient:
             details={"service": self.service_name},
             headers={"Retry-After": str(retry_after)},
         )
+
+
+def _failure_outcome(exc: urllib3.exceptions.HTTPError) -> str:
+    # urllib3 makes a refused connection a kind of connect timeout; it is not one.
+    if isinstance(exc, urllib3.exceptions.TimeoutError) and not isinstance(
+        exc, urllib3.exceptions.NewConnectionError
+    ):
+        return "timeout"
+    return "connection_error"
+
+
+def _pair(timeout: TimeoutSpec) -> tuple[float, float]:
+    return timeout if isinstance(timeout, tuple) else (timeout, timeout)

@@ -16,12 +16,11 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-import requests
 from prometheus_client import Counter
 
 from activation_gateway.domain.redemption import Account, Refusal, parse_account_created_at
 from gamekeys_platform.errors import ApiError
-from gamekeys_platform.http_client import ServiceClient
+from gamekeys_platform.http_client import ServiceClient, ServiceResponse
 from gamekeys_platform.service_tokens import ServiceTokenProvider
 
 log = logging.getLogger("activation_gateway.clients")
@@ -44,7 +43,7 @@ class KeyManagerRefusal(ApiError):
         return Refusal(self.code, self.message, self.details)
 
 
-def _refusal(response: requests.Response, service: str) -> ApiError:
+def _refusal(response: ServiceResponse, service: str) -> ApiError:
     try:
         error = response.json()["error"]
         code, message, details = error["code"], error["message"], error.get("details") or {}

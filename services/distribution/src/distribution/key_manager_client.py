@@ -13,10 +13,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import requests
-
 from gamekeys_platform.errors import ApiError, format_timestamp
-from gamekeys_platform.http_client import ServiceClient
+from gamekeys_platform.http_client import ServiceClient, ServiceResponse
 from gamekeys_platform.service_tokens import ServiceTokenProvider
 
 SCOPES = "keys:allocate keys:sell"
@@ -137,7 +135,7 @@ class KeyManagerClient:
         return self._ok(response)
 
     @staticmethod
-    def _ok(response: requests.Response) -> dict:
+    def _ok(response: ServiceResponse) -> dict:
         if response.status_code < 300:
             return response.json()
         try:
