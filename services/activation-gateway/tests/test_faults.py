@@ -11,6 +11,7 @@ from sqlalchemy import select
 from activation_gateway.app import create_app
 from activation_gateway.context import lockout_redis
 from gamekeys_platform.ratelimit import RateLimiter
+from gamekeys_platform.testing import serving
 
 API = "/api/v1/activations"
 DEAD = "http://127.0.0.1:1"  # nothing listens there
@@ -55,6 +56,30 @@ def test_key_manager_stops_between_check_and_activation(game, user, redeem, coun
     assert counts() == before
     info = km_app.test_client().get(f"/api/v1/keys/{key['id']}", headers=game.developer_auth).get_json()
     assert info["status"] == "generated"
+
+
+def test_a_key_lookup_that_fails_once_is_retried(game, user, redeem, gw, km_app):
+    _, auth = user()
+    key = game.key()
+    calls = []
+
+    def failing_first_call(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        if len(calls) == 1:
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b"{}"]
+        return km_app(environ, start_response)
+
+    client = gw.key_manager.client
+    real_url = client.base_url
+    with serving(failing_first_call) as url:
+        client.base_url = url
+        try:
+            response = redeem(key["key"], auth)
+        finally:
+            client.base_url = real_url
+    assert response.status_code == 200, response.get_json()
+    assert calls[:2] == ["/internal/v1/keys/lookup"] * 2
 
 
 def test_broker_down_redemptions_still_succeed(settings, game, user, redeem_body, random_ip):

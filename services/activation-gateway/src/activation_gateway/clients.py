@@ -83,7 +83,10 @@ class KeyManagerClient:
         raise _refusal(response, "key-manager")
 
     def lookup(self, *, key: str | None = None, key_id: str | None = None) -> dict:
-        return self._post("lookup", {"key": key} if key is not None else {"keyId": str(key_id)})
+        # A read (POST only to keep the key out of URLs and logs): retried like a GET, so a
+        # pooled connection the callee closed meanwhile costs a retry, not the player a 503.
+        body = {"key": key} if key is not None else {"keyId": str(key_id)}
+        return self._post("lookup", body, retry_safe=True)
 
     def hold(self, key_id: str, hold_id: str, reason: str) -> dict:
         return self._post("hold", {"keyId": str(key_id), "holdId": hold_id, "reason": reason})

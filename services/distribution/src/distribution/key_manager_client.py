@@ -78,9 +78,10 @@ class KeyManagerClient:
 
     def keys_of_retailer(self, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]) -> set[uuid.UUID]:
         """Which of ``key_ids`` key-manager has allocated to the retailer (≤ 1,000 ids)."""
-        response = self.client.post(
+        response = self.client.post(  # a read: POST only for the size of the id list
             f"{INTERNAL}/retailer-keys",
             json={"retailerId": str(retailer_id), "keyIds": [str(k) for k in key_ids]},
+            retry_safe=True,
         )
         return {uuid.UUID(k) for k in self._ok(response)["keyIds"]}
 
