@@ -26,6 +26,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Collection
+from typing import Any
 
 import sqlalchemy.exc
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session
 from gamekeys_platform.db import Database
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.events import Event, MalformedEvent
+from gamekeys_platform.outbox import kafka_producer
 from gamekeys_platform.request_context import reset_request_id, set_request_id
 
 log = logging.getLogger("gamekeys.consumer")
@@ -95,6 +97,35 @@ class EventConsumer:
         self._claim = insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id)
         self.stop_event = threading.Event()
 
+    @classmethod
+    def connect(
+        cls,
+        db: Database,
+        servers: list[str],
+        *,
+        name: str,
+        topics: list[str],
+        handler: EventHandler,
+        group: str | None = None,
+        **options: Any,
+    ) -> EventConsumer:
+        """The consumer ``name`` (its inbox rows carry that name) on ``topics``, in the Kafka
+        consumer group ``group`` (``name`` by default), dead letters to ``<topic>.dlq``;
+        ``options`` as ``__init__`` takes them (``event_types``, ...)."""
+        group = group or name
+        return cls(
+            db,
+            kafka_consumer(servers, group_id=group, topics=topics),
+            kafka_producer(servers, client_id=f"{group}-dlq"),
+            name=name,
+            handler=handler,
+            **options,
+        )
+
+    def _wants(self, event: Event) -> bool:
+        """Whether the handler is for this event's type (the others are settled at once)."""
+        return self.event_types is None or event.type in self.event_types
+
     def run_forever(self) -> None:
         log.info("consumer started", extra={"consumer": self.name})
         try:
@@ -150,7 +181,7 @@ class EventConsumer:
             events = [Event.from_json(record.value) for record in records]
         except MalformedEvent:
             return False  # dead-lettered on its own, where a failed send is retried
-        handled = [e for e in events if self.event_types is None or e.type in self.event_types]
+        handled = [event for event in events if self._wants(event)]
         processed = 0
         if handled:
             try:
@@ -198,7 +229,7 @@ class EventConsumer:
             event = Event.from_json(record.value)
         except MalformedEvent as exc:
             return self._dead_letter(record, None, str(exc))
-        if self.event_types is not None and event.type not in self.event_types:
+        if not self._wants(event):
             CONSUMED.labels(self.name, "ignored").inc()
             return True
         token = set_request_id(event.trace_id)

@@ -20,9 +20,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from gamekeys_platform import devkeys
-from gamekeys_platform.consumer import EventConsumer, EventHandler, kafka_consumer
+from gamekeys_platform.consumer import EventConsumer, EventHandler
 from gamekeys_platform.db import Database
-from gamekeys_platform.outbox import kafka_producer
 
 
 def _admin_url() -> str:
@@ -137,11 +136,6 @@ def consumer_in_own_group(
     consumer group of its own, so it reads the test's topics from their start whatever offsets
     earlier runs left; ``options`` as ``EventConsumer`` takes them (``event_types``, ...)."""
     group = f"{name}-{uuid.uuid4().hex[:8]}"
-    return EventConsumer(
-        db,
-        kafka_consumer(servers, group_id=group, topics=topics),
-        kafka_producer(servers, client_id=f"{group}-dlq"),
-        name=name,
-        handler=handler,
-        **options,
+    return EventConsumer.connect(
+        db, servers, name=name, topics=topics, handler=handler, group=group, **options
     )

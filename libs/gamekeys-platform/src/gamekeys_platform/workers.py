@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 
-from gamekeys_platform.consumer import EventConsumer, EventHandler, kafka_consumer
+from gamekeys_platform.consumer import EventConsumer, EventHandler
 from gamekeys_platform.db import Database, delete_in_batches
 from gamekeys_platform.idempotency import purge_expired
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
@@ -124,13 +124,8 @@ def event_consumer(
     inbox, dead letters to ``<topic>.dlq`` (see ``consumer.EventConsumer``)."""
     return Deferred(
         label,
-        lambda: EventConsumer(
-            db,
-            kafka_consumer(servers, group_id=group, topics=topics),
-            kafka_producer(servers, client_id=f"{group}-dlq"),
-            name=group,
-            handler=handler,
-            event_types=event_types,
+        lambda: EventConsumer.connect(
+            db, servers, name=group, topics=topics, handler=handler, event_types=event_types
         ),
     )
 
