@@ -38,7 +38,7 @@ from measure import Request, WrkRun, percentile, process_stat, wrk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
 from platform_client import GATEWAY, Caller, create_verified_game, token
-from run import Service
+from run import LOG_DIR, Service, wait_ready
 
 from gamekeys_platform import devkeys
 from key_manager.domain import codec
@@ -186,6 +186,10 @@ def create_app():
         key = request.get_json().get("key")
         return jsonify({"success": False, "error": {"code": "INVALID_KEY_FORMAT", "key": key}}), 400
 
+    @app.get("/readyz")
+    def ready():
+        return {"status": "ready"}
+
     return app
 """
 
@@ -200,20 +204,12 @@ def framework_ceiling(attempts: list[Attempt]) -> WrkRun | None:
         package.mkdir()
         (package / "__init__.py").write_text("")
         (package / "app.py").write_text(CEILING_APP)
-        command = Service("ceiling", "ceiling", CEILING_PORT).commands()["api"]
-        server = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        service = Service("ceiling", "ceiling", CEILING_PORT)
+        with (LOG_DIR / "ceiling-api.log").open("ab") as log:
+            server = subprocess.Popen(service.commands()["api"], cwd=workdir, stdout=log, stderr=log)  # noqa: S603
         try:
-            url = f"http://127.0.0.1:{CEILING_PORT}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.get(url, timeout=1)
-                    break
-                except requests.ConnectionError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("bench: the ceiling app did not start") from None
-                    time.sleep(0.2)
-            return wrk(url, [redeem_request(a) for a in attempts], connections=MALFORMED_CONCURRENCY,
+            wait_ready(service)
+            return wrk(service.url, [redeem_request(a) for a in attempts], connections=MALFORMED_CONCURRENCY,
                        seconds=LEVEL_SECONDS)  # fmt: skip
         finally:
             server.terminate()
