@@ -5,13 +5,13 @@ so the refusal needs no call to antifraud. Expiry is honoured at read time."""
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from activation_gateway.domain.lockout import Identities
 from activation_gateway.domain.redemption import Refusal
+from gamekeys_platform.identities import canonical_identity
 
 ENTITY_TYPES = ("user", "ip", "device")
 
@@ -20,13 +20,9 @@ def normalize(entity_type: str, value: str) -> str:
     """One spelling per identity, so a block matches however the id or address was written."""
     value = value.strip()
     try:
-        if entity_type == "user":
-            return str(uuid.UUID(value))
-        if entity_type == "ip":
-            return str(ipaddress.ip_address(value))
+        return canonical_identity(entity_type, value)
     except ValueError:
-        pass  # not an id / address: matched as written
-    return value
+        return value  # not an id / address: matched as written
 
 
 def wanted(identities: Identities) -> list[tuple[str, str]]:

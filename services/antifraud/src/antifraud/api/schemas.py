@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-import uuid
-
 import marshmallow as ma
 from marshmallow import validate
 
 from antifraud.domain.rules import ACTIONS, MAX_EXPRESSION_LENGTH, MAX_RULES, MODES
 from antifraud.domain.scoring import LEVELS
+from gamekeys_platform.identities import canonical_identity
 from gamekeys_platform.pagination import PageQuerySchema
 
 Country = ma.fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code"))
@@ -212,12 +210,9 @@ class BlockRequestSchema(Strict):
         a UUID, an address in its canonical text; a device fingerprint as given, if printable."""
         value = data["value"]
         try:
-            if data["entityType"] == "user":
-                data["value"] = str(uuid.UUID(value))
-            elif data["entityType"] == "ip":
-                data["value"] = str(ipaddress.ip_address(value))
-            elif not value.isprintable():
+            if not value.isprintable():
                 raise ValueError
+            data["value"] = canonical_identity(data["entityType"], value)
         except ValueError:
             expected = {"user": "a user id (UUID)", "ip": "an IPv4 or IPv6 address"}
             raise ma.ValidationError(
