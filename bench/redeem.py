@@ -37,7 +37,7 @@ import requests
 from measure import Request, WrkRun, percentile, process_stat, wrk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
-from platform_client import GATEWAY, Caller, create_verified_game, token
+from platform_client import GATEWAY, Caller, create_verified_game, generate_keys, token
 from run import LOG_DIR, Service, wait_ready
 
 from gamekeys_platform import devkeys
@@ -227,20 +227,13 @@ def malformed_key() -> str:
     return codec.format_key(bytes(canonical))
 
 
-def generate_keys(studio: Caller, game_id: str, quantity: int) -> list[str]:
-    """Promotional keys, 1,000 per POST /generate (plaintext shown this once); retried while
-    key-manager has not yet learnt of the new game from developer.events."""
+def promotional_keys(studio: Caller, game_id: str, quantity: int) -> list[str]:
+    """Promotional keys, 1,000 per POST /generate (plaintext shown this once), through
+    platform_client, which waits for key-manager to learn of the new game."""
     keys: list[str] = []
-    deadline = time.monotonic() + 60
     while len(keys) < quantity:
-        body = {"gameId": game_id, "keyType": "promotional", "quantity": min(1_000, quantity - len(keys))}
-        response = studio.session.post(f"{GATEWAY}/api/v1/keys/generate", json=body, timeout=60)
-        if response.status_code == 201:
-            keys += [key["key"] for key in response.json()["keys"]]
-        elif time.monotonic() > deadline:
-            raise SystemExit(f"bench: /generate refused: {response.status_code} {response.text[:300]}")
-        else:
-            time.sleep(0.5)
+        answer = generate_keys(studio, game_id, min(1_000, quantity - len(keys)))
+        keys += [key["key"] for key in answer["keys"]]
     return keys
 
 
@@ -483,7 +476,7 @@ def main() -> None:
     studio, game = create_verified_game("Redeem Bench Studio")
     needed = PER_LEVEL * len(LEVELS) + 4 * PROFILE_CALLS
     started = time.perf_counter()
-    keys = generate_keys(studio, game["gameId"], needed)
+    keys = promotional_keys(studio, game["gameId"], needed)
     print(f"pre-generated:  {len(keys):,} promotional keys in {time.perf_counter() - started:.1f} s")
 
     print(f"\nvalid redemptions through {GATEWAY} (≤ {PER_LEVEL} or ≤ {LEVEL_SECONDS:.0f} s per level, each "
