@@ -318,7 +318,8 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, **environment(url, keys_dir, prefix, tag)}
         server = subprocess.Popen(  # noqa: S603 (our own venv's gunicorn, fixed arguments)
-            [str(GUNICORN), "-w", str(args.workers), "--threads", str(args.server_threads),
+            [str(GUNICORN), "-c", "python:gamekeys_platform.gunicorn_config",
+             "-w", str(args.workers), "--threads", str(args.server_threads),
              "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "antifraud.app:create_app()"],
             env=env, cwd=SERVICE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -56,17 +56,12 @@ class Service:
 
     def commands(self) -> dict[str, list[str]]:
         return {
-            # Threads, so a request waiting on another service does not hold a whole worker.
             "api": [
                 str(BIN / "gunicorn"),
+                "-c",
+                "python:gamekeys_platform.gunicorn_config",
                 "--bind",
                 f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-                "--threads",
-                "8",
-                "--graceful-timeout",
-                "10",
                 f"{self.package}.app:create_app()",
             ],
             "worker": [str(BIN / "python"), "-m", f"{self.package}.worker"],
