@@ -4,8 +4,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaConsumer, TopicPartition
-from sqlalchemy import update
 
+from antifraud.app import create_app
 from antifraud.db.tables import blocks
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
 
@@ -119,16 +119,12 @@ def test_block_activity_then_blocked_entities_score_critical(
     )
 
 
-def test_block_expiry_and_lift(client, analyze, request_body, random_ip, admin_auth, af, events_of):
+def test_block_expiry_and_lift(client, analyze, request_body, random_ip, admin_auth, events_of):
     ip = random_ip("10")
+    expires_at = datetime.now(UTC) + timedelta(seconds=2)
     response = client.post(
         f"{API}/blocks",
-        json={
-            "entityType": "ip",
-            "value": ip,
-            "reason": "abuse",
-            "expiresAt": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
-        },
+        json={"entityType": "ip", "value": ip, "reason": "abuse", "expiresAt": expires_at.isoformat()},
         headers=admin_auth,
     )
     assert response.status_code == 201
@@ -136,12 +132,7 @@ def test_block_expiry_and_lift(client, analyze, request_body, random_ip, admin_a
     assert analyze(request_body(context={"ipAddress": ip}))["recommendedAction"] == "BLOCK"
     listed = client.get(f"{API}/blocks?entityType=ip&value={ip}", headers=admin_auth).get_json()
     assert [b["blockId"] for b in listed["items"]] == [block_id]
-    with af.db.transaction() as session:  # time passes: the block expires
-        session.execute(
-            update(blocks)
-            .where(blocks.c.id == uuid.UUID(block_id))
-            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
-        )
+    time.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.1)  # the block runs out
     assert analyze(request_body(context={"ipAddress": ip}))["recommendedAction"] == "ALLOW"
     assert client.get(f"{API}/blocks?entityType=ip&value={ip}", headers=admin_auth).get_json()["items"] == []
     user = str(uuid.uuid4())
@@ -196,3 +187,80 @@ def test_statistics_and_suspicious_activity(client, analyze, request_body, suppo
         f"{API}/statistics?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", headers=support_auth
     )
     assert bad.status_code == 422
+
+
+def test_blocks_and_lifts_apply_at_once_on_every_instance(
+    client, analyze, request_body, admin_auth, settings, service_auth, af
+):
+    """Each instance scores from a snapshot of the block list; a change made through one
+    instance reaches the other's very next request, not a poll interval later."""
+    other = create_app(settings)
+    other.extensions["antifraud"].velocity.prefix = af.velocity.prefix  # the same Redis namespace
+    try:
+        other_client = other.test_client()
+
+        def action_on_other(body) -> str:
+            response = other_client.post(f"{API}/analyze", json=body, headers=service_auth)
+            assert response.status_code == 200, response.get_json()
+            return response.get_json()["recommendedAction"]
+
+        user = str(uuid.uuid4())
+        assert action_on_other(request_body(userId=user)) == "ALLOW"  # its snapshot is loaded
+        block = client.post(
+            f"{API}/blocks", json={"entityType": "user", "value": user, "reason": "fraud"}, headers=admin_auth
+        ).get_json()
+        assert action_on_other(request_body(userId=user)) == "BLOCK"
+        client.post(f"{API}/blocks/{block['blockId']}/lift", json={"reason": "appeal"}, headers=admin_auth)
+        assert action_on_other(request_body(userId=user)) == "ALLOW"
+    finally:
+        other.extensions["antifraud"].db.dispose()
+
+
+def test_block_list_without_its_version_in_redis(client, analyze, request_body, admin_auth, af):
+    """Redis lost its data (a restart): the block list still applies and follows changes."""
+    device = f"dev-{uuid.uuid4().hex}"
+    client.post(
+        f"{API}/blocks", json={"entityType": "device", "value": device, "reason": "farm"}, headers=admin_auth
+    )
+    assert analyze(request_body(deviceFingerprint=device))["recommendedAction"] == "BLOCK"
+    af.redis.delete(f"{af.velocity.prefix}blocks:version")
+    assert analyze(request_body(deviceFingerprint=device))["recommendedAction"] == "BLOCK"
+    assert af.redis.get(f"{af.velocity.prefix}blocks:version")  # set again by the instance that noticed
+    user = str(uuid.uuid4())
+    client.post(
+        f"{API}/blocks", json={"entityType": "user", "value": user, "reason": "fraud"}, headers=admin_auth
+    )
+    assert analyze(request_body(userId=user))["recommendedAction"] == "BLOCK"
+
+
+def test_a_rolled_back_block_announces_nothing(af):
+    key = f"{af.velocity.prefix}blocks:version"
+    af.velocity.new_blocks_version()
+    before = af.redis.get(key)
+    with af.db.sessions() as session:
+        af.blocks.changed(session)
+        session.rollback()
+    assert af.redis.get(key) == before
+    with af.db.sessions() as session:
+        af.blocks.changed(session)
+        session.commit()
+    assert af.redis.get(key) != before
+
+
+def test_redis_down_still_applies_the_block_list(client, admin_auth, settings, service_auth, request_body):
+    degraded = create_app(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    try:
+        ip = f"10.{uuid.uuid4().int % 250}.7.9"
+        client.post(
+            f"{API}/blocks", json={"entityType": "ip", "value": ip, "reason": "abuse"}, headers=admin_auth
+        )
+        response = degraded.test_client().post(
+            f"{API}/analyze", json=request_body(context={"ipAddress": ip}), headers=service_auth
+        )
+        score = response.get_json()
+        assert response.status_code == 200 and score["degraded"] is True
+        assert score["recommendedAction"] == "BLOCK" and "block-listed" in [
+            h["id"] for h in score["rulesHit"]
+        ]
+    finally:
+        degraded.extensions["antifraud"].db.dispose()

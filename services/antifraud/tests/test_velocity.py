@@ -29,8 +29,9 @@ def test_one_attempt_counts_itself_in_every_window_and_set(af):
     first = Observation(
         attempt_id="a1", user_id=user, ip="192.0.2.1", device=device, key_id="k1", country="DE"
     )
-    counts, sold_at = af.velocity.observe(first, now=1_000_000.0)
-    assert sold_at is None
+    observed = af.velocity.observe(first, now=1_000_000.0)
+    counts = observed.features
+    assert observed.sold_at is None
     assert (
         counts["user_attempts_1m"] == counts["device_distinct_keys_24h"] == counts["subnet_attempts_1h"] == 1
     )
@@ -38,11 +39,11 @@ def test_one_attempt_counts_itself_in_every_window_and_set(af):
     second = Observation(
         attempt_id="a2", user_id=user, ip="192.0.2.2", device=device, key_id="k2", country="DE"
     )
-    counts, _ = af.velocity.observe(second, now=1_000_120.0)  # two minutes later
+    counts = af.velocity.observe(second, now=1_000_120.0).features  # two minutes later
     assert counts["user_attempts_1m"] == 1 and counts["user_attempts_1h"] == 2
     assert counts["user_distinct_ips_24h"] == 2 and counts["device_distinct_subnets_24h"] == 1
     assert counts["user_distinct_countries_24h"] == 1 and counts["subnet_distinct_keys_24h"] == 2
-    counts, _ = af.velocity.observe(second, now=1_000_121.0)  # the same attempt again adds nothing
+    counts = af.velocity.observe(second, now=1_000_121.0).features  # the same attempt again adds nothing
     assert counts["user_attempts_1h"] == 2
 
 
@@ -50,5 +51,5 @@ def test_the_script_is_loaded_again_when_redis_does_not_know_it(af):
     obs = Observation(attempt_id="x", user_id=str(uuid.uuid4()))
     af.velocity.observe(obs)
     af.velocity._sha = "0" * 40  # as after a Redis restart (flushing the shared server's scripts is rude)
-    counts, _ = af.velocity.observe(obs)
+    counts = af.velocity.observe(obs).features
     assert counts["user_attempts_24h"] == 1

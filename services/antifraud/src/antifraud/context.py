@@ -1,5 +1,5 @@
 """What a request or the worker needs besides the session: settings, database, outbox,
-Redis velocity store, IP ranges, the rule engine."""
+Redis velocity store, IP ranges, the rule engine, the block list."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
+from antifraud.blocklist import BlockList
 from antifraud.db.tables import metadata
 from antifraud.engine import RuleEngine
 from antifraud.settings import Settings
@@ -28,6 +29,7 @@ class Antifraud:
     velocity: VelocityStore
     ip_ranges: IpRanges
     rules: RuleEngine
+    blocks: BlockList
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Antifraud:
@@ -36,14 +38,16 @@ class Antifraud:
         client = redis.Redis.from_url(
             settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
         )
+        velocity = VelocityStore(client, settings.antifraud_velocity_prefix)
         return cls(
             settings=settings,
             db=db,
             outbox=Outbox(db, SOURCE, topic=settings.antifraud_events_topic),
             redis=client,
-            velocity=VelocityStore(client, settings.antifraud_velocity_prefix),
+            velocity=velocity,
             ip_ranges=IpRanges.from_file(settings.antifraud_ip_ranges_file),
             rules=RuleEngine(poll_seconds=settings.antifraud_rules_poll_seconds),
+            blocks=BlockList(velocity),
         )
 
 

@@ -14,6 +14,7 @@ are trimmed on write and every set expires 25 h after its last write.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -90,6 +91,13 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Observed:
+    features: dict[str, int]
+    sold_at: datetime | None  # when a key.sold event said the key was sold
+    blocks_version: str | None  # the block list's version token (None: Redis has none)
+
+
+@dataclass(frozen=True)
 class _Call:
     """One script call: the sets of one entity, the member each gets, which features it reads."""
 
@@ -161,14 +169,16 @@ class VelocityStore:
                 self._sha = None
         return []  # not reached
 
-    def observe(self, obs: Observation, now: float | None = None) -> tuple[dict[str, int], datetime | None]:
-        """Record ``obs`` and return (velocity features, the key's sale time if a key.sold said);
-        the current attempt counts itself."""
+    def observe(self, obs: Observation, now: float | None = None) -> Observed:
+        """Record ``obs`` and return its velocity features (the current attempt counts itself),
+        the key's sale time if a key.sold said, and the block list's version, all in one round
+        trip."""
         now = now if now is not None else datetime.now(UTC).timestamp()
         calls = self._calls(obs)
         retailer_key = f"{self._entity('retailer', obs.retailer_id)}revoked" if obs.retailer_id else None
 
         def extra(pipe) -> None:
+            pipe.get(self._blocks_version_key)
             if retailer_key:
                 pipe.zcount(retailer_key, now - DAY, "+inf")
             if obs.key_id:
@@ -179,12 +189,30 @@ class VelocityStore:
         for call, values in zip(calls, results, strict=False):
             for name, value in zip(call.features, values.split(), strict=True):
                 counts[name] = int(value)
-        rest = results[len(calls) :]
+        blocks_version, *rest = results[len(calls) :]
         if retailer_key:
             counts["retailer_revoked_keys_24h"] = int(rest.pop(0))
         sold_raw = rest[0] if obs.key_id else None
         sold_at = datetime.fromtimestamp(float(sold_raw), UTC) if sold_raw else None
-        return counts, sold_at
+        return Observed(counts, sold_at, blocks_version)
+
+    # The block list's version: a token that changes whenever a block is added or lifted
+    # (antifraud.blocklist). Absent after Redis lost its data: the first instance to notice
+    # sets one.
+
+    @property
+    def _blocks_version_key(self) -> str:
+        return f"{self.prefix}blocks:version"
+
+    def new_blocks_version(self) -> None:
+        self.client.set(self._blocks_version_key, uuid.uuid4().hex)
+
+    def blocks_version(self) -> str:
+        """The current token, set first if there is none."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self._blocks_version_key, uuid.uuid4().hex, nx=True)
+        pipe.get(self._blocks_version_key)
+        return pipe.execute()[1]
 
     def record_event(self, obs: Observation, now: float) -> None:
         self._send(self._calls(obs), now, read=False)

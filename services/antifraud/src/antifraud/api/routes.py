@@ -66,7 +66,6 @@ def analyze(body):
     key_id = str(body["keyId"]) if body["keyId"] else ""
     outcome = ctx["keyOutcome"]
     geo = af.ip_ranges.lookup(ip)
-    blocked = repo.active_block_types(session, user_id=user_id, ip=ip, device=body["deviceFingerprint"])
     observation = Observation(
         attempt_id=body["activationId"] or str(assessment_id),
         user_id=user_id,
@@ -80,11 +79,15 @@ def analyze(body):
         failed=outcome in feat.FAILED_KEY_OUTCOMES,
         invalid=outcome in feat.INVALID_KEY_OUTCOMES,
     )
+    entities = {"user": user_id, "ip": ip, "device": body["deviceFingerprint"]}
     try:
-        velocity, sold_at = af.velocity.observe(observation, now.timestamp())
+        observed = af.velocity.observe(observation, now.timestamp())
+        velocity, sold_at = observed.features, observed.sold_at
+        blocked = af.blocks.blocked_types(session, entities, now=now, version=observed.blocks_version)
     except redis.RedisError as exc:  # degraded mode: score with what is available, say so
         log.warning("velocity store unavailable: %s", type(exc).__name__)
         velocity, sold_at = None, None
+        blocked = af.blocks.blocked_types_in_database(session, entities)
     metrics = body["behaviorMetrics"]
     features = feat.assemble(
         request={
@@ -353,6 +356,7 @@ def _add_block(session, af, *, entity_type, value, reason, expires_at, assessmen
         created_by=_actor(),
     )
     af.outbox.add(session, "fraud.block_added", row.id, events.block_added(row))
+    af.blocks.changed(session)
     return row
 
 
@@ -407,7 +411,9 @@ def lift_block(body, block_id):
         if repo.get_block(session, block_id) is None:
             raise not_found("block")
         raise ApiError("CONFLICT", "the block is already lifted")
-    antifraud().outbox.add(session, "fraud.block_lifted", row.id, events.block_lifted(row))
+    af = antifraud()
+    af.outbox.add(session, "fraud.block_lifted", row.id, events.block_lifted(row))
+    af.blocks.changed(session)
     return block_dict(row)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from antifraud.db.tables import assessments, blocks, cases, rule_sets
+from antifraud.domain.blocks import ActiveBlock
 from gamekeys_platform.pagination import Page, keyset_page
 
 CASE_CURSOR = (datetime, uuid.UUID)
@@ -47,6 +48,13 @@ def active_block_types(session: Session, *, user_id: str, ip: str, device: str) 
     # An empty value is NULL: it matches no block.
     params = {"user": user_id or None, "ip": ip or None, "device": device or None}
     return set(session.connection().execute(_ACTIVE_BLOCK_TYPES, params).scalars())
+
+
+def active_blocks(session: Session) -> list[ActiveBlock]:
+    rows = session.connection().execute(
+        select(blocks.c.entity_type, blocks.c.value, blocks.c.expires_at).where(_active_block())
+    )
+    return [ActiveBlock(row.entity_type, row.value, row.expires_at) for row in rows]
 
 
 def insert_assessment(session: Session, **values: Any) -> None:
