@@ -1,9 +1,11 @@
-"""Antifraud analyze latency over HTTP (issue 5): POST /analyze with the default rules at a steady
-target rate for a bounded duration, against the real app under gunicorn (a subprocess) on a
-fresh scratch database, with its own Redis key prefix and topic. Prints achieved rate, p50,
-p99, max, errors, then the in-process rule evaluation p99 for 20 rules. Asserts nothing.
+"""Antifraud analyze latency over HTTP (issue 5): POST /analyze with the default rules at steady
+target rates (one after another) for a bounded duration each, against the real app under
+gunicorn (a subprocess, the services' gunicorn settings) on a fresh scratch database, with its
+own Redis key prefix and topic. Prints achieved rate, p50, p99, max, errors and CPU per request
+at each rate, a line per rate, then the in-process rule evaluation p99 for 20 rules. Asserts
+nothing.
 
-    .venv/bin/python bench/antifraud_latency.py [--rate 500] [--seconds 12] [--procs 2]
+    .venv/bin/python bench/antifraud_latency.py [--rate 100,250,500] [--seconds 12] [--procs 2]
     .venv/bin/python bench/antifraud_latency.py --url http://127.0.0.1:8005   # the running service
 
 With ``--url`` it loads the service already running there (``deploy/local/run.py start
@@ -282,14 +284,19 @@ def rule_evaluation_p99() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rate", type=float, default=500.0, help="target requests/s")
+    parser.add_argument(
+        "--rate",
+        default="100,250,500",
+        help="target requests/s; several, comma-separated, run one after another",
+    )
     parser.add_argument("--seconds", type=float, default=12.0, help="measured duration (after warm-up)")
     parser.add_argument("--procs", type=int, default=2, help="client processes")
     parser.add_argument("--threads", type=int, default=12, help="threads per client process")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--server-threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the services' setting)")
+    parser.add_argument("--server-threads", type=int, help="gunicorn threads per worker (likewise)")
     parser.add_argument("--url", help="load the antifraud already running there instead of starting one")
     args = parser.parse_args()
+    rates = [float(rate) for rate in args.rate.split(",")]
     if args.url:
         keys = devkeys.keys_dir()
         pid_file = ROOT / ".local" / "run" / "antifraud-api.pid"
@@ -300,7 +307,7 @@ def main() -> None:
             ttl_seconds=3600,
         )  # fmt: skip
         print(f"analyze over HTTP: the running service at {args.url}, default rules")
-        load(args, args.url.rstrip("/"), token, pid)
+        load_at(rates, args, args.url.rstrip("/"), token, pid)
         print(f"rule evaluation in-process, 20 rules: {rule_evaluation_p99()}")
         return
 
@@ -316,10 +323,11 @@ def main() -> None:
         upgrade_to_head(SERVICE / "alembic.ini", url)
         devkeys.ensure_key_pair(keys_dir)
         port = free_port()
+        sizing = [*(["-w", str(args.workers)] if args.workers else []),
+                  *(["--threads", str(args.server_threads)] if args.server_threads else [])]  # fmt: skip
         env = {**os.environ, **environment(url, keys_dir, prefix, tag)}
         server = subprocess.Popen(  # noqa: S603 (our own venv's gunicorn, fixed arguments)
-            [str(GUNICORN), "-c", "python:gamekeys_platform.gunicorn_config",
-             "-w", str(args.workers), "--threads", str(args.server_threads),
+            [str(GUNICORN), "-c", "python:gamekeys_platform.gunicorn_config", *sizing,
              "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "antifraud.app:create_app()"],
             env=env, cwd=SERVICE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -331,10 +339,10 @@ def main() -> None:
             ttl_seconds=3600,
         )  # fmt: skip
         print(
-            f"analyze over HTTP: gunicorn -w {args.workers} --threads {args.server_threads}, default rules, "
+            f"analyze over HTTP: gunicorn {' '.join(sizing) or 'as the services run it'}, default rules, "
             f"{args.procs} client processes x {args.threads} threads"
         )
-        load(args, base, token, server.pid)
+        load_at(rates, args, base, token, server.pid)
     finally:
         if server is not None:
             server.terminate()
@@ -349,15 +357,33 @@ def main() -> None:
     print(f"rule evaluation in-process, 20 rules: {rule_evaluation_p99()}")
 
 
-def load(args: argparse.Namespace, base: str, token: str, server_pid: int | None) -> None:
-    """The open-loop load against ``base`` and its figures."""
+def load_at(
+    rates: list[float], args: argparse.Namespace, base: str, token: str, server_pid: int | None
+) -> None:
+    """The load at each rate in turn, then a line per rate."""
+    rows = []
+    for rate in rates:
+        print(f"-- {rate:.0f} req/s")
+        rows.append(load(rate, args, base, token, server_pid))
+    if len(rates) > 1:
+        print("target req/s  achieved  p50 ms  p99 ms  machine CPU ms/request")
+        for rate, row in zip(rates, rows, strict=True):
+            print(
+                f"{rate:12.0f}  "
+                + (f"{row[0]:8.0f}  {row[1]:6.2f}  {row[2]:6.2f}  {row[3]:6.2f}" if row else "failed")
+            )
+
+
+def load(
+    rate: float, args: argparse.Namespace, base: str, token: str, server_pid: int | None
+) -> tuple[float, float, float, float] | None:
+    """The open-loop load against ``base`` and its figures; returns (achieved rate, p50, p99,
+    machine CPU ms per request)."""
     seconds = min(args.seconds, 30.0)
     analyze = f"{base}/api/v1/antifraud/analyze"
-    total = int(args.rate * (WARMUP_SECONDS + seconds))
+    total = int(rate * (WARMUP_SECONDS + seconds))
     start_at = time.time() + 2.0 + 0.3 * args.procs  # time for the clients to build their bodies
-    jobs = [
-        (analyze, token, p, args.procs, args.rate, start_at, total, args.threads) for p in range(args.procs)
-    ]
+    jobs = [(analyze, token, p, args.procs, rate, start_at, total, args.threads) for p in range(args.procs)]
     with multiprocessing.get_context("fork").Pool(args.procs) as pool:
         running = pool.map_async(client_process, jobs)
         # The counters start when the first request is due (the clients build their bodies first).
@@ -379,18 +405,19 @@ def load(args: argparse.Namespace, base: str, token: str, server_pid: int | None
     service = [r[1] for r in measured]
     late = [r[2] for r in measured]
     wall = finished - start_at - WARMUP_SECONDS
-    sent = total - int(args.rate * WARMUP_SECONDS)
+    sent = total - int(rate * WARMUP_SECONDS)
     error_count = sum(errors.values())
     print(f"client:            {args.procs} processes x {args.threads} threads, open loop")
     if not measured:
         print(f"no successful request: {dict(sorted(errors.items()))}")
-        return
+        return None
     print(
-        f"target rate:       {args.rate:.0f} req/s for {seconds:.0f} s after a {WARMUP_SECONDS:.0f} s "
+        f"target rate:       {rate:.0f} req/s for {seconds:.0f} s after a {WARMUP_SECONDS:.0f} s "
         f"warm-up ({sent:,} requests measured)"
     )
+    achieved = len(measured) / wall
     print(
-        f"achieved rate:     {len(measured) / wall:,.0f} req/s successful "
+        f"achieved rate:     {achieved:,.0f} req/s successful "
         f"({len(measured):,} in {wall:.1f} s until the last response)"
     )
     print(
@@ -417,6 +444,7 @@ def load(args: argparse.Namespace, base: str, token: str, server_pid: int | None
         f"client CPU:        {client_cpu:.1f} s over {total_wall:.1f} s "
         f"({client_cpu / total_wall:.2f} cores of {os.cpu_count()})"
     )
+    return achieved, statistics.median(service), percentile(service, 0.99), busy * 1000 / answered
 
 
 if __name__ == "__main__":
