@@ -40,13 +40,14 @@ class Outbox:
         self.table = db.tables.outbox
         self.source = source
         self.topic = topic or TOPIC_BY_SOURCE[source]
-        # Built once and executed with parameters: SQLAlchemy's compiled cache is hit without
-        # walking a new statement on every event.
+        # Built once and executed with parameters on the session's connection (its transaction):
+        # SQLAlchemy's compiled cache is hit without walking a new statement on every event, and
+        # a Core insert gains nothing from Session.execute's ORM layer (~70 µs a statement).
         self._insert = insert(self.table)
 
     def add(self, session: Session, event_type: str, subject: Any, data: dict[str, Any]) -> Event:
         event = Event(type=event_type, source=self.source, subject=str(subject), data=data)
-        session.execute(
+        session.connection().execute(
             self._insert,
             {
                 "event_id": event.id,
