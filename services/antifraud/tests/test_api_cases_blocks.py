@@ -1,4 +1,5 @@
 import json
+import logging
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -264,3 +265,18 @@ def test_redis_down_still_applies_the_block_list(client, admin_auth, settings, s
         ]
     finally:
         degraded.extensions["antifraud"].db.dispose()
+
+
+def test_the_snapshot_is_reused_until_the_block_list_changes(
+    client, analyze, request_body, admin_auth, caplog
+):
+    """An empty block list too: a snapshot with no entry is as current as one with many."""
+    with caplog.at_level(logging.INFO, logger="antifraud.blocks"):
+        for _ in range(3):
+            analyze(request_body())
+        block = {"entityType": "user", "value": str(uuid.uuid4()), "reason": "r"}
+        assert client.post(f"{API}/blocks", json=block, headers=admin_auth).status_code == 201
+        for _ in range(3):
+            analyze(request_body())
+    loads = [r for r in caplog.records if r.getMessage() == "block list loaded"]
+    assert len(loads) == 2  # this test's fresh Redis namespace had no version yet; then the block

@@ -45,7 +45,9 @@ class BlockList:
     ) -> set[str]:
         """The types of ``entities`` (type -> value) on the block list; ``version`` is the token
         ``VelocityStore.observe`` read (None: Redis has none)."""
-        snapshot = self._current(version) or self._reload(session, version)
+        snapshot = self._current(version)
+        if snapshot is None:
+            snapshot = self._reload(session, version)
         if snapshot is None:
             return self.blocked_types_in_database(session, entities)
         return snapshot.blocked_types(entities, now)
