@@ -40,7 +40,6 @@ import multiprocessing
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,11 +53,11 @@ from urllib.parse import urlsplit
 
 import psycopg
 import redis
-import requests
 from measure import TICK, KeepAliveConnection, cpu_seconds, encode_request, percentile
 
 from gamekeys_platform import devkeys
 from gamekeys_platform.migrations import upgrade_to_head
+from gamekeys_platform.testing import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "services" / "antifraud"
@@ -89,12 +88,6 @@ def machine_busy_seconds() -> float:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle, iowait
     return (sum(values[:8]) - idle) / TICK
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def environment(url: str, keys_dir: Path, prefix: str, tag: str) -> dict[str, str]:
@@ -242,20 +235,6 @@ def delete_prefix(prefix: str) -> None:
         client.unlink(*batch)
 
 
-def wait_ready(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {process.returncode}")
-        try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("gunicorn did not become ready")
-
-
 def rule_evaluation_p99() -> str:
     """The 20-rule case of bench/antifraud_scoring.py (which prints the full set of in-process
     figures): the 10 default rules plus 10 more of the same shape, on one feature dict."""
@@ -332,7 +311,7 @@ def main() -> None:
             env=env, cwd=SERVICE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
-        wait_ready(base, server)
+        wait_until_answering(f"{base}/readyz", server)
         token = devkeys.mint_token(
             (keys_dir / devkeys.PRIVATE_KEY_FILE).read_text(), sub="activation-gateway",
             scopes=["fraud:analyze"], issuer=devkeys.DEV_ISSUER, audience=devkeys.DEV_AUDIENCE,

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import stat
 import threading
 import time
@@ -41,6 +40,7 @@ from gamekeys_platform.auth import (
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.service_tokens import ServiceTokenProvider
 from gamekeys_platform.settings import PlatformSettings, load_settings
+from gamekeys_platform.testing import free_port
 
 ISSUER = devkeys.DEV_ISSUER
 AUDIENCE = devkeys.DEV_AUDIENCE
@@ -88,12 +88,6 @@ def new_pem_pair(key) -> tuple[str, str]:
         .decode()
     )
     return private, public
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def assert_unauthorized(

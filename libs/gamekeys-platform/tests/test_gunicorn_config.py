@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
+
+from gamekeys_platform.testing import free_port, wait_until_answering
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
@@ -24,30 +23,17 @@ def app(environ, start_response):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_workers_freeze_the_heap_the_app_left_and_run_threads(tmp_path):
     (tmp_path / "probe_app.py").write_text(PROBE_APP)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(GUNICORN), "-c", "python:gamekeys_platform.gunicorn_config", "--bind", f"127.0.0.1:{port}",
          "--chdir", str(tmp_path), "probe_app:app"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                answer = requests.get(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
-        report = json.loads(answer.content)
+        wait_until_answering(f"http://127.0.0.1:{port}/", server)
+        report = requests.get(f"http://127.0.0.1:{port}/", timeout=2).json()
         # Every object the worker had once its app was loaded (the interpreter's own included).
         assert report["frozen"] > 10_000
         # A pool of request threads beside the main one (gunicorn's sync worker has none).

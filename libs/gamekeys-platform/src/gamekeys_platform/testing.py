@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 from werkzeug.serving import make_server
 
 from gamekeys_platform import devkeys
@@ -114,6 +117,29 @@ def platform_env(postgres_url: str, redis_url: str, dev_key_dir: Path) -> dict[s
         "jwt_public_key_file": dev_key_dir / devkeys.PUBLIC_KEY_FILE,
         "service_token_signing_key_file": dev_key_dir / devkeys.PRIVATE_KEY_FILE,
     }
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now, for a server started in a subprocess."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_answering(url: str, process: subprocess.Popen, *, timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers 200; RuntimeError if ``process`` (the server) exits first or
+    ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before answering {url}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:g} s")
 
 
 @contextmanager
