@@ -190,6 +190,15 @@ def test_hit_all_decides_each_limit_on_its_own_and_undo_all_takes_them_back(
     assert limiter.hit_all([]) == []
 
 
+def test_peek_all_answers_each_limit_and_records_nothing(limiter: RateLimiter) -> None:
+    limits = [Limit("fails-user", "heidi", 1, 60), Limit("fails-ip", "10.0.0.3", 3, 60)]
+    limiter.hit_all(limits)
+    for _ in range(2):  # peeking twice changes nothing
+        peeked = limiter.peek_all(limits)
+        assert [(r.allowed, r.remaining, r.recorded) for r in peeked] == [(False, 0, ()), (True, 2, ())]
+    assert limiter.peek_all([]) == []
+
+
 def test_hit_all_loads_the_script_again_after_redis_forgot_it(
     limiter: RateLimiter, redis_client: redis.Redis
 ) -> None:

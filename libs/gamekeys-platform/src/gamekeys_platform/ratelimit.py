@@ -103,7 +103,8 @@ class RateLimitResult:
 
 @dataclass(frozen=True)
 class Limit:
-    """One limit for ``hit_all``: at most ``limit`` hits of ``identity`` per ``window_seconds``."""
+    """One limit for ``hit_all`` and ``peek_all``: at most ``limit`` hits of ``identity`` per
+    ``window_seconds``."""
 
     name: str
     identity: str
@@ -180,10 +181,17 @@ class RateLimiter:
     def hit_all(self, limits: Sequence[Limit]) -> list[RateLimitResult]:
         """``hit`` once in each of several limits (one caller's user, IP and device, say) in one
         round trip to Redis; each limit decides on its own, as separate hits would."""
+        return self._run_all(limits, consume=True)
+
+    def peek_all(self, limits: Sequence[Limit]) -> list[RateLimitResult]:
+        """``peek`` at several limits in one round trip, recording nothing."""
+        return self._run_all(limits, consume=False)
+
+    def _run_all(self, limits: Sequence[Limit], *, consume: bool) -> list[RateLimitResult]:
         if not limits:
             return []
         calls = [
-            self._call(limit.name, limit.identity, limit.limit, limit.window_seconds, 1, True)
+            self._call(limit.name, limit.identity, limit.limit, limit.window_seconds, 1, consume)
             for limit in limits
         ]
 

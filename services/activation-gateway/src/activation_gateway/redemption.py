@@ -102,14 +102,16 @@ def _limits(gw: Gateway, identities: Identities) -> list[tuple[LockoutRule, Limi
     ]
 
 
+def _states(limits: list[tuple[LockoutRule, Limit]], results: list[RateLimitResult]) -> list[RuleState]:
+    return [
+        RuleState(rule, limit.identity, not result.allowed, result.remaining, result.retry_after)
+        for (rule, limit), result in zip(limits, results, strict=True)
+    ]
+
+
 def lockout_states(gw: Gateway, identities: Identities) -> list[RuleState]:
-    states = []
-    for rule, limit in _limits(gw, identities):
-        result = gw.limiter.peek(limit.name, limit.identity, limit.limit, limit.window_seconds)
-        states.append(
-            RuleState(rule, limit.identity, not result.allowed, result.remaining, result.retry_after)
-        )
-    return states
+    limits = _limits(gw, identities)
+    return _states(limits, gw.limiter.peek_all([limit for _, limit in limits]))
 
 
 def record_failed_attempt(gw: Gateway, identities: Identities) -> None:
@@ -138,12 +140,7 @@ def reserve_attempt(gw: Gateway, identities: Identities) -> AttemptReservation:
     reservation = AttemptReservation(
         [(limit.name, limit.identity, result) for (_, limit), result in zip(limits, results, strict=True)]
     )
-    locked = verdict(
-        [
-            RuleState(rule, limit.identity, not result.allowed, result.remaining, result.retry_after)
-            for (rule, limit), result in zip(limits, results, strict=True)
-        ]
-    )
+    locked = verdict(_states(limits, results))
     if locked.locked:
         reservation.release(gw)
         raise ApiError(
