@@ -535,9 +535,13 @@ def create_allocation(
     request_id: str | None,
 ) -> int | None:
     """All-or-nothing: allocate ``quantity`` free keys of the game and type, oldest batches
-    first, skipping rows other transactions hold (``FOR UPDATE SKIP LOCKED``), so two concurrent
-    allocations never take the same key. Returns how many keys were found; the caller rolls back
-    when it is fewer than asked. None when the allocation id exists already (idempotent retry)."""
+    first, skipping rows other transactions hold (``FOR UPDATE SKIP LOCKED``: a key being
+    activated or sold meanwhile). Returns how many keys were found; the caller rolls back when it
+    is fewer than asked. None when the allocation id exists already (idempotent retry).
+
+    Allocations of one game and key type take turns (a transaction-scoped advisory lock): two at
+    once would each skip the keys the other holds, and for the last keys of a game both could
+    come up short and fail where one after the other the first would have succeeded."""
     created = session.execute(
         pg_insert(allocations)
         .values(
@@ -553,6 +557,7 @@ def create_allocation(
     ).first()
     if created is None:
         return None
+    session.execute(_ALLOCATION_TURN, {"turn": f"allocation|{game_id}|{key_type}"})
     candidates = session.execute(
         select(batches.c.id, batches.c.free_from)
         .where(
@@ -595,6 +600,7 @@ def create_allocation(
     return allocated
 
 
+_ALLOCATION_TURN = text("SELECT pg_advisory_xact_lock(hashtextextended(:turn, 0))")
 _ALLOCATE_RANGE = text(
     """
     WITH picked AS (
