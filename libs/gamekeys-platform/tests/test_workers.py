@@ -10,8 +10,10 @@ import threading
 import time
 import uuid
 
+from sample_service import events as sample_events
 from sqlalchemy import func, insert, select
 
+from gamekeys_platform.events import Event
 from gamekeys_platform.workers import Deferred, housekeeping
 
 
@@ -27,8 +29,14 @@ def test_housekeeping_purges_expired_keys_and_old_sent_events(db):
                     event_id=event_id,
                     topic="t",
                     message_key="k",
-                    event_type="x",
-                    payload={},
+                    event_type="widget.renamed",
+                    payload=Event(
+                        id=event_id,
+                        type="widget.renamed",
+                        source=sample_events.SOURCE,
+                        subject="k",
+                        data=sample_events.WidgetRenamed(widget="k").to_data(),
+                    ).to_dict(),
                     sent_at=sent_at,
                     created_at=week_ago,
                 )

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from activation_gateway.consumers import BLOCK_EVENTS, BLOCKS_CONSUMER, block_list_handler
+from activation_gateway.consumers import BLOCKS_CONSUMER, block_list_handler
 from activation_gateway.db import repository as repo
 from activation_gateway.db.tables import blocks as blocks_table
 from activation_gateway.domain import blocks
@@ -91,7 +91,6 @@ def test_block_added_and_lifted_through_kafka(
         name=BLOCKS_CONSUMER,
         topics=[settings.antifraud_events_topic],
         handler=block_list_handler(),
-        event_types=BLOCK_EVENTS,
     )
 
     def projected() -> int:
@@ -170,7 +169,10 @@ def test_ip_and_device_blocks_and_expiry(game, user, redeem, project, client, ra
         "blockedBy": ["device"],
         "expiresAt": None,
     }
-    project("fraud.block_lifted", {"blockId": block["blockId"], "entityType": "device", "value": device})
+    lifted = {"reason": None, "liftedBy": "support-1", "liftedAt": "2030-01-01T00:00:00.000Z"}
+    project(
+        "fraud.block_lifted", {"blockId": block["blockId"], "entityType": "device", "value": device, **lifted}
+    )
     assert redeem(other_key["key"], auth, device=device).status_code == 200
 
     # An expired block refuses nothing, even before the worker purges it.

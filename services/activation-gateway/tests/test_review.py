@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from activation_gateway.consumers import CASE_EVENTS, CASES_CONSUMER, case_decision_handler
+from activation_gateway.consumers import CASES_CONSUMER, case_decision_handler
 from activation_gateway.redemption import reassess_holds
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
@@ -60,7 +60,6 @@ def test_review_approved_through_kafka_completes(
         name=CASES_CONSUMER,
         topics=[settings.antifraud_events_topic],
         handler=case_decision_handler(gw),
-        event_types=CASE_EVENTS,
     )
     deadline = time.monotonic() + 40
     try:

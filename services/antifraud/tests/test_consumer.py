@@ -6,31 +6,76 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from sqlalchemy import select
 
-from antifraud.consumers import HANDLED_EVENTS, make_handler
+from antifraud.consumers import make_handler
 from antifraud.db.tables import assessments
 from antifraud.worker import VELOCITY_CONSUMER, build_loops
+from gamekeys_platform.contracts import activations, keys
 from gamekeys_platform.events import Event
 from gamekeys_platform.testing import consumer_in_own_group
 from gamekeys_platform.workers import Deferred
 
 
-def event(event_type, data, source="activation-gateway"):
-    return Event(type=event_type, source=source, subject=str(uuid.uuid4()), data=data)
+def failed_activation(**fields) -> Event:
+    """An activation.failed as activation-gateway writes it, with ``fields`` changed."""
+    unknown = dict.fromkeys(
+        (
+            "key_id", "game_id", "batch_id", "developer_id", "key_type", "key_fingerprint", "region",
+            "ip_country", "device_fingerprint", "platform", "reason", "assessment_id", "case_id",
+            "review_reason",
+        )
+    )  # fmt: skip
+    activation_id = uuid.uuid4()
+    data = {
+        **unknown,
+        "activation_id": activation_id,
+        "transaction_id": activation_id,
+        "user_id": str(uuid.uuid4()),
+        "status": "failed",
+        "ip_address": "203.0.113.1",
+        "occurred_at": datetime.now(UTC),
+    }
+    return activations.ActivationFailed(**{**data, **fields}).to_event()
+
+
+def key_activated(**fields) -> Event:
+    data = {
+        "key_id": uuid.uuid4(),
+        "batch_id": uuid.uuid4(),
+        "game_id": uuid.uuid4(),
+        "developer_id": uuid.uuid4(),
+        "key_type": "retail",
+        "previous_status": "sold",
+        "user_id": str(uuid.uuid4()),
+        "activation_id": str(uuid.uuid4()),
+        "region": "DE",
+        "retailer_id": None,
+        "allocation_id": None,
+        "activated_at": datetime.now(UTC),
+    }
+    return keys.KeyActivated(**{**data, **fields}).to_event()
+
+
+def key_revoked(key_id, retailer_id) -> Event:
+    return keys.KeyRevoked(
+        key_id=key_id,
+        batch_id=uuid.uuid4(),
+        game_id=uuid.uuid4(),
+        developer_id=uuid.uuid4(),
+        key_type="retail",
+        previous_status="sold",
+        status="revoked",
+        reason=None,
+        changed_by="support-1",
+        changed_at=datetime.now(UTC),
+        retailer_id=retailer_id,
+    ).to_event()
 
 
 def test_failed_activations_on_the_topic_feed_enumeration(af, analyze, request_body, random_ip):
     handle = make_handler(af.velocity)
     ip = random_ip("198.51.100")
     for _ in range(5):
-        failure = event(
-            "activation.failed",
-            {
-                "userId": str(uuid.uuid4()),
-                "ipAddress": ip,
-                "reason": "KEY_NOT_FOUND",
-                "keyFingerprint": uuid.uuid4().hex,
-            },
-        )
+        failure = failed_activation(ip_address=ip, reason="KEY_NOT_FOUND", key_fingerprint=uuid.uuid4().hex)
         handle(None, failure)
         handle(None, failure)  # a redelivery adds nothing
     score = analyze(request_body(context={"ipAddress": ip}))
@@ -41,38 +86,28 @@ def test_failed_activations_on_the_topic_feed_enumeration(af, analyze, request_b
 def test_sales_and_activations_from_keys_events(af, analyze, request_body):
     handle = make_handler(af.velocity)
     key_id, user, batch = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
-    sold_at = (datetime.now(UTC) - timedelta(seconds=20)).isoformat().replace("+00:00", "Z")
-    handle(None, event("key.sold", {"orderId": "o", "keyIds": [key_id], "soldAt": sold_at}, "key-manager"))
+    sold_at = datetime.now(UTC) - timedelta(seconds=20)
+    sale = keys.KeySold(retailer_id=uuid.uuid4(), order_id="o", key_ids=[key_id], quantity=1, sold_at=sold_at)
+    handle(None, sale.to_event())
     for _ in range(4):
-        handle(
-            None,
-            event(
-                "key.activated", {"keyId": str(uuid.uuid4()), "userId": user, "batchId": batch}, "key-manager"
-            ),
-        )
+        handle(None, key_activated(user_id=user, batch_id=batch))
     score = analyze(
         request_body(keyId=key_id, userId=user, context={"retailerId": str(uuid.uuid4()), "batchId": batch})
     )
     hit = {h["id"] for h in score["rulesHit"]}
     assert {"instant-resale-activation", "key-hoarding"} <= hit
-    unrelated = event("batch.generated", {"batchId": batch}, "key-manager")
+    unrelated = Event(type="batch.generated", source="key-manager", subject=batch, data={"batchId": batch})
     handle(None, unrelated)  # ignored, no error
 
 
 def test_an_activation_counts_once_from_key_activated_alone(af, analyze, request_body):
     """key-manager emits key.activated for every activation; activation-gateway's
     activation.succeeded of the same activation is not consumed, and a redelivery adds nothing."""
-    assert "activation.succeeded" not in HANDLED_EVENTS
     handle = make_handler(af.velocity)
+    assert "activation.succeeded" not in handle.event_types
     user, batch = str(uuid.uuid4()), str(uuid.uuid4())
     for _ in range(3):
-        activation = {
-            "keyId": str(uuid.uuid4()),
-            "userId": user,
-            "batchId": batch,
-            "activationId": str(uuid.uuid4()),
-        }
-        activated = event("key.activated", activation, "key-manager")
+        activated = key_activated(user_id=user, batch_id=batch)
         handle(None, activated)
         handle(None, activated)
     score = analyze(request_body(userId=user, context={"batchId": batch}))
@@ -88,13 +123,19 @@ def test_returned_and_revoked_keys_of_a_retailer_count_against_its_other_keys(af
     of its keys is a review; the same activation at a retailer without returns is not."""
     handle = make_handler(af.velocity)
     retailer, quiet = str(uuid.uuid4()), str(uuid.uuid4())
-    returned = {"retailerId": retailer, "orderId": "o-1", "keyIds": [str(uuid.uuid4()) for _ in range(15)]}
-    handle(None, event("key.returned", {**returned, "quantity": 15, "status": "revoked"}, "key-manager"))
-    handle(None, event("key.returned", {**returned, "quantity": 15, "status": "revoked"}, "key-manager"))
+    returned = keys.KeyReturned(
+        retailer_id=retailer,
+        order_id="o-1",
+        key_ids=[uuid.uuid4() for _ in range(15)],
+        quantity=15,
+        status="revoked",
+        reason="chargeback",
+    )
+    handle(None, returned.to_event())
+    handle(None, returned.to_event())
     for _ in range(5):
-        revoked = {"keyId": str(uuid.uuid4()), "retailerId": retailer, "status": "revoked"}
-        handle(None, event("key.revoked", revoked, "key-manager"))
-    handle(None, event("key.revoked", {"keyId": str(uuid.uuid4()), "retailerId": None}, "key-manager"))
+        handle(None, key_revoked(uuid.uuid4(), retailer))
+    handle(None, key_revoked(uuid.uuid4(), None))
 
     def activation(retailer_id):
         sold = (datetime.now(UTC) - timedelta(seconds=10)).isoformat()
@@ -133,10 +174,7 @@ def test_worker_consumer_through_the_broker(af, settings, kafka_servers, analyze
 
     ip = random_ip("198.51.100")
     failures = [
-        event(
-            "activation.failed",
-            {"ipAddress": ip, "reason": "INVALID_KEY_FORMAT", "keyFingerprint": uuid.uuid4().hex},
-        )
+        failed_activation(ip_address=ip, reason="INVALID_KEY_FORMAT", key_fingerprint=uuid.uuid4().hex)
         for _ in range(5)
     ]
     producer = KafkaProducer(bootstrap_servers=kafka_servers, acks="all")
@@ -154,7 +192,6 @@ def test_worker_consumer_through_the_broker(af, settings, kafka_servers, analyze
         name=VELOCITY_CONSUMER,
         topics=[activations, keys],
         handler=make_handler(worker_af.velocity),
-        event_types=HANDLED_EVENTS,
     )
     settled, deadline = 0, time.monotonic() + 45
     try:

@@ -11,9 +11,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from distribution.consumers import ACTIVATION_EVENTS, apply_event
+from distribution.consumers import apply_event
 from distribution.db.tables import SCHEMA, metadata
 from distribution.worker import build_loops
+from gamekeys_platform.contracts import keys as key_events
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
 from gamekeys_platform.testing import consumer_in_own_group
@@ -23,12 +24,21 @@ API = "/api/v1/distribution"
 
 
 def key_activated(key_id, retailer_id) -> Event:
-    return Event(
-        type="key.activated",
-        source="key-manager",
-        subject=key_id,
-        data={"keyId": key_id, "retailerId": retailer_id, "activatedAt": "2026-01-01T00:00:00Z"},
+    data = key_events.KeyActivated(
+        key_id=key_id,
+        batch_id=uuid.uuid4(),
+        game_id=uuid.uuid4(),
+        developer_id=uuid.uuid4(),
+        key_type="retail",
+        previous_status="sold",
+        user_id="player-1",
+        activation_id=str(uuid.uuid4()),
+        region="DE",
+        retailer_id=retailer_id,
+        allocation_id=None,
+        activated_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
+    return data.to_event()
 
 
 def test_activations_from_keys_events_feed_the_analytics(
@@ -82,7 +92,6 @@ def test_activations_from_keys_events_feed_the_analytics(
         name="distribution.activations",
         topics=[dist.settings.keys_events_topic],
         handler=apply_event,
-        event_types=ACTIVATION_EVENTS,
     )
 
     def metrics():
@@ -115,7 +124,7 @@ def test_activations_from_keys_events_feed_the_analytics(
     }
     # The same key activated again counts no second time; another key's activation does.
     # activation-gateway's activation.succeeded repeats key-manager's key.activated: not read.
-    assert "activation.succeeded" not in ACTIVATION_EVENTS
+    assert "activation.succeeded" not in apply_event.event_types
     with dist.db.transaction() as session:
         for key in keys[:2]:
             apply_event(session, key_activated(key["keyId"], retailer["id"]))

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from gamekeys_platform.events import Event
 from gamekeys_platform.testing import consumer_in_own_group
-from key_manager.db.projection import HANDLED_EVENTS, apply_developer_event
+from key_manager.db.projection import apply_developer_event
 from key_manager.db.tables import studio_members
 from key_manager.worker import PROJECTION_CONSUMER
 
@@ -58,7 +58,6 @@ def test_developer_events_feed_the_projection_once(client, km, kafka_servers, ma
         name=PROJECTION_CONSUMER,
         topics=[topic],
         handler=apply_developer_event,
-        event_types=HANDLED_EVENTS,
     )
     settled, deadline = 0, time.monotonic() + 60
     try:

@@ -5,7 +5,9 @@ service's inbox; a redelivered event finds its id there and has no second effect
 are committed to Kafka only after that transaction commits. A handler that keeps failing
 on the same event sends it to ``<topic>.dlq`` after ``max_attempts``; an unavailable
 database or dependency is retried for as long as it takes, since dead-lettering would
-lose work that will succeed later. A consumer given ``event_types`` settles the other types
+lose work that will succeed later; an event whose data breaks its contract (the handler,
+an ``EventHandlers``, raises ``ContractViolation``) is dead-lettered at once with the reason.
+A consumer given ``event_types`` (or an ``EventHandlers``, which names them) settles the other types
 of its topics at once, without a transaction: ignoring an event has no effect to make
 exactly-once, and a topic mostly carries events a given consumer does not need.
 
@@ -85,6 +87,8 @@ class EventConsumer:
         retry_backoff_seconds: float = 0.5,
     ) -> None:
         self.db = db
+        # An EventHandlers names the types it handles; a plain handler may be given them.
+        event_types = getattr(handler, "event_types", None) if event_types is None else event_types
         self.event_types = None if event_types is None else frozenset(event_types)
         self.inbox = db.tables.inbox
         self.consumer = consumer
@@ -248,6 +252,8 @@ class EventConsumer:
             self.failures.pop(event.id, None)
             CONSUMED.labels(self.name, "processed").inc()
             return True
+        except MalformedEvent as exc:  # its data breaks its contract: no retry can mend that
+            return self._dead_letter(record, event, str(exc))
         except Exception as exc:
             if _is_transient(exc):
                 log.warning("event %s waits for a dependency: %s", event.id, type(exc).__name__)

@@ -88,6 +88,11 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def format_optional_timestamp(moment: datetime | None) -> str | None:
+    """``format_timestamp``, or None for a moment that has not happened (a nullable column)."""
+    return format_timestamp(moment) if moment is not None else None
+
+
 def not_found(what: str = "resource") -> ApiError:
     return ApiError("NOT_FOUND", f"{what} not found")
 

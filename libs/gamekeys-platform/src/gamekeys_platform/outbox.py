@@ -1,10 +1,12 @@
 """Transactional outbox (§4): events are rows written with the state change, then relayed.
 
 ``Outbox.add`` writes the event in the caller's transaction, so it exists exactly when the
-change does. ``OutboxRelay`` claims pending rows with ``FOR UPDATE SKIP LOCKED`` (several
-relays can run), publishes them with acks=all, and marks them sent only once the broker
-has acknowledged them; failures are retried with backoff. Publishing may repeat an event
-after a lost ack, never lose one: consumers deduplicate by event id (see ``consumer``).
+change does; its data is the event type's contract (``gamekeys_platform.contracts``), so a
+service can only emit what the contract says. ``OutboxRelay`` claims pending rows with
+``FOR UPDATE SKIP LOCKED`` (several relays can run), publishes them with acks=all, and marks
+them sent only once the broker has acknowledged them; failures are retried with backoff.
+Publishing may repeat an event after a lost ack, never lose one: consumers deduplicate by
+event id (see ``consumer``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from gamekeys_platform.contracts import EventData
 from gamekeys_platform.db import Database
 from gamekeys_platform.events import TOPIC_BY_SOURCE, Event
 
@@ -34,7 +37,7 @@ OUTBOX_FAILURES = Counter("outbox_publish_failures_total", "Failed publish attem
 
 
 class Outbox:
-    """A service's way to emit events: ``outbox.add(session, "key.activated", key_id, {...})``."""
+    """A service's way to emit events: ``outbox.add(session, keys.KeyActivated(...))``."""
 
     def __init__(self, db: Database, source: str, *, topic: str | None = None) -> None:
         self.table = db.tables.outbox
@@ -45,8 +48,10 @@ class Outbox:
         # a Core insert gains nothing from Session.execute's ORM layer (~70 µs a statement).
         self._insert = insert(self.table)
 
-    def add(self, session: Session, event_type: str, subject: Any, data: dict[str, Any]) -> Event:
-        event = Event(type=event_type, source=self.source, subject=str(subject), data=data)
+    def add(self, session: Session, data: EventData) -> Event:
+        if self.source != data.SOURCE:
+            raise ValueError(f"{data.TYPE} is {data.SOURCE}'s event, not {self.source}'s")
+        event = data.to_event()
         session.connection().execute(
             self._insert,
             {

@@ -20,11 +20,15 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from jsonschema import Draft202012Validator
+from psycopg import sql
 from werkzeug.serving import make_server
 
-from gamekeys_platform import devkeys
+from gamekeys_platform import contracts, devkeys
 from gamekeys_platform.consumer import EventConsumer, EventHandler
+from gamekeys_platform.contracts.docs import event_schema
 from gamekeys_platform.db import Database
+from gamekeys_platform.events import TOPIC_BY_SOURCE, Event, MalformedEvent
 
 
 def _admin_url() -> str:
@@ -47,9 +51,38 @@ def fresh_database() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """URL of a database created for this test run and dropped at its end."""
+    """URL of a database created for this test run and dropped at its end, once every event
+    the run's services wrote to their outboxes has been checked against its contract: a change
+    that would break a consumer fails the producer's tests."""
     with fresh_database() as url:
         yield url
+        violations = outbox_contract_violations(url)
+    assert not violations, "events that break their contracts:\n" + "\n".join(violations[:20])
+
+
+def outbox_contract_violations(url: str) -> list[str]:
+    """Each event in any schema's outbox that does not load through its contract, and each
+    type whose first event does not match its published JSON Schema."""
+    violations, checked_schemas = [], set()
+    with psycopg.connect(url) as connection:
+        schemas = connection.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'outbox'"
+        ).fetchall()
+        for (schema,) in schemas:
+            outbox = sql.SQL("SELECT payload FROM {}.outbox ORDER BY seq").format(sql.Identifier(schema))
+            for (payload,) in connection.execute(outbox):
+                try:
+                    event = Event.from_dict(payload)
+                    contracts.load(event)
+                except MalformedEvent as exc:
+                    violations.append(f"{schema}: {exc}")
+                    continue
+                contract = contracts.contract_for(event.source, event.type)
+                if contract not in checked_schemas and contract.SOURCE in TOPIC_BY_SOURCE:
+                    checked_schemas.add(contract)
+                    for error in Draft202012Validator(event_schema(contract)).iter_errors(payload):
+                        violations.append(f"{schema}: {event.type} against its JSON Schema: {error.message}")
+    return violations
 
 
 @pytest.fixture(scope="session")

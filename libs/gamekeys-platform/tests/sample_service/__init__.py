@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from gamekeys_platform.db import request_session, service_metadata, transactional
 from gamekeys_platform.errors import ApiError, not_found
 from gamekeys_platform.idempotency import idempotent
+from sample_service.events import WidgetCreated
 
 SCHEMA = "sample_service"
 metadata = service_metadata(SCHEMA)
@@ -65,7 +66,7 @@ def create_widget(body):
             session.execute(insert(widgets).values(**widget))
     except IntegrityError:
         raise ApiError("CONFLICT", "a widget with this name exists", {"name": body["name"]}) from None
-    app_state["outbox"].add(session, "widget.created", widget["id"], {"name": widget["name"]})
+    app_state["outbox"].add(session, WidgetCreated(widget_id=widget["id"], name=widget["name"]))
     if body["slow"]:
         time.sleep(0.5)  # keeps the request in flight while duplicates arrive
     if body["name"] == "explode":

@@ -13,57 +13,49 @@ transaction as the effect):
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from activation_gateway.context import Gateway
 from activation_gateway.db import repository as repo
-from activation_gateway.domain.blocks import ENTITY_TYPES, normalize
+from activation_gateway.domain.blocks import normalize
 from activation_gateway.redemption import apply_case_decision
-from gamekeys_platform.consumer import EventHandler
+from gamekeys_platform.contracts import EventHandlers, antifraud
 from gamekeys_platform.events import Event
 
 log = logging.getLogger("activation_gateway.consumers")
 
 CASES_CONSUMER = "activation-gateway.cases"
 BLOCKS_CONSUMER = "activation-gateway.blocks"
-# What each consumer handles; the rest of antifraud.events (fraud.assessed for every
-# redemption) is settled without a transaction.
-CASE_EVENTS = frozenset({"fraud.case_decided"})
-BLOCK_EVENTS = frozenset({"fraud.block_added", "fraud.block_lifted"})
 
 
-def case_decision_handler(gw: Gateway) -> EventHandler:
-    def handle(session: Session, event: Event) -> None:
-        if event.type != "fraud.case_decided":
-            return
-        row = apply_case_decision(gw, session, event.data)
+def case_decision_handler(gw: Gateway) -> EventHandlers:
+    """Each consumer handles its types; the rest of antifraud.events (fraud.assessed for every
+    redemption) is settled without a transaction."""
+
+    def decided(session: Session, data: antifraud.CaseDecided, _event: Event) -> None:
+        row = apply_case_decision(gw, session, data)
         if row is not None:
             log.info("case decided", extra={"activationId": str(row.id), "status": row.status})
 
-    return handle
+    return EventHandlers({antifraud.CaseDecided: decided})
 
 
-def block_list_handler() -> EventHandler:
-    def handle(session: Session, event: Event) -> None:
-        data = event.data
-        if event.type == "fraud.block_added":
-            kind = data["entityType"]
-            if kind not in ENTITY_TYPES:
-                raise ValueError(f"unknown block entity type {kind!r}")
-            expires = data.get("expiresAt")
-            repo.add_block(
-                session,
-                block_id=uuid.UUID(data["blockId"]),
-                entity_type=kind,
-                value=normalize(kind, data["value"]),
-                reason=data.get("reason"),
-                expires_at=datetime.fromisoformat(expires) if expires else None,
-                added_at=event.time,
-            )
-        elif event.type == "fraud.block_lifted":
-            repo.remove_block(session, uuid.UUID(data["blockId"]))
+def _block_added(session: Session, data: antifraud.BlockAdded, event: Event) -> None:
+    repo.add_block(
+        session,
+        block_id=data.block_id,
+        entity_type=data.entity_type,
+        value=normalize(data.entity_type, data.value),
+        reason=data.reason,
+        expires_at=data.expires_at,
+        added_at=event.time,
+    )
 
-    return handle
+
+def _block_lifted(session: Session, data: antifraud.BlockLifted, _event: Event) -> None:
+    repo.remove_block(session, data.block_id)
+
+
+def block_list_handler() -> EventHandlers:
+    return EventHandlers({antifraud.BlockAdded: _block_added, antifraud.BlockLifted: _block_lifted})

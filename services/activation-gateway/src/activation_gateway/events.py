@@ -1,42 +1,44 @@
-"""``activations.events`` data (docs/events.md): one shape for every activation.* type, with
-the fields antifraud's velocity consumer reads (userId, ipAddress, deviceFingerprint, keyId,
-keyFingerprint, reason, activationId) and distribution's (keyId). Never a plaintext key."""
+"""activations.events built from an activation record: one shape for every activation.* type
+(``gamekeys_platform.contracts.activations``), the type chosen by the record's status. Never a
+plaintext key."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Row
 
-from gamekeys_platform.errors import format_timestamp
+from activation_gateway.domain.redemption import Status
+from gamekeys_platform.contracts import activations as contract
+
+_EVENT_BY_STATUS: dict[str, type[contract.Activation]] = {
+    Status.ACTIVATED: contract.ActivationSucceeded,
+    Status.PENDING_REVIEW: contract.ActivationPendingReview,
+    Status.FAILED: contract.ActivationFailed,
+    Status.BLOCKED: contract.ActivationBlocked,
+    Status.REJECTED: contract.ActivationFailed,
+}
 
 
-def _s(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def activation_data(row: Row, **extra: Any) -> dict[str, Any]:
-    return {
-        "activationId": str(row.id),
-        "transactionId": str(row.id),
-        "userId": row.user_id,
-        "status": row.status,
-        "keyId": _s(row.key_id),
-        "gameId": _s(row.game_id),
-        "batchId": _s(row.batch_id),
-        "developerId": _s(row.developer_id),
-        "keyType": row.key_type,
-        "keyFingerprint": row.key_fingerprint,
-        "region": row.user_region,
-        "ipAddress": row.ip_address,
-        "ipCountry": row.ip_country,
-        "deviceFingerprint": row.device_fingerprint,
-        "platform": row.platform,
-        "reason": row.error_code,
-        "assessmentId": _s(row.assessment_id),
-        "caseId": _s(row.case_id),
-        "reviewReason": row.review_reason,
-        "occurredAt": format_timestamp(row.updated_at),
-        **({"activatedAt": format_timestamp(row.completed_at)} if row.status == "activated" else {}),
-        **extra,
-    }
+def activation_event(row: Row) -> contract.Activation:
+    return _EVENT_BY_STATUS[row.status](
+        activation_id=row.id,
+        transaction_id=row.id,
+        user_id=row.user_id,
+        status=row.status,
+        key_id=row.key_id,
+        game_id=row.game_id,
+        batch_id=row.batch_id,
+        developer_id=row.developer_id,
+        key_type=row.key_type,
+        key_fingerprint=row.key_fingerprint,
+        region=row.user_region,
+        ip_address=row.ip_address,
+        ip_country=row.ip_country,
+        device_fingerprint=row.device_fingerprint,
+        platform=row.platform,
+        reason=row.error_code,
+        assessment_id=row.assessment_id,
+        case_id=row.case_id,
+        review_reason=row.review_reason,
+        occurred_at=row.updated_at,
+        activated_at=row.completed_at if row.status == Status.ACTIVATED else None,
+    )

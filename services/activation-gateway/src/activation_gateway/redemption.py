@@ -27,7 +27,6 @@ from activation_gateway.domain.lockout import (
     verdict,
 )
 from activation_gateway.domain.redemption import (
-    EVENT_BY_STATUS,
     FraudAction,
     Refusal,
     Status,
@@ -38,6 +37,7 @@ from activation_gateway.domain.redemption import (
     redemption_result,
 )
 from activation_gateway.domain.regions import RegionPolicy, evaluate_region
+from gamekeys_platform.contracts import antifraud
 from gamekeys_platform.errors import STATUS_BY_CODE, ApiError, error_body, service_unavailable
 from gamekeys_platform.ratelimit import Limit, RateLimitResult
 
@@ -186,7 +186,7 @@ def _record(
             **values,
         },
     )
-    gw.outbox.add(session, EVENT_BY_STATUS[status], row.id, events.activation_data(row))
+    gw.outbox.add(session, events.activation_event(row))
     return row
 
 
@@ -458,7 +458,7 @@ def _checked(gw: Gateway, session: Session, attempt: Attempt, canonical: str, *,
 
 def _finish(gw: Gateway, session: Session, row: Row, status: Status, **values: Any) -> Row:
     updated = repo.set_status(session, row.id, status.value, **values)
-    gw.outbox.add(session, EVENT_BY_STATUS[status], updated.id, events.activation_data(updated))
+    gw.outbox.add(session, events.activation_event(updated))
     return updated
 
 
@@ -490,25 +490,30 @@ def reject_review(
     return _finish(gw, session, row, status, error_code=code, **values)
 
 
-def apply_case_decision(gw: Gateway, session: Session, data: dict[str, Any]) -> Row | None:
+def apply_case_decision(gw: Gateway, session: Session, data: antifraud.CaseDecided) -> Row | None:
     """``fraud.case_decided`` → complete or reject the pending activation it belongs to
     (matched by ``activationId``, else ``keyId`` + ``userId``)."""
     row = None
-    try:
-        if data.get("activationId"):
-            row = repo.get(session, uuid.UUID(str(data["activationId"])), for_update=True)
-        if row is None and data.get("keyId") and data.get("userId"):
-            row = repo.find_pending(
-                session, key_id=uuid.UUID(str(data["keyId"])), user_id=str(data["userId"])
-            )
-    except ValueError:
-        return None
+    activation_id = _uuid_or_none(data.activation_id)
+    if activation_id is not None:
+        row = repo.get(session, activation_id, for_update=True)
+    if row is None and data.key_id is not None:
+        row = repo.find_pending(session, key_id=data.key_id, user_id=data.user_id)
     if row is None or row.status != Status.PENDING_REVIEW.value:
         return None  # not ours, or decided already (a redelivery the inbox did not catch)
-    case = {"case_id": data.get("caseId")} if data.get("caseId") else {}
-    if data.get("decision") == "approve":
-        return complete_review(gw, session, row, **case)
-    return reject_review(gw, session, row, status=Status.REJECTED, code="FRAUD_DETECTED", **case)
+    if data.decision == "approve":
+        return complete_review(gw, session, row, case_id=data.case_id)
+    return reject_review(
+        gw, session, row, status=Status.REJECTED, code="FRAUD_DETECTED", case_id=data.case_id
+    )
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    """An activation id as the gateway mints them; other callers of antifraud may send others."""
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
 
 
 def reassess_holds(gw: Gateway, *, limit: int = 50) -> dict[str, int]:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 
 from activation_gateway.consumers import (
-    BLOCK_EVENTS,
     BLOCKS_CONSUMER,
-    CASE_EVENTS,
     CASES_CONSUMER,
     block_list_handler,
     case_decision_handler,
@@ -51,7 +49,6 @@ def build_loops(settings: Settings, gw: Gateway) -> list[Loop]:
             group=CASES_CONSUMER,
             topics=[settings.antifraud_events_topic],
             handler=case_decision_handler(gw),
-            event_types=CASE_EVENTS,
         ),
         event_consumer(
             "block list consumer",
@@ -60,7 +57,6 @@ def build_loops(settings: Settings, gw: Gateway) -> list[Loop]:
             group=BLOCKS_CONSUMER,
             topics=[settings.antifraud_events_topic],
             handler=block_list_handler(),
-            event_types=BLOCK_EVENTS,
         ),
         PeriodicTask("reassess holds", lambda: reassess_holds(gw), interval_seconds=30),
         PeriodicTask("purge expired blocks", purge_expired_blocks, interval_seconds=600),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from antifraud.consumers import HANDLED_EVENTS, make_handler
+from antifraud.consumers import make_handler
 from antifraud.context import SOURCE, Antifraud
 from antifraud.settings import get_settings
 from gamekeys_platform.logs import configure_logging
@@ -32,7 +32,6 @@ def build_loops(af: Antifraud) -> list[Loop]:
             group=VELOCITY_CONSUMER,
             topics=[settings.activations_events_topic, settings.keys_events_topic],
             handler=make_handler(af.velocity),
-            event_types=HANDLED_EVENTS,
         ),
         housekeeping(af.db),
     ]

@@ -10,47 +10,26 @@ is recorded in the inbox by the consumer and otherwise ignored.
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 from sqlalchemy.orm import Session
 
 from distribution.db import repository as repo
+from gamekeys_platform.contracts import EventHandlers, keys
 from gamekeys_platform.events import Event
 
 ACTIVATIONS_CONSUMER = "distribution.activations"
 
 
-def _uuid(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
-def _time(value, fallback: datetime) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except ValueError:
-        return fallback
-
-
-ACTIVATION_EVENTS = frozenset({"key.activated"})
-
-
-def apply_event(session: Session, event: Event) -> None:
-    if event.type != "key.activated":
-        return
-    data = event.data
-    key_id, retailer_id = _uuid(data.get("keyId")), _uuid(data.get("retailerId"))
-    if key_id is None or retailer_id is None:
+def _activated(session: Session, data: keys.KeyActivated, event: Event) -> None:
+    if data.retailer_id is None:
         return
     repo.record_activation(
         session,
-        key_id=key_id,
-        retailer_id=retailer_id,
-        allocation_id=_uuid(data.get("allocationId")),
-        activated_at=_time(data.get("activatedAt"), event.time),
+        key_id=data.key_id,
+        retailer_id=data.retailer_id,
+        allocation_id=data.allocation_id,
+        activated_at=data.activated_at or event.time,
         source_event=event.type,
     )
+
+
+apply_event = EventHandlers({keys.KeyActivated: _activated})

@@ -1,88 +1,102 @@
-"""``data`` of the events on distribution.events (docs/events.md). No event carries a key or a secret."""
+"""distribution.events built from distribution's records: each function returns the type's
+contract (``gamekeys_platform.contracts.distribution``). No event carries a key or a secret."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from gamekeys_platform.errors import format_timestamp
-
-
-def ts(moment: datetime | None) -> str | None:
-    return format_timestamp(moment) if moment is not None else None
+from gamekeys_platform.contracts import distribution as contract
+from gamekeys_platform.contracts.base import Money
 
 
-def retailer_data(row, **extra) -> dict:
+def _retailer(row) -> dict:
     return {
-        "retailerId": str(row.id),
+        "retailer_id": row.id,
         "name": row.name,
         "status": row.status,
-        "commissionRate": str(row.commission_rate),
-        "allowedGameIds": [str(g) for g in row.allowed_game_ids],
-        "allowedRegions": list(row.allowed_regions),
-        **extra,
+        "commission_rate": row.commission_rate,
+        "allowed_game_ids": row.allowed_game_ids,
+        "allowed_regions": row.allowed_regions,
     }
 
 
-def allocation_created(row) -> dict:
-    return {
-        "allocationId": str(row.id),
-        "retailerId": str(row.retailer_id),
-        "gameId": str(row.game_id),
-        "keyType": row.key_type,
-        "quantity": row.quantity,
-        "pricing": {"amount": str(row.price_amount), "currency": row.price_currency},
-        "restrictions": row.restrictions,
-        "createdAt": ts(row.created_at),
-    }
+def retailer_added(row, *, created_by: str) -> contract.RetailerAdded:
+    return contract.RetailerAdded(**_retailer(row), created_by=created_by)
 
 
-def allocation_released(row, *, released: int, status: str, reason: str, released_by: str) -> dict:
-    return {
-        "allocationId": str(row.id),
-        "retailerId": str(row.retailer_id),
-        "gameId": str(row.game_id),
-        "quantity": row.quantity,
-        "released": released,
-        "releasedTotal": row.released_keys,
-        "status": status,
-        "reason": reason,
-        "releasedBy": released_by,
-    }
+def retailer_updated(
+    row, *, changed_fields: list[str], previous_status: str, reason: str | None, updated_by: str
+) -> contract.RetailerUpdated:
+    return contract.RetailerUpdated(
+        **_retailer(row),
+        changed_fields=changed_fields,
+        previous_status=previous_status,
+        reason=reason,
+        updated_by=updated_by,
+    )
 
 
-def low_stock(row, *, unsold: int, threshold: int) -> dict:
-    return {
-        "allocationId": str(row.id),
-        "retailerId": str(row.retailer_id),
-        "gameId": str(row.game_id),
-        "quantity": row.quantity,
-        "unsold": unsold,
-        "thresholdPercent": threshold,
-    }
+def allocation_created(row) -> contract.AllocationCreated:
+    return contract.AllocationCreated(
+        allocation_id=row.id,
+        retailer_id=row.retailer_id,
+        game_id=row.game_id,
+        key_type=row.key_type,
+        quantity=row.quantity,
+        pricing=Money(amount=row.price_amount, currency=row.price_currency),
+        restrictions=row.restrictions,
+        created_at=row.created_at,
+    )
 
 
-def sale_recorded(sale, key_ids, totals) -> dict:
-    return {
-        "saleId": str(sale["id"]),
-        "retailerId": str(sale["retailer_id"]),
-        "orderId": sale["order_id"],
-        "keyIds": [str(k) for k in key_ids],
-        "quantity": sale["units"],
-        "unitPrice": {"amount": str(sale["unit_price"]), "currency": sale["currency"]},
-        "gross": {"amount": str(totals.gross), "currency": sale["currency"]},
-        "commission": {"amount": str(totals.commission), "currency": sale["currency"]},
-        "net": {"amount": str(totals.net), "currency": sale["currency"]},
-        "soldAt": ts(sale["sold_at"]),
-    }
+def allocation_released(
+    row, *, released: int, status: str, reason: str, released_by: str
+) -> contract.AllocationReleased:
+    return contract.AllocationReleased(
+        allocation_id=row.id,
+        retailer_id=row.retailer_id,
+        game_id=row.game_id,
+        quantity=row.quantity,
+        released=released,
+        released_total=row.released_keys,
+        status=status,
+        reason=reason,
+        released_by=released_by,
+    )
 
 
-def sale_returned(return_row, sale, key_ids) -> dict:
-    return {
-        "returnId": str(return_row["id"]),
-        "saleId": str(sale.id),
-        "retailerId": str(sale.retailer_id),
-        "orderId": sale.order_id,
-        "keyIds": [str(k) for k in key_ids],
-        "quantity": len(key_ids),
-        "reason": return_row["reason"],
-    }
+def low_stock(row, *, unsold: int, threshold: int) -> contract.AllocationLowStock:
+    return contract.AllocationLowStock(
+        allocation_id=row.id,
+        retailer_id=row.retailer_id,
+        game_id=row.game_id,
+        quantity=row.quantity,
+        unsold=unsold,
+        threshold_percent=threshold,
+    )
+
+
+def sale_recorded(sale, key_ids, totals) -> contract.SaleRecorded:
+    currency = sale["currency"]
+    return contract.SaleRecorded(
+        sale_id=sale["id"],
+        retailer_id=sale["retailer_id"],
+        order_id=sale["order_id"],
+        key_ids=key_ids,
+        quantity=sale["units"],
+        unit_price=Money(amount=sale["unit_price"], currency=currency),
+        gross=Money(amount=totals.gross, currency=currency),
+        commission=Money(amount=totals.commission, currency=currency),
+        net=Money(amount=totals.net, currency=currency),
+        sold_at=sale["sold_at"],
+    )
+
+
+def sale_returned(return_row, sale, key_ids) -> contract.SaleReturned:
+    return contract.SaleReturned(
+        return_id=return_row["id"],
+        sale_id=sale.id,
+        retailer_id=sale.retailer_id,
+        order_id=sale.order_id,
+        key_ids=key_ids,
+        quantity=len(key_ids),
+        reason=return_row["reason"],
+    )

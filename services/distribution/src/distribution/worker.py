@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from distribution.consumers import ACTIVATION_EVENTS, ACTIVATIONS_CONSUMER, apply_event
+from distribution.consumers import ACTIVATIONS_CONSUMER, apply_event
 from distribution.context import SOURCE
 from distribution.db.tables import metadata
 from distribution.key_manager_client import KeyManagerClient
@@ -42,7 +42,6 @@ def build_loops(settings: Settings, db: Database) -> list[Loop]:
             group=ACTIVATIONS_CONSUMER,
             topics=[settings.keys_events_topic],
             handler=apply_event,
-            event_types=ACTIVATION_EVENTS,
         ),
         PeriodicTask(
             "orphaned allocations",

@@ -1,165 +1,180 @@
-"""The ``data`` of every keys.events type (docs/events.md). No event carries a plaintext key."""
+"""keys.events built from key-manager's rows: each function returns the type's contract
+(``gamekeys_platform.contracts.keys``). No event carries a plaintext key."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Row
 
-from gamekeys_platform.errors import format_timestamp
+from gamekeys_platform.contracts import keys as contract
 
 
-def ts(moment) -> str | None:
-    return format_timestamp(moment) if moment is not None else None
+def batch_generated(batch: Row) -> contract.BatchGenerated:
+    return contract.BatchGenerated(
+        batch_id=batch.id,
+        game_id=batch.game_id,
+        developer_id=batch.developer_id,
+        key_type=batch.key_type,
+        quantity=batch.generated_keys,
+        regional_restrictions=batch.regional_restrictions,
+        expires_at=batch.expires_at,
+        synchronous=batch.synchronous,
+        generated_at=batch.completed_at,
+        created_by=batch.created_by,
+    )
 
 
-def _batch(batch: Row) -> dict[str, Any]:
-    return {"batchId": str(batch.id), "gameId": str(batch.game_id), "developerId": str(batch.developer_id)}
+def batch_failed(batch: Row) -> contract.BatchFailed:
+    return contract.BatchFailed(
+        batch_id=batch.id,
+        game_id=batch.game_id,
+        developer_id=batch.developer_id,
+        key_type=batch.key_type,
+        quantity=batch.total_keys,
+        reason=batch.failure_reason,
+    )
 
 
-def batch_generated(batch: Row) -> dict[str, Any]:
-    return {
-        **_batch(batch),
-        "keyType": batch.key_type,
-        "quantity": batch.generated_keys,
-        "regionalRestrictions": batch.regional_restrictions,
-        "expiresAt": ts(batch.expires_at),
-        "synchronous": batch.synchronous,
-        "generatedAt": ts(batch.completed_at),
-        "createdBy": batch.created_by,
-    }
+def batch_revoked(batch: Row, revoked: int, actor: str, reason: str) -> contract.BatchRevoked:
+    return contract.BatchRevoked(
+        batch_id=batch.id,
+        game_id=batch.game_id,
+        developer_id=batch.developer_id,
+        revoked_keys=revoked,
+        reason=reason,
+        revoked_by=actor,
+    )
 
 
-def batch_failed(batch: Row) -> dict[str, Any]:
-    return {
-        **_batch(batch),
-        "keyType": batch.key_type,
-        "quantity": batch.total_keys,
-        "reason": batch.failure_reason,
-    }
+def batch_cancelled(batch: Row, previous_status: str) -> contract.BatchCancelled:
+    return contract.BatchCancelled(
+        batch_id=batch.id,
+        game_id=batch.game_id,
+        developer_id=batch.developer_id,
+        key_type=batch.key_type,
+        quantity=batch.total_keys,
+        previous_status=previous_status,
+        reason=batch.cancel_reason,
+        cancelled_by=batch.cancelled_by,
+        cancelled_at=batch.cancelled_at,
+    )
 
 
-def batch_revoked(batch: Row, revoked: int, actor: str, reason: str) -> dict[str, Any]:
-    return {**_batch(batch), "revokedKeys": revoked, "reason": reason, "revokedBy": actor}
+def batch_expired(batch: Row, expired: int) -> contract.BatchExpired:
+    return contract.BatchExpired(
+        batch_id=batch.id,
+        game_id=batch.game_id,
+        developer_id=batch.developer_id,
+        expired_keys=expired,
+        expires_at=batch.expires_at,
+    )
 
 
-def batch_cancelled(batch: Row, previous_status: str) -> dict[str, Any]:
-    return {
-        **_batch(batch),
-        "keyType": batch.key_type,
-        "quantity": batch.total_keys,
-        "previousStatus": previous_status,
-        "reason": batch.cancel_reason,
-        "cancelledBy": batch.cancelled_by,
-        "cancelledAt": ts(batch.cancelled_at),
-    }
+def key_changed(
+    key: Row, previous_status: str, actor: str, reason: str | None
+) -> contract.KeyRevoked | contract.KeyExpired | contract.KeySold:
+    """What a person's status change of one key emits: key.revoked, key.expired or key.sold."""
+    if key.status == "sold":
+        return contract.KeySold(
+            retailer_id=key.retailer_id,
+            order_id=None,
+            key_ids=[key.id],
+            quantity=1,
+            sold_at=key.sold_at,
+            sold_by=actor,
+            reason=reason,
+        )
+    event = contract.KeyExpired if key.status == "expired" else contract.KeyRevoked
+    return event(
+        key_id=key.id,
+        batch_id=key.batch_id,
+        game_id=key.game_id,
+        developer_id=key.developer_id,
+        key_type=key.key_type,
+        previous_status=previous_status,
+        status=key.status,
+        reason=reason,
+        changed_by=actor,
+        changed_at=key.status_changed_at,
+        retailer_id=key.retailer_id,
+    )
 
 
-def batch_expired(batch: Row, expired: int) -> dict[str, Any]:
-    return {**_batch(batch), "expiredKeys": expired, "expiresAt": ts(batch.expires_at)}
+def key_activated(activated: Row, *, user_id: str, activation_id: str, region: str) -> contract.KeyActivated:
+    return contract.KeyActivated(
+        key_id=activated.id,
+        batch_id=activated.batch_id,
+        game_id=activated.game_id,
+        developer_id=activated.developer_id,
+        key_type=activated.key_type,
+        previous_status=activated.from_status,
+        user_id=user_id,
+        activation_id=activation_id,
+        region=region,
+        retailer_id=activated.retailer_id,
+        allocation_id=activated.allocation_id,
+        activated_at=activated.activated_at,
+    )
 
 
-def _key(key: Row) -> dict[str, Any]:
-    return {
-        "keyId": str(key.id),
-        "batchId": str(key.batch_id),
-        "gameId": str(key.game_id),
-        "developerId": str(key.developer_id),
-        "keyType": key.key_type,
-    }
+def key_held(held: Row, hold_id: str, reason: str | None) -> contract.KeyHeld:
+    return contract.KeyHeld(
+        key_id=held.id,
+        batch_id=held.batch_id,
+        game_id=held.game_id,
+        hold_id=hold_id,
+        previous_status=held.from_status,
+        reason=reason,
+    )
 
 
-def key_changed(key: Row, previous_status: str, actor: str, reason: str | None) -> dict[str, Any]:
-    """key.revoked, key.expired, key.sold (single key, by a person)."""
-    return {
-        **_key(key),
-        "previousStatus": previous_status,
-        "status": key.status,
-        "reason": reason,
-        "changedBy": actor,
-        "changedAt": ts(key.status_changed_at),
-        "retailerId": str(key.retailer_id) if key.retailer_id else None,
-    }
+def key_released(released: Row, hold_id: str) -> contract.KeyReleased:
+    return contract.KeyReleased(
+        key_id=released.id,
+        batch_id=released.batch_id,
+        game_id=released.game_id,
+        hold_id=hold_id,
+        status=released.to_status,
+    )
 
 
-def key_activated(activated: Row, *, user_id: str, activation_id: str, region: str) -> dict[str, Any]:
-    return {
-        **_key(activated),
-        "previousStatus": activated.from_status,
-        "userId": user_id,
-        "activationId": activation_id,
-        "region": region,
-        "retailerId": str(activated.retailer_id) if activated.retailer_id else None,
-        "allocationId": str(activated.allocation_id) if activated.allocation_id else None,
-        "activatedAt": ts(activated.activated_at),
-    }
-
-
-def key_held(
-    key_id, batch_id, game_id, hold_id: str, previous_status: str, reason: str | None
-) -> dict[str, Any]:
-    return {
-        "keyId": str(key_id),
-        "batchId": str(batch_id),
-        "gameId": str(game_id),
-        "holdId": hold_id,
-        "previousStatus": previous_status,
-        "reason": reason,
-    }
-
-
-def key_released(key_id, batch_id, game_id, hold_id: str, status: str) -> dict[str, Any]:
-    return {
-        "keyId": str(key_id),
-        "batchId": str(batch_id),
-        "gameId": str(game_id),
-        "holdId": hold_id,
-        "status": status,
-    }
-
-
-def key_allocated(allocation: Row) -> dict[str, Any]:
-    return {
-        "allocationId": str(allocation.id),
-        "retailerId": str(allocation.retailer_id),
-        "gameId": str(allocation.game_id),
-        "keyType": allocation.key_type,
-        "quantity": allocation.quantity,
-        "allocatedAt": ts(allocation.created_at),
-    }
+def key_allocated(allocation: Row) -> contract.KeyAllocated:
+    return contract.KeyAllocated(
+        allocation_id=allocation.id,
+        retailer_id=allocation.retailer_id,
+        game_id=allocation.game_id,
+        key_type=allocation.key_type,
+        quantity=allocation.quantity,
+        allocated_at=allocation.created_at,
+    )
 
 
 def allocation_released(
     allocation: Row, *, released: int, status: str, reason: str, actor: str
-) -> dict[str, Any]:
-    return {
-        "allocationId": str(allocation.id),
-        "retailerId": str(allocation.retailer_id),
-        "gameId": str(allocation.game_id),
-        "keyType": allocation.key_type,
-        "released": released,
-        "status": status,
-        "reason": reason,
-        "releasedBy": actor,
-    }
+) -> contract.AllocationReleased:
+    return contract.AllocationReleased(
+        allocation_id=allocation.id,
+        retailer_id=allocation.retailer_id,
+        game_id=allocation.game_id,
+        key_type=allocation.key_type,
+        released=released,
+        status=status,
+        reason=reason,
+        released_by=actor,
+    )
 
 
-def keys_sold(retailer_id, order_id: str, key_ids: list, sold_at) -> dict[str, Any]:
-    return {
-        "retailerId": str(retailer_id),
-        "orderId": order_id,
-        "keyIds": [str(k) for k in key_ids],
-        "quantity": len(key_ids),
-        "soldAt": ts(sold_at),
-    }
+def keys_sold(retailer_id, order_id: str, key_ids: list, sold_at) -> contract.KeySold:
+    return contract.KeySold(
+        retailer_id=retailer_id, order_id=order_id, key_ids=key_ids, quantity=len(key_ids), sold_at=sold_at
+    )
 
 
-def keys_returned(retailer_id, order_id: str, key_ids: list, reason: str) -> dict[str, Any]:
-    return {
-        "retailerId": str(retailer_id),
-        "orderId": order_id,
-        "keyIds": [str(k) for k in key_ids],
-        "quantity": len(key_ids),
-        "status": "revoked",
-        "reason": reason,
-    }
+def keys_returned(retailer_id, order_id: str, key_ids: list, reason: str) -> contract.KeyReturned:
+    return contract.KeyReturned(
+        retailer_id=retailer_id,
+        order_id=order_id,
+        key_ids=key_ids,
+        quantity=len(key_ids),
+        status="revoked",
+        reason=reason,
+    )

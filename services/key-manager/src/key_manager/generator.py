@@ -119,7 +119,7 @@ class BatchGenerator:
                 done = repo.complete_batch(session, batch.id, batch.total_keys)
                 if done is None:
                     raise BatchCancelled
-                km.outbox.add(session, "batch.generated", batch.id, events.batch_generated(done))
+                km.outbox.add(session, events.batch_generated(done))
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, psycopg.OperationalError):
             # The database went away: nothing was committed; the lease runs out and it is retried.
             log.warning("batch generation interrupted by the database", extra={"batchId": str(batch.id)})
@@ -147,7 +147,7 @@ class BatchGenerator:
         with self.km.db.transaction() as session:
             failed = repo.fail_batch(session, batch_id, reason)
             if failed is not None:
-                self.km.outbox.add(session, "batch.failed", batch_id, events.batch_failed(failed))
+                self.km.outbox.add(session, events.batch_failed(failed))
         log.warning("batch failed", extra={"batchId": str(batch_id), "reason": reason})
 
     def _wait(self) -> None:
@@ -178,7 +178,7 @@ def expire_due_batches(km: KeyManager) -> dict[str, int]:
                 break
             batch = due[0]
             count = repo.expire_batch_keys(session, batch.id)
-            km.outbox.add(session, "batch.expired", batch.id, events.batch_expired(batch, count))
+            km.outbox.add(session, events.batch_expired(batch, count))
         expired_batches += 1
         expired_keys += count
     return {"batches": expired_batches, "keys": expired_keys}

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from gamekeys_platform.events import Event
+from gamekeys_platform.contracts import developer
 from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.testing import serving
 from key_manager.app import create_app
@@ -53,12 +53,11 @@ def km_url(km_app: Flask) -> Iterator[str]:
         yield url
 
 
-def publish_developer_event(km: KeyManager, event_type: str, subject: Any, data: dict[str, Any]) -> None:
+def publish_developer_event(km: KeyManager, data: developer.DeveloperEvent) -> None:
     """Apply one developer.events event to ``km``'s projection, as the worker's consumer would."""
+    event = data.to_event()
     with km.db.transaction() as session:
-        apply_developer_event(
-            session, Event(type=event_type, source="developer-portal", subject=str(subject), data=data)
-        )
+        apply_developer_event(session, event)
 
 
 def studio_with_game(
@@ -68,28 +67,28 @@ def studio_with_game(
     ``members``: (developer id, game id, team role -> user id)."""
     developer_id, game_id = uuid.uuid4(), uuid.uuid4()
     users = {role: str(uuid.uuid4()) for role in ("admin", *members)}
-    registered = {
-        "developerId": str(developer_id),
-        "companyName": "Studio",
-        "adminUserId": users["admin"],
-        "verificationStatus": "pending",
-    }
-    publish_developer_event(km, "developer.registered", developer_id, registered)
+    publish_developer_event(
+        km,
+        developer.DeveloperRegistered(
+            developer_id=developer_id,
+            company_name="Studio",
+            admin_user_id=users["admin"],
+            verification_status="pending",
+        ),
+    )
     for role in members:
-        member = {"developerId": str(developer_id), "userId": users[role], "role": role}
-        publish_developer_event(km, "team.member_added", developer_id, member)
+        publish_developer_event(
+            km, developer.TeamMemberAdded(developer_id=developer_id, user_id=users[role], role=role)
+        )
     if verified:
         publish_developer_event(
             km,
-            "developer.verified",
-            developer_id,
-            {"developerId": str(developer_id), "verificationStatus": "verified", "reason": None},
+            developer.DeveloperVerified(
+                developer_id=developer_id, verification_status="verified", reason=None
+            ),
         )
     publish_developer_event(
-        km,
-        "game.created",
-        game_id,
-        {"gameId": str(game_id), "developerId": str(developer_id), "title": "Game", "status": "draft"},
+        km, developer.GameCreated(game_id=game_id, developer_id=developer_id, title="Game", status="draft")
     )
     return developer_id, game_id, users
 

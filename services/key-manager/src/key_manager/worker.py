@@ -18,7 +18,7 @@ from gamekeys_platform.workers import (
     run_until_signalled,
 )
 from key_manager.context import SOURCE, KeyManager
-from key_manager.db.projection import HANDLED_EVENTS, apply_developer_event
+from key_manager.db.projection import apply_developer_event
 from key_manager.generator import BatchGenerator, expire_due_batches
 from key_manager.settings import get_settings
 
@@ -40,7 +40,6 @@ def build_loops(km: KeyManager) -> list[Loop]:
             group=PROJECTION_CONSUMER,
             topics=[settings.developer_events_topic],
             handler=apply_developer_event,
-            event_types=HANDLED_EVENTS,
         ),
         BatchGenerator(km),
         PeriodicTask("key-expiry", lambda: expire_due_batches(km), settings.key_expiry_interval_seconds),

@@ -23,15 +23,6 @@ class Status(StrEnum):
     REJECTED = "rejected"  # a pending review that support rejected
 
 
-EVENT_BY_STATUS = {
-    Status.ACTIVATED: "activation.succeeded",
-    Status.PENDING_REVIEW: "activation.pending_review",
-    Status.FAILED: "activation.failed",
-    Status.BLOCKED: "activation.blocked",
-    Status.REJECTED: "activation.failed",
-}
-
-
 @dataclass(frozen=True)
 class Refusal:
     code: str

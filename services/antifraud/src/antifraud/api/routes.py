@@ -23,7 +23,8 @@ from antifraud.velocity import Observation
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import current_principal, require_roles, require_scopes
 from gamekeys_platform.db import request_session, transactional
-from gamekeys_platform.errors import ApiError, format_timestamp, not_found
+from gamekeys_platform.errors import ApiError, not_found
+from gamekeys_platform.errors import format_optional_timestamp as ts
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.pagination import decode_cursor, page_body
 
@@ -36,11 +37,6 @@ blp = Blueprint(
 ANALYZE_SCOPE = "fraud:analyze"
 REVIEWERS = ("support", "admin")
 ADMINS = ("admin",)
-RULES_SUBJECT = "antifraud-rules"
-
-
-def _ts(value: datetime | None) -> str | None:
-    return format_timestamp(value) if value is not None else None
 
 
 def _actor() -> str:
@@ -137,12 +133,7 @@ def analyze(body):
         rule_set_version=rule_set.version,
         degraded=velocity is None,
     )
-    af.outbox.add(
-        session,
-        "fraud.assessed",
-        assessment_id,
-        events.assessed(assessment_id, body, decision, rule_set.version),
-    )
+    af.outbox.add(session, events.assessed(assessment_id, body, decision, rule_set.version))
     case_id = None
     if decision.action == "REVIEW":
         case_id = repo.open_case(
@@ -155,9 +146,7 @@ def analyze(body):
             risk_level=decision.risk_level,
             reasons=decision.reasons,
         )
-        af.outbox.add(
-            session, "fraud.case_opened", case_id, events.case_opened(case_id, assessment_id, body, decision)
-        )
+        af.outbox.add(session, events.case_opened(case_id, assessment_id, body, decision))
     return {
         "assessmentId": assessment_id,
         "score": decision.score,
@@ -205,7 +194,7 @@ def get_rules():
         "version": row.version,
         "rules": row.rules,
         "createdBy": row.created_by,
-        "createdAt": _ts(row.created_at),
+        "createdAt": ts(row.created_at),
     }
 
 
@@ -221,9 +210,9 @@ def put_rules(body):
     rule_set = _rules_or_422(body["rules"], version=0)
     raw = [rule.to_dict() for rule in rule_set.rules]
     version = repo.insert_rule_set(session, raw, _actor())
-    af.outbox.add(session, "fraud.rules_updated", RULES_SUBJECT, events.rules_updated(version, raw, _actor()))
+    af.outbox.add(session, events.rules_updated(version, raw, _actor()))
     af.rules.invalidate()
-    return {"version": version, "rules": raw, "createdBy": _actor(), "createdAt": _ts(datetime.now(UTC))}
+    return {"version": version, "rules": raw, "createdBy": _actor(), "createdAt": ts(datetime.now(UTC))}
 
 
 @blp.route("/rules/backtest", methods=["POST"])
@@ -264,8 +253,8 @@ def case_dict(row) -> dict[str, Any]:
         "score": row.score,
         "riskLevel": row.risk_level,
         "reasons": row.reasons,
-        "openedAt": _ts(row.opened_at),
-        "decidedAt": _ts(row.decided_at),
+        "openedAt": ts(row.opened_at),
+        "decidedAt": ts(row.decided_at),
         "decidedBy": row.decided_by,
         "decision": row.decision,
         "note": row.note,
@@ -312,7 +301,7 @@ def decide_case(body, case_id):
     if existing.status != "open":
         raise ApiError("CONFLICT", f"the case is already {existing.status}", {"status": existing.status})
     row = repo.decide_case(session, case_id, decision=body["decision"], note=body["note"], actor=_actor())
-    af.outbox.add(session, "fraud.case_decided", case_id, events.case_decided(row))
+    af.outbox.add(session, events.case_decided(row))
     return case_dict(row)
 
 
@@ -328,9 +317,9 @@ def block_dict(row) -> dict[str, Any]:
         "reason": row.reason,
         "assessmentId": row.assessment_id,
         "createdBy": row.created_by,
-        "createdAt": _ts(row.created_at),
-        "expiresAt": _ts(row.expires_at),
-        "liftedAt": _ts(row.lifted_at),
+        "createdAt": ts(row.created_at),
+        "expiresAt": ts(row.expires_at),
+        "liftedAt": ts(row.lifted_at),
         "liftedBy": row.lifted_by,
         "active": row.lifted_at is None and (row.expires_at is None or row.expires_at > now),
     }
@@ -355,7 +344,7 @@ def _add_block(session, af, *, entity_type, value, reason, expires_at, assessmen
         assessment_id=assessment_id,
         created_by=_actor(),
     )
-    af.outbox.add(session, "fraud.block_added", row.id, events.block_added(row))
+    af.outbox.add(session, events.block_added(row))
     af.blocks.changed(session)
     return row
 
@@ -412,7 +401,7 @@ def lift_block(body, block_id):
             raise not_found("block")
         raise ApiError("CONFLICT", "the block is already lifted")
     af = antifraud()
-    af.outbox.add(session, "fraud.block_lifted", row.id, events.block_lifted(row))
+    af.outbox.add(session, events.block_lifted(row))
     af.blocks.changed(session)
     return block_dict(row)
 
@@ -461,14 +450,14 @@ def suspicious_activity(query, user_id):
     descriptions = {rule.id: rule.description for rule in af.rules.current(session).rules}
     patterns = suspicious_patterns(history, descriptions)
     for pattern in patterns:
-        pattern["firstSeen"], pattern["lastSeen"] = _ts(pattern["firstSeen"]), _ts(pattern["lastSeen"])
+        pattern["firstSeen"], pattern["lastSeen"] = ts(pattern["firstSeen"]), ts(pattern["lastSeen"])
     return {
         "userId": user_id,
         "patterns": patterns,
         "assessments": len(history),
         "nonAllowed": sum(1 for item in history if item.action != "ALLOW"),
         "activeBlocks": [
-            {"blockId": str(b.id), "reason": b.reason, "expiresAt": _ts(b.expires_at)}
+            {"blockId": str(b.id), "reason": b.reason, "expiresAt": ts(b.expires_at)}
             for b in repo.user_blocks(session, user_id)
         ],
     }
@@ -490,8 +479,8 @@ def statistics(query):
     stats = repo.statistics(request_session(), start, end)
     total = sum(stats["by_action"].values())
     return {
-        "start": _ts(start),
-        "end": _ts(end),
+        "start": ts(start),
+        "end": ts(end),
         "totalAssessments": total,
         "byRiskLevel": {
             level: stats["by_level"].get(level, 0) for level in ("LOW", "MEDIUM", "HIGH", "CRITICAL")

@@ -28,6 +28,7 @@ from developer_portal.domain.errors import conflict
 from developer_portal.domain.permissions import PLATFORM_ADMIN, Action, StudioRole
 from developer_portal.domain.team import normalize_email
 from gamekeys_platform.auth import current_principal, require_roles, require_scopes
+from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
@@ -93,24 +94,16 @@ def register(body):
     )
     emit(
         session,
-        "developer.registered",
-        developer_id,
-        {
-            "developerId": str(developer_id),
-            "companyName": row.company_name,
-            "adminUserId": str(user_id),
-            "verificationStatus": row.verification_status,
-        },
+        events.DeveloperRegistered(
+            developer_id=developer_id,
+            company_name=row.company_name,
+            admin_user_id=str(user_id),
+            verification_status=row.verification_status,
+        ),
     )
     emit(
         session,
-        "team.member_added",
-        developer_id,
-        {
-            "developerId": str(developer_id),
-            "userId": str(user_id),
-            "role": StudioRole.ADMIN.value,
-        },
+        events.TeamMemberAdded(developer_id=developer_id, user_id=str(user_id), role=StudioRole.ADMIN),
     )
     return result
 
@@ -170,15 +163,7 @@ def update_my_account(body):
         before=before,
         after=after,
     )
-    emit(
-        session,
-        "developer.updated",
-        row.developer_id,
-        {
-            "developerId": str(row.developer_id),
-            "companyName": updated.company_name,
-        },
-    )
+    emit(session, events.DeveloperUpdated(developer_id=row.developer_id, company_name=updated.company_name))
     return after
 
 
@@ -253,12 +238,8 @@ def decide_verification(body, developer_id):
     )
     emit(
         session,
-        "developer.verified",
-        developer_id,
-        {
-            "developerId": str(developer_id),
-            "verificationStatus": change.status.value,
-            "reason": change.reason,
-        },
+        events.DeveloperVerified(
+            developer_id=developer_id, verification_status=change.status, reason=change.reason
+        ),
     )
     return after

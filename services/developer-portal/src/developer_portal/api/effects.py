@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from developer_portal.db import repository
 from gamekeys_platform.auth import current_principal
+from gamekeys_platform.contracts import EventData
 from gamekeys_platform.request_context import current_request_id
 
 
-def emit(session: Session, event_type: str, subject: Any, data: dict[str, Any]) -> None:
-    current_app.extensions["developer_portal"].outbox.add(session, event_type, subject, data)
+def emit(session: Session, event: EventData) -> None:
+    current_app.extensions["developer_portal"].outbox.add(session, event)
 
 
 def audit(

@@ -28,6 +28,7 @@ from developer_portal.domain import metadata as metadata_rules
 from developer_portal.domain.errors import conflict, forbidden
 from developer_portal.domain.permissions import PLATFORM_ADMIN, Action
 from developer_portal.domain.verification import may_create_games
+from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
@@ -38,13 +39,8 @@ def _duplicate_title(title: str):
     return conflict("DUPLICATE_TITLE", "the studio has a game with this title already", title=title)
 
 
-def _game_event(row) -> dict[str, Any]:
-    return {
-        "gameId": str(row.game_id),
-        "developerId": str(row.developer_id),
-        "title": row.title,
-        "status": row.status,
-    }
+def _game_event(event: type[events.GameCreated | events.GameUpdated], row):
+    return event(game_id=row.game_id, developer_id=row.developer_id, title=row.title, status=row.status)
 
 
 @public.route("/games", methods=["POST"])
@@ -91,7 +87,7 @@ def create_game(body):
         before=None,
         after=result,
     )
-    emit(session, "game.created", game_id, _game_event(row))
+    emit(session, _game_event(events.GameCreated, row))
     return result
 
 
@@ -158,7 +154,7 @@ def update_game(body, game_id):
         before=serializers.game(row),
         after=result,
     )
-    emit(session, "game.updated", game_id, _game_event(updated))
+    emit(session, _game_event(events.GameUpdated, updated))
     return result
 
 
@@ -188,7 +184,7 @@ def delete_game(game_id):
         before=before,
         after=None,
     )
-    emit(session, "game.deleted", game_id, {"gameId": str(game_id), "developerId": str(row.developer_id)})
+    emit(session, events.GameDeleted(game_id=game_id, developer_id=row.developer_id))
 
 
 # --- metadata -------------------------------------------------------------------------------
@@ -264,13 +260,7 @@ def update_metadata(body, game_id):
     )
     emit(
         session,
-        "game.metadata_updated",
-        game_id,
-        {
-            "gameId": str(game_id),
-            "developerId": str(row.developer_id),
-            "changedFields": changed,
-        },
+        events.GameMetadataUpdated(game_id=game_id, developer_id=row.developer_id, changed_fields=changed),
     )
     return result
 
@@ -324,14 +314,5 @@ def update_pricing(prices, game_id):
         before=before,
         after=result,
     )
-    emit(
-        session,
-        "pricing.updated",
-        game_id,
-        {
-            "gameId": str(game_id),
-            "developerId": str(row.developer_id),
-            **document,
-        },
-    )
+    emit(session, events.PricingUpdated(game_id=game_id, developer_id=row.developer_id, **document))
     return result

@@ -9,11 +9,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from developer_portal.domain.pricing import Discount, Money, Pricing
-from gamekeys_platform.errors import format_timestamp
-
-
-def ts(moment: datetime | None) -> str | None:
-    return format_timestamp(moment) if moment is not None else None
+from gamekeys_platform.errors import format_optional_timestamp as ts
 
 
 def developer(row: Row, role: str | None = None) -> dict[str, Any]:

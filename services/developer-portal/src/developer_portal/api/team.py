@@ -25,6 +25,7 @@ from developer_portal.domain import team as rules
 from developer_portal.domain.errors import conflict
 from developer_portal.domain.permissions import Action
 from gamekeys_platform.auth import current_principal
+from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
@@ -115,15 +116,13 @@ def invite(body):
     )
     emit(
         session,
-        "team.member_invited",
-        developer.developer_id,
-        {
-            "developerId": str(developer.developer_id),
-            "invitationId": str(invitation_id),
-            "email": email,
-            "role": row.role,
-            "expiresAt": result["expiresAt"],
-        },
+        events.TeamMemberInvited(
+            developer_id=developer.developer_id,
+            invitation_id=invitation_id,
+            email=email,
+            role=row.role,
+            expires_at=row.expires_at,
+        ),
     )
     return result
 
@@ -193,14 +192,9 @@ def change_role(body, user_id):
     )
     emit(
         session,
-        "team.member_role_changed",
-        developer_id,
-        {
-            "developerId": str(developer_id),
-            "userId": str(user_id),
-            "role": updated.role,
-            "previousRole": member.role,
-        },
+        events.TeamMemberRoleChanged(
+            developer_id=developer_id, user_id=str(user_id), role=updated.role, previous_role=member.role
+        ),
     )
     return serializers.member(updated)
 
@@ -228,12 +222,7 @@ def remove_member(user_id):
         before=serializers.member(member),
         after=None,
     )
-    emit(
-        session,
-        "team.member_removed",
-        developer_id,
-        {"developerId": str(developer_id), "userId": str(user_id)},
-    )
+    emit(session, events.TeamMemberRemoved(developer_id=developer_id, user_id=str(user_id)))
 
 
 # --- the invited user's side ----------------------------------------------------------------
@@ -318,13 +307,7 @@ def accept_invitation(invitation_id):
     )
     emit(
         session,
-        "team.member_added",
-        invitation.developer_id,
-        {
-            "developerId": str(invitation.developer_id),
-            "userId": str(user_id),
-            "role": member.role,
-        },
+        events.TeamMemberAdded(developer_id=invitation.developer_id, user_id=str(user_id), role=member.role),
     )
     return serializers.member(member)
 

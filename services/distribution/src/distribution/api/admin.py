@@ -10,7 +10,7 @@ from sqlalchemy import func
 
 from distribution import events
 from distribution.api import schemas as s
-from distribution.api.common import actor, allocation_dict, refused, retailer_dict
+from distribution.api.common import actor, allocation_dict, refused, retailer_dict, ts
 from distribution.context import distribution
 from distribution.db import repository as repo
 from distribution.domain import retailers as rules
@@ -70,7 +70,7 @@ def add_retailer(body):
         secret_hash=dist.hasher.hash(secret),
         created_by=actor(),
     )
-    dist.outbox.add(session, "retailer.added", row.id, events.retailer_data(row, createdBy=actor()))
+    dist.outbox.add(session, events.retailer_added(row, created_by=actor()))
     return retailer_dict(row, client_secret=secret)
 
 
@@ -138,14 +138,12 @@ def update_retailer(body, retailer_id):
     row = repo.update_retailer(session, retailer_id, **values)
     dist.outbox.add(
         session,
-        "retailer.updated",
-        row.id,
-        events.retailer_data(
+        events.retailer_updated(
             row,
-            changedFields=changed,
-            previousStatus=current.status,
+            changed_fields=changed,
+            previous_status=current.status,
             reason=body.get("reason"),
-            updatedBy=actor(),
+            updated_by=actor(),
         ),
     )
     return retailer_dict(row)
@@ -170,14 +168,12 @@ def rotate_credentials(retailer_id):
     )
     dist.outbox.add(
         session,
-        "retailer.updated",
-        row.id,
-        events.retailer_data(
+        events.retailer_updated(
             row,
-            changedFields=["apiCredentials"],
-            previousStatus=current.status,
+            changed_fields=["apiCredentials"],
+            previous_status=current.status,
             reason=None,
-            updatedBy=actor(),
+            updated_by=actor(),
         ),
     )
     return retailer_dict(row, client_secret=secret)
@@ -251,7 +247,7 @@ def allocate_keys(body):
         restrictions=restrictions,
         created_by=actor(),
     )
-    dist.outbox.add(session, "allocation.created", row.id, events.allocation_created(row))
+    dist.outbox.add(session, events.allocation_created(row))
     return allocation_dict(row)
 
 
@@ -292,8 +288,6 @@ def release_allocation(body, allocation_id):
     if released:
         dist.outbox.add(
             session,
-            "allocation.released",
-            row.id,
             events.allocation_released(
                 row, released=released, status=status, reason=body["reason"], released_by=actor()
             ),
@@ -304,7 +298,7 @@ def release_allocation(body, allocation_id):
         "released": released,
         "releasedTotal": row.released_keys,
         "status": status,
-        "releasedAt": events.ts(row.released_at),
+        "releasedAt": ts(row.released_at),
     }
 
 
@@ -357,7 +351,7 @@ def get_sales_report(query, retailer_id):
     lines = repo.sale_lines(request_session(), retailer_id, start, end)
     return {
         "retailerId": retailer_id,
-        "period": {"from": events.ts(start), "to": events.ts(end)},
+        "period": {"from": ts(start), "to": ts(end)},
         "commissionRate": str(retailer.commission_rate),
         "totals": sales_report(lines),
     }

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import g
 
 from distribution.domain.errors import Refusal
-from distribution.events import ts
 from gamekeys_platform.errors import ApiError
+from gamekeys_platform.errors import format_optional_timestamp as ts
 
 
 def actor() -> str:

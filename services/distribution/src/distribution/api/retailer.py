@@ -14,7 +14,7 @@ from flask import g
 
 from distribution import events
 from distribution.api import schemas as s
-from distribution.api.common import refused
+from distribution.api.common import refused, ts
 from distribution.api.retailer_auth import require_retailer
 from distribution.context import distribution
 from distribution.db import repository as repo
@@ -122,7 +122,7 @@ def _sale_body(sale, key_ids, *, status: str = "recorded") -> dict:
         "gross": {"amount": money(sale_totals.gross), "currency": currency},
         "commission": {"amount": money(sale_totals.commission), "currency": currency},
         "net": {"amount": money(sale_totals.net), "currency": currency},
-        "soldAt": events.ts(sale.sold_at),
+        "soldAt": ts(sale.sold_at),
         "status": status,
     }
 
@@ -183,7 +183,7 @@ def record_sale(body):
     }
     repo.insert_sale(session, sale, {k: delivered[k] for k in key_ids})
     sale_totals = totals(price, len(key_ids), retailer.commission_rate)
-    dist.outbox.add(session, "sale.recorded", sale["id"], events.sale_recorded(sale, key_ids, sale_totals))
+    dist.outbox.add(session, events.sale_recorded(sale, key_ids, sale_totals))
     _signal_low_stock(session, set(delivered[k] for k in key_ids))
     recorded = repo.get_sale(session, retailer.id, body["orderId"])
     return _sale_body(recorded, key_ids)
@@ -215,12 +215,7 @@ def _signal_low_stock(session, allocation_ids: set[uuid.UUID]) -> None:
         threshold = reached_threshold(row.quantity, unsold, row.low_stock_signalled)
         if threshold is not None:
             repo.set_low_stock_signalled(session, row.id, threshold)
-            dist.outbox.add(
-                session,
-                "allocation.low_stock",
-                row.id,
-                events.low_stock(row, unsold=unsold, threshold=threshold),
-            )
+            dist.outbox.add(session, events.low_stock(row, unsold=unsold, threshold=threshold))
 
 
 @blp.route("/returns", methods=["POST"])
@@ -273,5 +268,5 @@ def return_keys(body):
         "reason": body["reason"],
     }
     repo.record_return(session, return_row, key_ids)
-    dist.outbox.add(session, "sale.returned", sale.id, events.sale_returned(return_row, sale, key_ids))
+    dist.outbox.add(session, events.sale_returned(return_row, sale, key_ids))
     return {"returnId": return_id, "orderId": sale.order_id, "keyIds": key_ids, "status": "revoked"}

@@ -18,7 +18,7 @@ from gamekeys_platform.pagination import decode_cursor
 from gamekeys_platform.request_context import current_request_id
 from key_manager import events
 from key_manager.api import schemas as s
-from key_manager.api.views import actor, exported_keys_page, normalized_or_400
+from key_manager.api.views import actor, exported_keys_page, normalized_or_400, ts
 from key_manager.context import key_manager
 from key_manager.db import repository as repo
 from key_manager.domain.access import SCOPE_ACTIVATE, SCOPE_ALLOCATE, SCOPE_HOLD, SCOPE_READ, SCOPE_SELL
@@ -50,12 +50,12 @@ def _lookup_result(key: Row) -> dict:
         "batchId": key.batch_id,
         "keyType": key.key_type,
         "regionalRestrictions": key.regional_restrictions,
-        "expiresAt": events.ts(key.expires_at),
+        "expiresAt": ts(key.expires_at),
         "expired": key.status == "expired" or (_expired(key) and key.status != "activated"),
         "retailerId": key.retailer_id,
         "allocationId": key.allocation_id,
-        "soldAt": events.ts(key.sold_at),
-        "activatedAt": events.ts(key.activated_at),
+        "soldAt": ts(key.sold_at),
+        "activatedAt": ts(key.activated_at),
         "holdId": key.hold_id,
     }
 
@@ -124,14 +124,7 @@ def hold(body):
         reason=body.get("reason"),
         request_id=current_request_id(),
     )
-    km.outbox.add(
-        session,
-        "key.held",
-        held.id,
-        events.key_held(
-            held.id, held.batch_id, held.game_id, body["holdId"], held.from_status, body.get("reason")
-        ),
-    )
+    km.outbox.add(session, events.key_held(held, body["holdId"], body.get("reason")))
     return {"keyId": held.id, "status": "pending_review", "holdId": body["holdId"], "gameId": held.game_id}
 
 
@@ -162,14 +155,7 @@ def release(body):
         reason=body.get("reason"),
         request_id=current_request_id(),
     )
-    km.outbox.add(
-        session,
-        "key.released",
-        released.id,
-        events.key_released(
-            released.id, released.batch_id, released.game_id, body["holdId"], released.to_status
-        ),
-    )
+    km.outbox.add(session, events.key_released(released, body["holdId"]))
     return {
         "keyId": released.id,
         "status": released.to_status,
@@ -217,8 +203,6 @@ def activate(body):
     )
     km.outbox.add(
         session,
-        "key.activated",
-        activated.id,
         events.key_activated(
             activated, user_id=body["userId"], activation_id=body["activationId"], region=region
         ),
@@ -234,7 +218,7 @@ def _activation_result(key: Row, activation_id: str) -> dict:
         "developerId": key.developer_id,
         "keyType": key.key_type,
         "status": "activated",
-        "activatedAt": events.ts(key.activated_at),
+        "activatedAt": ts(key.activated_at),
         "activationId": activation_id,
     }
 
@@ -246,7 +230,7 @@ def _allocation_dict(allocation: Row) -> dict:
         "gameId": allocation.game_id,
         "keyType": allocation.key_type,
         "quantity": allocation.quantity,
-        "createdAt": events.ts(allocation.created_at),
+        "createdAt": ts(allocation.created_at),
     }
 
 
@@ -288,7 +272,7 @@ def allocate(body):
             {"requested": body["quantity"], "available": allocated},
         )
     allocation = repo.get_allocation(session, body["allocationId"])
-    km.outbox.add(session, "key.allocated", allocation.id, events.key_allocated(allocation))
+    km.outbox.add(session, events.key_allocated(allocation))
     return _allocation_dict(allocation)
 
 
@@ -345,8 +329,6 @@ def release_allocation(body, allocation_id):
     if released:
         km.outbox.add(
             session,
-            "allocation.released",
-            allocation_id,
             events.allocation_released(
                 allocation, released=released, status=status.value, reason=body["reason"], actor=actor()
             ),
@@ -428,8 +410,6 @@ def mark_sold(body):
     )
     km.outbox.add(
         session,
-        "key.sold",
-        body["orderId"],
         events.keys_sold(body["retailerId"], body["orderId"], ids, sold_at),
     )
     return {"orderId": body["orderId"], "retailerId": body["retailerId"], "keyIds": ids, "status": "sold"}
@@ -459,8 +439,6 @@ def return_keys(body):
     )
     km.outbox.add(
         session,
-        "key.returned",
-        body["orderId"],
         events.keys_returned(body["retailerId"], body["orderId"], ids, body["reason"]),
     )
     return {"orderId": body["orderId"], "retailerId": body["retailerId"], "keyIds": ids, "status": "revoked"}

@@ -31,6 +31,7 @@ from key_manager.api.views import (
     plaintext,
     plan_error,
     transition_error,
+    ts,
 )
 from key_manager.context import key_manager
 from key_manager.db import bulk
@@ -117,7 +118,7 @@ def generate_keys(body):
     except bulk.GenerationFailed:
         raise ApiError("GENERATION_FAILED", "keys could not be generated, retry later") from None
     batch = repo.complete_batch(session, plan.batch_id, len(pairs))
-    km.outbox.add(session, "batch.generated", batch.id, events.batch_generated(batch))
+    km.outbox.add(session, events.batch_generated(batch))
     g.generated_plaintext = {str(key_id): codec.format_key(key) for key_id, key in pairs}
     return {**batch_dict(batch), "keys": [{"id": key_id, "status": "generated"} for key_id, _ in pairs]}
 
@@ -245,7 +246,7 @@ def _csv_rows(batch_id: uuid.UUID):
                         codec.format_key(plaintext(km.vault, row)),
                         row.status,
                         row.key_type,
-                        events.ts(row.expires_at) or "",
+                        ts(row.expires_at) or "",
                     ]
                 )
             yield buffer.getvalue()
@@ -270,7 +271,7 @@ def cancel_batch(body, batch_id):
             "CONFLICT", f"a {batch.status} batch cannot be cancelled{hint}", {"status": batch.status}
         )
     cancelled = repo.cancel_batch(session, batch_id, actor=actor(), reason=body["reason"])
-    km.outbox.add(session, "batch.cancelled", batch_id, events.batch_cancelled(cancelled, batch.status))
+    km.outbox.add(session, events.batch_cancelled(cancelled, batch.status))
     return batch_dict(cancelled)
 
 
@@ -289,9 +290,7 @@ def revoke_batch(body, batch_id):
     revoked = repo.revoke_batch(
         session, batch_id, actor=who, reason=body["reason"], request_id=current_request_id()
     )
-    km.outbox.add(
-        session, "batch.revoked", batch_id, events.batch_revoked(batch, revoked, who, body["reason"])
-    )
+    km.outbox.add(session, events.batch_revoked(batch, revoked, who, body["reason"]))
     return {"batchId": batch_id, "status": "revoked", "revokedKeys": revoked}
 
 
@@ -343,7 +342,7 @@ def validate_key(body):
         "keyId": key.id,
         "status": "expired" if expired and key.status not in FINAL else key.status,
         "gameId": key.game_id,
-        "expiresAt": events.ts(key.expires_at),
+        "expiresAt": ts(key.expires_at),
         "error": None,
     }
 
@@ -387,12 +386,7 @@ def _change_status(key_id: uuid.UUID, target: KeyStatus, reason: str | None, ope
         )
     except TransitionRefused as exc:
         raise transition_error(exc) from None
-    event_type = {
-        KeyStatus.REVOKED: "key.revoked",
-        KeyStatus.EXPIRED: "key.expired",
-        KeyStatus.SOLD: "key.sold",
-    }[target]
-    km.outbox.add(session, event_type, key_id, events.key_changed(changed, key.status, who, reason))
+    km.outbox.add(session, events.key_changed(changed, key.status, who, reason))
     return key_info(km.vault, changed, repo.key_history(session, key_id))
 
 

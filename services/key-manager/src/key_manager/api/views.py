@@ -8,12 +8,12 @@ from sqlalchemy import Row
 
 from gamekeys_platform.auth import current_principal
 from gamekeys_platform.errors import ApiError
+from gamekeys_platform.errors import format_optional_timestamp as ts
 from gamekeys_platform.pagination import Page, page_body
 from key_manager.domain import codec
 from key_manager.domain.batches import PlanRefused, progress
 from key_manager.domain.states import KeyStatus, TransitionRefused
 from key_manager.domain.vault import KeyVault
-from key_manager.events import ts
 
 
 def actor() -> str:

@@ -1,0 +1,321 @@
+"""developer.events, written by developer-portal.
+
+Consumed by key-manager (its projection of studios, members and game ownership, used for
+authorization), game-builds (the same projection), analytics, and the platform's Catalog and
+Notification services. Team events carry the studio as subject, so one studio's membership
+changes stay in order. A registration emits ``developer.registered`` and then
+``team.member_added`` for its first admin, so a projection of members can be built from
+``team.member_*`` events alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from gamekeys_platform.contracts.base import (
+    Actor,
+    Contract,
+    Country,
+    EventData,
+    Money,
+    Text,
+    Timestamp,
+    UserId,
+)
+
+TeamRole = Literal["admin", "developer", "marketing", "finance"]
+GameStatus = Literal["draft", "pending_review", "approved", "rejected", "published", "removed"]
+MetadataField = Literal[
+    "description", "shortDescription", "tags", "genres", "systemRequirements", "ageRating", "mediaUrls"
+]
+
+
+class DeveloperEvent(EventData):
+    SOURCE: ClassVar[str] = "developer-portal"
+
+
+class _Studio(DeveloperEvent):
+    SUBJECT: ClassVar[str] = "developer_id"
+
+    developer_id: uuid.UUID
+
+
+class DeveloperRegistered(_Studio):
+    """A studio registered; its first admin is ``adminUserId``."""
+
+    TYPE: ClassVar[str] = "developer.registered"
+
+    company_name: Text
+    admin_user_id: UserId
+    verification_status: Literal["pending"]
+
+
+class DeveloperVerified(_Studio):
+    """The Admin Service decided a studio's verification."""
+
+    TYPE: ClassVar[str] = "developer.verified"
+
+    verification_status: Literal["verified", "rejected", "pending"]
+    reason: Text | None
+
+
+class DeveloperUpdated(_Studio):
+    """A studio's profile changed."""
+
+    TYPE: ClassVar[str] = "developer.updated"
+
+    company_name: Text
+
+
+class TeamMemberInvited(_Studio):
+    """Someone was invited to a studio (for the Notification Service)."""
+
+    TYPE: ClassVar[str] = "team.member_invited"
+
+    invitation_id: uuid.UUID
+    email: Text = Field(description="lower case")
+    role: TeamRole
+    expires_at: Timestamp
+
+
+class TeamMemberAdded(_Studio):
+    """A user joined a studio with a role."""
+
+    TYPE: ClassVar[str] = "team.member_added"
+
+    user_id: UserId
+    role: TeamRole
+
+
+class TeamMemberRoleChanged(_Studio):
+    """A member's role changed."""
+
+    TYPE: ClassVar[str] = "team.member_role_changed"
+
+    user_id: UserId
+    role: TeamRole
+    previous_role: TeamRole
+
+
+class TeamMemberRemoved(_Studio):
+    """A user left a studio or was removed."""
+
+    TYPE: ClassVar[str] = "team.member_removed"
+
+    user_id: UserId
+
+
+class _Game(DeveloperEvent):
+    SUBJECT: ClassVar[str] = "game_id"
+
+    game_id: uuid.UUID
+    developer_id: uuid.UUID
+
+
+class GameCreated(_Game):
+    """A studio created a game (a draft)."""
+
+    TYPE: ClassVar[str] = "game.created"
+
+    title: Text
+    status: GameStatus
+
+
+class GameUpdated(_Game):
+    """A game's title or status changed."""
+
+    TYPE: ClassVar[str] = "game.updated"
+
+    title: Text
+    status: GameStatus
+
+
+class GameDeleted(_Game):
+    """A draft game was deleted."""
+
+    TYPE: ClassVar[str] = "game.deleted"
+
+
+class GameMetadataUpdated(_Game):
+    """A game's store metadata changed (which fields, not their values)."""
+
+    TYPE: ClassVar[str] = "game.metadata_updated"
+
+    changed_fields: list[MetadataField]
+
+
+class Discount(Contract):
+    percent: int = Field(ge=1, le=100)
+    starts_at: Timestamp
+    ends_at: Timestamp
+
+
+class PricingUpdated(_Game):
+    """A game's prices changed."""
+
+    TYPE: ClassVar[str] = "pricing.updated"
+
+    base_price: Money
+    regional_prices: dict[Country, Money]
+    discount: Discount | None = Field(
+        description="the discount in effect, else the next scheduled one, else null"
+    )
+    discounts: list[Discount] = Field(description="the whole schedule not yet ended, sorted by start")
+
+
+class _Publishing(_Game):
+    title: Text
+    status: GameStatus
+    changed_by: Actor
+
+
+class GameSubmitted(_Publishing):
+    """A version was submitted for review (status ``pending_review``)."""
+
+    TYPE: ClassVar[str] = "game.submitted"
+
+    submission_id: uuid.UUID
+    version_id: uuid.UUID
+
+
+class GameApproved(_Publishing):
+    """Moderation approved the game (status ``approved``)."""
+
+    TYPE: ClassVar[str] = "game.approved"
+
+    submission_id: uuid.UUID
+
+
+class GameRejected(_Publishing):
+    """Moderation rejected the game (status ``rejected``), with the moderator's notes."""
+
+    TYPE: ClassVar[str] = "game.rejected"
+
+    submission_id: uuid.UUID
+    notes: Text | None
+
+
+class GamePublished(_Publishing):
+    """The game is on sale in the store (status ``published``) from ``releaseAt``."""
+
+    TYPE: ClassVar[str] = "game.published"
+
+    version_id: uuid.UUID | None
+    release_at: Timestamp
+
+
+class GameUnpublished(_Publishing):
+    """The game was taken off the store (status ``removed``)."""
+
+    TYPE: ClassVar[str] = "game.unpublished"
+
+    reason: Text | None
+
+
+class SubmissionCreated(DeveloperEvent):
+    """A submission awaits the Admin Service's moderation."""
+
+    TYPE: ClassVar[str] = "submission.created"
+    SUBJECT: ClassVar[str] = "submission_id"
+
+    submission_id: uuid.UUID
+    game_id: uuid.UUID
+    developer_id: uuid.UUID
+    version_id: uuid.UUID
+    submitted_by: Actor
+    submitted_at: Timestamp
+
+
+class SubmissionDecided(DeveloperEvent):
+    """The Admin Service decided a submission."""
+
+    TYPE: ClassVar[str] = "submission.decided"
+    SUBJECT: ClassVar[str] = "submission_id"
+
+    submission_id: uuid.UUID
+    game_id: uuid.UUID
+    developer_id: uuid.UUID
+    version_id: uuid.UUID
+    decision: Literal["approve", "reject"]
+    notes: Text | None
+    decided_by: Actor
+    decided_at: Timestamp
+
+
+class _Payout(DeveloperEvent):
+    SUBJECT: ClassVar[str] = "payout_id"
+
+    payout_id: uuid.UUID
+    developer_id: uuid.UUID
+    amount: Money
+
+
+class PayoutRequested(_Payout):
+    """A studio asked for a payout; the amount is in payout until the Payment Service answers."""
+
+    TYPE: ClassVar[str] = "payout.requested"
+
+    method: Text = Field(description="the payout method's kind, never its details")
+    requested_by: Actor
+    requested_at: Timestamp
+
+
+class PayoutFailed(_Payout):
+    """A payout failed; its amount is back in the available balance."""
+
+    TYPE: ClassVar[str] = "payout.failed"
+
+    reason: Text
+    failed_at: Timestamp
+
+
+class _ApiKey(DeveloperEvent):
+    SUBJECT: ClassVar[str] = "key_id"
+
+    key_id: uuid.UUID
+    developer_id: uuid.UUID
+
+
+class ApiKeyCreated(_ApiKey):
+    """A CI API key was created (never the key itself: its prefix and last 4 only)."""
+
+    TYPE: ClassVar[str] = "apikey.created"
+
+    name: Text
+    prefix: Text
+    last4: Text
+    scopes: list[Text]
+    game_ids: list[uuid.UUID]
+    expires_at: Timestamp | None
+    created_by: Actor
+
+
+class ApiKeyRevoked(_ApiKey):
+    """A CI API key was revoked."""
+
+    TYPE: ClassVar[str] = "apikey.revoked"
+
+    revoked_by: Actor
+    revoked_at: Timestamp
+
+
+class Posting(Contract):
+    account: Text
+    amount: Money = Field(description="positive: debit, negative: credit")
+
+
+class LedgerEntryPosted(DeveloperEvent):
+    """A journal entry was posted to a studio's ledger (its postings sum to zero per currency)."""
+
+    TYPE: ClassVar[str] = "ledger.entry_posted"
+    SUBJECT: ClassVar[str] = "developer_id"
+
+    entry_id: uuid.UUID
+    developer_id: uuid.UUID
+    kind: Text = Field(description="sale, return, revenue, reversal, payout, payout_failed, adjustment")
+    source_id: Text = Field(description="the event or payout the entry records, unique per entry")
+    postings: list[Posting]
+    posted_at: Timestamp

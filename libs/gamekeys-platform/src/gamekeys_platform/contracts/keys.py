@@ -1,0 +1,223 @@
+"""keys.events, written by key-manager.
+
+Consumed by antifraud (velocity), distribution (activation counts) and analytics. Bulk
+operations (a batch, an allocation, a sale, a return, an expiry) emit one event for the whole
+operation, never one per key; no event carries a plaintext key (ids and masked data only).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from gamekeys_platform.contracts.base import (
+    Actor,
+    Country,
+    EventData,
+    KeyIds,
+    RegionRule,
+    Text,
+    Timestamp,
+    UserId,
+)
+
+KeyStatus = Literal["generated", "allocated", "sold", "activated", "revoked", "expired", "pending_review"]
+
+
+class KeysEvent(EventData):
+    SOURCE: ClassVar[str] = "key-manager"
+
+
+class _Batch(KeysEvent):
+    SUBJECT: ClassVar[str] = "batch_id"
+
+    batch_id: uuid.UUID
+    game_id: uuid.UUID
+    developer_id: uuid.UUID
+
+
+class BatchGenerated(_Batch):
+    """A batch's keys exist (synchronously for POST /generate, else when the worker is done)."""
+
+    TYPE: ClassVar[str] = "batch.generated"
+
+    key_type: Text
+    quantity: int = Field(ge=0, description="keys generated")
+    regional_restrictions: list[RegionRule]
+    expires_at: Timestamp | None
+    synchronous: bool = Field(description="true for POST /generate")
+    generated_at: Timestamp | None
+    created_by: Actor
+
+
+class BatchFailed(_Batch):
+    """Generation failed; no keys were kept."""
+
+    TYPE: ClassVar[str] = "batch.failed"
+
+    key_type: Text
+    quantity: int = Field(ge=0, description="keys asked for")
+    reason: Text | None
+
+
+class BatchCancelled(_Batch):
+    """A pending or generating batch was cancelled; no keys were kept."""
+
+    TYPE: ClassVar[str] = "batch.cancelled"
+
+    key_type: Text
+    quantity: int = Field(ge=0)
+    previous_status: Literal["pending", "generating"]
+    reason: Text | None
+    cancelled_by: Actor | None
+    cancelled_at: Timestamp | None
+
+
+class BatchRevoked(_Batch):
+    """Every key of the batch that could still be revoked was."""
+
+    TYPE: ClassVar[str] = "batch.revoked"
+
+    revoked_keys: int = Field(ge=0, description="how many keys changed")
+    reason: Text
+    revoked_by: Actor
+
+
+class BatchExpired(_Batch):
+    """The expiry job expired the batch's unactivated keys."""
+
+    TYPE: ClassVar[str] = "batch.expired"
+
+    expired_keys: int = Field(ge=0)
+    expires_at: Timestamp | None
+
+
+class KeyAllocated(KeysEvent):
+    """Free keys were allocated to a retailer (the keys: internal
+    ``GET /internal/v1/keys/allocations/{id}/keys``)."""
+
+    TYPE: ClassVar[str] = "key.allocated"
+    SUBJECT: ClassVar[str] = "allocation_id"
+
+    allocation_id: uuid.UUID
+    retailer_id: uuid.UUID
+    game_id: uuid.UUID
+    key_type: Text
+    quantity: int = Field(ge=1)
+    allocated_at: Timestamp | None
+
+
+class AllocationReleased(KeysEvent):
+    """Unsold keys left an allocation (back to the free pool, or revoked)."""
+
+    TYPE: ClassVar[str] = "allocation.released"
+    SUBJECT: ClassVar[str] = "allocation_id"
+
+    allocation_id: uuid.UUID
+    retailer_id: uuid.UUID
+    game_id: uuid.UUID
+    key_type: Text
+    released: int = Field(ge=0, description="how many unsold keys left the allocation")
+    status: Literal["generated", "revoked"] = Field(description="generated: back in the free pool")
+    reason: Text
+    released_by: Actor
+
+
+class KeySold(KeysEvent):
+    """Keys were sold: by a retailer's order (several keys, subject the order id), or one key
+    marked sold by a person with ``PATCH /{keyId}/status`` (no order, subject the key id)."""
+
+    TYPE: ClassVar[str] = "key.sold"
+
+    retailer_id: uuid.UUID | None
+    order_id: Text | None = Field(description="the retailer's order, or null for a manual sale")
+    key_ids: KeyIds
+    quantity: int = Field(ge=1)
+    sold_at: Timestamp | None
+    sold_by: Actor | None = Field(default=None, description="the person, for a manual sale")
+    reason: Text | None = Field(default=None, description="the person's reason, for a manual sale")
+
+    @property
+    def subject(self) -> str:
+        """`orderId`, or the key id for a manual sale"""
+        return self.order_id or str(self.key_ids[0])
+
+
+class KeyReturned(KeysEvent):
+    """A retailer returned sold keys; they are revoked."""
+
+    TYPE: ClassVar[str] = "key.returned"
+    SUBJECT: ClassVar[str] = "order_id"
+
+    retailer_id: uuid.UUID
+    order_id: Text
+    key_ids: KeyIds
+    quantity: int = Field(ge=1)
+    status: Literal["revoked"]
+    reason: Text
+
+
+class _Key(KeysEvent):
+    SUBJECT: ClassVar[str] = "key_id"
+
+    key_id: uuid.UUID
+    batch_id: uuid.UUID
+    game_id: uuid.UUID
+
+
+class KeyActivated(_Key):
+    """A key was activated, exactly once, whichever way the activation came."""
+
+    TYPE: ClassVar[str] = "key.activated"
+
+    developer_id: uuid.UUID
+    key_type: Text
+    previous_status: KeyStatus
+    user_id: UserId
+    activation_id: Text
+    region: Country | None = Field(description="the region the player claimed")
+    retailer_id: uuid.UUID | None
+    allocation_id: uuid.UUID | None
+    activated_at: Timestamp | None
+
+
+class KeyRevoked(_Key):
+    """A person revoked one key (a batch's revocation is ``batch.revoked``)."""
+
+    TYPE: ClassVar[str] = "key.revoked"
+
+    developer_id: uuid.UUID
+    key_type: Text
+    previous_status: KeyStatus
+    status: KeyStatus
+    reason: Text | None
+    changed_by: Actor
+    changed_at: Timestamp | None
+    retailer_id: uuid.UUID | None
+
+
+class KeyExpired(KeyRevoked):
+    """A person expired one key (the expiry job emits ``batch.expired``); as ``key.revoked``."""
+
+    TYPE: ClassVar[str] = "key.expired"
+
+
+class KeyHeld(_Key):
+    """A key is held while an activation of it is under fraud review."""
+
+    TYPE: ClassVar[str] = "key.held"
+
+    hold_id: Text = Field(description="the pending activation's id")
+    previous_status: KeyStatus
+    reason: Text | None
+
+
+class KeyReleased(_Key):
+    """A hold ended without an activation; the key went back to ``status``."""
+
+    TYPE: ClassVar[str] = "key.released"
+
+    hold_id: Text
+    status: KeyStatus
