@@ -21,6 +21,7 @@ from activation_gateway.db import repository as repo
 from activation_gateway.domain import blocks, keyformat
 from activation_gateway.domain.lockout import (
     Identities,
+    LockedOut,
     LockoutRule,
     RuleState,
     counts_as_failed_attempt,
@@ -134,7 +135,7 @@ def reserve_attempt(gw: Gateway, identities: Identities) -> AttemptReservation:
     """Step 2, check and count in one step: the attempt takes a place in every lockout window
     now (429 RATE_LIMITED with Retry-After if any window is full) and gives it back once it turns
     out not to be a counted failure. A peek now and a hit after the key look-up would let a burst
-    of concurrent guesses all pass the peek and overshoot the limit."""
+    of concurrent guesses all pass the peek and overshoot the limit. Raises ``LockedOut``."""
     limits = _limits(gw, identities)
     results = gw.limiter.hit_all([limit for _, limit in limits])
     reservation = AttemptReservation(
@@ -143,12 +144,7 @@ def reserve_attempt(gw: Gateway, identities: Identities) -> AttemptReservation:
     locked = verdict(_states(limits, results))
     if locked.locked:
         reservation.release(gw)
-        raise ApiError(
-            "RATE_LIMITED",
-            "too many failed redemption attempts, retry later",
-            locked.details,
-            headers={"Retry-After": str(locked.retry_after_seconds)},
-        )
+        raise LockedOut(locked)
     return reservation
 
 
@@ -311,7 +307,14 @@ def redeem(gw: Gateway, session: Session, attempt: Attempt, *, dry_run: bool = F
     # 2. brute-force lockout (429 with Retry-After), counted now and given back unless the
     # attempt ends as a counted failure; then the block list (403 ACCOUNT_BLOCKED, no row:
     # refused before the key is known, like a lockout).
-    reservation = reserve_attempt(gw, attempt.identities)
+    try:
+        reservation = reserve_attempt(gw, attempt.identities)
+    except LockedOut as exc:
+        refusal = Refusal("RATE_LIMITED", str(exc), exc.verdict.details)
+        if dry_run:
+            return replace(_dry(False, refusal), http_status=429, headers=exc.headers)
+        error = error_body(refusal.code, refusal.message, refusal.details)["error"]
+        return Outcome(429, redemption_result(Status.FAILED, tid, error=error), exc.headers)
     outcome = None
     try:
         blocked = account_block(gw, attempt.identities)

@@ -99,6 +99,11 @@ def _respond(outcome: redemption.Outcome, *, count: bool = False) -> Response:
     409, schema=s.RedemptionResultSchema, description="KEY_ALREADY_ACTIVATED, or held for review"
 )
 @blp.alt_response(410, schema=s.RedemptionResultSchema, description="KEY_REVOKED, KEY_EXPIRED")
+@blp.alt_response(
+    429,
+    schema=s.RedemptionResultSchema,
+    description="RATE_LIMITED: locked out after failed attempts (Retry-After)",
+)
 def redeem(body):
     """Redeem a key for the caller: format, lockout, key state, region/VPN, fraud, then
     key-manager's exactly-once activation. Refusals are RedemptionResults whose ``error`` is
@@ -112,6 +117,11 @@ def redeem(body):
 @transactional
 @blp.arguments(s.RedeemRequestSchema)
 @blp.response(200, s.ValidationResultSchema)
+@blp.alt_response(
+    429,
+    schema=s.ValidationResultSchema,
+    description="RATE_LIMITED: locked out after failed attempts (Retry-After)",
+)
 def validate_redemption(body):
     """Dry run of the redemption checks (format, lockout, key state, region, VPN): nothing is
     written, held or activated, antifraud is not asked; failures count toward the lockout."""
