@@ -38,7 +38,7 @@ from activation_gateway.domain.redemption import (
     key_state_refusal,
     redemption_result,
 )
-from activation_gateway.domain.regions import RegionPolicy, evaluate_region
+from activation_gateway.domain.regions import RegionPolicy, RegionVerdict, evaluate_region
 from gamekeys_platform.errors import STATUS_BY_CODE, ApiError, error_body, service_unavailable
 from gamekeys_platform.ratelimit import Limit, RateLimitResult
 
@@ -146,6 +146,51 @@ def reserve_attempt(gw: Gateway, identities: Identities) -> AttemptReservation:
         reservation.release(gw)
         raise LockedOut(locked)
     return reservation
+
+
+# ----------------------------------------------------------------------------- region check
+
+
+def check_region(
+    gw: Gateway, identities: Identities, *, key_text: str | None, key_id: str | None, user_region: str
+) -> RegionVerdict:
+    """checkRegionalRestrictions for the caller's address. Its answer tells whether a key exists,
+    so it is one more redemption attempt for the lockout: refused while locked out, and the
+    answers a guesser gets (malformed, not found, revoked, expired, activated) count as failures.
+    Raises ApiError (INVALID_KEY_FORMAT, KEY_NOT_FOUND, RATE_LIMITED)."""
+    ref = {"key_id": key_id}
+    if key_text is not None:
+        try:
+            ref = {"key": keyformat.normalize(key_text)}
+        except keyformat.InvalidKeyFormat as exc:
+            record_failed_attempt(gw, identities)
+            raise ApiError("INVALID_KEY_FORMAT", str(exc)) from None
+    try:
+        reservation = reserve_attempt(gw, identities)
+    except LockedOut as exc:
+        raise ApiError("RATE_LIMITED", str(exc), exc.verdict.details, headers=exc.headers) from None
+    failed = False
+    try:
+        try:
+            key = gw.key_manager.lookup(**ref)
+        except KeyManagerRefusal as exc:
+            if exc.code != "KEY_NOT_FOUND":
+                raise ApiError("EXTERNAL_SERVICE_ERROR", "key-manager refused the look-up") from exc
+            failed = True
+            raise ApiError("KEY_NOT_FOUND", "key not found") from None
+        state = key_state_refusal(key)
+        failed = state is not None and counts_as_failed_attempt(state.code)
+        info = gw.ip_ranges.lookup(identities.ip)
+        return evaluate_region(
+            key.get("regionalRestrictions"),
+            user_region=user_region,
+            ip_country=info.country,
+            ip_is_vpn=info.vpn,
+            ip_is_datacenter=info.datacenter,
+        )
+    finally:
+        if not failed:
+            reservation.release(gw)
 
 
 # ------------------------------------------------------------------------------- redemption
