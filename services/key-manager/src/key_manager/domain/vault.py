@@ -25,12 +25,22 @@ TAG_BYTES = 16
 HASH_BYTES = 32
 
 
-class UnknownEncryptionKey(LookupError):
+class UnreadableKey(Exception):
+    """A stored key that cannot be decrypted; ``reason`` says why, in a word for APIs and logs."""
+
+    reason = "unreadable"
+
+
+class UnknownEncryptionKey(UnreadableKey, LookupError):
     """A stored ciphertext names an encryption key id the configuration no longer has."""
 
+    reason = "encryption_key_not_configured"
 
-class DecryptionFailed(ValueError):
+
+class DecryptionFailed(UnreadableKey, ValueError):
     """The ciphertext does not authenticate (wrong key, tampered, or moved to another row)."""
+
+    reason = "ciphertext_does_not_authenticate"
 
 
 class KeyVault:
