@@ -97,12 +97,6 @@ class KeyVault:
             )
         ]
 
-    def reencrypt_many(self, stored: Sequence[tuple[str, bytes, bytes]]) -> list[bytes]:
-        """``(encryption key id, row id, ciphertext)`` of stored keys -> their ciphertexts under
-        the active key (fresh nonces, the same row ids as associated data)."""
-        canonicals = [self.decrypt(key_id, row_id, blob) for key_id, row_id, blob in stored]
-        return self.encrypt_many([row_id for _key_id, row_id, _blob in stored], canonicals)
-
     def decrypt(self, key_id: str, row_id: bytes, blob: bytes) -> bytes:
         cipher = self._ciphers.get(key_id)
         if cipher is None:
