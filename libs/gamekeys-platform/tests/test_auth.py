@@ -39,7 +39,7 @@ from gamekeys_platform.auth import (
 )
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.service_tokens import ServiceTokenProvider
-from gamekeys_platform.settings import PlatformSettings, load_settings
+from gamekeys_platform.settings import ConfigError, PlatformSettings, load_settings
 from gamekeys_platform.testing import free_port
 
 ISSUER = devkeys.DEV_ISSUER
@@ -252,7 +252,13 @@ def test_bearer_scheme_is_case_insensitive(client, make_token):
 
 def test_token_within_leeway_of_expiry_is_accepted(client, make_token):
     now = int(time.time())
-    assert client.get("/me", headers=bearer(make_token(iat=now - 600, exp=now - 10))).status_code == 200
+    assert client.get("/me", headers=bearer(make_token(iat=now - 600, exp=now - 1))).status_code == 200
+
+
+def test_token_past_the_leeway_is_unauthorized(client, make_token):
+    now = int(time.time())
+    token = make_token(iat=now - 600, exp=now - 15)  # the default leeway is 5 s
+    assert_unauthorized(client.get("/me", headers=bearer(token)))
 
 
 def test_role_required(client, make_token):
@@ -510,6 +516,32 @@ def test_verifier_and_token_provider_from_settings(dev_key_dir, public_pem):
     principal = JwtVerifier.from_settings(settings).verify(provider.token())
     assert principal.subject == "key-manager"
     assert principal.scopes == {"developers:read"}
+
+
+def test_leeway_comes_from_the_settings(dev_key_dir, make_token):
+    def verifier_with(**leeway) -> JwtVerifier:
+        settings = load_settings(
+            PlatformSettings,
+            service_name="key-manager",
+            database_url="postgresql://127.0.0.1/unused",
+            redis_url="redis://127.0.0.1:6379/0",
+            kafka_bootstrap_servers="127.0.0.1:9092",
+            jwt_issuer=ISSUER,
+            jwt_audience=AUDIENCE,
+            jwt_public_key_file=dev_key_dir / devkeys.PUBLIC_KEY_FILE,
+            jwt_jwks_url=None,
+            **leeway,
+        )
+        return JwtVerifier.from_settings(settings)
+
+    now = int(time.time())
+    late = make_token(iat=now - 600, exp=now - 15)
+    assert verifier_with(jwt_leeway_seconds=20).verify(late).subject
+    with pytest.raises(ApiError) as caught:
+        verifier_with().verify(late)
+    assert caught.value.code == "UNAUTHORIZED"
+    with pytest.raises(ConfigError, match="JWT_LEEWAY_SECONDS"):
+        verifier_with(jwt_leeway_seconds=3600)
 
 
 # --- decorators under flask-smorest --------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from key_manager.domain import codec
+
 API = "/api/v1/activations"
 
 
@@ -77,6 +79,55 @@ def test_check_region(make_game, user, client):
         f"{API}/check-region", json={"key": key["key"], "keyId": key["id"], "userRegion": "DE"}, headers=auth
     )
     assert both.status_code == 422
+
+
+def test_check_region_counts_toward_the_redemption_lockout(make_game, user, client, redeem, random_ip):
+    """check-region says whether a key exists, so its misses count like /redeem's and a caller
+    locked out there is locked out everywhere (and the other way round)."""
+    key = make_game(1, regions=[{"type": "allow", "countries": ["DE"]}]).keys[0]
+    user_id, auth = user()
+    headers = {**auth, "X-Forwarded-For": random_ip()}
+
+    def check(**ref):
+        return client.post(f"{API}/check-region", json={**ref, "userRegion": "DE"}, headers=headers)
+
+    assert check(key=key["key"]).get_json()["allowed"] is True  # an existing, usable key: not counted
+    for _ in range(8):
+        miss = check(key=codec.generate_keys(1)[0].decode())
+        assert miss.status_code == 404 and miss.get_json()["error"]["code"] == "KEY_NOT_FOUND"
+    assert check(keyId=str(uuid.uuid4())).status_code == 404
+    assert check(key="ABCD-EFGH-JKMN-PQRS").status_code == 400
+    restrictions = client.get(f"{API}/users/{user_id}/restrictions", headers=auth).get_json()
+    assert next(r for r in restrictions["lockouts"] if r["dimension"] == "user")["remaining"] == 0
+    for ref in ({"key": key["key"]}, {"keyId": key["id"]}):
+        locked = check(**ref)
+        assert locked.status_code == 429 and locked.get_json()["error"]["code"] == "RATE_LIMITED"
+        assert int(locked.headers["Retry-After"]) > 3000
+        assert "allowed" not in locked.get_json()
+    assert redeem(key["key"], auth).status_code == 429
+
+
+def test_check_region_refused_while_locked_out_by_redeem(make_game, user, client, redeem):
+    key = make_game(1).keys[0]
+    _, auth = user()
+    for _ in range(10):
+        assert redeem("ABCD-EFGH-JKMN-PQRS", auth).status_code == 400
+    locked = client.post(f"{API}/check-region", json={"keyId": key["id"], "userRegion": "DE"}, headers=auth)
+    assert locked.status_code == 429 and locked.get_json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_check_region_of_a_used_key_counts(make_game, user, client, redeem, random_ip):
+    """An activated (or revoked, expired) key is an answer a guesser gets: it counts, as on /redeem."""
+    key = make_game(1).keys[0]
+    _, owner = user()
+    assert redeem(key["key"], owner).status_code == 200
+    user_id, auth = user()
+    headers = {**auth, "X-Forwarded-For": random_ip()}
+    answer = client.post(f"{API}/check-region", json={"key": key["key"], "userRegion": "DE"}, headers=headers)
+    assert answer.status_code == 200
+    restrictions = client.get(f"{API}/users/{user_id}/restrictions", headers=auth).get_json()
+    user_rule = next(r for r in restrictions["lockouts"] if r["dimension"] == "user")
+    assert user_rule["remaining"] == user_rule["limit"] - 1
 
 
 def test_restrictions_show_lockouts_with_expiry(user, redeem, client, staff_auth):

@@ -155,7 +155,18 @@ def test_brute_force_locks_the_account_with_retry_after(game, user, redeem, clie
     locked = redeem(game.key()["key"], auth)
     assert locked.status_code == 429 and error_code(locked) == "RATE_LIMITED"
     assert 3500 <= int(locked.headers["Retry-After"]) <= 3600
-    assert locked.get_json()["error"]["details"]["lockedBy"] == ["user"]
+    body = locked.get_json()
+    # A RedemptionResult like every other refusal, with §3's error object inside.
+    assert body["success"] is False and body["status"] == "failed" and body["transactionId"]
+    assert body["gameId"] is None and body["keyId"] is None
+    assert set(body["error"]) == {"code", "message", "details", "timestamp", "requestId"}
+    assert body["error"]["details"]["lockedBy"] == ["user"]
+    # /validate's lockout answer is its ValidationResult, with the same status and Retry-After.
+    dry = client.post(f"{API}/validate", json=redeem_body(game.key()["key"]), headers=auth)
+    assert dry.status_code == 429 and 3500 <= int(dry.headers["Retry-After"]) <= 3600
+    assert dry.get_json()["valid"] is False and dry.get_json()["keyId"] is None
+    assert dry.get_json()["error"]["code"] == "RATE_LIMITED"
+    assert dry.get_json()["error"]["details"]["lockedBy"] == ["user"]
 
 
 def test_brute_force_from_one_ip_across_many_accounts(game, user, redeem, random_ip):

@@ -7,9 +7,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from distribution.db.tables import key_fetches
+from key_manager.db.tables import keys as km_keys
 
 API = "/api/v1/distribution"
 KEYS, SALES, RETURNS = f"{API}/retailer/keys", f"{API}/retailer/sales", f"{API}/retailer/returns"
@@ -43,6 +44,34 @@ def fetch_all(client, token, limit=3):
         cursor = response.get_json()["nextCursor"]
         if not cursor:
             return items
+
+
+def test_a_key_key_manager_cannot_decrypt_is_marked_and_the_rest_served(client, stocked, km_app):
+    """One broken key (encryption key id gone after a bad rotation) in the retailer's stock: the
+    page is served, that key carries an error instead of a key and is not delivered, so it
+    cannot be sold; the others sell as usual."""
+    _, allocation, token = stocked
+    km = km_app.extensions["key_manager"]
+    with km.db.transaction() as session:
+        broken = session.execute(
+            select(km_keys.c.id)
+            .where(km_keys.c.allocation_id == uuid.UUID(allocation["allocationId"]))
+            .order_by(km_keys.c.id)
+            .limit(1)
+        ).scalar_one()
+        session.execute(update(km_keys).where(km_keys.c.id == broken).values(encryption_key_id="gone"))
+    keys = fetch_all(client, token)
+    assert len(keys) == 8
+    [bad] = [k for k in keys if k["keyId"] == str(broken)]
+    assert bad["key"] is None and bad["error"]["code"] == "DATABASE_ERROR"
+    assert bad["error"]["details"] == {"reason": "encryption_key_not_configured"}
+    good = [k for k in keys if k["keyId"] != str(broken)]
+    assert all(k["error"] is None and len(k["key"]) == 19 for k in good)
+    refused = client.post(SALES, json=sale([bad]), headers=token)
+    assert (
+        refused.status_code == 409 and refused.get_json()["error"]["details"]["reason"] == "KEY_NOT_DELIVERED"
+    )
+    assert client.post(SALES, json=sale(good[:2]), headers=token).status_code == 201
 
 
 def test_full_retailer_path(client, stocked, dist, admin_auth, events_of, km_app):

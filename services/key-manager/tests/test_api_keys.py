@@ -3,6 +3,8 @@ validation, duplicate checks, and reading keys written under an older encryption
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 
 import pytest
@@ -135,6 +137,74 @@ def test_keys_written_under_an_older_encryption_key_stay_readable(client, studio
     assert sorted(i["key"] for i in page["items"]) == sorted(i["key"] for i in batch["keys"])
     info = client.get(f"/api/v1/keys/{batch['keys'][0]['id']}", headers=studio.auth()).get_json()
     assert info["key"].endswith(batch["keys"][0]["key"][-4:])
+
+
+def test_a_key_that_cannot_be_decrypted_is_reported_per_key(client, studio, gen, km, service_auth, caplog):
+    """A bad rotation (an encryption key id no longer configured) and a damaged ciphertext:
+    GET /{keyId} says what is wrong (503 DATABASE_ERROR), pages, the CSV export, an allocation's
+    listing and a /generate replay serve every other key and mark the broken ones, logged by id."""
+    headers = {**studio.auth(), "Idempotency-Key": f"gen-{uuid.uuid4()}"}
+    batch = gen(studio, 4, headers=headers).get_json()
+    lost, damaged = (uuid.UUID(item["id"]) for item in batch["keys"][:2])
+    with km.db.transaction() as session:
+        ciphertext = session.execute(select(keys.c.ciphertext).where(keys.c.id == damaged)).scalar_one()
+        session.execute(update(keys).where(keys.c.id == lost).values(encryption_key_id="gone"))
+        session.execute(
+            update(keys)
+            .where(keys.c.id == damaged)
+            .values(ciphertext=ciphertext[:-1] + bytes([ciphertext[-1] ^ 1]))
+        )
+    reasons = {str(lost): "encryption_key_not_configured", str(damaged): "ciphertext_does_not_authenticate"}
+
+    for key_id, reason in reasons.items():
+        answer = client.get(f"/api/v1/keys/{key_id}", headers=studio.auth())
+        error = answer.get_json()["error"]
+        assert answer.status_code == 503 and error["code"] == "DATABASE_ERROR"
+        assert error["details"] == {"keyId": key_id, "reason": reason}
+
+    page = client.get(f"/api/v1/keys/batches/{batch['batchId']}/keys", headers=studio.auth())
+    assert page.status_code == 200
+    items = {item["id"]: item for item in page.get_json()["items"]}
+    assert len(items) == 4
+    for item in batch["keys"]:
+        if item["id"] in reasons:
+            assert items[item["id"]]["key"] is None
+            assert items[item["id"]]["error"]["details"]["reason"] == reasons[item["id"]]
+        else:
+            assert items[item["id"]]["key"] == item["key"] and items[item["id"]]["error"] is None
+
+    exported = client.get(
+        f"/api/v1/keys/batches/{batch['batchId']}/keys", headers={**studio.auth(), "Accept": "text/csv"}
+    )
+    assert exported.status_code == 200
+    rows = {r["keyId"]: r for r in csv.DictReader(io.StringIO(exported.get_data(as_text=True)))}
+    assert {k: r["error"] for k, r in rows.items() if r["error"]} == reasons
+    assert all(rows[k]["key"] == "" for k in reasons) and len(rows) == 4
+
+    replay = gen(studio, 4, headers=headers)
+    assert replay.status_code == 201
+    replayed = {item["id"]: item for item in replay.get_json()["keys"]}
+    assert all(
+        replayed[k]["key"] is None and replayed[k]["error"]["details"]["reason"] == r
+        for k, r in reasons.items()
+    )
+
+    allocation = {"allocationId": str(uuid.uuid4()), "retailerId": str(uuid.uuid4()),
+                  "gameId": str(studio.game_id), "keyType": "retail", "quantity": 4}  # fmt: skip
+    auth = service_auth("keys:allocate")
+    assert client.post("/internal/v1/keys/allocations", json=allocation, headers=auth).status_code == 201
+    listed = client.get(f"/internal/v1/keys/allocations/{allocation['allocationId']}/keys", headers=auth)
+    assert listed.status_code == 200
+    assert {i["id"] for i in listed.get_json()["items"] if i["error"]} == set(reasons)
+
+    # The broken key can still be revoked; the answer says its key cannot be shown.
+    revoked = client.post(f"/api/v1/keys/{lost}/revoke", json={"reason": "lost"}, headers=studio.auth())
+    assert revoked.status_code == 200 and revoked.get_json()["status"] == "revoked"
+    assert revoked.get_json()["key"] is None and revoked.get_json()["keyError"]["code"] == "DATABASE_ERROR"
+
+    logged = [r for r in caplog.records if r.getMessage() == "stored key cannot be decrypted"]
+    assert {r.keyId for r in logged} == set(reasons)
+    assert all(ciphertext.hex() not in str(r.__dict__) for r in logged)
 
 
 def test_openapi_documents_every_route(client):

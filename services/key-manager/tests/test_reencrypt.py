@@ -3,11 +3,12 @@ resumable batches, then the old key can be removed and every key still decrypts.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.testing import fresh_database
@@ -77,10 +78,9 @@ def test_rotation_then_reencryption_lets_the_old_key_go(own_database, studio_in,
     # The rotation (k2 active, k1 still listed: the session's settings) and a bounded first run.
     before = by_key_id(km)["k1"]
     seen = []
-    assert (
-        reencrypt.reencrypt(km, batch_size=400, limit=1_500, on_batch=lambda done, _id: seen.append(done))
-        == 1_500
-    )
+    assert reencrypt.reencrypt(
+        km, batch_size=400, limit=1_500, on_batch=lambda done, _id: seen.append(done)
+    ) == (1_500, [])
     assert seen == [400, 800, 1_200, 1_500]
     assert by_key_id(km)["k1"] == before - 1_500
 
@@ -109,6 +109,29 @@ def test_rotation_then_reencryption_lets_the_old_key_go(own_database, studio_in,
         assert len(rows) >= 3_500
     finally:
         new_km.db.dispose()
+
+
+def test_a_damaged_key_is_left_and_reported_and_the_others_move_on(own_database, studio_in):
+    """One ciphertext that does not authenticate used to stop every run at its batch, so no key
+    after it was ever moved: now it stays where it is, reported by id, and the rest move."""
+    settings, km, _ = own_database
+    studio = studio_in(km)
+    old_app = create_app(settings.model_copy(update={"key_encryption_active_key_id": "k1"}))
+    try:
+        body = {"gameId": str(studio.game_id), "keyType": "retail", "quantity": 6}
+        generated = old_app.test_client().post("/api/v1/keys/generate", json=body, headers=studio.auth())
+        assert generated.status_code == 201
+    finally:
+        old_app.extensions["key_manager"].db.dispose()
+    ids = sorted(uuid.UUID(item["id"]) for item in generated.get_json()["keys"])
+    broken = ids[1]
+    with km.db.transaction() as session:
+        blob = session.execute(select(keys.c.ciphertext).where(keys.c.id == broken)).scalar_one()
+        session.execute(
+            update(keys).where(keys.c.id == broken).values(ciphertext=blob[:-1] + bytes([blob[-1] ^ 1]))
+        )
+    assert reencrypt.reencrypt(km, batch_size=4) == (5, [broken])
+    assert by_key_id(km) == {"k1": 1, "k2": 5}
 
 
 def test_bad_arguments_are_refused(capsys):

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import Flask, current_app, g, request
 
 from gamekeys_platform.errors import ApiError, service_unavailable
+from gamekeys_platform.settings import DEFAULT_JWT_LEEWAY_SECONDS
 
 if TYPE_CHECKING:
     from gamekeys_platform.settings import PlatformSettings
@@ -120,7 +121,7 @@ class JwtVerifier:
         algorithm_family: AlgorithmFamily = "RS",
         public_key_pem: str | None = None,
         jwks_url: str | None = None,
-        leeway_seconds: int = 30,
+        leeway_seconds: int = DEFAULT_JWT_LEEWAY_SECONDS,
     ) -> None:
         if algorithm_family not in _ALGORITHM_BY_FAMILY:
             raise ValueError(f"algorithm_family must be one of {sorted(_ALGORITHM_BY_FAMILY)}")
@@ -151,6 +152,7 @@ class JwtVerifier:
             algorithm_family=settings.jwt_algorithm_family,
             public_key_pem=public_key_file.read_text() if public_key_file else None,
             jwks_url=settings.jwt_jwks_url,
+            leeway_seconds=settings.jwt_leeway_seconds,
         )
 
     def verify(self, token: str) -> Principal:

@@ -18,6 +18,9 @@ class ConfigError(RuntimeError):
     """Raised at start-up when the environment does not describe a runnable service."""
 
 
+DEFAULT_JWT_LEEWAY_SECONDS = 5
+
+
 class PlatformSettings(BaseSettings):
     """What every service needs. Field ``database_url`` is read from ``DATABASE_URL``, and so on."""
 
@@ -38,6 +41,9 @@ class PlatformSettings(BaseSettings):
     jwt_algorithm_family: Literal["RS", "ES"] = "RS"
     jwt_public_key_file: Path | None = None
     jwt_jwks_url: str | None = None
+    # Tolerated clock skew between the issuer and us on exp/iat/nbf: a token is still accepted
+    # this many seconds after its exp.
+    jwt_leeway_seconds: int = Field(default=DEFAULT_JWT_LEEWAY_SECONDS, ge=0, le=60)
 
     # How this service gets its own token for calls to other services: the platform Auth
     # service's client-credentials endpoint, or (local development) minting with the dev key.

@@ -21,6 +21,7 @@ from activation_gateway.db import repository as repo
 from activation_gateway.domain import blocks, keyformat
 from activation_gateway.domain.lockout import (
     Identities,
+    LockedOut,
     LockoutRule,
     RuleState,
     counts_as_failed_attempt,
@@ -36,7 +37,7 @@ from activation_gateway.domain.redemption import (
     key_state_refusal,
     redemption_result,
 )
-from activation_gateway.domain.regions import RegionPolicy, evaluate_region
+from activation_gateway.domain.regions import RegionPolicy, RegionVerdict, evaluate_region
 from gamekeys_platform.contracts import antifraud
 from gamekeys_platform.errors import STATUS_BY_CODE, ApiError, error_body, service_unavailable
 from gamekeys_platform.ratelimit import Limit, RateLimitResult
@@ -134,7 +135,7 @@ def reserve_attempt(gw: Gateway, identities: Identities) -> AttemptReservation:
     """Step 2, check and count in one step: the attempt takes a place in every lockout window
     now (429 RATE_LIMITED with Retry-After if any window is full) and gives it back once it turns
     out not to be a counted failure. A peek now and a hit after the key look-up would let a burst
-    of concurrent guesses all pass the peek and overshoot the limit."""
+    of concurrent guesses all pass the peek and overshoot the limit. Raises ``LockedOut``."""
     limits = _limits(gw, identities)
     results = gw.limiter.hit_all([limit for _, limit in limits])
     reservation = AttemptReservation(
@@ -143,13 +144,53 @@ def reserve_attempt(gw: Gateway, identities: Identities) -> AttemptReservation:
     locked = verdict(_states(limits, results))
     if locked.locked:
         reservation.release(gw)
-        raise ApiError(
-            "RATE_LIMITED",
-            "too many failed redemption attempts, retry later",
-            locked.details,
-            headers={"Retry-After": str(locked.retry_after_seconds)},
-        )
+        raise LockedOut(locked)
     return reservation
+
+
+# ----------------------------------------------------------------------------- region check
+
+
+def check_region(
+    gw: Gateway, identities: Identities, *, key_text: str | None, key_id: str | None, user_region: str
+) -> RegionVerdict:
+    """checkRegionalRestrictions for the caller's address. Its answer tells whether a key exists,
+    so it is one more redemption attempt for the lockout: refused while locked out, and the
+    answers a guesser gets (malformed, not found, revoked, expired, activated) count as failures.
+    Raises ApiError (INVALID_KEY_FORMAT, KEY_NOT_FOUND, RATE_LIMITED)."""
+    ref = {"key_id": key_id}
+    if key_text is not None:
+        try:
+            ref = {"key": keyformat.normalize(key_text)}
+        except keyformat.InvalidKeyFormat as exc:
+            record_failed_attempt(gw, identities)
+            raise ApiError("INVALID_KEY_FORMAT", str(exc)) from None
+    try:
+        reservation = reserve_attempt(gw, identities)
+    except LockedOut as exc:
+        raise ApiError("RATE_LIMITED", str(exc), exc.verdict.details, headers=exc.headers) from None
+    failed = False
+    try:
+        try:
+            key = gw.key_manager.lookup(**ref)
+        except KeyManagerRefusal as exc:
+            if exc.code != "KEY_NOT_FOUND":
+                raise ApiError("EXTERNAL_SERVICE_ERROR", "key-manager refused the look-up") from exc
+            failed = True
+            raise ApiError("KEY_NOT_FOUND", "key not found") from None
+        state = key_state_refusal(key)
+        failed = state is not None and counts_as_failed_attempt(state.code)
+        info = gw.ip_ranges.lookup(identities.ip)
+        return evaluate_region(
+            key.get("regionalRestrictions"),
+            user_region=user_region,
+            ip_country=info.country,
+            ip_is_vpn=info.vpn,
+            ip_is_datacenter=info.datacenter,
+        )
+    finally:
+        if not failed:
+            reservation.release(gw)
 
 
 # ------------------------------------------------------------------------------- redemption
@@ -311,7 +352,14 @@ def redeem(gw: Gateway, session: Session, attempt: Attempt, *, dry_run: bool = F
     # 2. brute-force lockout (429 with Retry-After), counted now and given back unless the
     # attempt ends as a counted failure; then the block list (403 ACCOUNT_BLOCKED, no row:
     # refused before the key is known, like a lockout).
-    reservation = reserve_attempt(gw, attempt.identities)
+    try:
+        reservation = reserve_attempt(gw, attempt.identities)
+    except LockedOut as exc:
+        refusal = Refusal("RATE_LIMITED", str(exc), exc.verdict.details)
+        if dry_run:
+            return replace(_dry(False, refusal), http_status=429, headers=exc.headers)
+        error = error_body(refusal.code, refusal.message, refusal.details)["error"]
+        return Outcome(429, redemption_result(Status.FAILED, tid, error=error), exc.headers)
     outcome = None
     try:
         blocked = account_block(gw, attempt.identities)

@@ -41,30 +41,41 @@ def reencrypt(
     on_batch: Callable[[int, uuid.UUID], None] | None = None,
 ) -> int:
     """Move up to ``limit`` keys (all when None) to the active encryption key, ``batch_size`` a
-    transaction; returns how many were re-encrypted. ``on_batch(done so far, last key id)``
-    follows every committed batch."""
+    transaction; returns how many were re-encrypted and the ids of keys left where they were
+    because their ciphertext does not authenticate (one damaged key must not stop the rotation
+    of all the others). ``on_batch(done so far, last key id)`` follows every committed batch.
+    A key id that is not configured stops the run (UnknownEncryptionKey): all its keys need it."""
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
     active = km.vault.active_key_id
-    done = 0
+    done, damaged = 0, []
     after: uuid.UUID | None = None  # keyset position: each batch continues the previous id range
-    while limit is None or done < limit:
-        size = batch_size if limit is None else min(batch_size, limit - done)
+    while limit is None or done + len(damaged) < limit:
+        size = batch_size if limit is None else min(batch_size, limit - done - len(damaged))
         with km.db.transaction() as session:
             rows = repo.keys_under_old_encryption(session, active, after=after, limit=size)
             if not rows:
                 break
-            ciphertexts = km.vault.reencrypt_many(
-                [(row.encryption_key_id, row.id.bytes, row.ciphertext) for row in rows]
+            readable = []
+            for row in rows:
+                try:
+                    readable.append(
+                        (row.id, km.vault.decrypt(row.encryption_key_id, row.id.bytes, row.ciphertext))
+                    )
+                except DecryptionFailed:
+                    log.error("stored key cannot be decrypted, left as it is", extra={"keyId": str(row.id)})
+                    damaged.append(row.id)
+            ciphertexts = km.vault.encrypt_many(
+                [key_id.bytes for key_id, _ in readable], [c for _, c in readable]
             )
-            repo.set_ciphertexts(session, [row.id for row in rows], ciphertexts, active)
-        done += len(rows)
+            repo.set_ciphertexts(session, [key_id for key_id, _ in readable], ciphertexts, active)
+        done += len(readable)
         after = rows[-1].id
         if on_batch is not None:
             on_batch(done, after)
         if pause_seconds:
             time.sleep(pause_seconds)
-    return done
+    return done, damaged
 
 
 def keys_by_encryption_key(km: KeyManager) -> dict[str, int]:
@@ -121,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.service_name, settings.log_level)
     km = KeyManager.from_settings(settings)
     active = km.vault.active_key_id
+    damaged: list[uuid.UUID] = []
     try:
         if not args.status:
             started = last_report = time.monotonic()
@@ -131,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     last_report = time.monotonic()
                     print(f"{done:,} keys re-encrypted so far (up to key id {last_id})", flush=True)
 
-            done = reencrypt(
+            done, damaged = reencrypt(
                 km, batch_size=args.batch_size, limit=args.limit, pause_seconds=args.pause, on_batch=report
             )
             print(f"{done:,} keys re-encrypted under {active} in {time.monotonic() - started:.1f} s")
@@ -139,17 +151,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnknownEncryptionKey as exc:
         print(f"{exc}: add it back to KEY_ENCRYPTION_KEYS, then run again", file=sys.stderr)
         return 2
-    except DecryptionFailed:
-        print(
-            "a stored key does not decrypt with the key its row names (a wrong key under a known id?); "
-            "nothing of the failing batch was changed",
-            file=sys.stderr,
-        )
-        return 2
     finally:
         km.db.dispose()
     for key_id, count in sorted(counts.items()):
         print(f"  {key_id}: {count:,} keys{' (active)' if key_id == active else ''}")
+    if damaged:
+        print(
+            f"{len(damaged):,} stored keys do not decrypt with the key their row names (damaged, or a "
+            "wrong key under a known id) and were left as they were; revoke them or restore the right "
+            "key: "
+            + ", ".join(str(key_id) for key_id in damaged[:20])
+            + (" ..." if len(damaged) > 20 else ""),
+            file=sys.stderr,
+        )
+        return 2
     old = sorted(key_id for key_id in counts if key_id != active)
     if old:
         print(f"keys remain under {', '.join(old)}: run again before removing those ids")

@@ -17,12 +17,11 @@ from activation_gateway.clients import KeyManagerRefusal
 from activation_gateway.context import gateway
 from activation_gateway.db import repository as repo
 from activation_gateway.db.tables import activations
-from activation_gateway.domain import blocks, keyformat
+from activation_gateway.domain import blocks
 from activation_gateway.domain.addresses import client_ip
 from activation_gateway.domain.lockout import Identities
 from activation_gateway.domain.redemption import parse_account_created_at
-from activation_gateway.domain.regions import evaluate_region
-from gamekeys_platform.app import Blueprint
+from gamekeys_platform.app import Blueprint, ErrorResponseSchema
 from gamekeys_platform.auth import current_principal, ensure, require_auth, require_roles
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError, format_timestamp
@@ -99,6 +98,11 @@ def _respond(outcome: redemption.Outcome, *, count: bool = False) -> Response:
     409, schema=s.RedemptionResultSchema, description="KEY_ALREADY_ACTIVATED, or held for review"
 )
 @blp.alt_response(410, schema=s.RedemptionResultSchema, description="KEY_REVOKED, KEY_EXPIRED")
+@blp.alt_response(
+    429,
+    schema=s.RedemptionResultSchema,
+    description="RATE_LIMITED: locked out after failed attempts (Retry-After)",
+)
 def redeem(body):
     """Redeem a key for the caller: format, lockout, key state, region/VPN, fraud, then
     key-manager's exactly-once activation. Refusals are RedemptionResults whose ``error`` is
@@ -112,6 +116,11 @@ def redeem(body):
 @transactional
 @blp.arguments(s.RedeemRequestSchema)
 @blp.response(200, s.ValidationResultSchema)
+@blp.alt_response(
+    429,
+    schema=s.ValidationResultSchema,
+    description="RATE_LIMITED: locked out after failed attempts (Retry-After)",
+)
 def validate_redemption(body):
     """Dry run of the redemption checks (format, lockout, key state, region, VPN): nothing is
     written, held or activated, antifraud is not asked; failures count toward the lockout."""
@@ -192,28 +201,24 @@ def key_status(key_id):
 @require_auth
 @blp.arguments(s.CheckRegionRequestSchema)
 @blp.response(200, s.CheckRegionResultSchema)
+@blp.alt_response(400, schema=ErrorResponseSchema, description="INVALID_KEY_FORMAT (counted)")
+@blp.alt_response(404, schema=ErrorResponseSchema, description="KEY_NOT_FOUND (counted)")
+@blp.alt_response(
+    429,
+    schema=ErrorResponseSchema,
+    description="RATE_LIMITED: locked out after failed attempts (Retry-After)",
+)
 def check_region(body):
     """checkRegionalRestrictions: would this key be refused for ``userRegion`` from the
-    caller's network (REGION_RESTRICTED / VPN_DETECTED)? Unknown keys are KEY_NOT_FOUND."""
-    gw = gateway()
-    if "key" in body:
-        try:
-            ref = {"key": keyformat.normalize(body["key"])}
-        except keyformat.InvalidKeyFormat as exc:
-            raise ApiError("INVALID_KEY_FORMAT", str(exc)) from None
-    else:
-        ref = {"key_id": str(body["keyId"])}
-    try:
-        key = gw.key_manager.lookup(**ref)
-    except KeyManagerRefusal as exc:
-        raise ApiError("KEY_NOT_FOUND", "key not found") if exc.code == "KEY_NOT_FOUND" else exc from None
-    info = gw.ip_ranges.lookup(_ip())
-    verdict = evaluate_region(
-        key.get("regionalRestrictions"),
+    caller's network (REGION_RESTRICTED / VPN_DETECTED)? Unknown keys are KEY_NOT_FOUND. The
+    answer tells whether a key exists, so calls count toward the redemption lockout like
+    /redeem's (429 RATE_LIMITED with Retry-After once locked out)."""
+    verdict = redemption.check_region(
+        gateway(),
+        Identities(current_principal().subject, _ip(), None),
+        key_text=body.get("key"),
+        key_id=str(body["keyId"]) if "keyId" in body else None,
         user_region=body["userRegion"],
-        ip_country=info.country,
-        ip_is_vpn=info.vpn,
-        ip_is_datacenter=info.datacenter,
     )
     return {
         "allowed": verdict.allowed,

@@ -84,6 +84,18 @@ class LockoutVerdict:
         return {"retryAfter": self.retry_after_seconds, "lockedBy": list(self.dimensions)}
 
 
+class LockedOut(Exception):
+    """The caller is locked out: 429 RATE_LIMITED with Retry-After, in the route's own shape."""
+
+    def __init__(self, verdict: LockoutVerdict) -> None:
+        super().__init__("too many failed redemption attempts, retry later")
+        self.verdict = verdict
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.verdict.retry_after_seconds)}
+
+
 def verdict(states: list[RuleState]) -> LockoutVerdict:
     """Locked if any rule is; retry after the longest of the lockouts in force."""
     locked = [state for state in states if state.locked]

@@ -74,6 +74,7 @@ def retailer_keys(query):
                 {
                     "keyId": key["id"],
                     "key": key["key"],
+                    "error": _key_error(key),
                     "allocationId": allocation.id,
                     "status": key["status"],
                 }
@@ -87,8 +88,9 @@ def retailer_keys(query):
             if has_more_allocations:
                 next_cursor = encode_cursor([allocation.created_at, allocation.id, ""])
             break
+    # A key that could not be decrypted was not delivered: it cannot be sold until it can be.
     repo.remember_delivered_keys(
-        session, retailer.id, [(uuid.UUID(i["keyId"]), i["allocationId"]) for i in items]
+        session, retailer.id, [(uuid.UUID(i["keyId"]), i["allocationId"]) for i in items if i["key"]]
     )
     repo.audit_fetch(
         session,
@@ -99,6 +101,18 @@ def retailer_keys(query):
         request_id=current_request_id(),
     )
     return {"items": items, "nextCursor": next_cursor}
+
+
+def _key_error(key: dict) -> dict | None:
+    """key-manager's per-key error (a key it cannot decrypt), told in the retailer's terms."""
+    error = key.get("error")
+    if not error:
+        return None
+    return {
+        "code": error.get("code"),
+        "message": "this key cannot be read at the moment; it is not delivered and cannot be sold",
+        "details": {"reason": (error.get("details") or {}).get("reason")},
+    }
 
 
 def _sale_fingerprint(body) -> str:

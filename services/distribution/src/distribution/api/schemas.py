@@ -167,9 +167,23 @@ class RetailerKeysQuerySchema(Strict):
     allocationId = ma.fields.UUID(load_default=None)
 
 
+class RetailerKeyErrorSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    details = ma.fields.Dict(required=True)
+
+
 class RetailerKeySchema(ma.Schema):
     keyId = ma.fields.UUID(required=True)
-    key = ma.fields.String(required=True)
+    key = ma.fields.String(required=True, allow_none=True, metadata={"description": "null if ``error``"})
+    error = ma.fields.Nested(
+        RetailerKeyErrorSchema,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "null unless the key cannot be decrypted (then not delivered, not sellable)"
+        },
+    )
     allocationId = ma.fields.UUID(required=True)
     status = ma.fields.String(required=True)
 

@@ -28,8 +28,8 @@ from key_manager.api.views import (
     exported_keys_page,
     key_info,
     normalized_or_400,
-    plaintext,
     plan_error,
+    revealed,
     transition_error,
     ts,
 )
@@ -84,15 +84,19 @@ def reveal_generated_keys(view):
         if response.status_code != 201:
             return response
         body = response.get_json()
-        revealed = g.pop("generated_plaintext", None)
-        if revealed is None:
+        plaintexts = g.pop("generated_plaintext", None)
+        if plaintexts is None:
             km = key_manager()
             session = request_session()
             low, high = key_id_range(uuid.UUID(body["batchId"]))
             rows = session.execute(select(keys_table).where(keys_table.c.id.between(low, high))).all()
-            revealed = {str(row.id): codec.format_key(plaintext(km.vault, row)) for row in rows}
+            plaintexts = {str(row.id): revealed(km.vault, row) for row in rows}
+        else:
+            plaintexts = {key_id: (key, None) for key_id, key in plaintexts.items()}
         for item in body["keys"]:
-            item["key"] = revealed[item["id"]]
+            item["key"], error = plaintexts[item["id"]]
+            if error is not None:
+                item["error"] = error
         response.set_data(json.dumps(body, separators=(",", ":")))
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -220,7 +224,8 @@ def _csv_rows(batch_id: uuid.UUID):
     low, high = key_id_range(batch_id)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["keyId", "key", "status", "keyType", "expiresAt"])
+    # ``error``: empty, or why this key could not be decrypted (its ``key`` cell is then empty).
+    writer.writerow(["keyId", "key", "status", "keyType", "expiresAt", "error"])
     yield buffer.getvalue()
     query = (
         select(
@@ -240,13 +245,15 @@ def _csv_rows(batch_id: uuid.UUID):
             buffer.seek(0)
             buffer.truncate()
             for row in partition:
+                key, error = revealed(km.vault, row)
                 writer.writerow(
                     [
                         row.id,
-                        codec.format_key(plaintext(km.vault, row)),
+                        key or "",
                         row.status,
                         row.key_type,
                         ts(row.expires_at) or "",
+                        error["details"]["reason"] if error else "",
                     ]
                 )
             yield buffer.getvalue()
@@ -362,10 +369,15 @@ def check_duplicate(body):
 @require_roles(*READERS)
 @blp.response(200, s.KeyInfoSchema)
 def get_key(key_id):
-    """KeyInfo with the key masked, and its history of state changes (getKeyInfo)."""
+    """KeyInfo with the key masked, and its history of state changes (getKeyInfo). A key whose
+    stored ciphertext cannot be decrypted is 503 DATABASE_ERROR with ``details.reason``."""
     session = request_session()
     key = access.key_for(session, key_id, Action.READ)
-    return key_info(key_manager().vault, key, repo.key_history(session, key_id))
+    info = key_info(key_manager().vault, key, repo.key_history(session, key_id))
+    if info["keyError"] is not None:
+        error = info["keyError"]
+        raise ApiError(error["code"], error["message"], error["details"])
+    return info
 
 
 def _change_status(key_id: uuid.UUID, target: KeyStatus, reason: str | None, operation: str):

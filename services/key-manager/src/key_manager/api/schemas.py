@@ -42,10 +42,24 @@ class GenerateRequestSchema(Strict):
     metadata = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(1, 100)), load_default=dict)
 
 
+class KeyErrorSchema(ma.Schema):
+    """Why one key of a list cannot be shown: DATABASE_ERROR, ``details.reason``
+    ``encryption_key_not_configured`` or ``ciphertext_does_not_authenticate``."""
+
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    details = ma.fields.Dict(required=True)
+
+
 class GeneratedKeySchema(ma.Schema):
     id = ma.fields.UUID(required=True)
-    key = ma.fields.String(metadata={"description": "the plaintext key, shown only in this response"})
+    key = ma.fields.String(
+        allow_none=True, metadata={"description": "the plaintext key, shown only in this response"}
+    )
     status = ma.fields.String(required=True)
+    error = ma.fields.Nested(
+        KeyErrorSchema, metadata={"description": "only on a replay, for a key that cannot be decrypted"}
+    )
 
 
 class BatchSchema(ma.Schema):
@@ -96,7 +110,13 @@ class KeyPageQuerySchema(Strict):
 
 class ExportedKeySchema(ma.Schema):
     id = ma.fields.UUID(required=True)
-    key = ma.fields.String(required=True)
+    key = ma.fields.String(required=True, allow_none=True, metadata={"description": "null if ``error``"})
+    error = ma.fields.Nested(
+        KeyErrorSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null unless the key cannot be decrypted"},
+    )
     status = ma.fields.String(required=True)
     allocationId = ma.fields.UUID(allow_none=True)
     retailerId = ma.fields.UUID(allow_none=True)
@@ -111,7 +131,18 @@ class KeyInfoSchema(ma.Schema):
     """The seed's KeyInfo, the key masked."""
 
     id = ma.fields.UUID(required=True)
-    key = ma.fields.String(required=True, metadata={"description": "masked: ****-****-****-7KQ2"})
+    key = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "masked: ****-****-****-7KQ2; null if ``keyError``"},
+    )
+    keyError = ma.fields.Nested(
+        KeyErrorSchema,
+        allow_none=True,
+        metadata={
+            "description": "null unless the stored key cannot be decrypted (answers of a status change)"
+        },
+    )
     gameId = ma.fields.UUID(required=True)
     developerId = ma.fields.UUID(required=True)
     batchId = ma.fields.UUID(required=True)

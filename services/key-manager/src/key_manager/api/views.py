@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Row
@@ -13,7 +14,9 @@ from gamekeys_platform.pagination import Page, page_body
 from key_manager.domain import codec
 from key_manager.domain.batches import PlanRefused, progress
 from key_manager.domain.states import KeyStatus, TransitionRefused
-from key_manager.domain.vault import KeyVault
+from key_manager.domain.vault import KeyVault, UnreadableKey
+
+log = logging.getLogger("key_manager.keys")
 
 
 def actor() -> str:
@@ -49,14 +52,45 @@ def batch_dict(batch: Row, key_counts: dict[str, int] | None = None) -> dict[str
     return result
 
 
+UNREADABLE_MESSAGE = (
+    "the stored key cannot be decrypted (its encryption key is not configured or its ciphertext "
+    "is damaged); its state is intact and it can still be revoked"
+)
+
+
 def plaintext(vault: KeyVault, key: Row) -> bytes:
-    return vault.decrypt(key.encryption_key_id, key.id.bytes, key.ciphertext)
+    """The key in clear, or UnreadableKey, logged with the key's id (never its ciphertext)."""
+    try:
+        return vault.decrypt(key.encryption_key_id, key.id.bytes, key.ciphertext)
+    except UnreadableKey as exc:
+        log.error(
+            "stored key cannot be decrypted",
+            extra={"keyId": str(key.id), "encryptionKeyId": key.encryption_key_id, "reason": exc.reason},
+        )
+        raise
+
+
+def unreadable_error(key_id: Any, exc: UnreadableKey) -> dict[str, Any]:
+    """What is wrong with one key, in §3's terms: DATABASE_ERROR (the stored data cannot be
+    read, until an operator restores its encryption key), ``details.reason`` saying why."""
+    return {
+        "code": "DATABASE_ERROR",
+        "message": UNREADABLE_MESSAGE,
+        "details": {"keyId": str(key_id), "reason": exc.reason},
+    }
 
 
 def key_info(vault: KeyVault, key: Row, history: list[Row] | None = None) -> dict[str, Any]:
+    """KeyInfo with the key masked; an unreadable key gets ``key: null`` and ``keyError`` (so a
+    broken key can still be revoked and the change answered)."""
+    try:
+        masked, key_error = codec.mask(plaintext(vault, key)), None
+    except UnreadableKey as exc:
+        masked, key_error = None, unreadable_error(key.id, exc)
     result = {
         "id": key.id,
-        "key": codec.mask(plaintext(vault, key)),
+        "key": masked,
+        "keyError": key_error,
         "gameId": key.game_id,
         "developerId": key.developer_id,
         "batchId": key.batch_id,
@@ -106,10 +140,21 @@ def normalized_or_400(text: str) -> bytes:
         raise ApiError("INVALID_KEY_FORMAT", str(exc)) from None
 
 
+def revealed(vault: KeyVault, row: Row) -> tuple[str | None, dict[str, Any] | None]:
+    """(the formatted key, None), or (None, the per-item error) for a key that cannot be read:
+    one broken key must not take its whole page or export down with it."""
+    try:
+        return codec.format_key(plaintext(vault, row)), None
+    except UnreadableKey as exc:
+        return None, unreadable_error(row.id, exc)
+
+
 def exported_key(vault: KeyVault, row: Row) -> dict[str, Any]:
+    key, error = revealed(vault, row)
     return {
         "id": row.id,
-        "key": codec.format_key(plaintext(vault, row)),
+        "key": key,
+        "error": error,
         "status": row.status,
         "allocationId": row.allocation_id,
         "retailerId": row.retailer_id,

@@ -25,12 +25,22 @@ TAG_BYTES = 16
 HASH_BYTES = 32
 
 
-class UnknownEncryptionKey(LookupError):
+class UnreadableKey(Exception):
+    """A stored key that cannot be decrypted; ``reason`` says why, in a word for APIs and logs."""
+
+    reason = "unreadable"
+
+
+class UnknownEncryptionKey(UnreadableKey, LookupError):
     """A stored ciphertext names an encryption key id the configuration no longer has."""
 
+    reason = "encryption_key_not_configured"
 
-class DecryptionFailed(ValueError):
+
+class DecryptionFailed(UnreadableKey, ValueError):
     """The ciphertext does not authenticate (wrong key, tampered, or moved to another row)."""
+
+    reason = "ciphertext_does_not_authenticate"
 
 
 class KeyVault:
@@ -86,12 +96,6 @@ class KeyVault:
                 range(0, len(nonces), NONCE_BYTES), row_ids, canonicals, strict=True
             )
         ]
-
-    def reencrypt_many(self, stored: Sequence[tuple[str, bytes, bytes]]) -> list[bytes]:
-        """``(encryption key id, row id, ciphertext)`` of stored keys -> their ciphertexts under
-        the active key (fresh nonces, the same row ids as associated data)."""
-        canonicals = [self.decrypt(key_id, row_id, blob) for key_id, row_id, blob in stored]
-        return self.encrypt_many([row_id for _key_id, row_id, _blob in stored], canonicals)
 
     def decrypt(self, key_id: str, row_id: bytes, blob: bytes) -> bytes:
         cipher = self._ciphers.get(key_id)
