@@ -84,6 +84,16 @@ def test_device_farm_rotating_addresses(analyze, random_ip):
     assert "device-farm" in hits(second) and second["recommendedAction"] == "REVIEW"
 
 
+def test_review_rules_firing_together_stay_a_review(analyze, random_ip):
+    """device-farm and region-mismatch, both REVIEW, weigh 105 together: a case, never a block."""
+    device, ip = f"farm-{uuid.uuid4().hex}", random_ip("192.0.2")
+    for _ in range(3):
+        analyze(deviceFingerprint=device, context={"ipAddress": ip})
+    score = analyze(deviceFingerprint=device, context={"ipAddress": ip, "keyRegions": ["RU"]})
+    assert sorted(hits(score)) == ["device-farm", "region-mismatch"]
+    assert (score["score"], score["recommendedAction"]) == (100, "REVIEW") and score["caseId"]
+
+
 def test_region_mismatch_and_vpn_with_region_locked_key(analyze, random_ip):
     mismatch = analyze(context={"ipAddress": random_ip("192.0.2"), "keyRegions": ["RU"], "userRegion": "RU"})
     assert hits(mismatch) == ["region-mismatch"] and mismatch["recommendedAction"] == "REVIEW"
