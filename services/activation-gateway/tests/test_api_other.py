@@ -77,6 +77,13 @@ def test_check_region(make_game, user, client):
         f"{API}/check-region", json={"key": key["key"], "keyId": key["id"], "userRegion": "DE"}, headers=auth
     )
     assert both.status_code == 422
+    lower = client.post(f"{API}/check-region", json={"keyId": key["id"], "userRegion": "de"}, headers=auth)
+    assert lower.status_code == 200 and lower.get_json()["allowed"] is True
+    unknown = client.post(f"{API}/check-region", json={"keyId": key["id"], "userRegion": "XX"}, headers=auth)
+    assert unknown.status_code == 422
+    assert unknown.get_json()["error"]["details"]["fields"]["json"]["userRegion"] == [
+        "XX is not an ISO 3166-1 alpha-2 country code"
+    ]
 
 
 def test_restrictions_show_lockouts_with_expiry(user, redeem, client, staff_auth):

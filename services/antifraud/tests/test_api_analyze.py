@@ -140,6 +140,8 @@ def test_bad_input_is_422_and_writes_nothing(client, service_auth, count_rows, r
         request_body(context={"ipAddress": "999.1.1.1"}),
         request_body(deviceFingerprint=""),
         request_body(context={"keyOutcome": "maybe"}),
+        request_body(context={"userRegion": "XX"}),
+        request_body(context={"keyRegions": ["DE", "ZZ"]}),
     ]
     for body in bad_bodies:
         response = client.post("/api/v1/antifraud/analyze", json=body, headers=service_auth)

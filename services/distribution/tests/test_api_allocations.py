@@ -115,6 +115,7 @@ def test_key_manager_down_is_503_and_writes_nothing(game, make_retailer, allocat
         {"pricing": {"amount": "19.99"}},
         {"pricing": {"amount": "-1", "currency": "USD"}},
         {"restrictions": [{"type": "maybe", "countries": ["DE"]}]},
+        {"restrictions": [{"type": "allow", "countries": ["XX"]}]},
         {"unknown": True},
         {"gameId": "not-a-uuid"},
     ],

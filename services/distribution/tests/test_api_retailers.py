@@ -88,6 +88,7 @@ def test_bad_input_writes_nothing(client, admin_auth, counts, make_token):
         ({**valid, "unknown": 1}, 422),
         ({**valid, "contactInfo": {"email": "not-an-email"}}, 422),
         ({**valid, "allowedRegions": ["DEU"]}, 422),
+        ({**valid, "allowedRegions": ["XX"]}, 422),
         ({**valid, "name": ""}, 422),
         ({k: v for k, v in valid.items() if k != "name"}, 422),
     ):

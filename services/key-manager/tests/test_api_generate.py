@@ -70,6 +70,7 @@ def test_idempotent_generate_replays_the_same_keys_without_storing_them(gen, stu
         ({"expirationDate": "2040-01-01T00:00:00"}, 422),
         ({"metadata": {"blob": "x" * 5000}}, 422),
         ({"regionalRestrictions": [{"type": "allow", "countries": ["Germany"]}]}, 422),
+        ({"regionalRestrictions": [{"type": "allow", "countries": ["XX"]}]}, 422),
         ({"regionalRestrictions": [{"type": "maybe", "countries": ["DE"]}]}, 422),
         ({"unknownField": 1}, 422),
         ({"gameId": "not-a-uuid"}, 422),

@@ -32,6 +32,8 @@ def test_region_policy():
     assert RegionPolicy.from_columns(*_columns(policy)) == policy
     with pytest.raises(ValueError):
         RegionPolicy.from_rules([{"type": "allow", "countries": ["GER"]}])
+    with pytest.raises(ValueError, match="XX"):
+        RegionPolicy.from_rules([{"type": "deny", "countries": ["XX"]}])
 
 
 def _columns(policy):

@@ -14,6 +14,7 @@ from developer_portal.domain import games, metadata, pricing, reference, verific
 from developer_portal.domain.errors import InvalidValue
 from developer_portal.domain.permissions import STUDIO_ROLES
 from developer_portal.domain.team import INVITATION_STATUSES, MAX_EMAIL_LENGTH
+from gamekeys_platform.fields import Country
 from gamekeys_platform.pagination import PageQuerySchema
 
 
@@ -40,17 +41,6 @@ def _domain_check(check):
             raise ValidationError(str(exc)) from None
 
     return run
-
-
-class CountryCode(fields.String):
-    """ISO 3166-1 alpha-2, upper case."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return reference.check_country(text)
-        except InvalidValue as exc:
-            raise ValidationError(str(exc)) from None
 
 
 # --- common ---------------------------------------------------------------------------------
@@ -103,7 +93,7 @@ class LegalDetailsSchema(ma.Schema):
     """What the Admin Service verifies a studio against."""
 
     legalName = _text(255, required=True)
-    country = CountryCode(required=True, metadata={"example": "DE"})
+    country = Country(required=True)
     registrationNumber = _text(64, allow_none=True)
     taxId = _text(64, allow_none=True)
     vatNumber = _text(64, allow_none=True)
@@ -388,7 +378,7 @@ class PricingUpdateSchema(ma.Schema):
 
     basePrice = fields.Nested(MoneySchema, required=True)
     regionalPrices = fields.Dict(
-        keys=CountryCode(),
+        keys=Country(),
         values=fields.Nested(MoneySchema),
         load_default=dict,
         validate=validate.Length(max=pricing.MAX_REGIONAL_PRICES),

@@ -7,13 +7,13 @@ import marshmallow as ma
 from marshmallow import validate
 
 from distribution.domain.retailers import RetailerStatus
+from gamekeys_platform.fields import Country
 from gamekeys_platform.pagination import PageQuerySchema, page_schema
 
 KEY_TYPES = ["retail", "promotional", "developer", "gift", "subscription"]
 ALLOCATION_MAX_QUANTITY = 100_000
 SALE_MAX_KEYS = 1000
 RETAILER_KEYS_MAX_PAGE = 1000
-Country = ma.fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code"))
 Currency = ma.fields.String(
     required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="an ISO 4217 code in capitals")
 )
@@ -42,7 +42,7 @@ class RetailerCreateSchema(Strict):
     contactInfo = ma.fields.Nested(ContactInfoSchema, required=True)
     commissionRate = ma.fields.Decimal(required=True, as_string=True, allow_nan=False)
     allowedGameIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(0, 1000))
-    allowedRegions = ma.fields.List(Country, load_default=list, validate=validate.Length(0, 250))
+    allowedRegions = ma.fields.List(Country(), load_default=list, validate=validate.Length(0, 250))
 
 
 class RetailerUpdateSchema(Strict):
@@ -50,7 +50,7 @@ class RetailerUpdateSchema(Strict):
     contactInfo = ma.fields.Nested(ContactInfoSchema)
     commissionRate = ma.fields.Decimal(as_string=True, allow_nan=False)
     allowedGameIds = ma.fields.List(ma.fields.UUID(), validate=validate.Length(0, 1000))
-    allowedRegions = ma.fields.List(Country, validate=validate.Length(0, 250))
+    allowedRegions = ma.fields.List(Country(), validate=validate.Length(0, 250))
     status = ma.fields.String(validate=validate.OneOf([s.value for s in RetailerStatus]))
     reason = ma.fields.String(validate=validate.Length(1, 500))
 
@@ -98,7 +98,7 @@ class AllocationListQuerySchema(PageQuerySchema):
 
 class RestrictionSchema(Strict):
     type = ma.fields.String(required=True, validate=validate.OneOf(["allow", "deny"]))
-    countries = ma.fields.List(Country, required=True, validate=validate.Length(1, 250))
+    countries = ma.fields.List(Country(), required=True, validate=validate.Length(1, 250))
 
 
 class AllocationRequestSchema(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from gamekeys_platform.fields import Country
 from key_manager.domain.batches import ALLOCATION_MAX_QUANTITY, BATCH_MAX_QUANTITY
 from key_manager.domain.states import MANUAL_TARGETS, BatchStatus, KeyStatus, KeyType
 
@@ -21,11 +22,7 @@ class Strict(ma.Schema):
 
 class RegionalRestrictionSchema(Strict):
     type = ma.fields.String(required=True, validate=validate.OneOf(["allow", "deny"]))
-    countries = ma.fields.List(
-        ma.fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code")),
-        required=True,
-        validate=validate.Length(1, 250),
-    )
+    countries = ma.fields.List(Country(), required=True, validate=validate.Length(1, 250))
 
 
 class GenerateRequestSchema(Strict):
@@ -222,9 +219,7 @@ class HoldResultSchema(ma.Schema):
 class ActivateRequestSchema(KeyRefSchema):
     userId = ma.fields.String(required=True, validate=validate.Length(1, 128))
     activationId = ma.fields.String(required=True, validate=validate.Length(1, 128))
-    userRegion = ma.fields.String(
-        required=True, validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code")
-    )
+    userRegion = Country(required=True)
     holdId = ma.fields.String(validate=validate.Length(1, 128))
 
 
