@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import marshmallow as ma
 import pytest
 
 from gamekeys_platform.countries import normalize_country
-from gamekeys_platform.fields import Country
+from gamekeys_platform.fields import Country, DecimalString
 
 
 class CountrySchema(ma.Schema):
@@ -29,3 +31,35 @@ def test_country_refuses_what_is_not_an_iso_code(bad):
 def test_normalize_country_names_the_bad_code():
     with pytest.raises(ValueError, match="XX is not an ISO 3166-1 alpha-2 country code"):
         normalize_country("XX")
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be positive")
+    return value.quantize(Decimal("0.01"))
+
+
+class PriceSchema(ma.Schema):
+    amount = DecimalString(required=True, check=_positive)
+
+
+def test_decimal_string_loads_a_decimal_through_its_check_and_dumps_a_string():
+    assert PriceSchema().load({"amount": "19.9"}) == {"amount": Decimal("19.90")}
+    assert PriceSchema().dump({"amount": Decimal("19.90")}) == {"amount": "19.90"}
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (19.99, 'must be a decimal string such as "19.99", never a number'),
+        (20, 'must be a decimal string such as "19.99", never a number'),
+        ("abc", 'must be a decimal string such as "19.99", never a number'),
+        ("NaN", 'must be a decimal string such as "19.99", never a number'),
+        ("1" * 41, 'must be a decimal string such as "19.99", never a number'),
+        ("-1", "must be positive"),
+    ],
+)
+def test_decimal_string_refuses_numbers_and_says_why(bad, message):
+    with pytest.raises(ma.ValidationError) as raised:
+        PriceSchema().load({"amount": bad})
+    assert raised.value.messages == {"amount": [message]}

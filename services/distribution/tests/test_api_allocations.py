@@ -114,6 +114,7 @@ def test_key_manager_down_is_503_and_writes_nothing(game, make_retailer, allocat
         {"keyType": "stolen"},
         {"pricing": {"amount": "19.99"}},
         {"pricing": {"amount": "-1", "currency": "USD"}},
+        {"pricing": {"amount": 19.99, "currency": "USD"}},
         {"restrictions": [{"type": "maybe", "countries": ["DE"]}]},
         {"restrictions": [{"type": "allow", "countries": ["XX"]}]},
         {"unknown": True},

@@ -6,8 +6,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from distribution.domain.retailers import RetailerStatus
-from gamekeys_platform.fields import Country
+from distribution.domain.money import check_price
+from distribution.domain.retailers import RetailerStatus, check_commission_rate
+from gamekeys_platform.fields import Country, DecimalString
 from gamekeys_platform.pagination import PageQuerySchema, page_schema
 
 KEY_TYPES = ["retail", "promotional", "developer", "gift", "subscription"]
@@ -33,14 +34,14 @@ class ContactInfoSchema(Strict):
 
 
 class MoneySchema(Strict):
-    amount = ma.fields.Decimal(required=True, as_string=True, allow_nan=False)
+    amount = DecimalString(required=True, check=check_price)
     currency = Currency
 
 
 class RetailerCreateSchema(Strict):
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
     contactInfo = ma.fields.Nested(ContactInfoSchema, required=True)
-    commissionRate = ma.fields.Decimal(required=True, as_string=True, allow_nan=False)
+    commissionRate = DecimalString(required=True, check=check_commission_rate, metadata={"example": "0.15"})
     allowedGameIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(0, 1000))
     allowedRegions = ma.fields.List(Country(), load_default=list, validate=validate.Length(0, 250))
 
@@ -48,7 +49,7 @@ class RetailerCreateSchema(Strict):
 class RetailerUpdateSchema(Strict):
     name = ma.fields.String(validate=validate.Length(1, 200))
     contactInfo = ma.fields.Nested(ContactInfoSchema)
-    commissionRate = ma.fields.Decimal(as_string=True, allow_nan=False)
+    commissionRate = DecimalString(check=check_commission_rate, metadata={"example": "0.15"})
     allowedGameIds = ma.fields.List(ma.fields.UUID(), validate=validate.Length(0, 1000))
     allowedRegions = ma.fields.List(Country(), validate=validate.Length(0, 250))
     status = ma.fields.String(validate=validate.OneOf([s.value for s in RetailerStatus]))
