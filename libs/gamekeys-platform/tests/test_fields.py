@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import marshmallow as ma
 import pytest
 
 from gamekeys_platform.countries import normalize_country
-from gamekeys_platform.fields import Country, DecimalString
+from gamekeys_platform.fields import Country, DecimalString, PastDateTime
 
 
 class CountrySchema(ma.Schema):
@@ -63,3 +64,26 @@ def test_decimal_string_refuses_numbers_and_says_why(bad, message):
     with pytest.raises(ma.ValidationError) as raised:
         PriceSchema().load({"amount": bad})
     assert raised.value.messages == {"amount": [message]}
+
+
+class EventSchema(ma.Schema):
+    at = PastDateTime(required=True, max_age=timedelta(days=90))
+
+
+def test_past_date_time_allows_clock_skew_and_bounds_both_ends():
+    now = datetime.now(UTC)
+    for fine in (now, now + timedelta(minutes=4), now - timedelta(days=89)):
+        assert EventSchema().load({"at": fine.isoformat()}) == {"at": fine}
+    for bad, message in (
+        (
+            now + timedelta(minutes=6),
+            "must not be in the future (at most 5 minutes ahead of the server's clock)",
+        ),
+        (now - timedelta(days=91), "must be within the last 90 days"),
+        (datetime(1999, 12, 31, tzinfo=UTC), "must not be before 2000-01-01"),
+    ):
+        with pytest.raises(ma.ValidationError) as raised:
+            EventSchema().load({"at": bad.isoformat()})
+        assert raised.value.messages == {"at": [message]}
+    with pytest.raises(ma.ValidationError):
+        EventSchema().load({"at": "2026-01-01T00:00:00"})  # no time zone

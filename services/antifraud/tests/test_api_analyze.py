@@ -142,6 +142,9 @@ def test_bad_input_is_422_and_writes_nothing(client, service_auth, count_rows, r
         request_body(context={"keyOutcome": "maybe"}),
         request_body(context={"userRegion": "XX"}),
         request_body(context={"keyRegions": ["DE", "ZZ"]}),
+        request_body(context={"soldAt": (datetime.now(UTC) + timedelta(days=400)).isoformat()}),
+        request_body(context={"accountCreatedAt": (datetime.now(UTC) + timedelta(days=1)).isoformat()}),
+        request_body(context={"accountCreatedAt": "1970-01-01T00:00:00Z"}),
     ]
     for body in bad_bodies:
         response = client.post("/api/v1/antifraud/analyze", json=body, headers=service_auth)

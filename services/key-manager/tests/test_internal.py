@@ -217,6 +217,8 @@ def test_allocation_is_all_or_nothing_idempotent_and_exclusive(client, gen, stud
     sell_auth = service_auth("keys:sell")
     sold_ids = [i["id"] for i in items[:3]]
     sale = {"retailerId": retailer, "orderId": "order-1", "keyIds": sold_ids}
+    future = {**sale, "soldAt": (datetime.now(UTC) + timedelta(days=3 * 365)).isoformat()}
+    assert client.post(f"{INTERNAL}/sales", json=future, headers=sell_auth).status_code == 422
     assert client.post(f"{INTERNAL}/sales", json=sale, headers=sell_auth).status_code == 200
     assert client.post(f"{INTERNAL}/sales", json=sale, headers=sell_auth).status_code == 200  # retry: same
     looked_up = client.post(

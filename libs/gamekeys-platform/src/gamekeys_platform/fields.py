@@ -4,6 +4,7 @@ refused with the same message, everywhere."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -57,3 +58,33 @@ class DecimalString(ma.fields.String):
             return self.check(number)
         except ValueError as exc:
             raise ma.ValidationError(str(exc)) from None
+
+
+# How far ahead of this server's clock a client's clock may run before "when it happened"
+# counts as the future.
+CLOCK_SKEW = timedelta(minutes=5)
+# Nothing on the platform happened before this: an earlier moment is a client's bug.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class PastDateTime(ma.fields.AwareDateTime):
+    """When something happened, as the client says (an ISO 8601 time with its zone): not later
+    than CLOCK_SKEW ahead of now, not before EARLIEST, and with ``max_age`` not older than that."""
+
+    def __init__(self, *, max_age: timedelta | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_age = max_age
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        now = datetime.now(UTC)
+        if moment > now + CLOCK_SKEW:
+            minutes = int(CLOCK_SKEW.total_seconds() // 60)
+            raise ma.ValidationError(
+                f"must not be in the future (at most {minutes} minutes ahead of the server's clock)"
+            )
+        if moment < EARLIEST:
+            raise ma.ValidationError(f"must not be before {EARLIEST.date().isoformat()}")
+        if self.max_age is not None and moment < now - self.max_age:
+            raise ma.ValidationError(f"must be within the last {self.max_age.days} days")
+        return moment

@@ -7,7 +7,7 @@ from marshmallow import validate
 
 from antifraud.domain.rules import ACTIONS, MAX_EXPRESSION_LENGTH, MAX_RULES, MODES
 from antifraud.domain.scoring import LEVELS
-from gamekeys_platform.fields import Country
+from gamekeys_platform.fields import Country, PastDateTime
 from gamekeys_platform.identities import canonical_identity
 from gamekeys_platform.pagination import PageQuerySchema
 
@@ -33,7 +33,7 @@ class ActivationContextSchema(Strict):
     batchId = ma.fields.UUID(load_default=None, allow_none=True)
     retailerId = ma.fields.UUID(load_default=None, allow_none=True)
     keyType = ma.fields.String(load_default=None, allow_none=True, validate=validate.OneOf(KEY_TYPES))
-    soldAt = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    soldAt = PastDateTime(load_default=None, allow_none=True)
     platform = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
     keyOutcome = ma.fields.String(
         load_default="valid",
@@ -48,7 +48,7 @@ class ActivationContextSchema(Strict):
             "description": "an opaque hash of the typed key (never the key): counts distinct invalid keys"
         },
     )
-    accountCreatedAt = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    accountCreatedAt = PastDateTime(load_default=None, allow_none=True)
 
 
 class BehaviorMetricsSchema(Strict):

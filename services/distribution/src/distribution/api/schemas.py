@@ -3,17 +3,21 @@ sizes bounded."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import marshmallow as ma
 from marshmallow import validate
 
 from distribution.domain.money import check_price
 from distribution.domain.retailers import RetailerStatus, check_commission_rate
-from gamekeys_platform.fields import Country, DecimalString
+from gamekeys_platform.fields import Country, DecimalString, PastDateTime
 from gamekeys_platform.pagination import PageQuerySchema, page_schema
 
 KEY_TYPES = ["retail", "promotional", "developer", "gift", "subscription"]
 ALLOCATION_MAX_QUANTITY = 100_000
 SALE_MAX_KEYS = 1000
+# A sale is reported within this long of happening (a till that was offline for a while).
+SALE_MAX_AGE = timedelta(days=90)
 RETAILER_KEYS_MAX_PAGE = 1000
 Currency = ma.fields.String(
     required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="an ISO 4217 code in capitals")
@@ -184,7 +188,11 @@ class SaleRequestSchema(Strict):
     )
     keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, SALE_MAX_KEYS))
     price = ma.fields.Nested(MoneySchema, required=True, metadata={"description": "price of one key"})
-    soldAt = ma.fields.AwareDateTime(required=True)
+    soldAt = PastDateTime(
+        required=True,
+        max_age=SALE_MAX_AGE,
+        metadata={"description": "when the sale happened: not in the future, within the last 90 days"},
+    )
 
 
 class SaleSchema(ma.Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from gamekeys_platform.fields import Country
+from gamekeys_platform.fields import Country, PastDateTime
 from key_manager.domain.batches import ALLOCATION_MAX_QUANTITY, BATCH_MAX_QUANTITY
 from key_manager.domain.states import MANUAL_TARGETS, BatchStatus, KeyStatus, KeyType
 
@@ -281,7 +281,7 @@ class SaleRequestSchema(Strict):
     retailerId = ma.fields.UUID(required=True)
     orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))
     keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, 1000))
-    soldAt = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    soldAt = PastDateTime(load_default=None, allow_none=True)
 
 
 class ReturnRequestSchema(Strict):
