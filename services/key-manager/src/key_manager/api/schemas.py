@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 import marshmallow as ma
 from marshmallow import validate
 
 from gamekeys_platform.fields import Country, PastDateTime
-from key_manager.domain.batches import ALLOCATION_MAX_QUANTITY, BATCH_MAX_QUANTITY
+from key_manager.domain.batches import ALLOCATION_MAX_QUANTITY, BATCH_MAX_QUANTITY, end_of_day
 from key_manager.domain.states import MANUAL_TARGETS, BatchStatus, KeyStatus, KeyType
 
 KEY_TYPES = [t.value for t in KeyType]
@@ -25,6 +28,26 @@ class RegionalRestrictionSchema(Strict):
     countries = ma.fields.List(Country(), required=True, validate=validate.Length(1, 250))
 
 
+class ExpirationDate(ma.fields.AwareDateTime):
+    """A date (``2027-01-01``: the end of that day UTC) or a date and time with its zone."""
+
+    default_error_messages = {
+        "invalid": 'must be a date ("2027-01-01", valid to the end of that day UTC) '
+        'or a date and time with its zone ("2027-01-01T12:00:00Z")',
+        "invalid_awareness": 'a date and time needs its zone ("2027-01-01T12:00:00Z"), '
+        'or give only the date ("2027-01-01")',
+    }
+    _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and self._DATE.fullmatch(value):
+            try:
+                return end_of_day(date.fromisoformat(value))
+            except ValueError:
+                raise self.make_error("invalid") from None
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class GenerateRequestSchema(Strict):
     """The seed's KeyGenerationRequest (developerId is taken from the game's owner)."""
 
@@ -35,7 +58,7 @@ class GenerateRequestSchema(Strict):
     regionalRestrictions = ma.fields.List(
         ma.fields.Nested(RegionalRestrictionSchema), load_default=list, validate=validate.Length(0, 10)
     )
-    expirationDate = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    expirationDate = ExpirationDate(load_default=None, allow_none=True)
     metadata = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(1, 100)), load_default=dict)
 
 

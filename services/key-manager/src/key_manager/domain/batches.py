@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from key_manager.domain.regions import RegionPolicy
@@ -16,6 +16,11 @@ BATCH_MAX_QUANTITY = 100_000
 ALLOCATION_MAX_QUANTITY = 100_000
 # How far ahead an expiration date may be (keys are not meant to outlive the platform).
 MAX_EXPIRY_YEARS = 20
+
+
+def end_of_day(day: date) -> datetime:
+    """An expiration given as a date (the seed's Date): keys stay valid all of that day, UTC."""
+    return datetime.combine(day, time.max, tzinfo=UTC)
 
 
 class PlanRefused(ValueError):
