@@ -38,6 +38,9 @@ def test_history_self_staff_and_pages(game, user, redeem, client, staff_auth):
     assert client.get(f"{API}/users/{user_id}/history", headers=staff_auth("support")).status_code == 200
     _, stranger = user()
     assert client.get(f"{API}/users/{user_id}/history", headers=stranger).status_code == 403
+    for route in ("history", "restrictions"):
+        typo = client.get(f"{API}/users/not-a-uuid/{route}", headers=staff_auth("support"))
+        assert typo.status_code == 404 and typo.get_json()["error"]["code"] == "NOT_FOUND"
     bad = client.get(f"{API}/users/{user_id}/history?cursor=nonsense", headers=auth)
     assert bad.status_code == 422
 
