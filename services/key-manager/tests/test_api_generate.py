@@ -100,6 +100,20 @@ def test_expiration_date_may_be_a_date_meaning_the_end_of_that_day_utc(gen, stud
     ]
 
 
+def test_quantity_has_one_limit_and_one_message_per_route(gen, studio, client):
+    sync = (
+        "quantity must be between 1 and 1,000 on POST /generate, which returns the keys in its answer; "
+        "POST /batches generates up to 100,000 in the background"
+    )
+    for quantity in (0, 5_000, 200_000):
+        error = gen(studio, quantity).get_json()["error"]
+        assert error["details"]["fields"]["json"] == {"quantity": [sync]}, quantity
+    for quantity in (0, 200_000):
+        body = {"gameId": str(studio.game_id), "keyType": "retail", "quantity": quantity}
+        error = client.post("/api/v1/keys/batches", json=body, headers=studio.auth()).get_json()["error"]
+        assert error["details"]["fields"]["json"] == {"quantity": ["quantity must be between 1 and 100,000"]}
+
+
 def test_malformed_json_is_400(client, studio, km):
     response = client.post(
         "/api/v1/keys/generate", data=b"{nope", headers={**studio.auth(), "Content-Type": "application/json"}

@@ -184,7 +184,10 @@ RetailerKeyPageSchema = page_schema(RetailerKeySchema)
 
 class SaleRequestSchema(Strict):
     orderId = ma.fields.String(
-        required=True, validate=[validate.Length(1, 128), validate.Regexp(r"^[\x21-\x7e]+$")]
+        required=True,
+        validate=validate.Regexp(
+            r"^[\x21-\x7e]{1,128}$", error="1-128 printable ASCII characters, without spaces"
+        ),
     )
     keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, SALE_MAX_KEYS))
     price = ma.fields.Nested(MoneySchema, required=True, metadata={"description": "price of one key"})

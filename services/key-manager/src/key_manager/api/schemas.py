@@ -9,7 +9,14 @@ import marshmallow as ma
 from marshmallow import validate
 
 from gamekeys_platform.fields import Country, PastDateTime
-from key_manager.domain.batches import ALLOCATION_MAX_QUANTITY, BATCH_MAX_QUANTITY, end_of_day
+from key_manager.domain.batches import (
+    ALLOCATION_MAX_QUANTITY,
+    BATCH_MAX_QUANTITY,
+    BATCH_QUANTITY_MESSAGE,
+    SYNC_MAX_QUANTITY,
+    SYNC_QUANTITY_MESSAGE,
+    end_of_day,
+)
 from key_manager.domain.states import MANUAL_TARGETS, BatchStatus, KeyStatus, KeyType
 
 KEY_TYPES = [t.value for t in KeyType]
@@ -49,17 +56,29 @@ class ExpirationDate(ma.fields.AwareDateTime):
 
 
 class GenerateRequestSchema(Strict):
-    """The seed's KeyGenerationRequest (developerId is taken from the game's owner)."""
+    """The seed's KeyGenerationRequest (developerId is taken from the game's owner), for
+    POST /generate."""
 
     gameId = ma.fields.UUID(required=True)
     keyType = ma.fields.String(required=True, validate=validate.OneOf(KEY_TYPES))
-    # The upper bound is checked by the domain (1,000 here, 100,000 for /batches) to say which.
-    quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, BATCH_MAX_QUANTITY))
+    quantity = ma.fields.Integer(
+        required=True, strict=True, validate=validate.Range(1, SYNC_MAX_QUANTITY, error=SYNC_QUANTITY_MESSAGE)
+    )
     regionalRestrictions = ma.fields.List(
         ma.fields.Nested(RegionalRestrictionSchema), load_default=list, validate=validate.Length(0, 10)
     )
     expirationDate = ExpirationDate(load_default=None, allow_none=True)
     metadata = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(1, 100)), load_default=dict)
+
+
+class BatchRequestSchema(GenerateRequestSchema):
+    """The same request for POST /batches, generated in the background."""
+
+    quantity = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(1, BATCH_MAX_QUANTITY, error=BATCH_QUANTITY_MESSAGE),
+    )
 
 
 class GeneratedKeySchema(ma.Schema):
