@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 
 import platform_client as pc
 import pytest
@@ -110,7 +111,7 @@ def test_a_retailer_cannot_touch_another_retailers_keys(caller, seen_keys):
         "orderId": f"e2e-steal-{uuid.uuid4().hex[:8]}",
         "keyIds": ids_a[:2],
         "price": {"amount": "9.99", "currency": "EUR"},
-        "soldAt": "2026-01-01T00:00:00Z",
+        "soldAt": datetime.now(UTC).isoformat(),
     }
     response = shop_b.session.post(f"{pc.GATEWAY}/api/v1/distribution/retailer/sales", json=sale, timeout=30)
     assert response.status_code == 404, response.text[:300]

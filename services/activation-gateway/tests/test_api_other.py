@@ -40,6 +40,9 @@ def test_history_self_staff_and_pages(game, user, redeem, client, staff_auth):
     assert client.get(f"{API}/users/{user_id}/history", headers=staff_auth("support")).status_code == 200
     _, stranger = user()
     assert client.get(f"{API}/users/{user_id}/history", headers=stranger).status_code == 403
+    for route in ("history", "restrictions"):
+        typo = client.get(f"{API}/users/not-a-uuid/{route}", headers=staff_auth("support"))
+        assert typo.status_code == 404 and typo.get_json()["error"]["code"] == "NOT_FOUND"
     bad = client.get(f"{API}/users/{user_id}/history?cursor=nonsense", headers=auth)
     assert bad.status_code == 422
 
@@ -79,6 +82,13 @@ def test_check_region(make_game, user, client):
         f"{API}/check-region", json={"key": key["key"], "keyId": key["id"], "userRegion": "DE"}, headers=auth
     )
     assert both.status_code == 422
+    lower = client.post(f"{API}/check-region", json={"keyId": key["id"], "userRegion": "de"}, headers=auth)
+    assert lower.status_code == 200 and lower.get_json()["allowed"] is True
+    unknown = client.post(f"{API}/check-region", json={"keyId": key["id"], "userRegion": "XX"}, headers=auth)
+    assert unknown.status_code == 422
+    assert unknown.get_json()["error"]["details"]["fields"]["json"]["userRegion"] == [
+        "XX is not an ISO 3166-1 alpha-2 country code"
+    ]
 
 
 def test_check_region_counts_toward_the_redemption_lockout(make_game, user, client, redeem, random_ip):

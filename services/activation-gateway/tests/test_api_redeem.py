@@ -191,6 +191,7 @@ def test_auth_and_validation(client, user, make_token, redeem_body):
     assert (
         client.post(f"{API}/redeem", json=redeem_body("X", region="Germany"), headers=auth).status_code == 422
     )
+    assert client.post(f"{API}/redeem", json=redeem_body("X", region="XX"), headers=auth).status_code == 422
 
 
 def test_idempotency_key_reused_after_expiry_answers_the_first_outcome(game, user, redeem, gw, rows):

@@ -84,6 +84,16 @@ def test_device_farm_rotating_addresses(analyze, random_ip):
     assert "device-farm" in hits(second) and second["recommendedAction"] == "REVIEW"
 
 
+def test_review_rules_firing_together_stay_a_review(analyze, random_ip):
+    """device-farm and region-mismatch, both REVIEW, weigh 105 together: a case, never a block."""
+    device, ip = f"farm-{uuid.uuid4().hex}", random_ip("192.0.2")
+    for _ in range(3):
+        analyze(deviceFingerprint=device, context={"ipAddress": ip})
+    score = analyze(deviceFingerprint=device, context={"ipAddress": ip, "keyRegions": ["RU"]})
+    assert sorted(hits(score)) == ["device-farm", "region-mismatch"]
+    assert (score["score"], score["recommendedAction"]) == (100, "REVIEW") and score["caseId"]
+
+
 def test_region_mismatch_and_vpn_with_region_locked_key(analyze, random_ip):
     mismatch = analyze(context={"ipAddress": random_ip("192.0.2"), "keyRegions": ["RU"], "userRegion": "RU"})
     assert hits(mismatch) == ["region-mismatch"] and mismatch["recommendedAction"] == "REVIEW"
@@ -130,6 +140,11 @@ def test_bad_input_is_422_and_writes_nothing(client, service_auth, count_rows, r
         request_body(context={"ipAddress": "999.1.1.1"}),
         request_body(deviceFingerprint=""),
         request_body(context={"keyOutcome": "maybe"}),
+        request_body(context={"userRegion": "XX"}),
+        request_body(context={"keyRegions": ["DE", "ZZ"]}),
+        request_body(context={"soldAt": (datetime.now(UTC) + timedelta(days=400)).isoformat()}),
+        request_body(context={"accountCreatedAt": (datetime.now(UTC) + timedelta(days=1)).isoformat()}),
+        request_body(context={"accountCreatedAt": "1970-01-01T00:00:00Z"}),
     ]
     for body in bad_bodies:
         response = client.post("/api/v1/antifraud/analyze", json=body, headers=service_auth)

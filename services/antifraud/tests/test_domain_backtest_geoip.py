@@ -44,6 +44,19 @@ def test_backtest_counts_changes_and_directions_on_a_known_history():
     ]
 
 
+def test_backtest_combines_actions_as_the_live_scoring_does():
+    """Two REVIEW rules firing together stay a REVIEW in a backtest as they do on /analyze."""
+    proposed = compile_rule_set(
+        [
+            Rule("a", "", "user_failures_1h >= 1", weight=50, action="REVIEW"),
+            Rule("b", "", "user_failures_1h >= 1", weight=50, action="REVIEW"),
+        ],
+        -1,
+    )
+    result = backtest([stored(1, "ALLOW", user_failures_1h=1)], proposed, Thresholds())
+    assert result["transitions"] == {"ALLOW->REVIEW": 1}
+
+
 def test_shipped_ip_ranges_most_specific_wins(tmp_path: Path):
     ranges = IpRanges.from_file()
     assert ranges.lookup("192.0.2.9") == IpInfo("DE")

@@ -4,7 +4,7 @@ import pytest
 
 from antifraud.domain.features import assemble, default_features
 from antifraud.domain.rules import DEFAULT_RULES, Rule, compile_rule_set
-from antifraud.domain.scoring import BLOCKED_REASON, DEGRADED_REASON, Thresholds, decide
+from antifraud.domain.scoring import BLOCKED_REASON, DEGRADED_REASON, Thresholds, decide, recommend
 from gamekeys_platform.geoip import IpInfo
 
 DEFAULTS = compile_rule_set(DEFAULT_RULES, 0)
@@ -63,11 +63,46 @@ def test_normal_traffic_is_low_allow():
 
 def test_score_sums_weights_with_a_reason_per_rule_and_caps_at_100():
     decision = decide(features(user_failures_1h=9, device_distinct_users_24h=5), DEFAULTS, TH)
-    assert decision.score == 100 and decision.risk_level == "CRITICAL" and decision.action == "BLOCK"
+    assert decision.score == 100 and decision.risk_level == "CRITICAL"
     assert decision.reasons == [
         "Burst of attempts or failures from one user, IP, subnet or device",
         "One device or IP used by many accounts",
     ]
+
+
+def test_review_rules_never_add_up_to_a_block():
+    """Subnet enumeration and brute force, both REVIEW: a fresh player from a busy /24."""
+    decision = decide(features(subnet_invalid_keys_1h=30, user_failures_1h=5), DEFAULTS, TH)
+    assert (decision.score, decision.risk_level, decision.action) == (100, "CRITICAL", "REVIEW")
+    assert decision.active_rule_ids == ["subnet-key-enumeration", "brute-force"]
+
+
+def rules(*specs):
+    return compile_rule_set(
+        [Rule(f"r{i}", "", "true", weight=w, action=action) for i, (w, action) in enumerate(specs)], 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("fired", "expected"),
+    [
+        ([(50, "REVIEW"), (50, "REVIEW")], "REVIEW"),
+        ([(50, "REVIEW"), (0, "BLOCK")], "BLOCK"),
+        ([(45, "REVIEW"), (35, None)], "REVIEW"),  # 80 in all, but the unforced part is only 35
+        ([(45, "REVIEW"), (80, None)], "BLOCK"),  # the unforced rules reach BLOCK on their own
+        ([(35, None), (20, None)], "REVIEW"),
+        ([(30, None)], "ALLOW"),
+        ([(60, None), (40, None)], "BLOCK"),
+        ([(100, "ALLOW")], "ALLOW"),  # an explicit ALLOW adds to the score, never to the action
+        ([(100, "ALLOW"), (40, None)], "REVIEW"),
+        ([(0, "REVIEW")], "REVIEW"),
+    ],
+)
+def test_explicit_actions_and_weights_combine(fired, expected):
+    assert recommend(fired, TH) == expected
+    decision = decide(features(), rules(*fired), TH)
+    assert decision.action == expected
+    assert decision.score == min(100, sum(weight for weight, _ in fired))
 
 
 def test_forced_action_beats_a_low_score():

@@ -68,10 +68,9 @@ def test_malformed_money_is_refused(amount, currency, message):
         parse_money(amount, currency)
 
 
-def test_countries_are_iso_3166_alpha_2_upper_case():
-    assert reference.check_country("DE") == "DE"
-    assert len(reference.country_codes()) == 249
-    for bad in ("de", "XX", "DEU", "", "D1", None, "ÄÖ"):
+def test_countries_are_iso_3166_alpha_2_in_upper_case():
+    assert reference.check_country("DE") == reference.check_country("de") == "DE"
+    for bad in ("XX", "DEU", "", "D1", None, "ÄÖ"):
         with pytest.raises(InvalidValue):
             reference.check_country(bad)
     assert reference.minor_units("JPY") == 0 and reference.minor_units("BHD") == 3

@@ -5,6 +5,7 @@ reserved but distribution never recorded (a crash between the two), against a re
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -72,8 +73,12 @@ def test_keys_the_retailer_has_seen_can_only_be_revoked(
     allocation = allocate(retailer, game, 6).get_json()
     token = retailer_token(retailer)
     seen = client.get(f"{API}/retailer/keys?limit=4", headers=token).get_json()["items"]
-    order = {"orderId": f"o-{uuid.uuid4()}", "keyIds": [seen[0]["keyId"]],
-             "price": {"amount": "9.99", "currency": "EUR"}, "soldAt": "2026-01-01T00:00:00Z"}  # fmt: skip
+    order = {
+        "orderId": f"o-{uuid.uuid4()}",
+        "keyIds": [seen[0]["keyId"]],
+        "price": {"amount": "9.99", "currency": "EUR"},
+        "soldAt": datetime.now(UTC).isoformat(),
+    }
     assert client.post(f"{API}/retailer/sales", json=order, headers=token).status_code == 201
     before, statuses = counts(), km_statuses(game)
     refused = release(client, admin_auth, allocation["allocationId"])

@@ -88,6 +88,7 @@ def test_bad_input_writes_nothing(client, admin_auth, counts, make_token):
         ({**valid, "unknown": 1}, 422),
         ({**valid, "contactInfo": {"email": "not-an-email"}}, 422),
         ({**valid, "allowedRegions": ["DEU"]}, 422),
+        ({**valid, "allowedRegions": ["XX"]}, 422),
         ({**valid, "name": ""}, 422),
         ({k: v for k, v in valid.items() if k != "name"}, 422),
     ):
@@ -103,6 +104,22 @@ def test_bad_input_writes_nothing(client, admin_auth, counts, make_token):
     assert client.post(f"{API}/retailers", json=valid).status_code == 401
     assert client.get(f"{API}/analytics", headers=developer).status_code == 403
     assert counts() == before
+
+
+def test_decimals_are_strings_and_bad_ones_name_their_field(client, admin_auth, make_retailer):
+    valid = {"name": "Shop", "contactInfo": {"email": "a@b.example"}, "allowedGameIds": []}
+    for rate, message in (
+        (0.15, 'must be a decimal string such as "19.99", never a number'),
+        ("1.5", "must be at least 0 and below 1"),
+        ("0.12345", "has more than 4 decimal places"),
+    ):
+        response = client.post(f"{API}/retailers", json={**valid, "commissionRate": rate}, headers=admin_auth)
+        assert response.status_code == 422, response.get_json()
+        assert response.get_json()["error"]["details"]["fields"]["json"] == {"commissionRate": [message]}
+    url = f"{API}/retailers/{make_retailer()['id']}"
+    patched = client.patch(url, json={"commissionRate": 0.2}, headers=admin_auth)
+    assert patched.status_code == 422
+    assert list(patched.get_json()["error"]["details"]["fields"]["json"]) == ["commissionRate"]
 
 
 def test_patch_needs_a_change_and_valid_status(client, make_retailer, admin_auth):

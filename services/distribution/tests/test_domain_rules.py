@@ -10,7 +10,7 @@ import pytest
 
 from distribution.domain import retailers as rules
 from distribution.domain.analytics import ratio, retailer_metrics
-from distribution.domain.errors import Refusal
+from distribution.domain.errors import InvalidValue, Refusal
 from distribution.domain.money import SaleLine, check_price, sales_report, totals
 from distribution.domain.stock import reached_threshold
 
@@ -32,9 +32,8 @@ def test_commission_rate_accepted(rate):
 
 @pytest.mark.parametrize("rate", ["-0.01", "1", "1.5", "0.12345", "NaN", "Infinity"])
 def test_commission_rate_refused(rate):
-    with pytest.raises(Refusal) as refused:
+    with pytest.raises(InvalidValue):
         rules.check_commission_rate(Decimal(rate))
-    assert refused.value.code == "VALIDATION_ERROR"
 
 
 def authorize(**overrides):
@@ -85,7 +84,7 @@ def test_totals_round_commission_half_up_and_add_up():
 
 @pytest.mark.parametrize("amount", ["0", "-1", "0.001", "1000000", "NaN"])
 def test_bad_prices(amount):
-    with pytest.raises(Refusal):
+    with pytest.raises(InvalidValue):
         check_price(Decimal(amount))
 
 

@@ -254,12 +254,26 @@ def test_bad_sales_write_nothing(client, stocked, counts):
         {**good, "price": {"amount": "-1", "currency": "USD"}},
         {**good, "price": {"amount": "1.001", "currency": "USD"}},
         {**good, "price": {"amount": "1", "currency": "usd"}},
+        {**good, "price": {"amount": 1.5, "currency": "USD"}},
         {**good, "soldAt": "2026-01-01T00:00:00"},
+        {**good, "soldAt": (datetime.now(UTC) + timedelta(days=3 * 365)).isoformat()},
+        {**good, "soldAt": (datetime.now(UTC) - timedelta(days=91)).isoformat()},
+        {**good, "soldAt": "0001-01-01T00:00:00Z"},
         {**good, "extra": True},
         {k: v for k, v in good.items() if k != "orderId"},
     ):
         response = client.post(SALES, json=body, headers=token)
         assert response.status_code == 422, (body, response.get_json())
+    too_fine = client.post(
+        SALES, json={**good, "price": {"amount": "1.001", "currency": "USD"}}, headers=token
+    )
+    assert too_fine.get_json()["error"]["details"]["fields"]["json"] == {
+        "price": {"amount": ["has more than 2 decimal places"]}
+    }
+    in_a_year = {**good, "soldAt": (datetime.now(UTC) + timedelta(days=365)).isoformat()}
+    assert client.post(SALES, json=in_a_year, headers=token).get_json()["error"]["details"]["fields"][
+        "json"
+    ] == {"soldAt": ["must not be in the future (at most 5 minutes ahead of the server's clock)"]}
     unknown = client.post(SALES, json=sale([{"keyId": str(uuid.uuid4())}]), headers=token)
     assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "KEY_NOT_FOUND"
     assert counts() == before

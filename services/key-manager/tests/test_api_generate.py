@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -68,8 +69,11 @@ def test_idempotent_generate_replays_the_same_keys_without_storing_them(gen, stu
         ({"expirationDate": "2001-01-01T00:00:00Z"}, 422),
         ({"expirationDate": "not a date"}, 422),
         ({"expirationDate": "2040-01-01T00:00:00"}, 422),
+        ({"expirationDate": "2040-02-30"}, 422),
+        ({"expirationDate": "2001-01-01"}, 422),
         ({"metadata": {"blob": "x" * 5000}}, 422),
         ({"regionalRestrictions": [{"type": "allow", "countries": ["Germany"]}]}, 422),
+        ({"regionalRestrictions": [{"type": "allow", "countries": ["XX"]}]}, 422),
         ({"regionalRestrictions": [{"type": "maybe", "countries": ["DE"]}]}, 422),
         ({"unknownField": 1}, 422),
         ({"gameId": "not-a-uuid"}, 422),
@@ -81,6 +85,33 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(gen, studio, km, fields, 
     error = response.get_json()["error"]
     assert error["code"] == "VALIDATION_ERROR" and error["details"]
     assert counts(km, studio.game_id) == (0, 0)
+
+
+def test_expiration_date_may_be_a_date_meaning_the_end_of_that_day_utc(gen, studio):
+    year = datetime.now(UTC).year + 1
+    by_date = gen(studio, 1, expirationDate=f"{year}-01-01")
+    assert by_date.status_code == 201, by_date.get_json()
+    assert by_date.get_json()["expiresAt"].startswith(f"{year}-01-01T23:59:59")
+    by_time = gen(studio, 1, expirationDate=f"{year}-01-01T12:00:00+02:00")
+    assert by_time.status_code == 201 and by_time.get_json()["expiresAt"].startswith(f"{year}-01-01T10:00:00")
+    naive = gen(studio, 1, expirationDate=f"{year}-01-01T12:00:00").get_json()["error"]
+    assert naive["details"]["fields"]["json"]["expirationDate"] == [
+        'a date and time needs its zone ("2027-01-01T12:00:00Z"), or give only the date ("2027-01-01")'
+    ]
+
+
+def test_quantity_has_one_limit_and_one_message_per_route(gen, studio, client):
+    sync = (
+        "quantity must be between 1 and 1,000 on POST /generate, which returns the keys in its answer; "
+        "POST /batches generates up to 100,000 in the background"
+    )
+    for quantity in (0, 5_000, 200_000):
+        error = gen(studio, quantity).get_json()["error"]
+        assert error["details"]["fields"]["json"] == {"quantity": [sync]}, quantity
+    for quantity in (0, 200_000):
+        body = {"gameId": str(studio.game_id), "keyType": "retail", "quantity": quantity}
+        error = client.post("/api/v1/keys/batches", json=body, headers=studio.auth()).get_json()["error"]
+        assert error["details"]["fields"]["json"] == {"quantity": ["quantity must be between 1 and 100,000"]}
 
 
 def test_malformed_json_is_400(client, studio, km):

@@ -6,17 +6,21 @@ import base64
 import hmac
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from gamekeys_platform.settings import ConfigError
 from key_manager.domain import codec
 from key_manager.domain.access import Action, platform_role_allows, team_role_allows
-from key_manager.domain.batches import PlanRefused, key_id_range, plan_batch
+from key_manager.domain.batches import PlanRefused, end_of_day, key_id_range, plan_batch
 from key_manager.domain.regions import RegionPolicy
 from key_manager.domain.vault import DecryptionFailed, KeyVault, UnknownEncryptionKey
 from key_manager.settings import Settings, parse_encryption_keys
+
+
+def test_an_expiration_date_is_the_end_of_that_day_utc():
+    assert end_of_day(date(2027, 1, 1)) == datetime(2027, 1, 1, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def test_region_policy():
@@ -32,6 +36,8 @@ def test_region_policy():
     assert RegionPolicy.from_columns(*_columns(policy)) == policy
     with pytest.raises(ValueError):
         RegionPolicy.from_rules([{"type": "allow", "countries": ["GER"]}])
+    with pytest.raises(ValueError, match="XX"):
+        RegionPolicy.from_rules([{"type": "deny", "countries": ["XX"]}])
 
 
 def _columns(policy):

@@ -146,6 +146,12 @@ def test_revoked_and_expired_keys_are_refused_even_before_the_expiry_job(
     assert expire_due_batches(km)["batches"] == 0  # done once
 
 
+def test_activation_needs_an_iso_country(client, issued, service_auth):
+    refused = activate(client, service_auth("keys:activate"), issued["keys"][0]["key"], region="XX")
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["details"]["fields"]["json"]["userRegion"]
+
+
 def test_hold_and_release(client, issued, service_auth):
     hold_auth, activate_auth = service_auth("keys:hold"), service_auth("keys:activate")
     key = issued["keys"][2]
@@ -211,6 +217,8 @@ def test_allocation_is_all_or_nothing_idempotent_and_exclusive(client, gen, stud
     sell_auth = service_auth("keys:sell")
     sold_ids = [i["id"] for i in items[:3]]
     sale = {"retailerId": retailer, "orderId": "order-1", "keyIds": sold_ids}
+    future = {**sale, "soldAt": (datetime.now(UTC) + timedelta(days=3 * 365)).isoformat()}
+    assert client.post(f"{INTERNAL}/sales", json=future, headers=sell_auth).status_code == 422
     assert client.post(f"{INTERNAL}/sales", json=sale, headers=sell_auth).status_code == 200
     assert client.post(f"{INTERNAL}/sales", json=sale, headers=sell_auth).status_code == 200  # retry: same
     looked_up = client.post(

@@ -153,12 +153,13 @@ def _self_or_staff(user_id: str) -> None:
     ensure(principal.subject == user_id or principal.has_role(*STAFF))
 
 
-@blp.route("/users/<string:user_id>/history", methods=["GET"])
+@blp.route("/users/<uuid:user_id>/history", methods=["GET"])
 @require_auth
 @blp.arguments(s.HistoryQuerySchema, location="query")
 @blp.response(200, s.HistoryPageSchema)
 def history(query, user_id):
     """A user's activations, newest first (the user themself, support, admin); cursor pages."""
+    user_id = str(user_id)
     _self_or_staff(user_id)
     page = repo.history_page(
         request_session(),
@@ -228,12 +229,13 @@ def check_region(body):
     }
 
 
-@blp.route("/users/<string:user_id>/restrictions", methods=["GET"])
+@blp.route("/users/<uuid:user_id>/restrictions", methods=["GET"])
 @require_auth
 @blp.response(200, s.RestrictionsSchema)
 def restrictions(user_id):
     """checkAccountRestrictions: the user's brute-force lockouts and blocks in force (and, for
     the user themself, those of their current address) with expiry, and their open fraud reviews."""
+    user_id = str(user_id)
     _self_or_staff(user_id)
     gw, principal = gateway(), current_principal()
     identities = Identities(user_id, _ip() if principal.subject == user_id else "", None)

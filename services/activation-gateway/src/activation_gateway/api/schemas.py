@@ -6,9 +6,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from gamekeys_platform.app import ErrorDetailSchema
+from gamekeys_platform.fields import Country
 from gamekeys_platform.pagination import PageQuerySchema, page_schema
-
-COUNTRY = validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 country code")
 
 
 class Strict(ma.Schema):
@@ -26,7 +25,7 @@ class RedeemRequestSchema(Strict):
     """The seed's KeyRedemptionRequest; the user is the token's subject, the IP the peer's."""
 
     key = ma.fields.String(required=True, validate=validate.Length(1, 64))
-    userRegion = ma.fields.String(required=True, validate=COUNTRY)
+    userRegion = Country(required=True)
     deviceInfo = ma.fields.Nested(DeviceInfoSchema, required=True)
 
 
@@ -86,7 +85,7 @@ class CheckRegionRequestSchema(Strict):
 
     key = ma.fields.String(validate=validate.Length(1, 64))
     keyId = ma.fields.UUID()
-    userRegion = ma.fields.String(required=True, validate=COUNTRY)
+    userRegion = Country(required=True)
 
     @ma.validates_schema
     def _exactly_one(self, data, **_kwargs):

@@ -7,10 +7,10 @@ from marshmallow import validate
 
 from antifraud.domain.rules import ACTIONS, MAX_EXPRESSION_LENGTH, MAX_RULES, MODES
 from antifraud.domain.scoring import LEVELS
+from gamekeys_platform.fields import Country, PastDateTime
 from gamekeys_platform.identities import canonical_identity
 from gamekeys_platform.pagination import PageQuerySchema
 
-Country = ma.fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code"))
 KEY_TYPES = ["retail", "promotional", "developer", "gift", "subscription"]
 KEY_OUTCOMES = ["valid", "not_found", "invalid_format", "expired", "revoked", "already_activated"]
 
@@ -22,13 +22,9 @@ class Strict(ma.Schema):
 
 class ActivationContextSchema(Strict):
     ipAddress = ma.fields.IP(required=True)
-    userRegion = ma.fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO country code"),
-    )
+    userRegion = Country(load_default=None, allow_none=True)
     keyRegions = ma.fields.List(
-        ma.fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO country code")),
+        Country(),
         load_default=list,
         validate=validate.Length(0, 250),
         metadata={"description": "countries the key may be activated in (empty: no restriction)"},
@@ -37,7 +33,7 @@ class ActivationContextSchema(Strict):
     batchId = ma.fields.UUID(load_default=None, allow_none=True)
     retailerId = ma.fields.UUID(load_default=None, allow_none=True)
     keyType = ma.fields.String(load_default=None, allow_none=True, validate=validate.OneOf(KEY_TYPES))
-    soldAt = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    soldAt = PastDateTime(load_default=None, allow_none=True)
     platform = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
     keyOutcome = ma.fields.String(
         load_default="valid",
@@ -52,7 +48,7 @@ class ActivationContextSchema(Strict):
             "description": "an opaque hash of the typed key (never the key): counts distinct invalid keys"
         },
     )
-    accountCreatedAt = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    accountCreatedAt = PastDateTime(load_default=None, allow_none=True)
 
 
 class BehaviorMetricsSchema(Strict):

@@ -2,8 +2,10 @@
 
 - score = the sum of the weights of the active rules that fired, capped at 100;
 - level by score thresholds (LOW < medium ≤ MEDIUM < high ≤ HIGH < critical ≤ CRITICAL);
-- action = the severest of the score's action (review / block thresholds) and the forced
-  actions of the active rules that fired;
+- action (``recommend``) = the severest of the actions of the active rules that fired with an
+  explicit action, and the review / block threshold applied to the summed weights of those
+  without one: a rule's explicit action is all it ever contributes, so REVIEW rules, however
+  many, never add up to a BLOCK;
 - shadow rules are evaluated and reported (``shadow: true``) but change nothing;
 - a block-listed user, IP or device is CRITICAL / BLOCK whatever the rules say;
 - a rule that fails at evaluation time does not fire and is reported in ``errors``.
@@ -73,11 +75,17 @@ def severest(*actions: str) -> str:
     return max(actions, key=_SEVERITY.__getitem__)
 
 
+def recommend(fired: list[tuple[int, str | None]], thresholds: Thresholds) -> str:
+    """The action for the active rules that fired, as ``(weight, explicit action or None)``."""
+    unforced = sum(weight for weight, action in fired if action is None)
+    explicit = (action for _, action in fired if action is not None)
+    return severest(thresholds.action(min(100, unforced)), *explicit)
+
+
 def decide(features: dict[str, Any], rule_set: RuleSet, thresholds: Thresholds) -> Decision:
     # Built once per analysis with only the features the rules read: one conversion for all rules.
     context = cel.Context({name: features[name] for name in rule_set.variables if name in features})
-    score = 0
-    forced = "ALLOW"
+    fired_active: list[tuple[int, str | None]] = []
     reasons: list[str] = []
     hits: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
@@ -98,21 +106,20 @@ def decide(features: dict[str, Any], rule_set: RuleSet, thresholds: Thresholds) 
         )
         if shadow:
             continue
-        score += rule.weight
+        fired_active.append((rule.weight, rule.action))
         reasons.append(rule.description or rule.id)
-        if rule.action is not None:
-            forced = severest(forced, rule.action)
-    score = min(100, score)
+    score = min(100, sum(weight for weight, _ in fired_active))
+    action = recommend(fired_active, thresholds)
     if features.get("any_blocked"):
-        if forced != "BLOCK":  # no active rule said so: the block list says it anyway
+        if action != "BLOCK":  # no active rule said so: the block list says it anyway
             reasons.append(BLOCKED_REASON)
-        score, forced = 100, "BLOCK"
+        score, action = 100, "BLOCK"
     if features.get("velocity_degraded"):
         reasons.append(DEGRADED_REASON)
     return Decision(
         score=score,
         risk_level=thresholds.level(score),
-        action=severest(thresholds.action(score), forced),
+        action=action,
         reasons=reasons,
         rules_hit=hits,
         errors=errors,

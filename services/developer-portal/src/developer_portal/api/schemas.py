@@ -14,20 +14,39 @@ from developer_portal.domain import games, metadata, pricing, reference, verific
 from developer_portal.domain.errors import InvalidValue
 from developer_portal.domain.permissions import STUDIO_ROLES
 from developer_portal.domain.team import INVITATION_STATUSES, MAX_EMAIL_LENGTH
+from gamekeys_platform.fields import Country
 from gamekeys_platform.pagination import PageQuerySchema
 
 
-def _text(max_length: int, *, required: bool = False, allow_none: bool = False, min_length: int = 1):
+def _text(max_length: int, *, required: bool = False, allow_none: bool = False):
     return fields.String(
         required=required,
         allow_none=allow_none,
-        validate=[validate.Length(min=min_length, max=max_length), _not_blank],
+        validate=_bounded_text(max_length),
+        metadata={"minLength": 1, "maxLength": max_length},
     )
 
 
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("must not be blank")
+def _bounded_text(max_length: int):
+    """One check, so a value breaking it gets one message (not "blank" and "too short" both)."""
+
+    def check(value: str) -> None:
+        if not value.strip():
+            raise ValidationError("must not be blank")
+        if len(value) > max_length:
+            raise ValidationError(f"must be at most {max_length} characters")
+
+    return check
+
+
+def _first_failure(*validators):
+    """Validators run in order, stopping at the first that fails: one message per field."""
+
+    def run(value):
+        for validator in validators:
+            validator(value)
+
+    return run
 
 
 def _domain_check(check):
@@ -40,17 +59,6 @@ def _domain_check(check):
             raise ValidationError(str(exc)) from None
 
     return run
-
-
-class CountryCode(fields.String):
-    """ISO 3166-1 alpha-2, upper case."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return reference.check_country(text)
-        except InvalidValue as exc:
-            raise ValidationError(str(exc)) from None
 
 
 # --- common ---------------------------------------------------------------------------------
@@ -103,7 +111,7 @@ class LegalDetailsSchema(ma.Schema):
     """What the Admin Service verifies a studio against."""
 
     legalName = _text(255, required=True)
-    country = CountryCode(required=True, metadata={"example": "DE"})
+    country = Country(required=True)
     registrationNumber = _text(64, allow_none=True)
     taxId = _text(64, allow_none=True)
     vatNumber = _text(64, allow_none=True)
@@ -242,7 +250,7 @@ class AuditPageSchema(ma.Schema):
 def _title_field():
     return fields.String(
         required=True,
-        validate=[validate.Length(1, 1000), _domain_check(games.normalize_title)],
+        validate=_domain_check(games.normalize_title),
         metadata={"description": f"1-{games.MAX_TITLE_LENGTH} characters, unique within the studio"},
     )
 
@@ -327,22 +335,26 @@ class MetadataUpdateSchema(ma.Schema):
     )
     systemRequirements = fields.Nested(SystemRequirementsSchema, allow_none=True)
     tags = fields.List(
-        fields.String(validate=validate.Length(1, metadata.MAX_TAG_LENGTH)),
+        fields.String(validate=validate.Length(1, metadata.MAX_TAG_LENGTH, error=metadata.TAG_RULE)),
         allow_none=True,
-        validate=[validate.Length(max=metadata.MAX_TAGS), _domain_check(metadata.normalize_tags)],
+        validate=_first_failure(
+            validate.Length(max=metadata.MAX_TAGS, error=f"at most {metadata.MAX_TAGS} tags"),
+            _domain_check(metadata.normalize_tags),
+        ),
     )
     genres = fields.List(
         fields.String(validate=validate.Length(1, 40)),
         allow_none=True,
-        validate=[validate.Length(max=metadata.MAX_GENRES), _domain_check(metadata.normalize_genres)],
+        validate=_first_failure(
+            validate.Length(max=metadata.MAX_GENRES, error=f"at most {metadata.MAX_GENRES} genres"),
+            _domain_check(metadata.normalize_genres),
+        ),
         metadata={"description": "from: " + ", ".join(metadata.GENRES)},
     )
     ageRating = fields.String(
         allow_none=True,
-        validate=[
-            validate.Length(1, metadata.MAX_AGE_RATING_LENGTH),
-            _domain_check(metadata.check_age_rating),
-        ],
+        validate=_domain_check(metadata.check_age_rating),
+        metadata={"maxLength": metadata.MAX_AGE_RATING_LENGTH},
     )
     mediaUrls = fields.Nested(MediaUrlsSchema, allow_none=True)
 
@@ -388,7 +400,7 @@ class PricingUpdateSchema(ma.Schema):
 
     basePrice = fields.Nested(MoneySchema, required=True)
     regionalPrices = fields.Dict(
-        keys=CountryCode(),
+        keys=Country(),
         values=fields.Nested(MoneySchema),
         load_default=dict,
         validate=validate.Length(max=pricing.MAX_REGIONAL_PRICES),

@@ -67,6 +67,9 @@ def check_content_editable(status: str) -> None:
 
 def normalize_title(title: str) -> str:
     """Trimmed, inner whitespace collapsed, NFC; control characters refused."""
+    # Normalising cannot shorten a title to a quarter, so a longer one is refused unread.
+    if len(title) > 4 * MAX_TITLE_LENGTH:
+        raise InvalidValue(f"title is over {MAX_TITLE_LENGTH} characters")
     normalized = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", title)).strip()
     if not normalized:
         raise InvalidValue("title must not be blank")

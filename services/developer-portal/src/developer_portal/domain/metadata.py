@@ -13,6 +13,7 @@ MAX_SHORT_DESCRIPTION_LENGTH = 500
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 32
 MAX_GENRES = 5
+TAG_RULE = f"a tag is 1-{MAX_TAG_LENGTH} letters, digits, spaces or ' & + . - characters"
 MAX_SCREENSHOTS = 20
 MAX_VIDEOS = 10
 MAX_URL_LENGTH = 2048
@@ -61,9 +62,7 @@ def normalize_tags(tags: Iterable[str]) -> list[str]:
     for tag in tags:
         normalized = " ".join(tag.split()).lower()
         if not normalized or len(normalized) > MAX_TAG_LENGTH or not _TAG.fullmatch(normalized):
-            raise InvalidValue(
-                f"a tag is 1-{MAX_TAG_LENGTH} letters, digits, spaces or ' & + . - characters: {tag[:40]!r}"
-            )
+            raise InvalidValue(f"{TAG_RULE}: {tag[:40]!r}")
         seen.setdefault(normalized, None)
     if len(seen) > MAX_TAGS:
         raise InvalidValue(f"at most {MAX_TAGS} tags")

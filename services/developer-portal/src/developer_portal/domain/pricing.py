@@ -179,9 +179,10 @@ def build_pricing(
 ) -> Pricing:
     if len(regional_prices) > MAX_REGIONAL_PRICES:
         raise InvalidValue(f"at most {MAX_REGIONAL_PRICES} regional prices")
-    for country in regional_prices:
-        check_country(country)
+    regional = {check_country(country): money for country, money in regional_prices.items()}
+    if len(regional) < len(regional_prices):
+        raise InvalidValue("a country has more than one regional price")
     schedule = check_schedule(discounts)
     if schedule and base_price.amount == 0:
         raise InvalidValue("a free game cannot be discounted")
-    return Pricing(base_price, dict(regional_prices), schedule)
+    return Pricing(base_price, regional, schedule)

@@ -1,7 +1,8 @@
-"""Reference data: ISO 3166-1 countries and ISO 4217 currencies with their minor units.
+"""Reference data: ISO 3166-1 countries (the platform library's) and ISO 4217 currencies with
+their minor units.
 
-Country and currency codes come from pycountry; the number of decimal places each currency
-allows (its ISO 4217 "minor unit") is kept here, since pycountry does not carry it.
+Currency codes come from pycountry; the number of decimal places each currency allows (its
+ISO 4217 "minor unit") is kept here, since pycountry does not carry it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import functools
 import pycountry
 
 from developer_portal.domain.errors import InvalidValue
+from gamekeys_platform.countries import normalize_country
 
 # ISO 4217 minor units other than 2, and codes that are not money a game is priced in:
 # precious metals, SDR, test and "no currency" codes, bond-market units and fund codes.
@@ -29,22 +31,16 @@ _MINOR_UNITS_EXCEPTIONS = {**dict.fromkeys(_NO_MINOR_UNITS, 0), **dict.fromkeys(
 
 
 @functools.cache
-def country_codes() -> frozenset[str]:
-    return frozenset(country.alpha_2 for country in pycountry.countries)
-
-
-@functools.cache
 def currency_codes() -> frozenset[str]:
     return frozenset(c.alpha_3 for c in pycountry.currencies) - _NOT_PRICING_CURRENCIES
 
 
 def check_country(code: str) -> str:
-    """An ISO 3166-1 alpha-2 code, upper case (``DE``), or InvalidValue."""
-    if not isinstance(code, str) or len(code) != 2 or not code.isascii() or not code.isupper():
-        raise InvalidValue("must be an ISO 3166-1 alpha-2 country code in upper case, e.g. DE")
-    if code not in country_codes():
-        raise InvalidValue(f"{code} is not an ISO 3166-1 country code")
-    return code
+    """An ISO 3166-1 alpha-2 code in upper case (``de`` → ``DE``), or InvalidValue."""
+    try:
+        return normalize_country(code)
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
 
 
 def check_currency(code: str) -> str:

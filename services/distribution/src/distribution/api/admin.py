@@ -16,7 +16,7 @@ from distribution.db import repository as repo
 from distribution.domain import retailers as rules
 from distribution.domain.analytics import retailer_metrics
 from distribution.domain.errors import Refusal
-from distribution.domain.money import check_price, sales_report
+from distribution.domain.money import sales_report
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import require_roles
 from gamekeys_platform.db import request_session, transactional
@@ -52,17 +52,13 @@ def _retailer_or_404(retailer_id: uuid.UUID, *, for_update: bool = False):
 def add_retailer(body):
     """addRetailer: the retailer with its client credentials; the secret is shown this once."""
     dist, session = distribution(), request_session()
-    try:
-        rate = rules.check_commission_rate(body["commissionRate"])
-    except Refusal as exc:
-        raise refused(exc) from None
     secret = rules.new_client_secret()
     row = repo.insert_retailer(
         session,
         id=uuid.uuid4(),
         name=body["name"],
         contact_info=s.ContactInfoSchema().dump(body["contactInfo"]),
-        commission_rate=rate,
+        commission_rate=body["commissionRate"],
         allowed_game_ids=sorted(set(body["allowedGameIds"])),
         allowed_regions=rules.normalize_regions(body["allowedRegions"]),
         status=rules.RetailerStatus.ACTIVE.value,
@@ -109,10 +105,10 @@ def update_retailer(body, retailer_id):
     try:
         if "status" in body and rules.status_change(current.status, body["status"]) is not None:
             values["status"] = body["status"]
-        if "commissionRate" in body:
-            values["commission_rate"] = rules.check_commission_rate(body["commissionRate"])
     except Refusal as exc:
         raise refused(exc) from None
+    if "commissionRate" in body:
+        values["commission_rate"] = body["commissionRate"]
     if "name" in body:
         values["name"] = body["name"]
     if "contactInfo" in body:
@@ -203,7 +199,6 @@ def allocate_keys(body):
             game_id=body["gameId"],
             restrictions=body["restrictions"],
         )
-        price = check_price(body["pricing"]["amount"])
     except Refusal as exc:
         raise refused(exc) from None
     key = request.headers.get(HEADER)
@@ -242,7 +237,7 @@ def allocate_keys(body):
         game_id=body["gameId"],
         key_type=body["keyType"],
         quantity=body["quantity"],
-        price_amount=price,
+        price_amount=body["pricing"]["amount"],
         price_currency=body["pricing"]["currency"],
         restrictions=restrictions,
         created_by=actor(),

@@ -3,17 +3,22 @@ sizes bounded."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import marshmallow as ma
 from marshmallow import validate
 
-from distribution.domain.retailers import RetailerStatus
+from distribution.domain.money import check_price
+from distribution.domain.retailers import RetailerStatus, check_commission_rate
+from gamekeys_platform.fields import Country, DecimalString, PastDateTime
 from gamekeys_platform.pagination import PageQuerySchema, page_schema
 
 KEY_TYPES = ["retail", "promotional", "developer", "gift", "subscription"]
 ALLOCATION_MAX_QUANTITY = 100_000
 SALE_MAX_KEYS = 1000
+# A sale is reported within this long of happening (a till that was offline for a while).
+SALE_MAX_AGE = timedelta(days=90)
 RETAILER_KEYS_MAX_PAGE = 1000
-Country = ma.fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code"))
 Currency = ma.fields.String(
     required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="an ISO 4217 code in capitals")
 )
@@ -33,24 +38,24 @@ class ContactInfoSchema(Strict):
 
 
 class MoneySchema(Strict):
-    amount = ma.fields.Decimal(required=True, as_string=True, allow_nan=False)
+    amount = DecimalString(required=True, check=check_price)
     currency = Currency
 
 
 class RetailerCreateSchema(Strict):
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
     contactInfo = ma.fields.Nested(ContactInfoSchema, required=True)
-    commissionRate = ma.fields.Decimal(required=True, as_string=True, allow_nan=False)
+    commissionRate = DecimalString(required=True, check=check_commission_rate, metadata={"example": "0.15"})
     allowedGameIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(0, 1000))
-    allowedRegions = ma.fields.List(Country, load_default=list, validate=validate.Length(0, 250))
+    allowedRegions = ma.fields.List(Country(), load_default=list, validate=validate.Length(0, 250))
 
 
 class RetailerUpdateSchema(Strict):
     name = ma.fields.String(validate=validate.Length(1, 200))
     contactInfo = ma.fields.Nested(ContactInfoSchema)
-    commissionRate = ma.fields.Decimal(as_string=True, allow_nan=False)
+    commissionRate = DecimalString(check=check_commission_rate, metadata={"example": "0.15"})
     allowedGameIds = ma.fields.List(ma.fields.UUID(), validate=validate.Length(0, 1000))
-    allowedRegions = ma.fields.List(Country, validate=validate.Length(0, 250))
+    allowedRegions = ma.fields.List(Country(), validate=validate.Length(0, 250))
     status = ma.fields.String(validate=validate.OneOf([s.value for s in RetailerStatus]))
     reason = ma.fields.String(validate=validate.Length(1, 500))
 
@@ -98,7 +103,7 @@ class AllocationListQuerySchema(PageQuerySchema):
 
 class RestrictionSchema(Strict):
     type = ma.fields.String(required=True, validate=validate.OneOf(["allow", "deny"]))
-    countries = ma.fields.List(Country, required=True, validate=validate.Length(1, 250))
+    countries = ma.fields.List(Country(), required=True, validate=validate.Length(1, 250))
 
 
 class AllocationRequestSchema(Strict):
@@ -193,11 +198,18 @@ RetailerKeyPageSchema = page_schema(RetailerKeySchema)
 
 class SaleRequestSchema(Strict):
     orderId = ma.fields.String(
-        required=True, validate=[validate.Length(1, 128), validate.Regexp(r"^[\x21-\x7e]+$")]
+        required=True,
+        validate=validate.Regexp(
+            r"^[\x21-\x7e]{1,128}$", error="1-128 printable ASCII characters, without spaces"
+        ),
     )
     keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, SALE_MAX_KEYS))
     price = ma.fields.Nested(MoneySchema, required=True, metadata={"description": "price of one key"})
-    soldAt = ma.fields.AwareDateTime(required=True)
+    soldAt = PastDateTime(
+        required=True,
+        max_age=SALE_MAX_AGE,
+        metadata={"description": "when the sale happened: not in the future, within the last 90 days"},
+    )
 
 
 class SaleSchema(ma.Schema):

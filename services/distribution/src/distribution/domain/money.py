@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from distribution.domain.errors import Refusal
+from distribution.domain.errors import InvalidValue
 
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal("1000000")
@@ -19,9 +19,9 @@ def money(amount: Decimal) -> str:
 def check_price(amount: Decimal) -> Decimal:
     """A unit price: positive, at most 2 decimal places, below a million."""
     if not amount.is_finite() or amount <= 0 or amount >= MAX_PRICE:
-        raise Refusal("VALIDATION_ERROR", "price.amount must be positive and below 1000000")
+        raise InvalidValue(f"must be positive and below {MAX_PRICE}")
     if amount != amount.quantize(CENT):
-        raise Refusal("VALIDATION_ERROR", "price.amount has more than 2 decimal places")
+        raise InvalidValue("has more than 2 decimal places")
     return amount.quantize(CENT)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from enum import StrEnum
 
-from distribution.domain.errors import Refusal
+from distribution.domain.errors import InvalidValue, Refusal
 
 MAX_COMMISSION_RATE = Decimal("0.9999")
 COMMISSION_PLACES = 4
@@ -39,9 +39,9 @@ def status_change(current: str, target: str) -> RetailerStatus | None:
 def check_commission_rate(rate: Decimal) -> Decimal:
     """A fraction of the sale price the retailer keeps: 0 ≤ rate < 1, at most 4 decimal places."""
     if not rate.is_finite() or rate < 0 or rate > MAX_COMMISSION_RATE:
-        raise Refusal("VALIDATION_ERROR", "commissionRate must be at least 0 and below 1")
+        raise InvalidValue("must be at least 0 and below 1")
     if rate != rate.quantize(Decimal(1).scaleb(-COMMISSION_PLACES)):
-        raise Refusal("VALIDATION_ERROR", f"commissionRate has more than {COMMISSION_PLACES} decimal places")
+        raise InvalidValue(f"has more than {COMMISSION_PLACES} decimal places")
     return rate.quantize(Decimal(1).scaleb(-COMMISSION_PLACES))
 
 

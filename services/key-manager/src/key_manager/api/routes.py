@@ -130,7 +130,7 @@ def generate_keys(body):
 @blp.route("/batches", methods=["POST"])
 @require_roles(*WRITERS)
 @idempotent
-@blp.arguments(s.GenerateRequestSchema)
+@blp.arguments(s.BatchRequestSchema)
 @blp.response(202, s.BatchSchema)
 def create_batch(body):
     """Queue a batch of up to 100,000 keys; a worker generates it (generateBatch). Poll

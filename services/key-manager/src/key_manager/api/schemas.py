@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 import marshmallow as ma
 from marshmallow import validate
 
-from key_manager.domain.batches import ALLOCATION_MAX_QUANTITY, BATCH_MAX_QUANTITY
+from gamekeys_platform.fields import Country, PastDateTime
+from key_manager.domain.batches import (
+    ALLOCATION_MAX_QUANTITY,
+    BATCH_MAX_QUANTITY,
+    BATCH_QUANTITY_MESSAGE,
+    SYNC_MAX_QUANTITY,
+    SYNC_QUANTITY_MESSAGE,
+    end_of_day,
+)
 from key_manager.domain.states import MANUAL_TARGETS, BatchStatus, KeyStatus, KeyType
 
 KEY_TYPES = [t.value for t in KeyType]
@@ -21,24 +32,42 @@ class Strict(ma.Schema):
 
 class RegionalRestrictionSchema(Strict):
     type = ma.fields.String(required=True, validate=validate.OneOf(["allow", "deny"]))
-    countries = ma.fields.List(
-        ma.fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code")),
-        required=True,
-        validate=validate.Length(1, 250),
-    )
+    countries = ma.fields.List(Country(), required=True, validate=validate.Length(1, 250))
+
+
+class ExpirationDate(ma.fields.AwareDateTime):
+    """A date (``2027-01-01``: the end of that day UTC) or a date and time with its zone."""
+
+    default_error_messages = {
+        "invalid": 'must be a date ("2027-01-01", valid to the end of that day UTC) '
+        'or a date and time with its zone ("2027-01-01T12:00:00Z")',
+        "invalid_awareness": 'a date and time needs its zone ("2027-01-01T12:00:00Z"), '
+        'or give only the date ("2027-01-01")',
+    }
+    _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and self._DATE.fullmatch(value):
+            try:
+                return end_of_day(date.fromisoformat(value))
+            except ValueError:
+                raise self.make_error("invalid") from None
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class GenerateRequestSchema(Strict):
-    """The seed's KeyGenerationRequest (developerId is taken from the game's owner)."""
+    """The seed's KeyGenerationRequest (developerId is taken from the game's owner), for
+    POST /generate."""
 
     gameId = ma.fields.UUID(required=True)
     keyType = ma.fields.String(required=True, validate=validate.OneOf(KEY_TYPES))
-    # The upper bound is checked by the domain (1,000 here, 100,000 for /batches) to say which.
-    quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, BATCH_MAX_QUANTITY))
+    quantity = ma.fields.Integer(
+        required=True, strict=True, validate=validate.Range(1, SYNC_MAX_QUANTITY, error=SYNC_QUANTITY_MESSAGE)
+    )
     regionalRestrictions = ma.fields.List(
         ma.fields.Nested(RegionalRestrictionSchema), load_default=list, validate=validate.Length(0, 10)
     )
-    expirationDate = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    expirationDate = ExpirationDate(load_default=None, allow_none=True)
     metadata = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(1, 100)), load_default=dict)
 
 
@@ -49,6 +78,16 @@ class KeyErrorSchema(ma.Schema):
     code = ma.fields.String(required=True)
     message = ma.fields.String(required=True)
     details = ma.fields.Dict(required=True)
+
+
+class BatchRequestSchema(GenerateRequestSchema):
+    """The same request for POST /batches, generated in the background."""
+
+    quantity = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(1, BATCH_MAX_QUANTITY, error=BATCH_QUANTITY_MESSAGE),
+    )
 
 
 class GeneratedKeySchema(ma.Schema):
@@ -253,9 +292,7 @@ class HoldResultSchema(ma.Schema):
 class ActivateRequestSchema(KeyRefSchema):
     userId = ma.fields.String(required=True, validate=validate.Length(1, 128))
     activationId = ma.fields.String(required=True, validate=validate.Length(1, 128))
-    userRegion = ma.fields.String(
-        required=True, validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code")
-    )
+    userRegion = Country(required=True)
     holdId = ma.fields.String(validate=validate.Length(1, 128))
 
 
@@ -317,7 +354,7 @@ class SaleRequestSchema(Strict):
     retailerId = ma.fields.UUID(required=True)
     orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))
     keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, 1000))
-    soldAt = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    soldAt = PastDateTime(load_default=None, allow_none=True)
 
 
 class ReturnRequestSchema(Strict):

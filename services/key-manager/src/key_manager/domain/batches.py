@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from key_manager.domain.regions import RegionPolicy
@@ -14,8 +14,19 @@ from key_manager.domain.states import KeyType
 SYNC_MAX_QUANTITY = 1_000
 BATCH_MAX_QUANTITY = 100_000
 ALLOCATION_MAX_QUANTITY = 100_000
+# One message per route, in the schema and here alike; /generate's says why its limit is lower.
+SYNC_QUANTITY_MESSAGE = (
+    f"quantity must be between 1 and {SYNC_MAX_QUANTITY:,} on POST /generate, which returns the keys "
+    f"in its answer; POST /batches generates up to {BATCH_MAX_QUANTITY:,} in the background"
+)
+BATCH_QUANTITY_MESSAGE = f"quantity must be between 1 and {BATCH_MAX_QUANTITY:,}"
 # How far ahead an expiration date may be (keys are not meant to outlive the platform).
 MAX_EXPIRY_YEARS = 20
+
+
+def end_of_day(day: date) -> datetime:
+    """An expiration given as a date (the seed's Date): keys stay valid all of that day, UTC."""
+    return datetime.combine(day, time.max, tzinfo=UTC)
 
 
 class PlanRefused(ValueError):
@@ -62,7 +73,7 @@ def plan_batch(
     now = now or datetime.now(UTC)
     limit = SYNC_MAX_QUANTITY if synchronous else BATCH_MAX_QUANTITY
     if not 1 <= quantity <= limit:
-        raise PlanRefused("quantity", f"quantity must be between 1 and {limit}")
+        raise PlanRefused("quantity", SYNC_QUANTITY_MESSAGE if synchronous else BATCH_QUANTITY_MESSAGE)
     try:
         kind = KeyType(key_type)
     except ValueError:

@@ -5,11 +5,10 @@ allow lists (or there are none) and in no deny list; deny wins over allow.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-COUNTRY = re.compile(r"^[A-Z]{2}$")
+from gamekeys_platform.countries import country_codes
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class RegionPolicy:
         denied: set[str] = set()
         for rule in rules or ():
             countries = {str(country).upper() for country in rule["countries"]}  # type: ignore[union-attr]
-            bad = sorted(c for c in countries if not COUNTRY.match(c))
+            bad = sorted(c for c in countries if c not in country_codes())
             if bad:
                 raise ValueError(f"not ISO 3166-1 alpha-2 country codes: {', '.join(bad)}")
             if rule["type"] == "allow":
