@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import Flask, current_app, g, request
 
 from gamekeys_platform.errors import ApiError, service_unavailable
+from gamekeys_platform.openapi import declare
 
 if TYPE_CHECKING:
     from gamekeys_platform.settings import PlatformSettings
@@ -281,6 +282,7 @@ def require_auth(view: F) -> F:
         current_principal()
         return view(*args, **kwargs)
 
+    declare(wrapper, authenticated=True)
     return wrapper  # type: ignore[return-value]
 
 
@@ -305,6 +307,7 @@ def require_role_or_scope(*, roles: Iterable[str] = (), scopes: Iterable[str] = 
                 )
             return view(*args, **kwargs)
 
+        declare(wrapper, authenticated=True)
         return wrapper  # type: ignore[return-value]
 
     return decorator

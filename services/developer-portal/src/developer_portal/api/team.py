@@ -28,6 +28,7 @@ from gamekeys_platform.auth import current_principal
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
 
 _MEMBER_POSITION = (datetime, uuid.UUID)
@@ -49,6 +50,7 @@ def _invitations_page(page):
 
 
 @public.route("/accounts/me/team", methods=["GET"])
+@error_responses(access.NO_STUDIO)
 @access.require_user
 @public.arguments(PageQuerySchema, location="query")
 @public.response(200, MemberPageSchema)
@@ -69,6 +71,7 @@ def list_team(query, developer_id):
 
 
 @public.route("/accounts/me/team", methods=["POST"])
+@error_responses(access.NO_STUDIO)
 @access.require_user
 @idempotent
 @public.arguments(InviteSchema)
@@ -129,6 +132,7 @@ def invite(body):
 
 
 @public.route("/accounts/me/team/invitations", methods=["GET"])
+@error_responses(access.NO_STUDIO)
 @access.require_user
 @public.arguments(PageQuerySchema, location="query")
 @public.response(200, InvitationPageSchema)

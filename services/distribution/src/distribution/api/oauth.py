@@ -34,9 +34,22 @@ blp = Blueprint(
 )
 
 FORM = "application/x-www-form-urlencoded"
+TOKEN_URL = f"{blp.url_prefix}/token"
 _MAX_CREDENTIAL_LENGTH = 256
 # A real Argon2id hash of a random secret: unknown client ids cost as much as wrong secrets.
 _dummy_hash: str | None = None
+
+
+# RFC 6749 §5.2's error body, this endpoint's instead of §3's.
+OAUTH_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "error_description": {"type": "string"},
+        "requestId": {"type": "string", "nullable": True},
+    },
+}
 
 
 class OAuthError(Exception):
@@ -124,7 +137,18 @@ def _verify_secret(secret_hash: str | None, secret: str) -> bool:
             }
         },
     },
-    responses={"200": {"description": '{"access_token", "token_type": "Bearer", "expires_in", "scope"}'}},
+    responses={
+        "200": {"description": '{"access_token", "token_type": "Bearer", "expires_in", "scope"}'},
+        **{
+            str(status): {"description": why, "content": {"application/json": {"schema": OAUTH_ERROR_SCHEMA}}}
+            for status, why in {
+                400: "invalid_request, unsupported_grant_type, invalid_scope, unauthorized_client",
+                401: "invalid_client (with WWW-Authenticate)",
+                413: "invalid_request: the body is over the size limit",
+                429: "temporarily_unavailable: too many failed client authentications (Retry-After)",
+            }.items()
+        },
+    },
 )
 def issue_token():
     """A short-lived bearer token for the retailer the client credentials belong to."""
