@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import base64
+import secrets
 import time
 from urllib.parse import quote_plus
 
 import jwt
+import pytest
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
+
+from gamekeys_platform.testing import serving
 
 API = "/api/v1/distribution"
 TOKEN = f"{API}/oauth/token"
@@ -86,7 +91,10 @@ def test_token_request_errors(client, make_retailer):
     for kwargs, status, oauth_error in cases:
         response = client.post(TOKEN, **kwargs)
         assert response.status_code == status, (kwargs, response.get_json())
-        assert response.get_json()["error"]["details"]["oauthError"] == oauth_error
+        body = response.get_json()
+        # RFC 6749 §5.2's body, not §3's: OAuth client libraries parse this one.
+        assert body["error"] == oauth_error and body["error_description"] and body["requestId"], body
+        assert response.headers["Cache-Control"] == "no-store"
         if status == 401:
             assert response.headers["WWW-Authenticate"].startswith("Basic")
 
@@ -144,7 +152,7 @@ def test_rotation_invalidates_old_secret_and_tokens(client, make_retailer, retai
     assert client.get(KEYS, headers=new_token).status_code == 200
 
 
-def test_suspended_retailer_is_403(client, make_retailer, retailer_token, admin_auth):
+def test_suspended_retailer_is_refused(client, make_retailer, retailer_token, admin_auth):
     retailer = make_retailer()
     token = retailer_token(retailer)
     client.patch(f"{API}/retailers/{retailer['id']}", json={"status": "suspended"}, headers=admin_auth)
@@ -156,8 +164,44 @@ def test_suspended_retailer_is_403(client, make_retailer, retailer_token, admin_
         data={"grant_type": "client_credentials"},
         headers=basic(credentials["clientId"], credentials["clientSecret"]),
     )
-    assert no_token.status_code == 403 and no_token.get_json()["error"]["details"]["oauthError"] == (
-        "unauthorized_client"
-    )
+    assert no_token.status_code == 400 and no_token.get_json()["error"] == "unauthorized_client"
     client.patch(f"{API}/retailers/{retailer['id']}", json={"status": "active"}, headers=admin_auth)
     assert client.get(KEYS, headers=token).status_code == 200
+
+
+def test_a_standard_oauth_client_gets_a_token_and_reads_its_errors(app, make_retailer):
+    """Authlib, as a retailer's integration would use it, against the app on a real server."""
+    retailer = make_retailer()
+    cid, secret = retailer["apiCredentials"]["clientId"], retailer["apiCredentials"]["clientSecret"]
+    with serving(app) as base:
+        for method in ("client_secret_basic", "client_secret_post"):
+            with OAuth2Session(cid, secret, token_endpoint_auth_method=method) as session:
+                token = session.fetch_token(base + TOKEN, grant_type="client_credentials")
+                assert token["token_type"] == "Bearer" and token["scope"] == "retailer"
+                keys = session.get(base + KEYS, timeout=10)
+                assert keys.status_code == 200, keys.text
+                assert keys.json() == {"items": [], "nextCursor": None}
+        with OAuth2Session(cid, secret + "x") as session, pytest.raises(OAuthError) as refused:
+            session.fetch_token(base + TOKEN, grant_type="client_credentials")
+        assert refused.value.error == "invalid_client"
+        assert refused.value.description == "client authentication failed"
+        with OAuth2Session(cid, secret) as session, pytest.raises(OAuthError) as refused:
+            session.fetch_token(base + TOKEN, grant_type="client_credentials", scope="admin")
+        assert refused.value.error == "invalid_scope"
+
+
+def test_repeated_failures_are_429_in_the_rfc_body(client, make_retailer, dist):
+    retailer = make_retailer()
+    cid = retailer["apiCredentials"]["clientId"]
+    # An address of its own: failures also count per address, and 127.0.0.1 is every test's.
+    address = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+    attempt = {
+        "data": {"grant_type": "client_credentials"},
+        "headers": basic(cid, "wrong"),
+        "environ_base": {"REMOTE_ADDR": address},
+    }
+    for _ in range(dist.settings.retailer_token_failures_per_minute):
+        assert client.post(TOKEN, **attempt).status_code == 401
+    limited = client.post(TOKEN, **attempt)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.get_json()["error"] == "temporarily_unavailable", limited.get_json()

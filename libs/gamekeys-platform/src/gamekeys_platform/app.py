@@ -23,6 +23,7 @@ from gamekeys_platform.auth import JwtVerifier, init_auth
 from gamekeys_platform.errors import ApiError, error_body, service_unavailable
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.metrics import HTTP_LATENCY, HTTP_REQUESTS, render_metrics
+from gamekeys_platform.openapi import document_operation, note_path_parameters
 from gamekeys_platform.request_context import (
     current_request_id,
     new_request_id,
@@ -69,6 +70,8 @@ class PlatformApi(flask_smorest.Api):
     """flask-smorest Api whose own error responses (schema 422, JSON 400) use §3's body."""
 
     ERROR_SCHEMA = ErrorResponseSchema
+    # No "default" response: it would allow any status, and each operation lists its own.
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException):
         return _render_http_exception(error)
@@ -78,7 +81,20 @@ class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint for the services' routes. ``arguments`` turns a schema class into
     one instance shared by every request: given the class, webargs builds the schema (and each
     nested one) per request, a few percent of a busy service's CPU. A marshmallow schema keeps
-    no state between loads, so sharing it between threads is safe."""
+    no state between loads, so sharing it between threads is safe.
+
+    Each operation's error answers, Idempotency-Key header and security are documented from what
+    its route declares (``gamekeys_platform.openapi``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(document_operation)
+
+    def add_url_rule(self, rule, endpoint=None, view_func=None, provide_automatic_options=None, **kwargs):
+        super().add_url_rule(rule, endpoint, view_func, provide_automatic_options, **kwargs)
+        for method, doc_info in self._docs[self._endpoints[-1]].items():
+            if method != "parameters":
+                note_path_parameters(doc_info, rule)
 
     def arguments(self, schema, *args, **kwargs):
         if isinstance(schema, type):
@@ -93,7 +109,10 @@ def create_service_app(
     blueprints: Iterable[flask_smorest.Blueprint] = (),
     ready_checks: dict[str, ReadyCheck] | None = None,
     version: str = "1.0.0",
+    security_schemes: dict[str, dict] | None = None,
 ) -> Flask:
+    """``security_schemes``: OpenAPI security schemes beside the platform's bearer JWT
+    (``bearerAuth``, every operation's default), for routes that declare them."""
     configure_logging(settings.service_name, settings.log_level)
     app = Flask(settings.service_name)
     app.config.update(
@@ -106,7 +125,10 @@ def create_service_app(
         API_SPEC_OPTIONS={
             "security": [{"bearerAuth": []}],
             "components": {
-                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                    **(security_schemes or {}),
+                }
             },
         },
     )

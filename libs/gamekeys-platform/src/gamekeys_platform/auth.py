@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import Flask, current_app, g, request
 
 from gamekeys_platform.errors import ApiError, service_unavailable
+from gamekeys_platform.openapi import declare
 from gamekeys_platform.settings import DEFAULT_JWT_LEEWAY_SECONDS
 
 if TYPE_CHECKING:
@@ -283,6 +284,7 @@ def require_auth(view: F) -> F:
         current_principal()
         return view(*args, **kwargs)
 
+    declare(wrapper, authenticated=True)
     return wrapper  # type: ignore[return-value]
 
 
@@ -307,6 +309,7 @@ def require_role_or_scope(*, roles: Iterable[str] = (), scopes: Iterable[str] = 
                 )
             return view(*args, **kwargs)
 
+        declare(wrapper, authenticated=True)
         return wrapper  # type: ignore[return-value]
 
     return decorator

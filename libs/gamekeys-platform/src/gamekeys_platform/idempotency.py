@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from gamekeys_platform.auth import optional_principal
 from gamekeys_platform.db import delete_in_batches, request_session, transactional
 from gamekeys_platform.errors import ApiError
+from gamekeys_platform.openapi import declare
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -55,6 +56,7 @@ def idempotent(view: Callable) -> Callable:
             session.rollback()
             raise
 
+    declare(wrapper, idempotent=True)
     return wrapper
 
 

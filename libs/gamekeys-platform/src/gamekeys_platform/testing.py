@@ -8,6 +8,7 @@ for the run.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -186,6 +187,90 @@ def serving(app) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+
+
+def openapi_problems(app) -> list[str]:
+    """What /openapi.json of ``app`` lacks (§3 "OpenAPI"): every operation has a summary and
+    declares its 4xx answers with a JSON body schema (§3's error schema unless the route
+    documents its own), authenticated ones 401 and 403, and the routes that honour
+    Idempotency-Key declare that header with its 409 and 422."""
+    spec = app.test_client().get("/openapi.json").get_json()
+    idempotent_paths = set()
+    for rule in app.url_map.iter_rules():
+        facts = getattr(app.view_functions[rule.endpoint], "_apidoc", {}).get("gamekeys", {})
+        if facts.get("idempotent"):
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+            idempotent_paths |= {(method.lower(), path) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    problems = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            where = f"{method.upper()} {path}"
+            responses = operation["responses"]
+            client_errors = [status for status in responses if status.startswith("4")]
+            if not operation.get("summary"):
+                problems.append(f"{where}: no summary")
+            if not client_errors:
+                problems.append(f"{where}: no 4xx answer declared")
+            for status in client_errors:
+                if "schema" not in responses[status].get("content", {}).get("application/json", {}):
+                    problems.append(f"{where}: {status} has no JSON schema")
+            if "default" in responses:
+                problems.append(f"{where}: a default response lets any status through")
+            security = operation.get("security", spec.get("security"))
+            # {} among the alternatives: a token is optional (distribution's token endpoint).
+            if security and {} not in security and not {"401", "403"} <= set(responses):
+                problems.append(f"{where}: authenticated, but 401/403 not declared")
+            headers = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "header"}
+            if (method, path) in idempotent_paths and not (
+                "Idempotency-Key" in headers and {"409", "422"} <= set(responses)
+            ):
+                problems.append(f"{where}: idempotent, but Idempotency-Key or its 409/422 undeclared")
+    return problems
+
+
+def check_operations_in_process(
+    app, headers_for: Callable[[str], dict[str, str]], *, max_examples: int = 3, exclude=()
+) -> dict[str, str]:
+    """schemathesis over ``app``'s /openapi.json, in process (WSGI): a few generated cases per
+    operation, each answer checked for no 5xx, a status the operation declares, and a body its
+    schema allows. ``headers_for(path)`` gives each operation's credentials; ``exclude`` holds
+    (method, path) pairs not to fuzz. Returns the failures by operation."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
+
+    checks = [not_a_server_error, status_code_conformance, response_schema_conformance]
+    fuzz_settings = settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,  # nothing written into the checkout
+        derandomize=True,  # the same cases every run, so a failure can be replayed
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+    def fuzz(operation) -> None:
+        headers = headers_for(operation.path)
+
+        @fuzz_settings
+        @given(case=operation.as_strategy())
+        def check(case):
+            case.call_and_validate(headers=headers, checks=checks)
+
+        check()
+
+    failures = {}
+    for result in schemathesis.openapi.from_wsgi("/openapi.json", app).get_all_operations():
+        operation = result.ok()
+        if (operation.method.upper(), operation.path) in exclude:
+            continue
+        try:
+            fuzz(operation)
+        except (Exception, BaseExceptionGroup) as failure:  # schemathesis groups its failures
+            failures[operation.label] = str(failure)[:2000]
+    return failures
 
 
 def consumer_in_own_group(

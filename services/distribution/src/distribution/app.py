@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Flask
 
 from distribution.api.admin import blp as admin_blp
+from distribution.api.oauth import TOKEN_URL
 from distribution.api.oauth import blp as oauth_blp
 from distribution.api.retailer import blp as retailer_blp
+from distribution.api.retailer_auth import RETAILER_SECURITY_SCHEME
 from distribution.context import Distribution
+from distribution.retailer_tokens import TOKEN_SCOPE
 from distribution.settings import Settings, get_settings
 from gamekeys_platform.app import create_service_app
 
@@ -21,11 +24,22 @@ def create_app(settings: Settings | None = None) -> Flask:
         blueprints=[admin_blp, oauth_blp, retailer_blp],
         # Kafka is not a readiness dependency: events wait in the outbox while the broker is down.
         ready_checks={"database": dist.db.ping},
+        security_schemes={
+            RETAILER_SECURITY_SCHEME: {
+                "type": "oauth2",
+                "description": "Retailer tokens from the client credentials grant (RFC 6749 §4.4); "
+                "never the platform's bearer JWT",
+                "flows": {
+                    "clientCredentials": {
+                        "tokenUrl": TOKEN_URL,
+                        "scopes": {TOKEN_SCOPE: "the retailer's own keys, sales and returns"},
+                    }
+                },
+            },
+            # The token endpoint's client authentication (or client_id/client_secret in the form).
+            "basicAuth": {"type": "http", "scheme": "basic"},
+        },
     )
-    app.config["API_SPEC_OPTIONS"]["components"]["securitySchemes"]["basicAuth"] = {
-        "type": "http",
-        "scheme": "basic",
-    }
     dist.db.init_app(app)
     app.extensions["distribution"] = dist
     return app

@@ -122,8 +122,12 @@ def redeem(body):
     description="RATE_LIMITED: locked out after failed attempts (Retry-After)",
 )
 def validate_redemption(body):
-    """Dry run of the redemption checks (format, lockout, key state, region, VPN): nothing is
-    written, held or activated, antifraud is not asked; failures count toward the lockout."""
+    """Would this key redeem for the caller? A dry run of the redemption checks.
+
+    Format, lockout, key state, region and VPN, as ``/redeem`` checks them: nothing is written,
+    held or activated, antifraud is not asked; failures count toward the lockout. Not
+    key-manager's ``POST /api/v1/keys/validate``, which checks a key's format only (and its
+    state just for its studio and platform staff)."""
     gw = gateway()
     return _respond(redemption.redeem(gw, request_session(), _attempt(body), dry_run=True))
 

@@ -280,6 +280,7 @@ def list_cases(query):
 @require_roles(*REVIEWERS)
 @blp.response(200, s.CaseSchema)
 def get_case(case_id):
+    """A fraud case with its assessment and decision."""
     row = repo.get_case(request_session(), case_id)
     if row is None:
         raise not_found("case")

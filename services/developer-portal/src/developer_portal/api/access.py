@@ -24,6 +24,10 @@ class StudioAccess:
     role: str | None  # the caller's studio role; None for a platform admin reading
 
 
+# Routes on the caller's own studio answer 404 before the caller has registered one.
+NO_STUDIO = {404: "NOT_FOUND: the caller has no studio yet (register it with POST /accounts)"}
+
+
 def caller() -> Principal:
     return current_principal()
 

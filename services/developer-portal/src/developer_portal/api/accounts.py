@@ -32,6 +32,7 @@ from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
 
 SCOPE_VERIFY = "developers:verify"
@@ -122,6 +123,7 @@ def list_accounts(query):
 
 
 @public.route("/accounts/me", methods=["GET"])
+@error_responses(access.NO_STUDIO)
 @access.require_user
 @public.response(200, DeveloperSchema)
 def get_my_account():
@@ -131,6 +133,7 @@ def get_my_account():
 
 
 @public.route("/accounts/me", methods=["PUT"])
+@error_responses(access.NO_STUDIO)
 @access.require_user
 @transactional
 @public.arguments(UpdateAccountSchema)
@@ -183,6 +186,7 @@ def _audit_page(developer_id, query):
 
 
 @public.route("/accounts/me/audit-log", methods=["GET"])
+@error_responses(access.NO_STUDIO)
 @access.require_user
 @public.arguments(PageQuerySchema, location="query")
 @public.response(200, AuditPageSchema)

@@ -32,6 +32,7 @@ from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
 
 
@@ -44,6 +45,7 @@ def _game_event(event: type[events.GameCreated | events.GameUpdated], row):
 
 
 @public.route("/games", methods=["POST"])
+@error_responses(access.NO_STUDIO)
 @access.require_user
 @idempotent
 @public.arguments(GameCreateSchema)
@@ -119,6 +121,7 @@ def list_games(query):
 @access.require_user
 @public.response(200, GameSchema)
 def get_game(game_id):
+    """A game of the caller's studio."""
     return serializers.game(access.game(game_id, Action.GAME_READ).game)
 
 
@@ -224,6 +227,7 @@ def _metadata_value(field: str, value: Any) -> Any:
 @access.require_user
 @public.response(200, MetadataSchema)
 def get_metadata(game_id):
+    """The game's store metadata."""
     access.game(game_id, Action.METADATA_READ)
     return serializers.game_metadata(game_id, repository.get_metadata(request_session(), game_id))
 
@@ -272,6 +276,7 @@ def update_metadata(body, game_id):
 @access.require_user
 @public.response(200, PricingSchema)
 def get_pricing(game_id):
+    """The game's prices."""
     access.game(game_id, Action.PRICING_READ)
     return serializers.game_pricing(
         game_id, repository.get_pricing(request_session(), game_id), datetime.now(UTC)

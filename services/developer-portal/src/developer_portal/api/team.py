@@ -29,6 +29,7 @@ from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
 
 _MEMBER_POSITION = (datetime, uuid.UUID)
@@ -50,6 +51,7 @@ def _invitations_page(page):
 
 
 @public.route("/accounts/me/team", methods=["GET"])
+@error_responses(access.NO_STUDIO)
 @access.require_user
 @public.arguments(PageQuerySchema, location="query")
 @public.response(200, MemberPageSchema)
@@ -70,6 +72,7 @@ def list_team(query, developer_id):
 
 
 @public.route("/accounts/me/team", methods=["POST"])
+@error_responses(access.NO_STUDIO)
 @access.require_user
 @idempotent
 @public.arguments(InviteSchema)
@@ -128,6 +131,7 @@ def invite(body):
 
 
 @public.route("/accounts/me/team/invitations", methods=["GET"])
+@error_responses(access.NO_STUDIO)
 @access.require_user
 @public.arguments(PageQuerySchema, location="query")
 @public.response(200, InvitationPageSchema)

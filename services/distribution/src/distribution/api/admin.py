@@ -22,6 +22,7 @@ from gamekeys_platform.auth import require_roles
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError, not_found
 from gamekeys_platform.idempotency import HEADER, idempotent
+from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
 
 blp = Blueprint(
@@ -89,6 +90,7 @@ def get_retailers(query):
 @require_roles("admin", "support")
 @blp.response(200, s.RetailerSchema)
 def get_retailer(retailer_id):
+    """A retailer (RetailerInfo, never its secret)."""
     return retailer_dict(_retailer_or_404(retailer_id))
 
 
@@ -176,6 +178,7 @@ def rotate_credentials(retailer_id):
 
 
 @blp.route("/allocations", methods=["POST"])
+@error_responses({404: "NOT_FOUND: no such retailer"})
 @require_roles("admin")
 @idempotent
 @blp.arguments(s.AllocationRequestSchema)

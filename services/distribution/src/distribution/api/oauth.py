@@ -2,8 +2,8 @@
 
 The body is form-encoded (``grant_type=client_credentials``, optional ``scope=retailer``); the
 client authenticates with HTTP Basic (id and secret form-urlencoded first, §2.3.1) or with
-``client_id``/``client_secret`` in the form, never both. Errors keep the platform's §3 body,
-with RFC 6749 §5.2's error code in ``details.oauthError``.
+``client_id``/``client_secret`` in the form, never both. Errors follow RFC 6749 §5.2, not §3:
+OAuth client libraries parse ``{"error", "error_description"}`` here and nowhere else.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import math
 from urllib.parse import unquote_plus
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from distribution.context import distribution
 from distribution.db import repository as repo
@@ -22,7 +24,7 @@ from distribution.domain.retailers import RetailerStatus
 from distribution.retailer_tokens import TOKEN_SCOPE
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.db import request_session
-from gamekeys_platform.errors import ApiError
+from gamekeys_platform.request_context import current_request_id
 
 blp = Blueprint(
     "distribution-oauth",
@@ -32,27 +34,51 @@ blp = Blueprint(
 )
 
 FORM = "application/x-www-form-urlencoded"
+TOKEN_URL = f"{blp.url_prefix}/token"
 _MAX_CREDENTIAL_LENGTH = 256
 # A real Argon2id hash of a random secret: unknown client ids cost as much as wrong secrets.
 _dummy_hash: str | None = None
 
 
-def _oauth_error(
-    oauth_error: str, message: str, *, status: int | None = None, basic: bool = False
-) -> ApiError:
-    code = {"invalid_client": "UNAUTHORIZED", "unauthorized_client": "RETAILER_NOT_AUTHORIZED"}.get(
-        oauth_error, "VALIDATION_ERROR"
-    )
-    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-    if oauth_error == "invalid_client":
-        headers["WWW-Authenticate"] = 'Basic realm="gamekeys-retailer-api"' if basic else "Basic"
-    return ApiError(
-        code,
-        message,
-        {"oauthError": oauth_error},
-        status=status or (400 if code == "VALIDATION_ERROR" else None),
-        headers=headers,
-    )
+# RFC 6749 §5.2's error body, this endpoint's instead of §3's.
+OAUTH_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "error_description": {"type": "string"},
+        "requestId": {"type": "string", "nullable": True},
+    },
+}
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error answer: 401 with ``WWW-Authenticate`` when client authentication
+    failed, 400 for the other codes (429 with Retry-After for too many failures)."""
+
+    def __init__(
+        self, error: str, description: str, *, basic: bool = False, status: int | None = None, headers=None
+    ) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status or (401 if error == "invalid_client" else 400)
+        self.headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})}
+        if error == "invalid_client":
+            self.headers["WWW-Authenticate"] = 'Basic realm="gamekeys-retailer-api"' if basic else "Basic"
+
+
+@blp.errorhandler(OAuthError)
+def _render_oauth_error(exc: OAuthError):
+    response = jsonify(error=exc.error, error_description=exc.description, requestId=current_request_id())
+    response.status_code = exc.status
+    response.headers.update(exc.headers)
+    return response
+
+
+@blp.errorhandler(RequestEntityTooLarge)
+def _body_too_large(exc: RequestEntityTooLarge):
+    return _render_oauth_error(OAuthError("invalid_request", "the request body is too large", status=413))
 
 
 def _credentials() -> tuple[str, str, bool]:
@@ -61,20 +87,20 @@ def _credentials() -> tuple[str, str, bool]:
     form_id, form_secret = request.form.get("client_id"), request.form.get("client_secret")
     if header is not None:
         if form_id is not None or form_secret is not None:
-            raise _oauth_error("invalid_request", "authenticate with HTTP Basic or the form, not both")
+            raise OAuthError("invalid_request", "authenticate with HTTP Basic or the form, not both")
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
-            raise _oauth_error("invalid_client", "client authentication failed", basic=True)
+            raise OAuthError("invalid_client", "client authentication failed", basic=True)
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            raise _oauth_error("invalid_client", "client authentication failed", basic=True) from None
+            raise OAuthError("invalid_client", "client authentication failed", basic=True) from None
         client_id, separator, secret = decoded.partition(":")
         if not separator:
-            raise _oauth_error("invalid_client", "client authentication failed", basic=True)
+            raise OAuthError("invalid_client", "client authentication failed", basic=True)
         return unquote_plus(client_id), unquote_plus(secret), True
     if form_id is None or form_secret is None:
-        raise _oauth_error("invalid_client", "client authentication required")
+        raise OAuthError("invalid_client", "client authentication required")
     return form_id, form_secret, False
 
 
@@ -111,33 +137,52 @@ def _verify_secret(secret_hash: str | None, secret: str) -> bool:
             }
         },
     },
-    responses={"200": {"description": '{"access_token", "token_type": "Bearer", "expires_in", "scope"}'}},
+    responses={
+        "200": {"description": '{"access_token", "token_type": "Bearer", "expires_in", "scope"}'},
+        **{
+            str(status): {"description": why, "content": {"application/json": {"schema": OAUTH_ERROR_SCHEMA}}}
+            for status, why in {
+                400: "invalid_request, unsupported_grant_type, invalid_scope, unauthorized_client",
+                401: "invalid_client (with WWW-Authenticate)",
+                413: "invalid_request: the body is over the size limit",
+                429: "temporarily_unavailable: too many failed client authentications (Retry-After)",
+            }.items()
+        },
+    },
 )
 def issue_token():
     """A short-lived bearer token for the retailer the client credentials belong to."""
     dist = distribution()
     if request.mimetype != FORM:
-        raise _oauth_error("invalid_request", f"the body must be {FORM}")
+        raise OAuthError("invalid_request", f"the body must be {FORM}")
     if request.form.get("grant_type") != "client_credentials":
-        raise _oauth_error("unsupported_grant_type", "only grant_type=client_credentials is supported")
+        raise OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported")
     scope = request.form.get("scope")
     if scope is not None and set(scope.split()) != {TOKEN_SCOPE}:
-        raise _oauth_error("invalid_scope", f"the only scope is {TOKEN_SCOPE}")
+        raise OAuthError("invalid_scope", f"the only scope is {TOKEN_SCOPE}")
     client_id, secret, basic = _credentials()
     if not client_id or len(client_id) > _MAX_CREDENTIAL_LENGTH or len(secret) > _MAX_CREDENTIAL_LENGTH:
-        raise _oauth_error("invalid_client", "client authentication failed", basic=basic)
+        raise OAuthError("invalid_client", "client authentication failed", basic=basic)
 
     limits = dist.settings.retailer_token_failures_per_minute
     for identity in (f"client:{client_id}", f"addr:{request.remote_addr}"):
-        dist.limiter.peek("retailer-token-failures", identity, limits, 60).raise_if_limited()
+        limited = dist.limiter.peek("retailer-token-failures", identity, limits, 60)
+        if not limited.allowed:
+            seconds = max(1, math.ceil(limited.retry_after))
+            raise OAuthError(
+                "temporarily_unavailable",
+                f"too many failed client authentications, retry in {seconds} s",
+                status=429,
+                headers={"Retry-After": str(seconds)},
+            )
     retailer = repo.get_retailer_by_client_id(request_session(), client_id)
     valid = _verify_secret(retailer.secret_hash if retailer is not None else None, secret)
     if retailer is None or not valid or not hmac.compare_digest(retailer.client_id, client_id):
         for identity in (f"client:{client_id}", f"addr:{request.remote_addr}"):
             dist.limiter.hit("retailer-token-failures", identity, limits, 60)
-        raise _oauth_error("invalid_client", "client authentication failed", basic=basic)
+        raise OAuthError("invalid_client", "client authentication failed", basic=basic)
     if retailer.status != RetailerStatus.ACTIVE:
-        raise _oauth_error("unauthorized_client", f"the retailer is {retailer.status}", status=403)
+        raise OAuthError("unauthorized_client", f"the retailer is {retailer.status}")
     token = dist.tokens.issue(retailer.id, retailer.credentials_version, retailer.client_id)
     response = jsonify(
         access_token=token,

@@ -24,6 +24,7 @@ from gamekeys_platform.app import Blueprint
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, encode_cursor
 from gamekeys_platform.request_context import current_request_id
 
@@ -39,6 +40,7 @@ MAX_ALLOCATIONS_PER_PAGE = 20
 
 
 @blp.route("/keys", methods=["GET"])
+@error_responses({404: "NOT_FOUND: allocationId is not one of the retailer's allocations"})
 @require_retailer
 @transactional
 @blp.arguments(s.RetailerKeysQuerySchema, location="query")
@@ -149,6 +151,7 @@ def _unique(key_ids: list[uuid.UUID]) -> list[uuid.UUID]:
 
 
 @blp.route("/sales", methods=["POST"])
+@error_responses({404: "KEY_NOT_FOUND: a key that is not the retailer's own"})
 @require_retailer
 @idempotent
 @blp.arguments(s.SaleRequestSchema)
@@ -229,6 +232,7 @@ def _signal_low_stock(session, allocation_ids: set[uuid.UUID]) -> None:
 
 
 @blp.route("/returns", methods=["POST"])
+@error_responses({404: "KEY_NOT_FOUND / NOT_FOUND: a key or order that is not the retailer's own"})
 @require_retailer
 @idempotent
 @blp.arguments(s.ReturnRequestSchema)

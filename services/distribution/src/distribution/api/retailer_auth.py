@@ -12,11 +12,15 @@ from flask import g
 from distribution.context import distribution
 from distribution.db import repository as repo
 from distribution.domain.retailers import RetailerStatus
+from distribution.retailer_tokens import TOKEN_SCOPE
 from gamekeys_platform.auth import Principal, authentication_required, bearer_token, invalid_token
 from gamekeys_platform.db import request_session
 from gamekeys_platform.errors import ApiError
+from gamekeys_platform.openapi import declare
 
 RETAILER_ROLE = "retailer"
+# The OpenAPI security scheme of the retailer API: OAuth 2.0 client credentials, not the platform's JWT.
+RETAILER_SECURITY_SCHEME = "retailerOAuth"
 
 
 def require_retailer(view: Callable) -> Callable:
@@ -43,4 +47,5 @@ def require_retailer(view: Callable) -> Callable:
         g.retailer = retailer
         return view(*args, **kwargs)
 
+    declare(wrapper, authenticated=True, security=[{RETAILER_SECURITY_SCHEME: [TOKEN_SCOPE]}])
     return wrapper

@@ -17,6 +17,7 @@ from gamekeys_platform.auth import current_principal, require_auth, require_role
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.openapi import declare, error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
 from gamekeys_platform.request_context import current_request_id
 from key_manager import events
@@ -106,6 +107,7 @@ def reveal_generated_keys(view):
 
 @blp.route("/generate", methods=["POST"])
 @require_roles(*WRITERS)
+@error_responses({404: "NOT_FOUND: no such game, or not one of the caller's studios"})
 @reveal_generated_keys
 @idempotent
 @blp.arguments(s.GenerateRequestSchema)
@@ -129,6 +131,7 @@ def generate_keys(body):
 
 @blp.route("/batches", methods=["POST"])
 @require_roles(*WRITERS)
+@error_responses({404: "NOT_FOUND: no such game, or not one of the caller's studios"})
 @idempotent
 @blp.arguments(s.BatchRequestSchema)
 @blp.response(202, s.BatchSchema)
@@ -316,6 +319,7 @@ def validate_rate_limit(view):
         ).raise_if_limited()
         return view(*args, **kwargs)
 
+    declare(wrapper, rate_limited=True)
     return wrapper
 
 
@@ -324,11 +328,14 @@ def validate_rate_limit(view):
 @validate_rate_limit
 @blp.arguments(s.KeyTextSchema)
 @blp.response(200, s.ValidationResultSchema)
-@blp.alt_response(429, description="RATE_LIMITED: too many calls by this caller (Retry-After)")
 def validate_key(body):
-    """Format and check character, for anyone signed in; the key's state only for callers
-    entitled to it (its studio, platform staff, services with keys:read). Limited per caller
-    (KEY_VALIDATE_RATE_LIMIT calls per KEY_VALIDATE_RATE_WINDOW_SECONDS)."""
+    """Check a key's format (and check character); its state only for callers entitled to it.
+
+    Not activation-gateway's ``POST /api/v1/activations/validate``, which checks whether a
+    player could redeem the key (state, region, lockout). Here anyone signed in learns only
+    whether the text is a well-formed key; its studio, platform staff and services with
+    keys:read also get its state. Limited per caller (KEY_VALIDATE_RATE_LIMIT calls per
+    KEY_VALIDATE_RATE_WINDOW_SECONDS)."""
     try:
         canonical = codec.normalize(body["key"])
     except codec.InvalidKeyFormat as exc:
