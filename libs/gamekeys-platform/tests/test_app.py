@@ -95,6 +95,15 @@ def test_unhandled_error_is_500_without_internals_and_rolls_back(client, db):
     assert widget_count(db) == before
 
 
+def test_a_domain_refusal_is_its_codes_error_and_rolls_back(client, db):
+    before = widget_count(db)
+    error = assert_error(
+        client.post("/api/v1/widgets", json={"name": "reserved", "quantity": 1}), 403, "FORBIDDEN"
+    )
+    assert (error["message"], error["details"]) == ("this name is reserved", {"reason": "reserved_name"})
+    assert widget_count(db) == before
+
+
 def test_api_error_rolls_back_and_keeps_its_status(client):
     name = f"dup-{uuid.uuid4().hex[:8]}"
     assert client.post("/api/v1/widgets", json={"name": name, "quantity": 1}).status_code == 201

@@ -24,6 +24,7 @@ from gamekeys_platform.errors import ApiError, error_body, service_unavailable
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.metrics import HTTP_LATENCY, HTTP_REQUESTS, render_metrics
 from gamekeys_platform.openapi import document_operation, note_path_parameters
+from gamekeys_platform.refusals import Refusal
 from gamekeys_platform.request_context import (
     current_request_id,
     new_request_id,
@@ -185,6 +186,9 @@ def _install_request_hooks(app: Flask, service_name: str) -> None:
 
 def _install_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _render_api_error)
+    app.register_error_handler(
+        Refusal, lambda exc: _render_api_error(ApiError(exc.code, exc.message, exc.details))
+    )
     app.register_error_handler(HTTPException, _render_http_exception)
 
     @app.errorhandler(sqlalchemy.exc.OperationalError)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from gamekeys_platform.db import request_session, service_metadata, transactional
 from gamekeys_platform.errors import ApiError, not_found
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.refusals import Refusal
 from sample_service.events import WidgetCreated
 
 SCHEMA = "sample_service"
@@ -71,6 +72,8 @@ def create_widget(body):
         time.sleep(0.5)  # keeps the request in flight while duplicates arrive
     if body["name"] == "explode":
         raise RuntimeError("secret internal detail: password=hunter2")
+    if body["name"] == "reserved":
+        raise Refusal("FORBIDDEN", "this name is reserved", {"reason": "reserved_name"})
     return widget
 
 
