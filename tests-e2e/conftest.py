@@ -68,11 +68,11 @@ def wait_until_ready(timeout: float = START_TIMEOUT_SECONDS) -> None:
 
 
 def run_py(*args: str) -> None:
-    subprocess.run([sys.executable, str(LOCAL_DEPLOY / "run.py"), *args], check=True, cwd=ROOT)  # noqa: S603
+    subprocess.run([sys.executable, str(LOCAL_DEPLOY / "run.py"), *args], check=True, cwd=ROOT)
 
 
 def infra(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [str(LOCAL_DEPLOY / "infra.sh"), *args], check=True, cwd=ROOT, capture_output=True, text=True
     )
 

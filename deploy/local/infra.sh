@@ -437,9 +437,15 @@ start_clamav() {
 # Write .local/nginx/{nginx,routes}.conf from the template and gateway-routes.txt.
 # No upstream keepalive: a service closing an idle connection just as nginx reuses it would
 # turn a POST into a spurious 503, and new loopback connections cost next to nothing.
+# Routes to a service not built yet (its folder under services/ is missing) are left out, so
+# they answer the §3 404 of the path they fall to, not a 503 that invites a retry.
 render_gateway() {
-    local dir="$LOCAL/nginx" user='' a b c n=0 port loc
+    local dir="$LOCAL/nginx" user='' a b c n=0 port loc folder built=' '
     mkdir -p "$dir/tmp"
+    while read -r folder _ port _; do
+        [[ -z $folder || $folder == \#* ]] && continue
+        [[ -d $ROOT/services/$folder ]] && built+="$port "
+    done <"$HERE/services.txt"
     # Workers as root when we are root: they then need no access rights on the checkout.
     [[ $(id -u) -eq 0 ]] && user='user root root;'
     : >"$dir/routes.conf.tmp"
@@ -459,6 +465,7 @@ render_gateway() {
         location $a/"
         fi
         [[ $port =~ ^[0-9]+$ ]] || die "gateway-routes.txt:$n: bad port '$port'"
+        [[ $built == *" $port "* ]] || continue
         printf '        %s { proxy_pass http://127.0.0.1:%s; }\n' "$loc" "$port" >>"$dir/routes.conf.tmp"
     done <"$HERE/gateway-routes.txt"
     mv "$dir/routes.conf.tmp" "$dir/routes.conf"
