@@ -80,6 +80,20 @@ def test_revoke_one_key(client, studio, make_studio, three, km):
     assert event["data"]["reason"] == "leaked on a forum" and event["data"]["previousStatus"] == "generated"
 
 
+def test_the_longest_reason_the_api_takes_reaches_the_event(client, studio, three, km):
+    """Every text an API takes fits the event contract it ends up in (a reason of 500 characters)."""
+    key_id, reason = three[2]["id"], "r" * 500
+    revoked = client.post(f"/api/v1/keys/{key_id}/revoke", json={"reason": reason}, headers=studio.auth())
+    assert revoked.status_code == 200
+    with km.db.transaction() as session:
+        event = session.execute(
+            select(km.db.tables.outbox.c.payload).where(
+                km.db.tables.outbox.c.message_key == key_id, km.db.tables.outbox.c.event_type == "key.revoked"
+            )
+        ).scalar_one()
+    assert event["data"]["reason"] == reason
+
+
 def test_validate_tells_everyone_the_format_and_only_the_entitled_the_state(
     client, studio, make_studio, three, make_token
 ):

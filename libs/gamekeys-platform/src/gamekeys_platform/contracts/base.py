@@ -65,10 +65,13 @@ DecimalString = Annotated[
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
 # Ids the platform mints are UUIDs; ids that come from elsewhere (a user's token subject, a
-# retailer's order id, an actor that may be a service) are bounded text.
-Text = Annotated[str, Field(max_length=256)]
-UserId = Annotated[str, Field(min_length=1, max_length=128, description="the user's token subject")]
-Actor = Annotated[str, Field(max_length=256, description="who did it: a user id or a service name")]
+# retailer's order id, an actor that may be a service) are bounded text. The bound is far above
+# any text an API takes (reasons 500, notes 1,000 characters): it keeps blobs out of events
+# without ever refusing what a request was allowed to say.
+TEXT_LIMIT = 4000
+Text = Annotated[str, Field(max_length=TEXT_LIMIT)]
+UserId = Annotated[str, Field(min_length=1, max_length=TEXT_LIMIT, description="the user's token subject")]
+Actor = Annotated[str, Field(max_length=TEXT_LIMIT, description="who did it: a user id or a service name")]
 KeyIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=1000)]
 
 
