@@ -24,7 +24,6 @@ from developer_portal.api.schemas import (
 )
 from developer_portal.db import repository
 from developer_portal.domain import verification
-from developer_portal.domain.errors import conflict
 from developer_portal.domain.permissions import PLATFORM_ADMIN, Action, StudioRole
 from developer_portal.domain.team import normalize_email
 from gamekeys_platform.auth import current_principal, require_roles, require_scopes
@@ -34,12 +33,17 @@ from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
+from gamekeys_platform.refusals import Refusal
 
 SCOPE_VERIFY = "developers:verify"
 
 
 def _already_in_a_studio():
-    return conflict("ALREADY_IN_A_STUDIO", "you belong to a studio already; a user is in at most one")
+    return Refusal(
+        "CONFLICT",
+        "you belong to a studio already; a user is in at most one",
+        {"reason": "ALREADY_IN_A_STUDIO"},
+    )
 
 
 @public.route("/accounts", methods=["POST"])

@@ -25,7 +25,6 @@ from developer_portal.api.schemas import (
 from developer_portal.db import repository
 from developer_portal.domain import games as rules
 from developer_portal.domain import metadata as metadata_rules
-from developer_portal.domain.errors import conflict, forbidden
 from developer_portal.domain.permissions import PLATFORM_ADMIN, Action
 from developer_portal.domain.verification import may_create_games
 from gamekeys_platform.contracts import developer as events
@@ -34,10 +33,15 @@ from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
+from gamekeys_platform.refusals import Refusal
 
 
 def _duplicate_title(title: str):
-    return conflict("DUPLICATE_TITLE", "the studio has a game with this title already", title=title)
+    return Refusal(
+        "CONFLICT",
+        "the studio has a game with this title already",
+        {"reason": "DUPLICATE_TITLE", "title": title},
+    )
 
 
 def _game_event(event: type[events.GameCreated | events.GameUpdated], row):
@@ -56,10 +60,10 @@ def create_game(body):
     studio = access.own_studio(Action.GAME_CREATE)
     developer = studio.developer
     if not may_create_games(developer.verification_status):
-        raise forbidden(
-            "DEVELOPER_NOT_VERIFIED",
+        raise Refusal(
+            "FORBIDDEN",
             "only a verified studio can create games",
-            verificationStatus=developer.verification_status,
+            {"reason": "DEVELOPER_NOT_VERIFIED", "verificationStatus": developer.verification_status},
         )
     title = rules.normalize_title(body["title"])
     key = rules.title_key(title)

@@ -22,7 +22,6 @@ from developer_portal.api.schemas import (
 )
 from developer_portal.db import repository
 from developer_portal.domain import team as rules
-from developer_portal.domain.errors import conflict
 from developer_portal.domain.permissions import Action
 from gamekeys_platform.auth import current_principal
 from gamekeys_platform.contracts import developer as events
@@ -31,6 +30,7 @@ from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
+from gamekeys_platform.refusals import Refusal
 
 _MEMBER_POSITION = (datetime, uuid.UUID)
 _INVITATION_POSITION = (datetime, uuid.UUID)
@@ -106,7 +106,9 @@ def invite(body):
                 expires_at=now + ttl,
             )
     except IntegrityError:
-        raise conflict("ALREADY_INVITED", "a pending invitation for this address exists already") from None
+        raise Refusal(
+            "CONFLICT", "a pending invitation for this address exists already", {"reason": "ALREADY_INVITED"}
+        ) from None
     result = serializers.invitation(row, developer.company_name)
     audit(
         session,
@@ -289,7 +291,9 @@ def accept_invitation(invitation_id):
                 invitation_id=invitation_id,
             )
     except IntegrityError:
-        raise conflict("ALREADY_IN_A_STUDIO", "you belong to a studio already; leave it first") from None
+        raise Refusal(
+            "CONFLICT", "you belong to a studio already; leave it first", {"reason": "ALREADY_IN_A_STUDIO"}
+        ) from None
     closed = repository.close_invitation(session, invitation_id, rules.InvitationStatus.ACCEPTED, user_id)
     audit(
         session,
