@@ -10,12 +10,11 @@ from sqlalchemy import func
 
 from distribution import events
 from distribution.api import schemas as s
-from distribution.api.common import actor, allocation_dict, refused, retailer_dict, ts
+from distribution.api.common import actor, allocation_dict, retailer_dict, ts
 from distribution.context import distribution
 from distribution.db import repository as repo
 from distribution.domain import retailers as rules
 from distribution.domain.analytics import retailer_metrics
-from distribution.domain.errors import Refusal
 from distribution.domain.money import sales_report
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import require_roles
@@ -24,6 +23,7 @@ from gamekeys_platform.errors import ApiError, not_found
 from gamekeys_platform.idempotency import HEADER, idempotent
 from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
+from gamekeys_platform.refusals import Refusal
 
 blp = Blueprint(
     "distribution-admin",
@@ -104,11 +104,8 @@ def update_retailer(body, retailer_id):
     dist, session = distribution(), request_session()
     current = _retailer_or_404(retailer_id, for_update=True)
     values: dict = {}
-    try:
-        if "status" in body and rules.status_change(current.status, body["status"]) is not None:
-            values["status"] = body["status"]
-    except Refusal as exc:
-        raise refused(exc) from None
+    if "status" in body and rules.status_change(current.status, body["status"]) is not None:
+        values["status"] = body["status"]
     if "commissionRate" in body:
         values["commission_rate"] = body["commissionRate"]
     if "name" in body:
@@ -194,16 +191,13 @@ def allocate_keys(body):
     retailer = repo.get_retailer(session, body["retailerId"])
     if retailer is None:
         raise ApiError("NOT_FOUND", "retailer not found", {"retailerId": str(body["retailerId"])})
-    try:
-        rules.authorize_allocation(
-            status=retailer.status,
-            allowed_game_ids=retailer.allowed_game_ids,
-            allowed_regions=retailer.allowed_regions,
-            game_id=body["gameId"],
-            restrictions=body["restrictions"],
-        )
-    except Refusal as exc:
-        raise refused(exc) from None
+    rules.authorize_allocation(
+        status=retailer.status,
+        allowed_game_ids=retailer.allowed_game_ids,
+        allowed_regions=retailer.allowed_regions,
+        game_id=body["gameId"],
+        restrictions=body["restrictions"],
+    )
     key = request.headers.get(HEADER)
     allocation_id = uuid.uuid5(_ALLOCATION_NAMESPACE, f"{actor()}|{key}") if key is not None else uuid.uuid4()
     # Noted in its own committed transaction first, so a crash after key-manager reserved the
@@ -222,10 +216,9 @@ def allocate_keys(body):
             key_type=body["keyType"],
             quantity=body["quantity"],
         )
-    except ApiError as exc:
-        if exc.status < 500:  # key-manager refused: it reserved nothing
-            with dist.db.transaction() as attempts:
-                repo.forget_allocation_attempt(attempts, allocation_id)
+    except Refusal:  # key-manager refused: it reserved nothing
+        with dist.db.transaction() as attempts:
+            repo.forget_allocation_attempt(attempts, allocation_id)
         raise
     if not repo.finish_allocation_attempt(session, allocation_id):
         raise _released_meanwhile(allocation_id)
