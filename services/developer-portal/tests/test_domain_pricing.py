@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from developer_portal.domain import reference
-from developer_portal.domain.errors import InvalidValue
 from developer_portal.domain.pricing import (
     Discount,
     Money,
@@ -18,6 +17,7 @@ from developer_portal.domain.pricing import (
     check_schedule,
     parse_money,
 )
+from gamekeys_platform.refusals import InvalidValue
 
 NOW = datetime(2030, 6, 1, 12, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from developer_portal.domain import games, metadata, team, verification
-from developer_portal.domain.errors import DomainError, InvalidValue
+from gamekeys_platform.refusals import InvalidValue, Refusal
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -31,9 +31,11 @@ def test_verification_decisions(current, requested, reason, status, changed):
 
 @pytest.mark.parametrize(("current", "requested"), [("verified", "rejected"), ("rejected", "verified")])
 def test_a_decision_cannot_be_reversed(current, requested):
-    with pytest.raises(DomainError) as raised:
+    with pytest.raises(Refusal) as raised:
         verification.decide_verification(current, requested, "because")
-    assert raised.value.code == "CONFLICT" and raised.value.reason == "VERIFICATION_ALREADY_DECIDED"
+    assert (
+        raised.value.code == "CONFLICT" and raised.value.details["reason"] == "VERIFICATION_ALREADY_DECIDED"
+    )
 
 
 def test_rejection_needs_a_bounded_reason_and_pending_is_no_decision():
@@ -70,9 +72,9 @@ def test_invitation_rules():
         (snapshot(count=team.MAX_TEAM_SIZE), "c@x.com", "CONFLICT", "TEAM_FULL"),
     ]
     for snap, email, code, reason in cases:
-        with pytest.raises(DomainError) as raised:
+        with pytest.raises(Refusal) as raised:
             team.check_invitation(snap, email, "developer")
-        assert (raised.value.code, raised.value.reason) == (code, reason)
+        assert (raised.value.code, raised.value.details["reason"]) == (code, reason)
     with pytest.raises(InvalidValue):
         team.check_invitation(snapshot(), "b@x.com", "owner")
 
@@ -101,20 +103,20 @@ def test_acceptance_rules():
         # the wrong address is refused before anything else is revealed
         ({"caller_email": "b@x.com", "invitation_status": "revoked"}, "EMAIL_MISMATCH"),
     ]:
-        with pytest.raises(DomainError) as raised:
+        with pytest.raises(Refusal) as raised:
             accept(**overrides)
-        assert raised.value.reason == reason
+        assert raised.value.details["reason"] == reason
 
 
 def test_the_last_admin_stays():
     assert team.check_role_change("admin", "developer", admin_count=2) is True
     assert team.check_role_change("finance", "finance", admin_count=1) is False
     assert team.check_role_change("developer", "admin", admin_count=1) is True
-    with pytest.raises(DomainError, match="last admin"):
+    with pytest.raises(Refusal, match="last admin"):
         team.check_role_change("admin", "finance", admin_count=1)
     team.check_removal("admin", admin_count=2)
     team.check_removal("developer", admin_count=1)
-    with pytest.raises(DomainError, match="last admin"):
+    with pytest.raises(Refusal, match="last admin"):
         team.check_removal("admin", admin_count=1)
 
 
@@ -140,7 +142,7 @@ def test_every_status_transition(current, target):
     if (current, target) in ALLOWED:
         assert games.check_transition(current, target) == target
     else:
-        with pytest.raises(DomainError) as raised:
+        with pytest.raises(Refusal) as raised:
             games.check_transition(current, target)
         assert raised.value.details["status"] == current
 
@@ -150,10 +152,10 @@ def test_delete_only_drafts_and_freeze_content_under_review(status):
     if status == "draft":
         games.check_deletable(status)
     else:
-        with pytest.raises(DomainError, match="draft"):
+        with pytest.raises(Refusal, match="draft"):
             games.check_deletable(status)
     if status in ("pending_review", "removed"):
-        with pytest.raises(DomainError):
+        with pytest.raises(Refusal):
             games.check_content_editable(status)
     else:
         games.check_content_editable(status)

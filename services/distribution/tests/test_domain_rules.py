@@ -10,9 +10,9 @@ import pytest
 
 from distribution.domain import retailers as rules
 from distribution.domain.analytics import ratio, retailer_metrics
-from distribution.domain.errors import InvalidValue, Refusal
 from distribution.domain.money import SaleLine, check_price, sales_report, totals
 from distribution.domain.stock import reached_threshold
+from gamekeys_platform.refusals import InvalidValue, Refusal
 
 GAME = uuid.uuid4()
 

@@ -25,6 +25,7 @@ from gamekeys_platform.auth import optional_principal
 from gamekeys_platform.db import delete_in_batches, request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.openapi import declare
+from gamekeys_platform.refusals import Refusal
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -88,11 +89,13 @@ def _run_once(session: Session, scope: str, key: str, fingerprint: str, run_view
     try:
         response = make_response(run_view())
         savepoint.commit()
-    except ApiError as exc:
+    except (ApiError, Refusal) as exc:
         savepoint.rollback()
-        if exc.status >= 500:
+        # A domain refusal is stored and replayed like any other client error.
+        error = ApiError(exc.code, exc.message, exc.details) if isinstance(exc, Refusal) else exc
+        if error.status >= 500:
             raise
-        response = make_response((exc.body(), exc.status, exc.headers))
+        response = make_response((error.body(), error.status, error.headers))
     if response.status_code >= 500:
         session.rollback()
         return response

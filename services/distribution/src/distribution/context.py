@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from flask import current_app
 
 from distribution.db.tables import metadata
-from distribution.key_manager_client import KeyManagerClient
+from distribution.key_manager_client import KeyManager, KeyManagerClient
 from distribution.retailer_tokens import RetailerTokens
 from distribution.settings import Settings
 from gamekeys_platform.db import Database
@@ -25,7 +25,7 @@ class Distribution:
     settings: Settings
     db: Database
     outbox: Outbox
-    key_manager: KeyManagerClient
+    key_manager: KeyManager
     tokens: RetailerTokens
     hasher: PasswordHasher
     limiter: RateLimiter

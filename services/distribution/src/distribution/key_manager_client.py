@@ -3,18 +3,24 @@ repeating is safe, circuit breaker, request id and our service token).
 
 Scopes: ``keys:allocate`` (allocate, list an allocation's keys, release one), ``keys:sell``
 (sales, returns, which keys are a retailer's).
-An unreachable key-manager is 503 SERVICE_UNAVAILABLE, a failing one 502; its 4xx answers are
-turned into the §3 errors a caller of distribution should see.
+An unreachable key-manager is 503 SERVICE_UNAVAILABLE, a failing one 502 (``ApiError``s: the
+call failed); its 4xx answers are key-manager refusing, raised as ``Refusal``s in the §3 terms a
+caller of distribution should see, so a use case can tell "refused, nothing reserved" from
+"failed, maybe reserved".
+
+``KeyManager`` is what the use cases need of it: the context holds a ``KeyManagerClient``, and a
+unit test a plain fake object with the same methods.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from gamekeys_platform.errors import ApiError, format_timestamp
 from gamekeys_platform.http_client import ServiceClient, ServiceResponse
+from gamekeys_platform.refusals import Refusal
 from gamekeys_platform.service_tokens import ServiceTokenProvider
 
 SCOPES = "keys:allocate keys:sell"
@@ -27,6 +33,41 @@ _PASSED_ON = {
     "KEY_EXPIRED",
     "CONFLICT",
 }
+
+
+class KeyManager(Protocol):
+    """key-manager's internal API as distribution uses it. Refusals are ``Refusal``s (nothing
+    happened there); a failed call (unreachable, 5xx) is an ``ApiError`` with a 5xx status."""
+
+    def allocate(
+        self,
+        *,
+        allocation_id: uuid.UUID,
+        retailer_id: uuid.UUID,
+        game_id: uuid.UUID,
+        key_type: str,
+        quantity: int,
+    ) -> dict: ...
+
+    def allocation_keys(self, allocation_id: uuid.UUID, *, limit: int, cursor: str | None) -> dict: ...
+
+    def keys_of_retailer(self, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]) -> set[uuid.UUID]: ...
+
+    def release_allocation(self, allocation_id: uuid.UUID, *, reason: str, revoke: bool) -> dict | None: ...
+
+    def sell(
+        self, *, retailer_id: uuid.UUID, order_id: str, key_ids: list[uuid.UUID], sold_at: datetime
+    ) -> dict: ...
+
+    def return_keys(
+        self,
+        *,
+        retailer_id: uuid.UUID,
+        order_id: str,
+        key_ids: list[uuid.UUID],
+        reason: str,
+        return_id: uuid.UUID,
+    ) -> dict: ...
 
 
 class KeyManagerClient:
@@ -145,10 +186,10 @@ class KeyManagerClient:
         except (ValueError, KeyError, TypeError):
             code, message, details = "", "", {}
         if code in _PASSED_ON:
-            raise ApiError(code, message, details)
+            raise Refusal(code, message, details)
         if code in ("KEY_NOT_FOUND", "RETAILER_NOT_AUTHORIZED", "NOT_FOUND"):
             # Keys that do not exist and keys of another retailer look the same to a retailer.
-            raise ApiError("KEY_NOT_FOUND", "some keys are not this retailer's", _key_ids(details))
+            raise Refusal("KEY_NOT_FOUND", "some keys are not this retailer's", _key_ids(details))
         raise ApiError(
             "EXTERNAL_SERVICE_ERROR",
             f"key-manager refused the call with status {response.status_code}",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from distribution.db import repository as repo
-from distribution.key_manager_client import KeyManagerClient
+from distribution.key_manager_client import KeyManager
 from gamekeys_platform.db import Database
 
 log = logging.getLogger("distribution.reconcile")
@@ -15,7 +15,7 @@ REASON = "orphaned: reserved by key-manager, never recorded by distribution"
 
 
 def release_orphaned_allocations(
-    db: Database, key_manager: KeyManagerClient, *, older_than_seconds: float, limit: int = 500
+    db: Database, key_manager: KeyManager, *, older_than_seconds: float, limit: int = 500
 ) -> dict[str, int]:
     """Release up to ``limit`` attempts untouched for ``older_than_seconds``, one transaction
     each: the row stays locked while key-manager releases it, so a late retry of the same request

@@ -10,9 +10,11 @@ from sqlalchemy import Row
 
 from developer_portal.db import repository
 from developer_portal.domain.permissions import PLATFORM_USER_ROLES, Action, Decision, decide
+from developer_portal.usecases.common import Actor
 from gamekeys_platform.auth import Principal, current_principal, require_roles
 from gamekeys_platform.db import request_session
 from gamekeys_platform.errors import ApiError, not_found
+from gamekeys_platform.request_context import current_request_id
 
 # Every public route needs a user token (any platform role); a service token is 403 there.
 require_user = require_roles(*PLATFORM_USER_ROLES)
@@ -30,6 +32,12 @@ NO_STUDIO = {404: "NOT_FOUND: the caller has no studio yet (register it with POS
 
 def caller() -> Principal:
     return current_principal()
+
+
+def actor() -> Actor:
+    """The caller as the use cases know it: who, and the request it came with."""
+    principal = current_principal()
+    return Actor(principal.subject, principal.is_service, principal.email, current_request_id())
 
 
 def caller_user_id() -> uuid.UUID:

@@ -6,12 +6,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
-
-from developer_portal.api import access, serializers
+from developer_portal import serializers
+from developer_portal.api import access
 from developer_portal.api.blueprints import internal, public
-from developer_portal.api.effects import audit, emit
 from developer_portal.api.schemas import (
     AuditPageSchema,
     DeveloperPageSchema,
@@ -22,24 +19,17 @@ from developer_portal.api.schemas import (
     UpdateAccountSchema,
     VerificationSchema,
 )
+from developer_portal.context import portal
 from developer_portal.db import repository
-from developer_portal.domain import verification
-from developer_portal.domain.errors import conflict
-from developer_portal.domain.permissions import PLATFORM_ADMIN, Action, StudioRole
-from developer_portal.domain.team import normalize_email
-from gamekeys_platform.auth import current_principal, require_roles, require_scopes
-from gamekeys_platform.contracts import developer as events
+from developer_portal.domain.permissions import PLATFORM_ADMIN, Action
+from developer_portal.usecases import accounts
+from gamekeys_platform.auth import require_roles, require_scopes
 from gamekeys_platform.db import request_session, transactional
-from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
 
 SCOPE_VERIFY = "developers:verify"
-
-
-def _already_in_a_studio():
-    return conflict("ALREADY_IN_A_STUDIO", "you belong to a studio already; a user is in at most one")
 
 
 @public.route("/accounts", methods=["POST"])
@@ -49,64 +39,13 @@ def _already_in_a_studio():
 @public.response(201, DeveloperSchema)
 def register(body):
     """Register a studio: pending verification, the caller its first admin."""
-    session = request_session()
-    user_id = access.caller_user_id()
-    if repository.membership_of(session, user_id) is not None:
-        raise _already_in_a_studio()
-    email = current_principal().email
-    developer_id = uuid.uuid4()
-    try:
-        with session.begin_nested():
-            row = repository.insert_developer(
-                session,
-                developer_id=developer_id,
-                company_name=body["companyName"].strip(),
-                legal_details=body["legalDetails"],
-                verification_status=verification.VerificationStatus.PENDING.value,
-                created_by=user_id,
-            )
-            member = repository.insert_member(
-                session,
-                developer_id=developer_id,
-                user_id=user_id,
-                email=normalize_email(email) if email else None,
-                role=StudioRole.ADMIN.value,
-            )
-    except IntegrityError:
-        raise _already_in_a_studio() from None
-    result = serializers.developer(row, role=StudioRole.ADMIN.value)
-    audit(
-        session,
-        developer_id=developer_id,
-        action="developer.registered",
-        entity_type="developer",
-        entity_id=developer_id,
-        before=None,
-        after=result,
+    return accounts.register_studio(
+        portal(),
+        request_session(),
+        access.actor(),
+        company_name=body["companyName"],
+        legal_details=body["legalDetails"],
     )
-    audit(
-        session,
-        developer_id=developer_id,
-        action="team.member_added",
-        entity_type="team_member",
-        entity_id=user_id,
-        before=None,
-        after=serializers.member(member),
-    )
-    emit(
-        session,
-        events.DeveloperRegistered(
-            developer_id=developer_id,
-            company_name=row.company_name,
-            admin_user_id=str(user_id),
-            verification_status=row.verification_status,
-        ),
-    )
-    emit(
-        session,
-        events.TeamMemberAdded(developer_id=developer_id, user_id=str(user_id), role=StudioRole.ADMIN),
-    )
-    return result
 
 
 @public.route("/accounts", methods=["GET"])
@@ -141,33 +80,10 @@ def get_my_account():
 def update_my_account(body):
     """Change the company name or legal details (studio admins). A rejected studio whose details
     change is pending review again."""
-    session = request_session()
     studio = access.own_studio(Action.STUDIO_UPDATE, lock=True)
-    row = studio.developer
-    values = {}
-    if "companyName" in body and body["companyName"].strip() != row.company_name:
-        values["company_name"] = body["companyName"].strip()
-    if "legalDetails" in body and body["legalDetails"] != row.legal_details:
-        values["legal_details"] = body["legalDetails"]
-    before = serializers.developer(row, role=studio.role)
-    if not values:
-        return before
-    status = verification.status_after_details_update(row.verification_status)
-    if status.value != row.verification_status:
-        values.update(verification_status=status.value, verification_reason=None)
-    updated = repository.update_developer(session, row.developer_id, **values)
-    after = serializers.developer(updated, role=studio.role)
-    audit(
-        session,
-        developer_id=row.developer_id,
-        action="developer.updated",
-        entity_type="developer",
-        entity_id=row.developer_id,
-        before=before,
-        after=after,
+    return accounts.update_studio(
+        portal(), request_session(), access.actor(), studio.developer, role=studio.role, changes=body
     )
-    emit(session, events.DeveloperUpdated(developer_id=row.developer_id, company_name=updated.company_name))
-    return after
 
 
 @public.route("/accounts/<uuid:developer_id>", methods=["GET"])
@@ -214,36 +130,11 @@ def audit_log(query, developer_id):
 def decide_verification(body, developer_id):
     """The Admin Service's decision: pending → verified, or rejected with a reason. Repeating the
     decision already taken is a no-op (a retry); reversing it is 409."""
-    session = request_session()
-    row = repository.get_developer(session, developer_id, lock=True)
-    if row is None:
-        raise not_found("developer account")
-    change = verification.decide_verification(row.verification_status, body["status"], body["reason"])
-    before = serializers.developer(row)
-    if not change.changed:
-        return before
-    verified = change.status is verification.VerificationStatus.VERIFIED
-    updated = repository.update_developer(
-        session,
+    return accounts.decide_verification(
+        portal(),
+        request_session(),
+        access.actor(),
         developer_id,
-        verification_status=change.status.value,
-        verification_reason=change.reason,
-        verified_at=func.now() if verified else None,
+        status=body["status"],
+        reason=body["reason"],
     )
-    after = serializers.developer(updated)
-    audit(
-        session,
-        developer_id=developer_id,
-        action="developer.verified",
-        entity_type="developer",
-        entity_id=developer_id,
-        before=before,
-        after=after,
-    )
-    emit(
-        session,
-        events.DeveloperVerified(
-            developer_id=developer_id, verification_status=change.status, reason=change.reason
-        ),
-    )
-    return after

@@ -11,11 +11,11 @@ import marshmallow as ma
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from developer_portal.domain import games, metadata, pricing, reference, verification
-from developer_portal.domain.errors import InvalidValue
 from developer_portal.domain.permissions import STUDIO_ROLES
 from developer_portal.domain.team import INVITATION_STATUSES, MAX_EMAIL_LENGTH
 from gamekeys_platform.fields import Country
 from gamekeys_platform.pagination import PageQuerySchema
+from gamekeys_platform.refusals import InvalidValue
 
 
 def _text(max_length: int, *, required: bool = False, allow_none: bool = False):

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
-from developer_portal.domain.errors import InvalidValue, conflict
+from gamekeys_platform.refusals import InvalidValue, Refusal
 
 MAX_TITLE_LENGTH = 255
 _WHITESPACE = re.compile(r"\s+")
@@ -45,23 +45,27 @@ def check_transition(current: str, target: str) -> GameStatus:
     """The workflow's step from ``current`` to ``target``, or 409 with the current status."""
     current_status, target_status = GameStatus(current), GameStatus(target)
     if target_status not in TRANSITIONS[current_status]:
-        raise conflict(
-            "INVALID_STATUS_TRANSITION",
+        raise Refusal(
+            "CONFLICT",
             f"a {current_status.value} game cannot become {target_status.value}",
-            status=current_status.value,
+            {"reason": "INVALID_STATUS_TRANSITION", "status": current_status.value},
         )
     return target_status
 
 
 def check_deletable(status: str) -> None:
     if GameStatus(status) is not GameStatus.DRAFT:
-        raise conflict("GAME_NOT_DRAFT", "only a draft game can be deleted", status=status)
+        raise Refusal(
+            "CONFLICT", "only a draft game can be deleted", {"reason": "GAME_NOT_DRAFT", "status": status}
+        )
 
 
 def check_content_editable(status: str) -> None:
     if GameStatus(status) in _CONTENT_FROZEN:
-        raise conflict(
-            "GAME_CONTENT_FROZEN", f"a {status} game's title and metadata cannot change", status=status
+        raise Refusal(
+            "CONFLICT",
+            f"a {status} game's title and metadata cannot change",
+            {"reason": "GAME_CONTENT_FROZEN", "status": status},
         )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from developer_portal.domain.errors import InvalidValue
+from gamekeys_platform.refusals import InvalidValue
 
 MAX_DESCRIPTION_LENGTH = 20_000
 MAX_SHORT_DESCRIPTION_LENGTH = 500

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
-from developer_portal.domain.errors import InvalidValue
 from developer_portal.domain.reference import check_country, check_currency, minor_units
 from gamekeys_platform.errors import format_timestamp
+from gamekeys_platform.refusals import InvalidValue
 
 MAX_AMOUNT = Decimal("99999999")  # major units; numeric(15, 4) in the database holds it
 MIN_DISCOUNT_PERCENT = 1

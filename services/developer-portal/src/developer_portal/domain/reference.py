@@ -11,8 +11,8 @@ import functools
 
 import pycountry
 
-from developer_portal.domain.errors import InvalidValue
 from gamekeys_platform.countries import normalize_country
+from gamekeys_platform.refusals import InvalidValue
 
 # ISO 4217 minor units other than 2, and codes that are not money a game is priced in:
 # precious metals, SDR, test and "no currency" codes, bond-market units and fund codes.

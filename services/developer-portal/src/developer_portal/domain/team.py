@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from developer_portal.domain.errors import InvalidValue, conflict, forbidden
 from developer_portal.domain.permissions import StudioRole
 from developer_portal.domain.verification import VerificationStatus
+from gamekeys_platform.refusals import InvalidValue, Refusal
 
 MAX_EMAIL_LENGTH = 254
 MAX_TEAM_SIZE = 200  # members plus pending invitations
@@ -62,17 +62,25 @@ def check_invitation(team: TeamSnapshot, email: str, role: str) -> str:
     address = normalize_email(email)
     if VerificationStatus(team.verification_status) is not VerificationStatus.VERIFIED:
         # The seed: a *verified* studio's admin invites the team.
-        raise forbidden(
-            "DEVELOPER_NOT_VERIFIED",
+        raise Refusal(
+            "FORBIDDEN",
             "only a verified studio can invite team members",
-            verificationStatus=team.verification_status,
+            {"reason": "DEVELOPER_NOT_VERIFIED", "verificationStatus": team.verification_status},
         )
     if address in team.member_emails:
-        raise conflict("ALREADY_A_MEMBER", "this address belongs to a member of the team already")
+        raise Refusal(
+            "CONFLICT", "this address belongs to a member of the team already", {"reason": "ALREADY_A_MEMBER"}
+        )
     if address in team.pending_invitation_emails:
-        raise conflict("ALREADY_INVITED", "a pending invitation for this address exists already")
+        raise Refusal(
+            "CONFLICT", "a pending invitation for this address exists already", {"reason": "ALREADY_INVITED"}
+        )
     if team.member_count + len(team.pending_invitation_emails) >= MAX_TEAM_SIZE:
-        raise conflict("TEAM_FULL", f"a team has at most {MAX_TEAM_SIZE} members and pending invitations")
+        raise Refusal(
+            "CONFLICT",
+            f"a team has at most {MAX_TEAM_SIZE} members and pending invitations",
+            {"reason": "TEAM_FULL"},
+        )
     return address
 
 
@@ -89,23 +97,33 @@ def check_acceptance(
     check_addressee(invitation_email, caller_email)
     check_open(invitation_status, expires_at, now)
     if caller_studio is not None:
-        raise conflict("ALREADY_IN_A_STUDIO", "you belong to a studio already; leave it first")
+        raise Refusal(
+            "CONFLICT", "you belong to a studio already; leave it first", {"reason": "ALREADY_IN_A_STUDIO"}
+        )
 
 
 def check_addressee(invitation_email: str, caller_email: str | None) -> None:
     """Only the invited address may answer an invitation."""
     if caller_email is None or normalize_email(caller_email) != normalize_email(invitation_email):
-        raise forbidden("EMAIL_MISMATCH", "this invitation was sent to another email address")
+        raise Refusal(
+            "FORBIDDEN", "this invitation was sent to another email address", {"reason": "EMAIL_MISMATCH"}
+        )
 
 
 def check_open(invitation_status: str, expires_at: datetime, now: datetime) -> None:
     status = InvitationStatus(invitation_status)
     if status is not InvitationStatus.PENDING:
-        raise conflict(
-            "INVITATION_CLOSED", f"the invitation is {status.value}", invitationStatus=status.value
+        raise Refusal(
+            "CONFLICT",
+            f"the invitation is {status.value}",
+            {"reason": "INVITATION_CLOSED", "invitationStatus": status.value},
         )
     if expires_at <= now:
-        raise conflict("INVITATION_EXPIRED", "the invitation has expired", invitationStatus="expired")
+        raise Refusal(
+            "CONFLICT",
+            "the invitation has expired",
+            {"reason": "INVITATION_EXPIRED", "invitationStatus": "expired"},
+        )
 
 
 def check_role_change(current_role: str, new_role: str, admin_count: int) -> bool:
@@ -114,13 +132,21 @@ def check_role_change(current_role: str, new_role: str, admin_count: int) -> boo
     if current is new:
         return False
     if current is StudioRole.ADMIN and admin_count <= 1:
-        raise conflict("LAST_ADMIN", "the last admin of a studio cannot be demoted; promote another first")
+        raise Refusal(
+            "CONFLICT",
+            "the last admin of a studio cannot be demoted; promote another first",
+            {"reason": "LAST_ADMIN"},
+        )
     return True
 
 
 def check_removal(role: str, admin_count: int) -> None:
     if StudioRole(role) is StudioRole.ADMIN and admin_count <= 1:
-        raise conflict("LAST_ADMIN", "the last admin of a studio cannot be removed; promote another first")
+        raise Refusal(
+            "CONFLICT",
+            "the last admin of a studio cannot be removed; promote another first",
+            {"reason": "LAST_ADMIN"},
+        )
 
 
 def ensure_role(role: str) -> StudioRole:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from developer_portal.domain.errors import InvalidValue, conflict
+from gamekeys_platform.refusals import InvalidValue, Refusal
 
 MAX_REASON_LENGTH = 1000
 
@@ -41,10 +41,10 @@ def decide_verification(current: str, requested: str, reason: str | None) -> Ver
     if current_status is requested_status:
         return VerificationChange(current_status, reason, changed=False)
     if current_status is not VerificationStatus.PENDING:
-        raise conflict(
-            "VERIFICATION_ALREADY_DECIDED",
+        raise Refusal(
+            "CONFLICT",
             f"the studio is already {current_status.value}",
-            verificationStatus=current_status.value,
+            {"reason": "VERIFICATION_ALREADY_DECIDED", "verificationStatus": current_status.value},
         )
     return VerificationChange(requested_status, reason, changed=True)
 

@@ -6,17 +6,14 @@ import uuid
 from datetime import timedelta
 
 from flask import request
-from sqlalchemy import func
 
-from distribution import events
 from distribution.api import schemas as s
-from distribution.api.common import actor, allocation_dict, refused, retailer_dict, ts
+from distribution.api.common import actor, allocation_dict, retailer_dict, ts
 from distribution.context import distribution
 from distribution.db import repository as repo
-from distribution.domain import retailers as rules
 from distribution.domain.analytics import retailer_metrics
-from distribution.domain.errors import Refusal
 from distribution.domain.money import sales_report
+from distribution.usecases import allocations, retailers
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import require_roles
 from gamekeys_platform.db import request_session, transactional
@@ -33,13 +30,10 @@ blp = Blueprint(
 )
 
 MAX_REPORT_DAYS = 366
-# Allocation ids derive from (caller, Idempotency-Key): a retry after a lost answer asks
-# key-manager for the same allocation, which it replays instead of allocating twice.
-_ALLOCATION_NAMESPACE = uuid.UUID("6f1f3a52-8e7c-4d5b-9a51-0c3b1de2a7f4")
 
 
-def _retailer_or_404(retailer_id: uuid.UUID, *, for_update: bool = False):
-    row = repo.get_retailer(request_session(), retailer_id, for_update=for_update)
+def _retailer_or_404(retailer_id: uuid.UUID):
+    row = repo.get_retailer(request_session(), retailer_id)
     if row is None:
         raise not_found("retailer")
     return row
@@ -52,22 +46,16 @@ def _retailer_or_404(retailer_id: uuid.UUID, *, for_update: bool = False):
 @blp.response(201, s.RetailerSchema)
 def add_retailer(body):
     """addRetailer: the retailer with its client credentials; the secret is shown this once."""
-    dist, session = distribution(), request_session()
-    secret = rules.new_client_secret()
-    row = repo.insert_retailer(
-        session,
-        id=uuid.uuid4(),
+    row, secret = retailers.add_retailer(
+        distribution(),
+        request_session(),
+        actor=actor(),
         name=body["name"],
         contact_info=s.ContactInfoSchema().dump(body["contactInfo"]),
         commission_rate=body["commissionRate"],
-        allowed_game_ids=sorted(set(body["allowedGameIds"])),
-        allowed_regions=rules.normalize_regions(body["allowedRegions"]),
-        status=rules.RetailerStatus.ACTIVE.value,
-        client_id=rules.new_client_id(),
-        secret_hash=dist.hasher.hash(secret),
-        created_by=actor(),
+        allowed_game_ids=body["allowedGameIds"],
+        allowed_regions=body["allowedRegions"],
     )
-    dist.outbox.add(session, events.retailer_added(row, created_by=actor()))
     return retailer_dict(row, client_secret=secret)
 
 
@@ -101,48 +89,11 @@ def get_retailer(retailer_id):
 @blp.response(200, s.RetailerSchema)
 def update_retailer(body, retailer_id):
     """updateRetailer: suspend (its tokens stop working at once), reactivate, change terms."""
-    dist, session = distribution(), request_session()
-    current = _retailer_or_404(retailer_id, for_update=True)
-    values: dict = {}
-    try:
-        if "status" in body and rules.status_change(current.status, body["status"]) is not None:
-            values["status"] = body["status"]
-    except Refusal as exc:
-        raise refused(exc) from None
-    if "commissionRate" in body:
-        values["commission_rate"] = body["commissionRate"]
-    if "name" in body:
-        values["name"] = body["name"]
-    if "contactInfo" in body:
-        values["contact_info"] = s.ContactInfoSchema().dump(body["contactInfo"])
-    if "allowedGameIds" in body:
-        values["allowed_game_ids"] = sorted(set(body["allowedGameIds"]))
-    if "allowedRegions" in body:
-        values["allowed_regions"] = rules.normalize_regions(body["allowedRegions"])
-    changed = sorted(
-        name
-        for name, column in {
-            "name": "name",
-            "contactInfo": "contact_info",
-            "commissionRate": "commission_rate",
-            "allowedGameIds": "allowed_game_ids",
-            "allowedRegions": "allowed_regions",
-            "status": "status",
-        }.items()
-        if column in values and values[column] != getattr(current, column)
-    )
-    if not changed:
-        return retailer_dict(current)
-    row = repo.update_retailer(session, retailer_id, **values)
-    dist.outbox.add(
-        session,
-        events.retailer_updated(
-            row,
-            changed_fields=changed,
-            previous_status=current.status,
-            reason=body.get("reason"),
-            updated_by=actor(),
-        ),
+    changes = {field: body[field] for field in retailers.UPDATABLE if field in body}
+    if "contactInfo" in changes:
+        changes["contactInfo"] = s.ContactInfoSchema().dump(changes["contactInfo"])
+    row = retailers.update_retailer(
+        distribution(), request_session(), retailer_id, changes, actor=actor(), reason=body.get("reason")
     )
     return retailer_dict(row)
 
@@ -154,26 +105,7 @@ def update_retailer(body, retailer_id):
 def rotate_credentials(retailer_id):
     """A new client secret (shown this once); the old secret and every token issued under it stop
     working at once. The client id stays."""
-    dist, session = distribution(), request_session()
-    current = _retailer_or_404(retailer_id, for_update=True)
-    secret = rules.new_client_secret()
-    row = repo.update_retailer(
-        session,
-        retailer_id,
-        secret_hash=dist.hasher.hash(secret),
-        credentials_version=current.credentials_version + 1,
-        credentials_rotated_at=func.now(),
-    )
-    dist.outbox.add(
-        session,
-        events.retailer_updated(
-            row,
-            changed_fields=["apiCredentials"],
-            previous_status=current.status,
-            reason=None,
-            updated_by=actor(),
-        ),
-    )
+    row, secret = retailers.rotate_credentials(distribution(), request_session(), retailer_id, actor=actor())
     return retailer_dict(row, client_secret=secret)
 
 
@@ -190,72 +122,20 @@ def allocate_keys(body):
     allocation when key-manager is unreachable (the attempt note stays for the worker, in case
     key-manager did reserve keys); 409 ALLOCATION_RELEASED for a retry of an attempt the worker
     released meanwhile."""
-    dist, session = distribution(), request_session()
-    retailer = repo.get_retailer(session, body["retailerId"])
-    if retailer is None:
-        raise ApiError("NOT_FOUND", "retailer not found", {"retailerId": str(body["retailerId"])})
-    try:
-        rules.authorize_allocation(
-            status=retailer.status,
-            allowed_game_ids=retailer.allowed_game_ids,
-            allowed_regions=retailer.allowed_regions,
-            game_id=body["gameId"],
-            restrictions=body["restrictions"],
-        )
-    except Refusal as exc:
-        raise refused(exc) from None
-    key = request.headers.get(HEADER)
-    allocation_id = uuid.uuid5(_ALLOCATION_NAMESPACE, f"{actor()}|{key}") if key is not None else uuid.uuid4()
-    # Noted in its own committed transaction first, so a crash after key-manager reserved the
-    # keys leaves a trace the worker reconciles (tables.allocation_attempts).
-    with dist.db.transaction() as attempts:
-        claimed = repo.claim_allocation_attempt(
-            attempts, allocation_id, retailer_id=retailer.id, requested_by=actor()
-        )
-    if not claimed:
-        raise _released_meanwhile(allocation_id)
-    try:
-        dist.key_manager.allocate(
-            allocation_id=allocation_id,
-            retailer_id=retailer.id,
-            game_id=body["gameId"],
-            key_type=body["keyType"],
-            quantity=body["quantity"],
-        )
-    except ApiError as exc:
-        if exc.status < 500:  # key-manager refused: it reserved nothing
-            with dist.db.transaction() as attempts:
-                repo.forget_allocation_attempt(attempts, allocation_id)
-        raise
-    if not repo.finish_allocation_attempt(session, allocation_id):
-        raise _released_meanwhile(allocation_id)
-    restrictions = [
-        {"type": r["type"], "countries": sorted({c.upper() for c in r["countries"]})}
-        for r in body["restrictions"]
-    ]
-    row = repo.insert_allocation(
-        session,
-        id=allocation_id,
-        retailer_id=retailer.id,
+    row = allocations.allocate(
+        distribution(),
+        request_session(),
+        actor=actor(),
+        idempotency_key=request.headers.get(HEADER),
+        retailer_id=body["retailerId"],
         game_id=body["gameId"],
         key_type=body["keyType"],
         quantity=body["quantity"],
         price_amount=body["pricing"]["amount"],
         price_currency=body["pricing"]["currency"],
-        restrictions=restrictions,
-        created_by=actor(),
+        restrictions=body["restrictions"],
     )
-    dist.outbox.add(session, events.allocation_created(row))
     return allocation_dict(row)
-
-
-def _released_meanwhile(allocation_id: uuid.UUID) -> ApiError:
-    return ApiError(
-        "CONFLICT",
-        "this allocation was never recorded and its keys went back to the free pool; "
-        "send the request again with a new Idempotency-Key",
-        {"reason": "ALLOCATION_RELEASED", "allocationId": str(allocation_id)},
-    )
 
 
 @blp.route("/allocations/<uuid:allocation_id>/release", methods=["POST"])
@@ -268,35 +148,21 @@ def release_allocation(body, allocation_id):
     (``revoke``). Keys the retailer has received but not sold can only be revoked (it knows them
     in clear): without ``revoke`` they make it 409 CONFLICT (KEYS_DELIVERED). Sold keys stay sold.
     Repeating it takes back nothing more."""
-    dist, session = distribution(), request_session()
-    allocation = repo.get_allocation_for_update(session, allocation_id)
-    if allocation is None:
-        raise not_found("allocation")
-    seen = repo.delivered_unsold(session, allocation_id)
-    if seen and not body["revoke"]:
-        raise ApiError(
-            "CONFLICT",
-            "the retailer has received unsold keys of this allocation; they can only be revoked",
-            {"reason": "KEYS_DELIVERED", "deliveredUnsold": seen},
-        )
-    result = dist.key_manager.release_allocation(allocation_id, reason=body["reason"], revoke=body["revoke"])
-    released = result["released"] if result is not None else 0
-    status = "revoked" if body["revoke"] else "generated"
-    row = repo.record_release(session, allocation_id, released)
-    if released:
-        dist.outbox.add(
-            session,
-            events.allocation_released(
-                row, released=released, status=status, reason=body["reason"], released_by=actor()
-            ),
-        )
+    result = allocations.release(
+        distribution(),
+        request_session(),
+        allocation_id,
+        actor=actor(),
+        reason=body["reason"],
+        revoke=body["revoke"],
+    )
     return {
-        "allocationId": row.id,
-        "retailerId": row.retailer_id,
-        "released": released,
-        "releasedTotal": row.released_keys,
-        "status": status,
-        "releasedAt": ts(row.released_at),
+        "allocationId": result.allocation.id,
+        "retailerId": result.allocation.retailer_id,
+        "released": result.released,
+        "releasedTotal": result.allocation.released_keys,
+        "status": result.status,
+        "releasedAt": ts(result.allocation.released_at),
     }
 
 

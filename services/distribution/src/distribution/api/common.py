@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from flask import g
 
-from distribution.domain.errors import Refusal
-from gamekeys_platform.errors import ApiError
 from gamekeys_platform.errors import format_optional_timestamp as ts
 
 
 def actor() -> str:
     principal = g.get("principal")
     return principal.subject if principal is not None else "anonymous"
-
-
-def refused(exc: Refusal) -> ApiError:
-    return ApiError(exc.code, exc.message, exc.details)
 
 
 def retailer_dict(row, *, client_secret: str | None = None) -> dict:

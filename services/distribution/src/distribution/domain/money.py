@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from distribution.domain.errors import InvalidValue
+from gamekeys_platform.refusals import InvalidValue
 
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal("1000000")

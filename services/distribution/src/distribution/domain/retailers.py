@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from enum import StrEnum
 
-from distribution.domain.errors import InvalidValue, Refusal
+from gamekeys_platform.refusals import InvalidValue, Refusal
 
 MAX_COMMISSION_RATE = Decimal("0.9999")
 COMMISSION_PLACES = 4

@@ -1,0 +1,10 @@
+"""The portal's use cases, one function each, beside the domain: each takes the context
+(``PortalState``), the session of the caller's transaction and the ``Actor``, does the repository
+writes, the audit entry and the developer.events event, and returns what it recorded (the public
+shape, which the audit log keeps as ``after``). They refuse with the lib's ``Refusal``; views
+authorize the caller first and pass the rows they resolved.
+
+- ``accounts``: register a studio, update it, the Admin Service's verification decision;
+- ``team``: invite, revoke an invitation, accept or decline one, change a member's role, remove one;
+- ``games``: create, update, delete a game, update its metadata, set its pricing.
+"""

@@ -1,0 +1,177 @@
+"""A retailer's sales and returns. Keys change state in key-manager all or nothing, before
+anything is written here: a refusal there writes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from distribution import events
+from distribution.context import Distribution
+from distribution.db import repository as repo
+from distribution.domain.money import totals
+from distribution.domain.stock import reached_threshold
+from gamekeys_platform.refusals import Refusal
+
+
+@dataclass(frozen=True)
+class Sale:
+    sale: Any  # the sales row
+    key_ids: list[uuid.UUID]
+    recorded_before: bool  # the same order was recorded already (a retry)
+
+
+def record_sale(
+    dist: Distribution,
+    session: Session,
+    retailer,
+    *,
+    order_id: str,
+    key_ids: list[uuid.UUID],
+    price_amount: Decimal,
+    currency: str,
+    sold_at: datetime,
+) -> Sale:
+    """Record an order: its keys become sold in key-manager, all or nothing, then the sale is
+    written with sale.recorded (and allocation.low_stock where a threshold is reached).
+    Idempotent by (retailer, orderId): the same order again is the recorded sale; the same
+    orderId with other keys, price or time IDEMPOTENCY_CONFLICT. Only keys the retailer has
+    received: its own keys not fetched yet CONFLICT KEY_NOT_DELIVERED, others' KEY_NOT_FOUND;
+    keys sold in another order CONFLICT KEY_ALREADY_SOLD."""
+    repo.lock(session, f"sale|{retailer.id}|{order_id}")
+    fingerprint = sale_fingerprint(key_ids, price_amount, currency, sold_at)
+    existing = repo.get_sale(session, retailer.id, order_id)
+    if existing is not None:
+        if existing.request_fingerprint != fingerprint:
+            raise Refusal("IDEMPOTENCY_CONFLICT", "this orderId was recorded with other keys, price or time")
+        return Sale(existing, [row.key_id for row in repo.keys_of_sale(session, existing.id)], True)
+    key_ids = _unique(key_ids)
+    delivered = repo.delivered_keys(session, retailer.id, key_ids)
+    _check_delivered(dist, retailer.id, [k for k in key_ids if k not in delivered])
+    already = repo.sold_keys_of_retailer(session, retailer.id, key_ids)
+    if already:
+        raise Refusal(
+            "CONFLICT",
+            "some keys were sold in another order",
+            {"reason": "KEY_ALREADY_SOLD", "keyIds": sorted(str(r.key_id) for r in already)[:50]},
+        )
+    dist.key_manager.sell(retailer_id=retailer.id, order_id=order_id, key_ids=key_ids, sold_at=sold_at)
+    sale = {
+        "id": uuid.uuid4(),
+        "retailer_id": retailer.id,
+        "order_id": order_id,
+        "units": len(key_ids),
+        "unit_price": price_amount,
+        "currency": currency,
+        "commission_rate": retailer.commission_rate,
+        "sold_at": sold_at,
+        "request_fingerprint": fingerprint,
+    }
+    repo.insert_sale(session, sale, {k: delivered[k] for k in key_ids})
+    sale_totals = totals(price_amount, len(key_ids), retailer.commission_rate)
+    dist.outbox.add(session, events.sale_recorded(sale, key_ids, sale_totals))
+    _signal_low_stock(dist, session, {delivered[k] for k in key_ids})
+    return Sale(repo.get_sale(session, retailer.id, order_id), key_ids, False)
+
+
+def sale_fingerprint(
+    key_ids: Iterable[uuid.UUID], price_amount: Decimal, currency: str, sold_at: datetime
+) -> str:
+    canonical = {
+        "keyIds": sorted({str(k) for k in key_ids}),
+        "price": {"amount": str(price_amount), "currency": currency},
+        "soldAt": sold_at.isoformat(),
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def _unique(key_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    if len(set(key_ids)) != len(key_ids):
+        raise Refusal(
+            "VALIDATION_ERROR", "keyIds lists a key twice", {"fields": {"json": {"keyIds": ["duplicates"]}}}
+        )
+    return sorted(key_ids)
+
+
+def _check_delivered(dist: Distribution, retailer_id: uuid.UUID, undelivered: list[uuid.UUID]) -> None:
+    """A retailer sells only keys it has received through GET /retailer/keys. Keys that are not
+    its own at all are KEY_NOT_FOUND, like everything of another retailer; its own keys it has
+    not fetched yet are CONFLICT (KEY_NOT_DELIVERED): fetching them first makes the sale work."""
+    if not undelivered:
+        return
+    owned = dist.key_manager.keys_of_retailer(retailer_id, undelivered)
+    foreign = [str(k) for k in undelivered if k not in owned]
+    if foreign:
+        raise Refusal("KEY_NOT_FOUND", "some keys are not this retailer's", {"keyIds": foreign[:50]})
+    raise Refusal(
+        "CONFLICT",
+        "some keys have not been fetched through GET /retailer/keys yet; fetch them before selling",
+        {"reason": "KEY_NOT_DELIVERED", "keyIds": [str(k) for k in undelivered][:50]},
+    )
+
+
+def _signal_low_stock(dist: Distribution, session: Session, allocation_ids: set[uuid.UUID]) -> None:
+    rows = repo.allocations_for_update(session, allocation_ids)
+    sold = repo.sold_per_allocation(session, allocation_ids)
+    for row in rows:
+        unsold = row.quantity - sold.get(row.id, 0)
+        threshold = reached_threshold(row.quantity, unsold, row.low_stock_signalled)
+        if threshold is not None:
+            repo.set_low_stock_signalled(session, row.id, threshold)
+            dist.outbox.add(session, events.low_stock(row, unsold=unsold, threshold=threshold))
+
+
+@dataclass(frozen=True)
+class Return:
+    return_id: uuid.UUID
+    order_id: str
+    key_ids: list[uuid.UUID]
+
+
+def return_keys(
+    dist: Distribution, session: Session, retailer, *, order_id: str, key_ids: list[uuid.UUID], reason: str
+) -> Return:
+    """Refund keys of an order: they are revoked in key-manager as returned, all or nothing (an
+    activated key makes it KEY_ALREADY_ACTIVATED there, and nothing changes), then the return is
+    written with sale.returned. The same keys of the same order again are the same return."""
+    repo.lock(session, f"sale|{retailer.id}|{order_id}")
+    sale = repo.get_sale(session, retailer.id, order_id)
+    if sale is None:
+        raise Refusal("NOT_FOUND", "order not found", {"orderId": order_id})
+    key_ids = _unique(key_ids)
+    in_sale = {row.key_id: row for row in repo.keys_of_sale(session, sale.id)}
+    foreign = [str(k) for k in key_ids if k not in in_sale]
+    if foreign:
+        raise Refusal("KEY_NOT_FOUND", "some keys are not part of this order", {"keyIds": foreign[:50]})
+    returned = [k for k in key_ids if in_sale[k].status == "returned"]
+    if returned and len(returned) == len(key_ids) and len({in_sale[k].return_id for k in key_ids}) == 1:
+        return Return(in_sale[key_ids[0]].return_id, sale.order_id, key_ids)
+    if returned:
+        raise Refusal(
+            "CONFLICT",
+            "some keys were returned already",
+            {"reason": "KEY_ALREADY_RETURNED", "keyIds": [str(k) for k in returned][:50]},
+        )
+    return_id = uuid.uuid4()
+    dist.key_manager.return_keys(
+        retailer_id=retailer.id, order_id=sale.order_id, key_ids=key_ids, reason=reason, return_id=return_id
+    )
+    return_row = {
+        "id": return_id,
+        "retailer_id": retailer.id,
+        "sale_id": sale.id,
+        "order_id": sale.order_id,
+        "units": len(key_ids),
+        "reason": reason,
+    }
+    repo.record_return(session, return_row, key_ids)
+    dist.outbox.add(session, events.sale_returned(return_row, sale, key_ids))
+    return Return(return_id, sale.order_id, key_ids)
