@@ -4,8 +4,9 @@ The key's record is written in the same transaction as the view's effect, so eit
 exist or neither does: a crash can never leave an effect whose key would let it run twice.
 A transaction-scoped advisory lock on (caller, key) makes concurrent duplicates answer
 409 at once instead of queueing behind the first; after it commits they replay it.
-4xx outcomes are stored (the view's own writes are rolled back to a savepoint first);
-5xx outcomes are not, so a retry runs again.
+4xx outcomes are stored (the view's own writes are rolled back to a savepoint first), whether
+the view raised an ``ApiError`` or a domain ``Refusal``; 5xx outcomes are not, so a retry runs
+again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gamekeys_platform.auth import optional_principal
 from gamekeys_platform.db import delete_in_batches, request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.openapi import declare
+from gamekeys_platform.refusals import Refusal
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -88,11 +90,12 @@ def _run_once(session: Session, scope: str, key: str, fingerprint: str, run_view
     try:
         response = make_response(run_view())
         savepoint.commit()
-    except ApiError as exc:
+    except (ApiError, Refusal) as exc:
         savepoint.rollback()
-        if exc.status >= 500:
+        error = exc if isinstance(exc, ApiError) else ApiError(exc.code, exc.message, exc.details)
+        if error.status >= 500:
             raise
-        response = make_response((exc.body(), exc.status, exc.headers))
+        response = make_response((error.body(), error.status, error.headers))
     if response.status_code >= 500:
         session.rollback()
         return response
