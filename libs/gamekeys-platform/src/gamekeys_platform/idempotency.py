@@ -4,8 +4,9 @@ The key's record is written in the same transaction as the view's effect, so eit
 exist or neither does: a crash can never leave an effect whose key would let it run twice.
 A transaction-scoped advisory lock on (caller, key) makes concurrent duplicates answer
 409 at once instead of queueing behind the first; after it commits they replay it.
-4xx outcomes are stored (the view's own writes are rolled back to a savepoint first);
-5xx outcomes are not, so a retry runs again.
+4xx outcomes are stored (the view's own writes are rolled back to a savepoint first), whether
+the view raised an ``ApiError`` or a domain ``Refusal``; 5xx outcomes are not, so a retry runs
+again.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from antifraud.api.routes import blp
+from antifraud.api.routes import BLUEPRINTS
 from antifraud.context import Antifraud
 from antifraud.settings import Settings, get_settings
 from gamekeys_platform.app import create_service_app
@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = create_service_app(
         settings,
         title="Antifraud",
-        blueprints=[blp],
+        blueprints=BLUEPRINTS,
         # Redis is not a readiness dependency: without it analyze scores in degraded mode.
         # Kafka neither: events wait in the outbox.
         ready_checks={"database": af.db.ping},
