@@ -88,14 +88,14 @@ REDEMPTIONS = Counter(
 )
 
 
-def _error(refusal: Refusal | None) -> dict | None:
+def _error(refusal: Refusal) -> dict:
     """§3's error object of a refusal (inside a RedemptionResult or ValidationResult)."""
-    return None if refusal is None else error_body(refusal.code, refusal.message, refusal.details)["error"]
+    return error_body(refusal.code, refusal.message, refusal.details)["error"]
 
 
-def _retry_after(refusal: Refusal | None) -> dict[str, str]:
+def _retry_after(refusal: Refusal) -> dict[str, str]:
     """A lockout's Retry-After (whole seconds, in ``details.retryAfter``)."""
-    if refusal is not None and refusal.code == "RATE_LIMITED":
+    if refusal.code == "RATE_LIMITED":
         return {"Retry-After": str(refusal.details["retryAfter"])}
     return {}
 
@@ -103,7 +103,8 @@ def _retry_after(refusal: Refusal | None) -> dict[str, str]:
 def _respond(body: dict, status: int, refusal: Refusal | None) -> Response:
     response = jsonify(body)
     response.status_code = status
-    response.headers.update(_retry_after(refusal))
+    if refusal is not None and refusal.code == "RATE_LIMITED":
+        response.headers["Retry-After"] = str(refusal.details["retryAfter"])
     return response
 
 
@@ -143,7 +144,7 @@ def redeem(body):
     except FraudChecksUnavailable as exc:
         raise service_unavailable(exc.message, exc.retry_after) from None
     refusal = result.refusal
-    error = _error(refusal)
+    error = None if refusal is None else _error(refusal)
     REDEMPTIONS.labels(result.status.value, refusal.code if refusal else "").inc()
     answer = redemption_result(
         result.status, result.transaction_id, game_id=result.game_id, key_id=result.key_id, error=error
@@ -175,7 +176,7 @@ def validate_redemption(body):
         "valid": result.valid,
         "keyId": key and key.get("keyId"),
         "gameId": key and key.get("gameId"),
-        "error": _error(refusal),
+        "error": None if refusal is None else _error(refusal),
     }
     return _respond(answer, 429 if refusal is not None and refusal.code == "RATE_LIMITED" else 200, refusal)
 
