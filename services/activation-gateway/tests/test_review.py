@@ -7,7 +7,7 @@ import time
 import uuid
 
 from activation_gateway.consumers import CASES_CONSUMER, case_decision_handler
-from activation_gateway.redemption import reassess_holds
+from activation_gateway.usecases.reviews import reassess_holds
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
 from gamekeys_platform.testing import consumer_in_own_group

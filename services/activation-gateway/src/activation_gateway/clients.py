@@ -2,7 +2,9 @@
 where repeating is safe, circuit breaker, request id and our service token).
 
 key-manager (scopes ``keys:read keys:hold keys:activate``): an unreachable key-manager is
-503 SERVICE_UNAVAILABLE, a failing one 502; its §3 refusals come back as ``KeyManagerRefusal``.
+503 SERVICE_UNAVAILABLE, a failing one 502; its §3 refusals come back as ``KeyManagerRefusal``,
+a plain ``Refusal`` the use cases act on (and the app answers as its code's error if one
+reaches it); a refusal of our own call (401, 422, ...) is a ``Refusal`` EXTERNAL_SERVICE_ERROR.
 antifraud (scope ``fraud:analyze``): any failure is "unavailable" (None), and the redemption
 applies its documented policy instead of failing.
 The platform User Service (scope ``users:read``, only when ``USER_SERVICE_URL`` is set): the
@@ -18,9 +20,10 @@ from urllib.parse import quote
 
 from prometheus_client import Counter
 
-from activation_gateway.domain.redemption import Account, Refusal, parse_account_created_at
-from gamekeys_platform.errors import ApiError
+from activation_gateway.domain.redemption import Account, parse_account_created_at
+from gamekeys_platform.errors import STATUS_BY_CODE, ApiError
 from gamekeys_platform.http_client import ServiceClient, ServiceResponse
+from gamekeys_platform.refusals import Refusal
 from gamekeys_platform.service_tokens import ServiceTokenProvider
 
 log = logging.getLogger("activation_gateway.clients")
@@ -34,26 +37,22 @@ USER_SERVICE_UNAVAILABLE = Counter(
 INTERNAL = "/internal/v1/keys"
 
 
-class KeyManagerRefusal(ApiError):
-    """A 4xx answer of key-manager, in §3 terms (KEY_NOT_FOUND, KEY_ALREADY_ACTIVATED, ...)."""
-
-    @property
-    def refusal(self) -> Refusal:
-        """The redemption's refusal: key-manager's code, message and details, passed on."""
-        return Refusal(self.code, self.message, self.details)
+class KeyManagerRefusal(Refusal):
+    """A 4xx answer of key-manager, in §3 terms (KEY_NOT_FOUND, KEY_ALREADY_ACTIVATED, ...): the
+    redemption's refusal, key-manager's code, message and details passed on."""
 
 
-def _refusal(response: ServiceResponse, service: str) -> ApiError:
+def _refusal(response: ServiceResponse, service: str) -> Refusal:
     try:
         error = response.json()["error"]
         code, message, details = error["code"], error["message"], error.get("details") or {}
     except (ValueError, KeyError, TypeError):
         code, message, details = "", "", {}
-    if code and response.status_code in (403, 404, 409, 410):
+    if code in STATUS_BY_CODE and response.status_code in (403, 404, 409, 410):
         return KeyManagerRefusal(code, message, details)
     # Our own request was refused (401, 422, ...): a bug or misconfiguration, not the player's fault.
     log.error("%s refused our call with %s %s", service, response.status_code, code)
-    return ApiError(
+    return Refusal(
         "EXTERNAL_SERVICE_ERROR",
         f"{service} refused the call with status {response.status_code}",
         {"service": service, "status": response.status_code},

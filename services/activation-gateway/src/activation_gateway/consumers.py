@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from activation_gateway.context import Gateway
 from activation_gateway.db import repository as repo
 from activation_gateway.domain.blocks import normalize
-from activation_gateway.redemption import apply_case_decision
+from activation_gateway.usecases.reviews import apply_case_decision
 from gamekeys_platform.contracts import EventHandlers, antifraud
 from gamekeys_platform.events import Event
 

@@ -1,10 +1,14 @@
 """What a request or the worker needs besides the session: settings, database, outbox, the
 key-manager, antifraud and (optional) User Service clients, the lockout limiter, IP data,
-trusted proxies and the snapshot of blocks in force."""
+trusted proxies and the snapshot of blocks in force.
+
+The other services are typed as the small Protocols below, so a unit test builds a ``Gateway``
+with plain fakes (``tests/unit``) and runs the use cases without their apps."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import redis
 from flask import current_app
@@ -22,6 +26,7 @@ from activation_gateway.clients import (
 from activation_gateway.db.tables import metadata
 from activation_gateway.domain.addresses import parse_networks
 from activation_gateway.domain.lockout import LockoutRule, parse_rules
+from activation_gateway.domain.redemption import Account
 from activation_gateway.settings import Settings
 from gamekeys_platform.db import Database
 from gamekeys_platform.geoip import IpRanges
@@ -32,14 +37,43 @@ from gamekeys_platform.service_tokens import ServiceTokenProvider
 SOURCE = "activation-gateway"
 
 
+class KeyManager(Protocol):
+    """key-manager's internal API (``KeyManagerClient``). Its §3 refusals (KEY_NOT_FOUND,
+    KEY_ALREADY_ACTIVATED, CONFLICT, ...) are raised as ``clients.KeyManagerRefusal``."""
+
+    def lookup(self, *, key: str | None = None, key_id: str | None = None) -> dict: ...
+
+    def hold(self, key_id: str, hold_id: str, reason: str) -> dict: ...
+
+    def release(self, key_id: str, hold_id: str, reason: str) -> dict: ...
+
+    def activate(
+        self, key_id: str, *, user_id: str, activation_id: str, user_region: str, hold_id: str | None = None
+    ) -> dict: ...
+
+    def key_info_as(self, key_id: str, authorization: str) -> dict | None: ...
+
+
+class Antifraud(Protocol):
+    """antifraud's analyze (``AntifraudClient``): the FraudScore, or None when unavailable."""
+
+    def analyze(self, body: dict[str, Any], *, idempotency_key: str | None) -> dict | None: ...
+
+
+class UserService(Protocol):
+    """The platform User Service (``UserServiceClient``): the account, or None when unavailable."""
+
+    def account(self, user_id: str) -> Account | None: ...
+
+
 @dataclass
 class Gateway:
     settings: Settings
     db: Database
     outbox: Outbox
-    key_manager: KeyManagerClient
-    antifraud: AntifraudClient
-    user_service: UserServiceClient | None
+    key_manager: KeyManager
+    antifraud: Antifraud
+    user_service: UserService | None
     limiter: RateLimiter
     lockout_rules: tuple[LockoutRule, ...]
     ip_ranges: IpRanges

@@ -18,8 +18,8 @@ from activation_gateway.consumers import (
 )
 from activation_gateway.context import SOURCE, Gateway
 from activation_gateway.db import repository as repo
-from activation_gateway.redemption import reassess_holds
 from activation_gateway.settings import Settings, get_settings
+from activation_gateway.usecases.reviews import reassess_holds
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.workers import (
     Loop,

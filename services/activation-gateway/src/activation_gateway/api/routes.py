@@ -1,5 +1,7 @@
 """Public API, ``/api/v1/activations`` (bearer token): redeem, validate, history, key status,
-region check, account restrictions."""
+region check, account restrictions. The views parse, authorize, call a use case
+(``activation_gateway.usecases``) and shape its answer: the HTTP status comes from the refusal's
+§3 code, RATE_LIMITED adds its Retry-After."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from flask import Response, jsonify, request
 from prometheus_client import Counter
 from sqlalchemy import Row, func, select
 
-from activation_gateway import redemption
 from activation_gateway.api import schemas as s
 from activation_gateway.clients import KeyManagerRefusal
 from activation_gateway.context import gateway
@@ -20,11 +21,29 @@ from activation_gateway.db.tables import activations
 from activation_gateway.domain import blocks
 from activation_gateway.domain.addresses import client_ip
 from activation_gateway.domain.lockout import Identities
-from activation_gateway.domain.redemption import parse_account_created_at
+from activation_gateway.domain.redemption import (
+    Attempt,
+    FraudChecksUnavailable,
+    Refusal,
+    Status,
+    activation_id_for,
+    parse_account_created_at,
+    redemption_result,
+)
+from activation_gateway.usecases import check_region as region_check
+from activation_gateway.usecases import lockout
+from activation_gateway.usecases import redeem as redemption
+from activation_gateway.usecases import validate as validation
 from gamekeys_platform.app import Blueprint, ErrorResponseSchema
 from gamekeys_platform.auth import current_principal, ensure, require_auth, require_roles
 from gamekeys_platform.db import request_session, transactional
-from gamekeys_platform.errors import ApiError, format_timestamp
+from gamekeys_platform.errors import (
+    STATUS_BY_CODE,
+    ApiError,
+    error_body,
+    format_timestamp,
+    service_unavailable,
+)
 from gamekeys_platform.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.pagination import decode_cursor, page_body
@@ -45,18 +64,18 @@ def _ip() -> str:
     return client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"), gw.trusted_proxies)
 
 
-def _attempt(body) -> redemption.Attempt:
+def _attempt(body) -> Attempt:
     principal = current_principal()
     user_id = principal.subject
     device = body["deviceInfo"]
-    return redemption.Attempt(
+    return Attempt(
         user_id=user_id,
         key_text=body["key"],
         user_region=body["userRegion"].upper(),
         device_fingerprint=device["fingerprint"],
         platform=device.get("platform"),
         ip=_ip(),
-        activation_id=redemption.activation_id_for(user_id, request.headers.get(IDEMPOTENCY_HEADER)),
+        activation_id=activation_id_for(user_id, request.headers.get(IDEMPOTENCY_HEADER)),
         derived_id=IDEMPOTENCY_HEADER in request.headers,
         account_created_at=parse_account_created_at(
             principal.claims.get(gateway().settings.account_created_claim)
@@ -69,14 +88,27 @@ REDEMPTIONS = Counter(
 )
 
 
-def _respond(outcome: redemption.Outcome, *, count: bool = False) -> Response:
-    if count:
-        error = outcome.body.get("error") or {}
-        REDEMPTIONS.labels(outcome.body.get("status", ""), error.get("code", "")).inc()
-    response = jsonify(outcome.body)
-    response.status_code = outcome.http_status
-    response.headers.update(outcome.headers or {})
+def _error(refusal: Refusal) -> dict:
+    """§3's error object of a refusal (inside a RedemptionResult or ValidationResult)."""
+    return error_body(refusal.code, refusal.message, refusal.details)["error"]
+
+
+def _retry_after(refusal: Refusal) -> dict[str, str]:
+    """A lockout's Retry-After (whole seconds, in ``details.retryAfter``)."""
+    if refusal.code == "RATE_LIMITED":
+        return {"Retry-After": str(refusal.details["retryAfter"])}
+    return {}
+
+
+def _respond(body: dict, status: int, refusal: Refusal | None) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    if refusal is not None and refusal.code == "RATE_LIMITED":
+        response.headers["Retry-After"] = str(refusal.details["retryAfter"])
     return response
+
+
+_SUCCESS_STATUS = {Status.ACTIVATED: 200, Status.PENDING_REVIEW: 202}
 
 
 @blp.route("/redeem", methods=["POST"])
@@ -107,8 +139,18 @@ def redeem(body):
     """Redeem a key for the caller: format, lockout, key state, region/VPN, fraud, then
     key-manager's exactly-once activation. Refusals are RedemptionResults whose ``error`` is
     §3's error object. Accepts Idempotency-Key."""
-    gw = gateway()
-    return _respond(redemption.redeem(gw, request_session(), _attempt(body)), count=True)
+    try:
+        result = redemption.redeem(gateway(), request_session(), _attempt(body))
+    except FraudChecksUnavailable as exc:
+        raise service_unavailable(exc.message, exc.retry_after) from None
+    refusal = result.refusal
+    error = None if refusal is None else _error(refusal)
+    REDEMPTIONS.labels(result.status.value, refusal.code if refusal else "").inc()
+    answer = redemption_result(
+        result.status, result.transaction_id, game_id=result.game_id, key_id=result.key_id, error=error
+    )
+    status = STATUS_BY_CODE[refusal.code] if refusal else _SUCCESS_STATUS[result.status]
+    return _respond(answer, status, refusal)
 
 
 @blp.route("/validate", methods=["POST"])
@@ -128,8 +170,15 @@ def validate_redemption(body):
     held or activated, antifraud is not asked; failures count toward the lockout. Not
     key-manager's ``POST /api/v1/keys/validate``, which checks a key's format only (and its
     state just for its studio and platform staff)."""
-    gw = gateway()
-    return _respond(redemption.redeem(gw, request_session(), _attempt(body), dry_run=True))
+    result = validation.validate(gateway(), _attempt(body))
+    key, refusal = result.key, result.refusal
+    answer = {
+        "valid": result.valid,
+        "keyId": key and key.get("keyId"),
+        "gameId": key and key.get("gameId"),
+        "error": None if refusal is None else _error(refusal),
+    }
+    return _respond(answer, 429 if refusal is not None and refusal.code == "RATE_LIMITED" else 200, refusal)
 
 
 def _record(row: Row) -> dict:
@@ -218,13 +267,15 @@ def check_region(body):
     caller's network (REGION_RESTRICTED / VPN_DETECTED)? Unknown keys are KEY_NOT_FOUND. The
     answer tells whether a key exists, so calls count toward the redemption lockout like
     /redeem's (429 RATE_LIMITED with Retry-After once locked out)."""
-    verdict = redemption.check_region(
+    verdict = region_check.check_region(
         gateway(),
         Identities(current_principal().subject, _ip(), None),
         key_text=body.get("key"),
         key_id=str(body["keyId"]) if "keyId" in body else None,
         user_region=body["userRegion"],
     )
+    if isinstance(verdict, Refusal):
+        raise ApiError(verdict.code, verdict.message, verdict.details, headers=_retry_after(verdict))
     return {
         "allowed": verdict.allowed,
         "code": verdict.code,
@@ -257,7 +308,7 @@ def restrictions(user_id):
     ]
     now = datetime.now(UTC)
     lockouts = []
-    for state in redemption.lockout_states(gw, identities):
+    for state in lockout.lockout_states(gw, identities):
         retry = math.ceil(state.retry_after) if state.locked else 0
         lockouts.append(
             {

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from activation_gateway.domain.lockout import Identities
-from activation_gateway.domain.redemption import Refusal
 from gamekeys_platform.identities import canonical_identity
+from gamekeys_platform.refusals import Refusal
 
 ENTITY_TYPES = ("user", "ip", "device")
 

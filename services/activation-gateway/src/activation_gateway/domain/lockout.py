@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from gamekeys_platform.refusals import Refusal
+
 DIMENSIONS = ("user", "ip", "device")
 DEFAULT_RULES = "user:10/3600,ip:30/3600,device:20/3600"
 COUNTED_FAILURES = frozenset(
@@ -84,16 +86,13 @@ class LockoutVerdict:
         return {"retryAfter": self.retry_after_seconds, "lockedBy": list(self.dimensions)}
 
 
-class LockedOut(Exception):
-    """The caller is locked out: 429 RATE_LIMITED with Retry-After, in the route's own shape."""
+class LockedOut(Refusal):
+    """The caller is locked out: RATE_LIMITED, ``details.retryAfter`` (the route's Retry-After)
+    and ``details.lockedBy``, answered in the route's own shape."""
 
     def __init__(self, verdict: LockoutVerdict) -> None:
-        super().__init__("too many failed redemption attempts, retry later")
+        super().__init__("RATE_LIMITED", "too many failed redemption attempts, retry later", verdict.details)
         self.verdict = verdict
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.verdict.retry_after_seconds)}
 
 
 def verdict(states: list[RuleState]) -> LockoutVerdict:

@@ -2,15 +2,27 @@
 an outage means for the player, and the RedemptionResult they get back.
 
 Order of checks (issue 6): format → lockout → key state → region / VPN → account block and
-fraud (antifraud) → exactly-once activation. Each function here answers one step.
+fraud (antifraud) → exactly-once activation. Each function here answers one step; a step that
+refuses answers a ``Refusal`` (the library's, §3's vocabulary) as a value, and the caller (a use
+case in ``activation_gateway.usecases``) decides what to record and the route which HTTP status.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from activation_gateway.domain import keyformat
+from activation_gateway.domain.lockout import Identities
+from activation_gateway.domain.regions import RegionPolicy
+from gamekeys_platform.refusals import Refusal
+
+__all__ = ["Refusal"]  # re-exported: the refusal a step answers
+
+ACTIVATION_NAMESPACE = uuid.UUID("6f1c3f0e-3c57-4d55-9a53-0d4f6b1f7a10")
 
 
 class Status(StrEnum):
@@ -24,10 +36,37 @@ class Status(StrEnum):
 
 
 @dataclass(frozen=True)
-class Refusal:
-    code: str
-    message: str
-    details: dict[str, Any]
+class Attempt:
+    """One redemption (or dry run) by one player, as the route parsed it."""
+
+    user_id: str
+    key_text: str
+    user_region: str
+    device_fingerprint: str
+    platform: str | None
+    ip: str
+    activation_id: uuid.UUID
+    # True when the id was derived from an Idempotency-Key (it may have been used before).
+    derived_id: bool = False
+    # From the user token's claim when present (antifraud's account-age feature).
+    account_created_at: datetime | None = None
+
+    @property
+    def identities(self) -> Identities:
+        return Identities(self.user_id, self.ip, self.device_fingerprint)
+
+    @property
+    def analysis_key(self) -> str | None:
+        """Antifraud's Idempotency-Key: only a derived id can come again (a random one never does)."""
+        return f"analyze:{self.activation_id}" if self.derived_id else None
+
+
+def activation_id_for(user_id: str, idempotency_key: str | None) -> uuid.UUID:
+    """A retry with the same Idempotency-Key gets the same activation id, so key-manager's
+    activation (idempotent by activationId) and the key hold are never done twice."""
+    if idempotency_key is None:
+        return uuid.uuid4()
+    return uuid.uuid5(ACTIVATION_NAMESPACE, f"{user_id}\n{idempotency_key}")
 
 
 def key_state_refusal(key: dict[str, Any]) -> Refusal | None:
@@ -141,6 +180,44 @@ def fraud_refusal(decision: FraudDecision) -> Refusal:
     if decision.action is FraudAction.ACCOUNT_BLOCKED:
         return Refusal("ACCOUNT_BLOCKED", "this account cannot redeem keys", details)
     return Refusal("FRAUD_DETECTED", "the redemption was refused by fraud checks", details)
+
+
+class FraudChecksUnavailable(Refusal):
+    """Antifraud cannot answer and the policy is ``reject``: 503, nothing held, retry later."""
+
+    retry_after = 5
+
+    def __init__(self) -> None:
+        super().__init__("SERVICE_UNAVAILABLE", "fraud checks are unavailable, retry later")
+
+
+def analysis_request(attempt: Attempt, key: dict[str, Any] | None, outcome: str) -> dict[str, Any]:
+    """What antifraud's analyze is sent about an attempt (``key`` None: the key was not found,
+    so only its opaque fingerprint goes, never the key)."""
+    policy = RegionPolicy.from_restrictions(key.get("regionalRestrictions") if key else None)
+    context: dict[str, Any] = {
+        "ipAddress": attempt.ip,
+        "userRegion": attempt.user_region,
+        "keyRegions": sorted(policy.allowed),
+        "keyOutcome": outcome,
+    }
+    if attempt.platform:
+        context["platform"] = attempt.platform[:64]
+    if attempt.account_created_at is not None:
+        context["accountCreatedAt"] = attempt.account_created_at.isoformat()
+    if key:
+        for field in ("gameId", "batchId", "retailerId", "keyType", "soldAt"):
+            if key.get(field):
+                context[field] = key[field]
+    else:
+        context["keyFingerprint"] = keyformat.fingerprint(attempt.key_text)
+    return {
+        "keyId": key.get("keyId") if key else None,
+        "userId": attempt.user_id,
+        "activationId": str(attempt.activation_id),
+        "activationContext": context,
+        "deviceFingerprint": attempt.device_fingerprint,
+    }
 
 
 def redemption_result(
