@@ -23,8 +23,8 @@ from sqlalchemy import Row
 
 from key_manager import events
 from key_manager.context import KeyManager
+from key_manager.db import batches as batches_repo
 from key_manager.db import bulk
-from key_manager.db import repository as repo
 from key_manager.domain.batches import BatchPlan
 from key_manager.domain.regions import RegionPolicy
 from key_manager.domain.states import KeyType
@@ -86,7 +86,7 @@ class BatchGenerator:
         """Generate the next waiting batch, if any; returns its id."""
         settings = self.km.settings
         with self.km.db.transaction() as session:
-            batch = repo.claim_next_batch(session, lease_seconds=settings.key_batch_lease_seconds)
+            batch = batches_repo.claim_next_batch(session, lease_seconds=settings.key_batch_lease_seconds)
         if batch is None:
             return None
         if batch.attempts > settings.key_batch_max_attempts:
@@ -102,7 +102,7 @@ class BatchGenerator:
 
         def on_progress(generated: int) -> None:
             with km.db.transaction() as progress_session:
-                if not repo.set_progress(progress_session, batch.id, generated):
+                if not batches_repo.set_progress(progress_session, batch.id, generated):
                     raise BatchCancelled
 
         try:
@@ -116,7 +116,7 @@ class BatchGenerator:
                     on_progress=on_progress,
                     random_bytes=self.random_bytes,
                 )
-                done = repo.complete_batch(session, batch.id, batch.total_keys)
+                done = batches_repo.complete_batch(session, batch.id, batch.total_keys)
                 if done is None:
                     raise BatchCancelled
                 km.outbox.add(session, events.batch_generated(done))
@@ -145,7 +145,7 @@ class BatchGenerator:
 
     def _fail(self, batch_id: uuid.UUID, reason: str) -> None:
         with self.km.db.transaction() as session:
-            failed = repo.fail_batch(session, batch_id, reason)
+            failed = batches_repo.fail_batch(session, batch_id, reason)
             if failed is not None:
                 self.km.outbox.add(session, events.batch_failed(failed))
         log.warning("batch failed", extra={"batchId": str(batch_id), "reason": reason})
@@ -173,11 +173,11 @@ def expire_due_batches(km: KeyManager) -> dict[str, int]:
     expired_batches = expired_keys = 0
     while True:
         with km.db.transaction() as session:
-            due = repo.batches_due_for_expiry(session, limit=1)
+            due = batches_repo.batches_due_for_expiry(session, limit=1)
             if not due:
                 break
             batch = due[0]
-            count = repo.expire_batch_keys(session, batch.id)
+            count = batches_repo.expire_batch_keys(session, batch.id)
             km.outbox.add(session, events.batch_expired(batch, count))
         expired_batches += 1
         expired_keys += count

@@ -20,7 +20,9 @@ from key_manager import events
 from key_manager.api import schemas as s
 from key_manager.api.views import actor, exported_keys_page, normalized_or_400, ts
 from key_manager.context import key_manager
-from key_manager.db import repository as repo
+from key_manager.db import allocations as allocations_repo
+from key_manager.db import audit as audit_repo
+from key_manager.db import keys as keys_repo
 from key_manager.domain.access import SCOPE_ACTIVATE, SCOPE_ALLOCATE, SCOPE_HOLD, SCOPE_READ, SCOPE_SELL
 from key_manager.domain.regions import RegionPolicy
 from key_manager.domain.states import KeyStatus, TransitionRefused, check_transition
@@ -92,7 +94,7 @@ def lookup(body):
     """A key by what the player typed (normalised, hashed) or by id: state, game, batch, type,
     regions, expiry, retailer."""
     lookup_hash, key_id = _ref(body)
-    key = repo.find_key(request_session(), lookup_hash=lookup_hash, key_id=key_id)
+    key = keys_repo.find_key(request_session(), lookup_hash=lookup_hash, key_id=key_id)
     if key is None:
         raise ApiError("KEY_NOT_FOUND", "key not found")
     return _lookup_result(key)
@@ -108,13 +110,13 @@ def hold(body):
     except with this holdId. Holding again with the same holdId is a no-op."""
     km, session = key_manager(), request_session()
     lookup_hash, key_id = _ref(body)
-    held = repo.hold(session, lookup_hash=lookup_hash, key_id=key_id, hold_id=body["holdId"])
+    held = keys_repo.hold(session, lookup_hash=lookup_hash, key_id=key_id, hold_id=body["holdId"])
     if held is None:
-        key = repo.find_key(session, lookup_hash=lookup_hash, key_id=key_id)
+        key = keys_repo.find_key(session, lookup_hash=lookup_hash, key_id=key_id)
         if key is not None and key.status == "pending_review" and key.hold_id == body["holdId"]:
             return {"keyId": key.id, "status": key.status, "holdId": key.hold_id, "gameId": key.game_id}
         raise _refusal(key)
-    repo.record_transition(
+    audit_repo.record_transition(
         session,
         held.id,
         held.from_status,
@@ -137,15 +139,15 @@ def release(body):
     """End a hold: the key goes back to the state it was held from."""
     km, session = key_manager(), request_session()
     lookup_hash, key_id = _ref(body)
-    released = repo.release(session, lookup_hash=lookup_hash, key_id=key_id, hold_id=body["holdId"])
+    released = keys_repo.release(session, lookup_hash=lookup_hash, key_id=key_id, hold_id=body["holdId"])
     if released is None:
-        key = repo.find_key(session, lookup_hash=lookup_hash, key_id=key_id)
+        key = keys_repo.find_key(session, lookup_hash=lookup_hash, key_id=key_id)
         if key is None:
             raise ApiError("KEY_NOT_FOUND", "key not found")
         raise ApiError(
             "CONFLICT", "the key is not held with this holdId", {"keyId": str(key.id), "status": key.status}
         )
-    repo.record_transition(
+    audit_repo.record_transition(
         session,
         released.id,
         "pending_review",
@@ -177,7 +179,7 @@ def activate(body):
     km, session = key_manager(), request_session()
     lookup_hash, key_id = _ref(body)
     region = body["userRegion"].upper()
-    activated = repo.activate(
+    activated = keys_repo.activate(
         session,
         lookup_hash=lookup_hash,
         key_id=key_id,
@@ -187,11 +189,11 @@ def activate(body):
         hold_id=body.get("holdId"),
     )
     if activated is None:
-        key = repo.find_key(session, lookup_hash=lookup_hash, key_id=key_id)
+        key = keys_repo.find_key(session, lookup_hash=lookup_hash, key_id=key_id)
         if key is not None and key.status == "activated" and key.activation_id == body["activationId"]:
             return _activation_result(key, key.activation_id)
         raise _refusal(key, region=region, hold_id=body.get("holdId"))
-    repo.record_transition(
+    audit_repo.record_transition(
         session,
         activated.id,
         activated.from_status,
@@ -244,7 +246,7 @@ def allocate(body):
     """Allocate N free keys of a game and type to a retailer, all or nothing, idempotent by
     allocationId (a retry answers 200 with the same allocation; other parameters 422)."""
     km, session = key_manager(), request_session()
-    allocated = repo.create_allocation(
+    allocated = allocations_repo.create_allocation(
         session,
         allocation_id=body["allocationId"],
         retailer_id=body["retailerId"],
@@ -255,7 +257,7 @@ def allocate(body):
         request_id=current_request_id(),
     )
     if allocated is None:
-        existing = repo.get_allocation(session, body["allocationId"])
+        existing = allocations_repo.get_allocation(session, body["allocationId"])
         same = (existing.retailer_id, existing.game_id, existing.key_type, existing.quantity) == (
             body["retailerId"],
             body["gameId"],
@@ -271,7 +273,7 @@ def allocate(body):
             f"only {allocated} free {body['keyType']} keys of this game are available",
             {"requested": body["quantity"], "available": allocated},
         )
-    allocation = repo.get_allocation(session, body["allocationId"])
+    allocation = allocations_repo.get_allocation(session, body["allocationId"])
     km.outbox.add(session, events.key_allocated(allocation))
     return _allocation_dict(allocation)
 
@@ -284,15 +286,15 @@ def allocate(body):
 def allocation_keys(query, allocation_id):
     """An allocation's keys, decrypted, for the retailer (audited like every export)."""
     km, session = key_manager(), request_session()
-    if repo.get_allocation(session, allocation_id) is None:
+    if allocations_repo.get_allocation(session, allocation_id) is None:
         raise ApiError("NOT_FOUND", "allocation not found")
-    page = repo.page_allocation_keys(
+    page = allocations_repo.page_allocation_keys(
         session,
         allocation_id,
-        after=decode_cursor(query.get("cursor"), repo.KEY_CURSOR),
+        after=decode_cursor(query.get("cursor"), keys_repo.KEY_CURSOR),
         limit=query["limit"],
     )
-    repo.audit_export(
+    audit_repo.audit_export(
         session,
         actor=actor(),
         fmt="json",
@@ -314,11 +316,11 @@ def release_allocation(body, allocation_id):
     Idempotent: a repeat changes nothing and answers ``released: 0``; one allocation.released
     event when keys changed."""
     km, session = key_manager(), request_session()
-    allocation = repo.get_allocation(session, allocation_id)
+    allocation = allocations_repo.get_allocation(session, allocation_id)
     if allocation is None:
         raise ApiError("NOT_FOUND", "allocation not found")
     status = KeyStatus.REVOKED if body["revoke"] else KeyStatus.GENERATED
-    released = repo.release_allocation(
+    released = allocations_repo.release_allocation(
         session,
         allocation_id,
         revoke=body["revoke"],
@@ -348,14 +350,14 @@ def release_allocation(body, allocation_id):
 def retailer_keys(body):
     """Which of these keys were allocated to this retailer (ids only), so distribution can tell
     a key the retailer has not fetched yet from one that is not its own."""
-    return {"keyIds": repo.keys_of_retailer(request_session(), body["retailerId"], body["keyIds"])}
+    return {"keyIds": keys_repo.keys_of_retailer(request_session(), body["retailerId"], body["keyIds"])}
 
 
 def _retailer_keys(
     session: Session, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, Row]:
     unique = sorted(set(key_ids))
-    rows = {row.id: row for row in repo.keys_for_update(session, unique)}
+    rows = {row.id: row for row in keys_repo.keys_for_update(session, unique)}
     missing = [str(k) for k in unique if k not in rows]
     if missing:
         raise ApiError("KEY_NOT_FOUND", "some keys do not exist", {"keyIds": missing[:50]})
@@ -397,7 +399,7 @@ def mark_sold(body):
     _check_all(rows, KeyStatus.SOLD)
     sold_at = body["soldAt"] or datetime.now(UTC)
     ids = sorted(rows)
-    repo.bulk_transition(
+    keys_repo.bulk_transition(
         session,
         ids,
         rows,
@@ -426,7 +428,7 @@ def return_keys(body):
     rows = _retailer_keys(session, body["retailerId"], body["keyIds"])
     _check_all(rows, KeyStatus.REVOKED)
     ids = sorted(rows)
-    repo.bulk_transition(
+    keys_repo.bulk_transition(
         session,
         ids,
         rows,

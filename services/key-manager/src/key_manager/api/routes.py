@@ -35,8 +35,10 @@ from key_manager.api.views import (
     ts,
 )
 from key_manager.context import key_manager
+from key_manager.db import audit as audit_repo
+from key_manager.db import batches as batches_repo
 from key_manager.db import bulk
-from key_manager.db import repository as repo
+from key_manager.db import keys as keys_repo
 from key_manager.db.tables import keys as keys_table
 from key_manager.domain import codec
 from key_manager.domain.access import Action
@@ -116,14 +118,14 @@ def generate_keys(body):
     """Generate up to 1,000 keys now; the plaintext keys are in this response only (generateKeys)."""
     km, session = key_manager(), request_session()
     owner = access.game_for(session, body["gameId"], Action.GENERATE, body["keyType"])
-    plan = repo.insert_batch(
+    plan = batches_repo.insert_batch(
         session, _plan(body, owner, synchronous=True), status="generating", created_by=actor()
     )
     try:
         pairs = bulk.insert_keys(session, km.vault, plan, created_at=datetime.now(UTC), keep_plaintext=True)
     except bulk.GenerationFailed:
         raise ApiError("GENERATION_FAILED", "keys could not be generated, retry later") from None
-    batch = repo.complete_batch(session, plan.batch_id, len(pairs))
+    batch = batches_repo.complete_batch(session, plan.batch_id, len(pairs))
     km.outbox.add(session, events.batch_generated(batch))
     g.generated_plaintext = {str(key_id): codec.format_key(key) for key_id, key in pairs}
     return {**batch_dict(batch), "keys": [{"id": key_id, "status": "generated"} for key_id, _ in pairs]}
@@ -140,13 +142,13 @@ def create_batch(body):
     GET /batches/{id} for status and progress, then export the keys."""
     session = request_session()
     owner = access.game_for(session, body["gameId"], Action.GENERATE, body["keyType"])
-    plan = repo.insert_batch(
+    plan = batches_repo.insert_batch(
         session, _plan(body, owner, synchronous=False), status="pending", created_by=actor()
     )
     session.execute(
         text("SELECT pg_notify(:channel, :batch)"), {"channel": NOTIFY_CHANNEL, "batch": str(plan.batch_id)}
     )
-    batch = repo.get_batch(session, plan.batch_id)
+    batch = batches_repo.get_batch(session, plan.batch_id)
     return batch_dict(batch), {"Location": f"/api/v1/keys/batches/{batch.id}"}
 
 
@@ -157,13 +159,13 @@ def create_batch(body):
 def list_batches(query):
     """Batches of the caller's studios, newest first."""
     session = request_session()
-    page = repo.list_batches(
+    page = batches_repo.list_batches(
         session,
         developer_ids=access.visible_studios(session),
         game_id=query.get("gameId"),
         status=query.get("status"),
         limit=query["limit"],
-        after=decode_cursor(query.get("cursor"), repo.BATCH_CURSOR),
+        after=decode_cursor(query.get("cursor"), batches_repo.BATCH_CURSOR),
     )
     return page_body(page, batch_dict, lambda row: (row.created_at, row.id))
 
@@ -175,7 +177,7 @@ def get_batch(batch_id):
     """Status and progress of a batch, with how many of its keys are in each state."""
     session = request_session()
     batch = access.batch_for(session, batch_id, Action.READ)
-    counts = repo.batch_key_counts(session, batch_id) if batch.status in ("completed", "revoked") else {}
+    counts = keys_repo.batch_key_counts(session, batch_id) if batch.status in ("completed", "revoked") else {}
     return batch_dict(batch, counts)
 
 
@@ -195,7 +197,7 @@ def batch_keys(query, batch_id):
         )
     wants_csv = request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
     if wants_csv:
-        repo.audit_export(
+        audit_repo.audit_export(
             session,
             actor=actor(),
             fmt="csv",
@@ -207,10 +209,13 @@ def batch_keys(query, batch_id):
         response.headers["Content-Disposition"] = f'attachment; filename="keys-{batch_id}.csv"'
         response.headers["Cache-Control"] = "no-store"
         return response
-    page = repo.page_batch_keys(
-        session, batch_id, after=decode_cursor(query.get("cursor"), repo.KEY_CURSOR), limit=query["limit"]
+    page = keys_repo.page_batch_keys(
+        session,
+        batch_id,
+        after=decode_cursor(query.get("cursor"), keys_repo.KEY_CURSOR),
+        limit=query["limit"],
     )
-    repo.audit_export(
+    audit_repo.audit_export(
         session,
         actor=actor(),
         fmt="json",
@@ -280,7 +285,7 @@ def cancel_batch(body, batch_id):
         raise ApiError(
             "CONFLICT", f"a {batch.status} batch cannot be cancelled{hint}", {"status": batch.status}
         )
-    cancelled = repo.cancel_batch(session, batch_id, actor=actor(), reason=body["reason"])
+    cancelled = batches_repo.cancel_batch(session, batch_id, actor=actor(), reason=body["reason"])
     km.outbox.add(session, events.batch_cancelled(cancelled, batch.status))
     return batch_dict(cancelled)
 
@@ -297,7 +302,7 @@ def revoke_batch(body, batch_id):
     if batch.status != "completed":
         raise ApiError("CONFLICT", f"a {batch.status} batch cannot be revoked", {"status": batch.status})
     who = actor()
-    revoked = repo.revoke_batch(
+    revoked = batches_repo.revoke_batch(
         session, batch_id, actor=who, reason=body["reason"], request_id=current_request_id()
     )
     km.outbox.add(session, events.batch_revoked(batch, revoked, who, body["reason"]))
@@ -342,7 +347,7 @@ def validate_key(body):
         return {"valid": False, "formatValid": False, "error": str(exc)}
     km, session = key_manager(), request_session()
     principal = current_principal()
-    key = repo.find_key_by_hash(session, km.vault.lookup_hash(canonical))
+    key = keys_repo.find_key_by_hash(session, km.vault.lookup_hash(canonical))
     if key is None or not access.may_read_key(session, principal, key):
         if principal.has_scope("keys:read") or principal.has_role("admin", "support"):
             return {"valid": False, "formatValid": True, "exists": False, "error": None}
@@ -369,7 +374,7 @@ def check_duplicate(body):
     """Whether this key exists already (checkDuplicate): platform admins and services only."""
     canonical = normalized_or_400(body["key"])
     km = key_manager()
-    return {"duplicate": repo.key_exists(request_session(), km.vault.lookup_hash(canonical))}
+    return {"duplicate": keys_repo.key_exists(request_session(), km.vault.lookup_hash(canonical))}
 
 
 @blp.route("/<uuid:key_id>", methods=["GET"])
@@ -380,7 +385,7 @@ def get_key(key_id):
     stored ciphertext cannot be decrypted is 503 DATABASE_ERROR with ``details.reason``."""
     session = request_session()
     key = access.key_for(session, key_id, Action.READ)
-    info = key_info(key_manager().vault, key, repo.key_history(session, key_id))
+    info = key_info(key_manager().vault, key, audit_repo.key_history(session, key_id))
     if info["keyError"] is not None:
         error = info["keyError"]
         raise ApiError(error["code"], error["message"], error["details"])
@@ -393,7 +398,7 @@ def _change_status(key_id: uuid.UUID, target: KeyStatus, reason: str | None, ope
     who = actor()
     values = {"sold_at": datetime.now(UTC)} if target is KeyStatus.SOLD else None
     try:
-        changed = repo.change_key_status(
+        changed = keys_repo.change_key_status(
             session,
             key,
             target,
@@ -406,7 +411,7 @@ def _change_status(key_id: uuid.UUID, target: KeyStatus, reason: str | None, ope
     except TransitionRefused as exc:
         raise transition_error(exc) from None
     km.outbox.add(session, events.key_changed(changed, key.status, who, reason))
-    return key_info(km.vault, changed, repo.key_history(session, key_id))
+    return key_info(km.vault, changed, audit_repo.key_history(session, key_id))
 
 
 @blp.route("/<uuid:key_id>/status", methods=["PATCH"])
