@@ -76,6 +76,17 @@ def test_client_errors_are_stored_and_replayed(client, db):
     assert replay.get_json()["error"] == first.get_json()["error"]
 
 
+def test_refusals_are_stored_and_replayed_like_client_errors(client, db):
+    key = str(uuid.uuid4())
+    first = post(client, {"name": "reserved", "quantity": 1}, key)
+    assert first.status_code == 403
+    replay = post(client, {"name": "reserved", "quantity": 1}, key)
+    assert replay.status_code == 403
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.get_json()["error"] == first.get_json()["error"]
+    assert widgets_named(db, "reserved") == 0
+
+
 def test_server_errors_are_not_stored(client, db):
     key = str(uuid.uuid4())
     assert post(client, {"name": "explode", "quantity": 1}, key).status_code == 500

@@ -25,6 +25,7 @@ from gamekeys_platform.auth import optional_principal
 from gamekeys_platform.db import delete_in_batches, request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.openapi import declare
+from gamekeys_platform.refusals import Refusal
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -88,8 +89,12 @@ def _run_once(session: Session, scope: str, key: str, fingerprint: str, run_view
     try:
         response = make_response(run_view())
         savepoint.commit()
-    except ApiError as exc:
+    except (ApiError, Refusal) as raised:
+        # A refusal is an answer like any other client error: stored, and replayed on a retry.
         savepoint.rollback()
+        exc = raised
+        if isinstance(raised, Refusal):
+            exc = ApiError(raised.code, raised.message, raised.details)
         if exc.status >= 500:
             raise
         response = make_response((exc.body(), exc.status, exc.headers))
