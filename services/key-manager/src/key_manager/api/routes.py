@@ -10,7 +10,6 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Response, g, make_response, request, stream_with_context
-from sqlalchemy import select, text
 
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import current_principal, require_auth, require_role_or_scope, require_roles
@@ -20,7 +19,6 @@ from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.openapi import declare, error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
 from gamekeys_platform.request_context import current_request_id
-from key_manager import events
 from key_manager.api import access
 from key_manager.api import schemas as s
 from key_manager.api.views import (
@@ -29,21 +27,19 @@ from key_manager.api.views import (
     exported_keys_page,
     key_info,
     normalized_or_400,
-    plan_error,
     revealed,
-    transition_error,
     ts,
 )
 from key_manager.context import key_manager
 from key_manager.db import audit as audit_repo
 from key_manager.db import batches as batches_repo
-from key_manager.db import bulk
 from key_manager.db import keys as keys_repo
-from key_manager.db.tables import keys as keys_table
 from key_manager.domain import codec
 from key_manager.domain.access import Action
-from key_manager.domain.batches import PlanRefused, key_id_range, plan_batch
-from key_manager.domain.states import CANCELLABLE_BATCH, FINAL, BatchStatus, KeyStatus, TransitionRefused
+from key_manager.domain.states import BATCH_WITH_KEYS, FINAL, KeyStatus
+from key_manager.usecases import batches as batch_usecases
+from key_manager.usecases import keys as key_usecases
+from key_manager.usecases.batches import BatchOrder
 
 blp = Blueprint(
     "keys",
@@ -52,26 +48,19 @@ blp = Blueprint(
     description="Game keys: generation, batches, state, validation",
 )
 
-NOTIFY_CHANNEL = "key_manager_batches"
 READERS = ("developer", "admin", "support")
 WRITERS = ("developer", "admin")
 
 
-def _plan(body, owner, *, synchronous: bool):
-    try:
-        return plan_batch(
-            game_id=body["gameId"],
-            developer_id=owner.developer_id,
-            key_type=body["keyType"],
-            quantity=body["quantity"],
-            regional_restrictions=body["regionalRestrictions"],
-            expiration_date=body["expirationDate"],
-            metadata=body["metadata"],
-            synchronous=synchronous,
-            metadata_max_bytes=key_manager().settings.key_metadata_max_bytes,
-        )
-    except PlanRefused as exc:
-        raise plan_error(exc) from None
+def _order(body) -> BatchOrder:
+    return BatchOrder(
+        game_id=body["gameId"],
+        key_type=body["keyType"],
+        quantity=body["quantity"],
+        regional_restrictions=body["regionalRestrictions"],
+        expiration_date=body["expirationDate"],
+        metadata=body["metadata"],
+    )
 
 
 def reveal_generated_keys(view):
@@ -90,9 +79,7 @@ def reveal_generated_keys(view):
         plaintexts = g.pop("generated_plaintext", None)
         if plaintexts is None:
             km = key_manager()
-            session = request_session()
-            low, high = key_id_range(uuid.UUID(body["batchId"]))
-            rows = session.execute(select(keys_table).where(keys_table.c.id.between(low, high))).all()
+            rows = keys_repo.batch_key_rows(request_session(), uuid.UUID(body["batchId"]))
             plaintexts = {str(row.id): revealed(km.vault, row) for row in rows}
         else:
             plaintexts = {key_id: (key, None) for key_id, key in plaintexts.items()}
@@ -116,19 +103,16 @@ def reveal_generated_keys(view):
 @blp.response(201, s.GeneratedBatchSchema)
 def generate_keys(body):
     """Generate up to 1,000 keys now; the plaintext keys are in this response only (generateKeys)."""
-    km, session = key_manager(), request_session()
+    session = request_session()
     owner = access.game_for(session, body["gameId"], Action.GENERATE, body["keyType"])
-    plan = batches_repo.insert_batch(
-        session, _plan(body, owner, synchronous=True), status="generating", created_by=actor()
+    generated = batch_usecases.generate_now(
+        key_manager(), session, _order(body), developer_id=owner.developer_id, actor=actor()
     )
-    try:
-        pairs = bulk.insert_keys(session, km.vault, plan, created_at=datetime.now(UTC), keep_plaintext=True)
-    except bulk.GenerationFailed:
-        raise ApiError("GENERATION_FAILED", "keys could not be generated, retry later") from None
-    batch = batches_repo.complete_batch(session, plan.batch_id, len(pairs))
-    km.outbox.add(session, events.batch_generated(batch))
-    g.generated_plaintext = {str(key_id): codec.format_key(key) for key_id, key in pairs}
-    return {**batch_dict(batch), "keys": [{"id": key_id, "status": "generated"} for key_id, _ in pairs]}
+    g.generated_plaintext = {str(key_id): codec.format_key(key) for key_id, key in generated.keys}
+    return {
+        **batch_dict(generated.batch),
+        "keys": [{"id": key_id, "status": "generated"} for key_id, _ in generated.keys],
+    }
 
 
 @blp.route("/batches", methods=["POST"])
@@ -142,13 +126,9 @@ def create_batch(body):
     GET /batches/{id} for status and progress, then export the keys."""
     session = request_session()
     owner = access.game_for(session, body["gameId"], Action.GENERATE, body["keyType"])
-    plan = batches_repo.insert_batch(
-        session, _plan(body, owner, synchronous=False), status="pending", created_by=actor()
+    batch = batch_usecases.queue_batch(
+        key_manager(), session, _order(body), developer_id=owner.developer_id, actor=actor()
     )
-    session.execute(
-        text("SELECT pg_notify(:channel, :batch)"), {"channel": NOTIFY_CHANNEL, "batch": str(plan.batch_id)}
-    )
-    batch = batches_repo.get_batch(session, plan.batch_id)
     return batch_dict(batch), {"Location": f"/api/v1/keys/batches/{batch.id}"}
 
 
@@ -177,7 +157,7 @@ def get_batch(batch_id):
     """Status and progress of a batch, with how many of its keys are in each state."""
     session = request_session()
     batch = access.batch_for(session, batch_id, Action.READ)
-    counts = keys_repo.batch_key_counts(session, batch_id) if batch.status in ("completed", "revoked") else {}
+    counts = keys_repo.batch_key_counts(session, batch_id) if batch.status in BATCH_WITH_KEYS else {}
     return batch_dict(batch, counts)
 
 
@@ -191,7 +171,7 @@ def batch_keys(query, batch_id):
     ``Accept: text/csv``. Every call is recorded in the export audit."""
     km, session = key_manager(), request_session()
     batch = access.batch_for(session, batch_id, Action.EXPORT)
-    if batch.status not in ("completed", "revoked"):
+    if batch.status not in BATCH_WITH_KEYS:
         raise ApiError(
             "CONFLICT", f"the batch is {batch.status}: its keys are not ready", {"status": batch.status}
         )
@@ -229,24 +209,12 @@ def batch_keys(query, batch_id):
 
 def _csv_rows(batch_id: uuid.UUID):
     km = key_manager()
-    low, high = key_id_range(batch_id)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     # ``error``: empty, or why this key could not be decrypted (its ``key`` cell is then empty).
     writer.writerow(["keyId", "key", "status", "keyType", "expiresAt", "error"])
     yield buffer.getvalue()
-    query = (
-        select(
-            keys_table.c.id,
-            keys_table.c.status,
-            keys_table.c.key_type,
-            keys_table.c.expires_at,
-            keys_table.c.ciphertext,
-            keys_table.c.encryption_key_id,
-        )
-        .where(keys_table.c.id.between(low, high))
-        .order_by(keys_table.c.id)
-    )
+    query = keys_repo.batch_export_query(batch_id)
     with km.db.engine.connect() as connection:
         result = connection.execution_options(yield_per=5000).execute(query)
         for partition in result.partitions():
@@ -276,17 +244,11 @@ def cancel_batch(body, batch_id):
     """Cancel a pending or generating batch: the worker stops at its next chunk and keeps no
     keys. A completed batch cannot be cancelled (409 with its status): revoke it instead.
     Cancelling a cancelled batch answers it as it is."""
-    km, session = key_manager(), request_session()
+    session = request_session()
     batch = access.batch_for(session, batch_id, Action.MODIFY, for_update=True)
-    if batch.status == BatchStatus.CANCELLED:
-        return batch_dict(batch)
-    if batch.status not in CANCELLABLE_BATCH:
-        hint = ": revoke its keys instead" if batch.status == BatchStatus.COMPLETED else ""
-        raise ApiError(
-            "CONFLICT", f"a {batch.status} batch cannot be cancelled{hint}", {"status": batch.status}
-        )
-    cancelled = batches_repo.cancel_batch(session, batch_id, actor=actor(), reason=body["reason"])
-    km.outbox.add(session, events.batch_cancelled(cancelled, batch.status))
+    cancelled = batch_usecases.cancel_batch(
+        key_manager(), session, batch, reason=body["reason"], actor=actor()
+    )
     return batch_dict(cancelled)
 
 
@@ -297,15 +259,11 @@ def cancel_batch(body, batch_id):
 @blp.response(200, s.BatchRevokeResultSchema)
 def revoke_batch(body, batch_id):
     """Revoke every key of the batch that is not activated (or otherwise final), in one operation."""
-    km, session = key_manager(), request_session()
+    session = request_session()
     batch = access.batch_for(session, batch_id, Action.MODIFY, for_update=True)
-    if batch.status != "completed":
-        raise ApiError("CONFLICT", f"a {batch.status} batch cannot be revoked", {"status": batch.status})
-    who = actor()
-    revoked = batches_repo.revoke_batch(
-        session, batch_id, actor=who, reason=body["reason"], request_id=current_request_id()
+    revoked = batch_usecases.revoke_batch(
+        key_manager(), session, batch, reason=body["reason"], actor=actor(), request_id=current_request_id()
     )
-    km.outbox.add(session, events.batch_revoked(batch, revoked, who, body["reason"]))
     return {"batchId": batch_id, "status": "revoked", "revokedKeys": revoked}
 
 
@@ -395,22 +353,16 @@ def get_key(key_id):
 def _change_status(key_id: uuid.UUID, target: KeyStatus, reason: str | None, operation: str):
     km, session = key_manager(), request_session()
     key = access.key_for(session, key_id, Action.MODIFY, for_update=True)
-    who = actor()
-    values = {"sold_at": datetime.now(UTC)} if target is KeyStatus.SOLD else None
-    try:
-        changed = keys_repo.change_key_status(
-            session,
-            key,
-            target,
-            actor=who,
-            operation=operation,
-            reason=reason,
-            request_id=current_request_id(),
-            values=values,
-        )
-    except TransitionRefused as exc:
-        raise transition_error(exc) from None
-    km.outbox.add(session, events.key_changed(changed, key.status, who, reason))
+    changed = key_usecases.change_status(
+        km,
+        session,
+        key,
+        target,
+        reason=reason,
+        operation=operation,
+        actor=actor(),
+        request_id=current_request_id(),
+    )
     return key_info(km.vault, changed, audit_repo.key_history(session, key_id))
 
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, text, update
+from sqlalchemy import Row, Select, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gamekeys_platform.pagination import Page, keyset_page
@@ -67,6 +67,23 @@ def batch_key_rows(session: Session, batch_id: uuid.UUID) -> list[Row]:
     """Every key of a batch (a /generate batch: at most 1,000)."""
     low, high = key_id_range(batch_id)
     return list(session.execute(select(keys).where(keys.c.id.between(low, high))))
+
+
+def batch_export_query(batch_id: uuid.UUID) -> Select:
+    """What the CSV export of a batch streams, in id order (run on a connection of its own)."""
+    low, high = key_id_range(batch_id)
+    return (
+        select(
+            keys.c.id,
+            keys.c.status,
+            keys.c.key_type,
+            keys.c.expires_at,
+            keys.c.ciphertext,
+            keys.c.encryption_key_id,
+        )
+        .where(keys.c.id.between(low, high))
+        .order_by(keys.c.id)
+    )
 
 
 def batch_key_counts(session: Session, batch_id: uuid.UUID) -> dict[str, int]:
