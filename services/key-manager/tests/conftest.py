@@ -16,7 +16,7 @@ from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.testing import serving
 from key_manager.app import create_app
 from key_manager.settings import get_settings
-from key_manager.testing import studio_with_game
+from key_manager_testkit import studio_with_game
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # km_testkit

@@ -186,7 +186,7 @@ def test_progress_is_visible_while_generating(client, studio, km, monkeypatch):
 
     batch_id = create(client, studio, 3_000)
     seen = []
-    real_set_progress = generator_module.repo.set_progress
+    real_set_progress = generator_module.batches_repo.set_progress
 
     def watch(session, batch, generated):
         still_generating = real_set_progress(session, batch, generated)
@@ -195,7 +195,7 @@ def test_progress_is_visible_while_generating(client, studio, km, monkeypatch):
         seen.append(client.get(f"/api/v1/keys/batches/{batch_id}", headers=studio.auth()).get_json())
         return still_generating
 
-    monkeypatch.setattr(generator_module.repo, "set_progress", watch)
+    monkeypatch.setattr(generator_module.batches_repo, "set_progress", watch)
     BatchGenerator(km, chunk_size=1_000).run_once()
     assert [(b["status"], b["generatedKeys"], b["progress"]) for b in seen] == [
         ("generating", 1_000, 0.3333),

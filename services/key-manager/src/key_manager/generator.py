@@ -21,17 +21,16 @@ import psycopg
 import sqlalchemy.exc
 from sqlalchemy import Row
 
-from key_manager import events
 from key_manager.context import KeyManager
+from key_manager.db import batches as batches_repo
 from key_manager.db import bulk
-from key_manager.db import repository as repo
 from key_manager.domain.batches import BatchPlan
 from key_manager.domain.regions import RegionPolicy
 from key_manager.domain.states import KeyType
+from key_manager.usecases import batches as batch_usecases
+from key_manager.usecases.batches import NOTIFY_CHANNEL
 
 log = logging.getLogger("key_manager.generator")
-
-NOTIFY_CHANNEL = "key_manager_batches"
 
 
 def plan_from_row(batch: Row) -> BatchPlan:
@@ -86,7 +85,7 @@ class BatchGenerator:
         """Generate the next waiting batch, if any; returns its id."""
         settings = self.km.settings
         with self.km.db.transaction() as session:
-            batch = repo.claim_next_batch(session, lease_seconds=settings.key_batch_lease_seconds)
+            batch = batches_repo.claim_next_batch(session, lease_seconds=settings.key_batch_lease_seconds)
         if batch is None:
             return None
         if batch.attempts > settings.key_batch_max_attempts:
@@ -102,7 +101,7 @@ class BatchGenerator:
 
         def on_progress(generated: int) -> None:
             with km.db.transaction() as progress_session:
-                if not repo.set_progress(progress_session, batch.id, generated):
+                if not batches_repo.set_progress(progress_session, batch.id, generated):
                     raise BatchCancelled
 
         try:
@@ -116,10 +115,8 @@ class BatchGenerator:
                     on_progress=on_progress,
                     random_bytes=self.random_bytes,
                 )
-                done = repo.complete_batch(session, batch.id, batch.total_keys)
-                if done is None:
+                if batch_usecases.complete_generation(km, session, batch.id, batch.total_keys) is None:
                     raise BatchCancelled
-                km.outbox.add(session, events.batch_generated(done))
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, psycopg.OperationalError):
             # The database went away: nothing was committed; the lease runs out and it is retried.
             log.warning("batch generation interrupted by the database", extra={"batchId": str(batch.id)})
@@ -145,9 +142,7 @@ class BatchGenerator:
 
     def _fail(self, batch_id: uuid.UUID, reason: str) -> None:
         with self.km.db.transaction() as session:
-            failed = repo.fail_batch(session, batch_id, reason)
-            if failed is not None:
-                self.km.outbox.add(session, events.batch_failed(failed))
+            batch_usecases.fail_generation(self.km, session, batch_id, reason)
         log.warning("batch failed", extra={"batchId": str(batch_id), "reason": reason})
 
     def _wait(self) -> None:
@@ -173,12 +168,9 @@ def expire_due_batches(km: KeyManager) -> dict[str, int]:
     expired_batches = expired_keys = 0
     while True:
         with km.db.transaction() as session:
-            due = repo.batches_due_for_expiry(session, limit=1)
-            if not due:
-                break
-            batch = due[0]
-            count = repo.expire_batch_keys(session, batch.id)
-            km.outbox.add(session, events.batch_expired(batch, count))
+            count = batch_usecases.expire_next_batch(km, session)
+        if count is None:
+            break
         expired_batches += 1
         expired_keys += count
     return {"batches": expired_batches, "keys": expired_keys}

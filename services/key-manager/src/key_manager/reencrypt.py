@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.settings import ConfigError
 from key_manager.context import KeyManager
-from key_manager.db import repository as repo
+from key_manager.db import keys as keys_repo
 from key_manager.domain.vault import DecryptionFailed, UnknownEncryptionKey
 from key_manager.settings import get_settings
 
@@ -53,7 +53,7 @@ def reencrypt(
     while limit is None or done + len(damaged) < limit:
         size = batch_size if limit is None else min(batch_size, limit - done - len(damaged))
         with km.db.transaction() as session:
-            rows = repo.keys_under_old_encryption(session, active, after=after, limit=size)
+            rows = keys_repo.keys_under_old_encryption(session, active, after=after, limit=size)
             if not rows:
                 break
             readable = []
@@ -68,7 +68,7 @@ def reencrypt(
             ciphertexts = km.vault.encrypt_many(
                 [key_id.bytes for key_id, _ in readable], [c for _, c in readable]
             )
-            repo.set_ciphertexts(session, [key_id for key_id, _ in readable], ciphertexts, active)
+            keys_repo.set_ciphertexts(session, [key_id for key_id, _ in readable], ciphertexts, active)
         done += len(readable)
         after = rows[-1].id
         if on_batch is not None:
@@ -80,7 +80,7 @@ def reencrypt(
 
 def keys_by_encryption_key(km: KeyManager) -> dict[str, int]:
     with km.db.transaction() as session:
-        return repo.keys_by_encryption_key(session)
+        return keys_repo.keys_by_encryption_key(session)
 
 
 def _positive_int(text: str) -> int:

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from gamekeys_platform.auth import Principal, current_principal
 from gamekeys_platform.errors import ApiError
-from key_manager.db import repository as repo
+from key_manager.db import batches as batches_repo
+from key_manager.db import keys as keys_repo
+from key_manager.db import projection
 from key_manager.domain.access import Action, platform_role_allows, team_role_allows
 
 
@@ -28,7 +30,7 @@ def _team_check(
 ) -> None:
     if platform_role_allows(principal.roles, action):
         return
-    role = repo.member_role(session, developer_id, principal.subject) if principal.roles else None
+    role = projection.member_role(session, developer_id, principal.subject) if principal.roles else None
     if role is None:
         # Platform staff with too little access may know the resource exists; others may not.
         if principal.has_role("admin", "support"):
@@ -42,9 +44,11 @@ def _team_check(
         )
 
 
-def game_for(session: Session, game_id: uuid.UUID, action: Action, key_type: str | None) -> repo.GameOwner:
+def game_for(
+    session: Session, game_id: uuid.UUID, action: Action, key_type: str | None
+) -> projection.GameOwner:
     principal = current_principal()
-    owner = repo.game_owner(session, game_id)
+    owner = projection.game_owner(session, game_id)
     if owner is None or owner.deleted:
         raise ApiError("NOT_FOUND", "game not found", {"gameId": str(game_id)})
     _team_check(session, principal, owner.developer_id, action, key_type, "game")
@@ -58,7 +62,7 @@ def game_for(session: Session, game_id: uuid.UUID, action: Action, key_type: str
 
 
 def batch_for(session: Session, batch_id: uuid.UUID, action: Action, *, for_update: bool = False) -> Row:
-    batch = repo.get_batch(session, batch_id, for_update=for_update)
+    batch = batches_repo.get_batch(session, batch_id, for_update=for_update)
     if batch is None:
         raise _not_found("batch")
     _team_check(session, current_principal(), batch.developer_id, action, batch.key_type, "batch")
@@ -66,7 +70,7 @@ def batch_for(session: Session, batch_id: uuid.UUID, action: Action, *, for_upda
 
 
 def key_for(session: Session, key_id: uuid.UUID, action: Action, *, for_update: bool = False) -> Row:
-    key = repo.get_key(session, key_id, for_update=for_update)
+    key = keys_repo.get_key(session, key_id, for_update=for_update)
     if key is None:
         raise ApiError("KEY_NOT_FOUND", "key not found")
     try:
@@ -84,7 +88,7 @@ def may_read_key(session: Session, principal: Principal, key: Row) -> bool:
         return True
     if not principal.roles:
         return False
-    role = repo.member_role(session, key.developer_id, principal.subject)
+    role = projection.member_role(session, key.developer_id, principal.subject)
     return team_role_allows(role, Action.READ, key.key_type)
 
 
@@ -93,4 +97,4 @@ def visible_studios(session: Session) -> list[uuid.UUID] | None:
     principal = current_principal()
     if platform_role_allows(principal.roles, Action.READ):
         return None
-    return repo.member_studios(session, principal.subject)
+    return projection.member_studios(session, principal.subject)

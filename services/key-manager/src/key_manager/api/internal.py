@@ -3,11 +3,9 @@ gateway never routes it): look-up, hold/release, activation, allocation, sale, r
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import Row
-from sqlalchemy.orm import Session
 
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import require_scopes
@@ -16,25 +14,27 @@ from gamekeys_platform.errors import ApiError
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.pagination import decode_cursor
 from gamekeys_platform.request_context import current_request_id
-from key_manager import events
 from key_manager.api import schemas as s
 from key_manager.api.views import actor, exported_keys_page, normalized_or_400, ts
 from key_manager.context import key_manager
-from key_manager.db import repository as repo
+from key_manager.db import allocations as allocations_repo
+from key_manager.db import audit as audit_repo
+from key_manager.db import keys as keys_repo
 from key_manager.domain.access import SCOPE_ACTIVATE, SCOPE_ALLOCATE, SCOPE_HOLD, SCOPE_READ, SCOPE_SELL
-from key_manager.domain.regions import RegionPolicy
-from key_manager.domain.states import KeyStatus, TransitionRefused, check_transition
+from key_manager.usecases import keys as key_usecases
+from key_manager.usecases import sales
+from key_manager.usecases.keys import KeyRef
 
 blp = Blueprint(
     "internal-keys", __name__, url_prefix="/internal/v1/keys", description="Service-to-service key operations"
 )
 
 
-def _ref(body) -> tuple[bytes | None, uuid.UUID | None]:
-    """(lookup hash, None) for a typed key, (None, key id) for an id."""
+def _ref(body) -> KeyRef:
+    """A typed key (normalised, hashed: INVALID_KEY_FORMAT if it cannot be a key) or an id."""
     if "key" in body:
-        return key_manager().vault.lookup_hash(normalized_or_400(body["key"])), None
-    return None, body["keyId"]
+        return KeyRef(lookup_hash=key_manager().vault.lookup_hash(normalized_or_400(body["key"])))
+    return KeyRef(key_id=body["keyId"])
 
 
 def _expired(key: Row) -> bool:
@@ -60,28 +60,13 @@ def _lookup_result(key: Row) -> dict:
     }
 
 
-def _refusal(key: Row | None, *, region: str | None = None, hold_id: str | None = None) -> ApiError:
-    """Why a conditional update matched nothing, in §3 terms."""
-    if key is None:
-        return ApiError("KEY_NOT_FOUND", "key not found")
-    details = {"keyId": str(key.id), "status": key.status}
-    if key.status == "activated":
-        return ApiError("KEY_ALREADY_ACTIVATED", "the key has been activated already", details)
-    if key.status == "revoked":
-        return ApiError("KEY_REVOKED", "the key has been revoked", details)
-    if key.status == "expired" or (_expired(key) and key.status != "pending_review"):
-        return ApiError("KEY_EXPIRED", "the key has expired", details)
-    if key.status == "pending_review" and key.hold_id != hold_id:
-        return ApiError("CONFLICT", "the key is held for a fraud review", details)
-    if region is not None:
-        policy = RegionPolicy.from_columns(key.allowed_countries, key.denied_countries)
-        if not policy.permits(region):
-            return ApiError(
-                "REGION_RESTRICTED",
-                f"this key cannot be activated in {region.upper()}",
-                {**details, "region": region.upper(), "regionalRestrictions": key.regional_restrictions},
-            )
-    return ApiError("CONFLICT", "the key changed meanwhile, retry", details)
+def _hold_result(result: key_usecases.Hold) -> dict:
+    return {
+        "keyId": result.key_id,
+        "status": result.status,
+        "holdId": result.hold_id,
+        "gameId": result.game_id,
+    }
 
 
 @blp.route("/lookup", methods=["POST"])
@@ -91,8 +76,8 @@ def _refusal(key: Row | None, *, region: str | None = None, hold_id: str | None 
 def lookup(body):
     """A key by what the player typed (normalised, hashed) or by id: state, game, batch, type,
     regions, expiry, retailer."""
-    lookup_hash, key_id = _ref(body)
-    key = repo.find_key(request_session(), lookup_hash=lookup_hash, key_id=key_id)
+    ref = _ref(body)
+    key = keys_repo.find_key(request_session(), lookup_hash=ref.lookup_hash, key_id=ref.key_id)
     if key is None:
         raise ApiError("KEY_NOT_FOUND", "key not found")
     return _lookup_result(key)
@@ -106,26 +91,16 @@ def lookup(body):
 def hold(body):
     """Hold a key while a fraud case is open (pending_review); nobody can activate it meanwhile
     except with this holdId. Holding again with the same holdId is a no-op."""
-    km, session = key_manager(), request_session()
-    lookup_hash, key_id = _ref(body)
-    held = repo.hold(session, lookup_hash=lookup_hash, key_id=key_id, hold_id=body["holdId"])
-    if held is None:
-        key = repo.find_key(session, lookup_hash=lookup_hash, key_id=key_id)
-        if key is not None and key.status == "pending_review" and key.hold_id == body["holdId"]:
-            return {"keyId": key.id, "status": key.status, "holdId": key.hold_id, "gameId": key.game_id}
-        raise _refusal(key)
-    repo.record_transition(
-        session,
-        held.id,
-        held.from_status,
-        "pending_review",
-        actor=actor(),
-        operation="hold",
+    held = key_usecases.hold(
+        key_manager(),
+        request_session(),
+        _ref(body),
+        hold_id=body["holdId"],
         reason=body.get("reason"),
+        actor=actor(),
         request_id=current_request_id(),
     )
-    km.outbox.add(session, events.key_held(held, body["holdId"], body.get("reason")))
-    return {"keyId": held.id, "status": "pending_review", "holdId": body["holdId"], "gameId": held.game_id}
+    return _hold_result(held)
 
 
 @blp.route("/release", methods=["POST"])
@@ -135,33 +110,16 @@ def hold(body):
 @blp.response(200, s.HoldResultSchema)
 def release(body):
     """End a hold: the key goes back to the state it was held from."""
-    km, session = key_manager(), request_session()
-    lookup_hash, key_id = _ref(body)
-    released = repo.release(session, lookup_hash=lookup_hash, key_id=key_id, hold_id=body["holdId"])
-    if released is None:
-        key = repo.find_key(session, lookup_hash=lookup_hash, key_id=key_id)
-        if key is None:
-            raise ApiError("KEY_NOT_FOUND", "key not found")
-        raise ApiError(
-            "CONFLICT", "the key is not held with this holdId", {"keyId": str(key.id), "status": key.status}
-        )
-    repo.record_transition(
-        session,
-        released.id,
-        "pending_review",
-        released.to_status,
-        actor=actor(),
-        operation="release",
+    released = key_usecases.release(
+        key_manager(),
+        request_session(),
+        _ref(body),
+        hold_id=body["holdId"],
         reason=body.get("reason"),
+        actor=actor(),
         request_id=current_request_id(),
     )
-    km.outbox.add(session, events.key_released(released, body["holdId"]))
-    return {
-        "keyId": released.id,
-        "status": released.to_status,
-        "holdId": body["holdId"],
-        "gameId": released.game_id,
-    }
+    return _hold_result(released)
 
 
 @blp.route("/activate", methods=["POST"])
@@ -174,38 +132,16 @@ def activate(body):
     the key is activated, revoked, expired (even before the expiry job ran), held for review
     (unless ``holdId`` is the hold's) or restricted in ``userRegion``. Repeating a successful
     activation with the same ``activationId`` answers the same result again."""
-    km, session = key_manager(), request_session()
-    lookup_hash, key_id = _ref(body)
-    region = body["userRegion"].upper()
-    activated = repo.activate(
-        session,
-        lookup_hash=lookup_hash,
-        key_id=key_id,
+    activated = key_usecases.activate(
+        key_manager(),
+        request_session(),
+        _ref(body),
         user_id=body["userId"],
         activation_id=body["activationId"],
-        region=region,
+        region=body["userRegion"],
         hold_id=body.get("holdId"),
-    )
-    if activated is None:
-        key = repo.find_key(session, lookup_hash=lookup_hash, key_id=key_id)
-        if key is not None and key.status == "activated" and key.activation_id == body["activationId"]:
-            return _activation_result(key, key.activation_id)
-        raise _refusal(key, region=region, hold_id=body.get("holdId"))
-    repo.record_transition(
-        session,
-        activated.id,
-        activated.from_status,
-        "activated",
         actor=actor(),
-        operation="activate",
-        reason=f"activation {body['activationId']} by {body['userId']}",
         request_id=current_request_id(),
-    )
-    km.outbox.add(
-        session,
-        events.key_activated(
-            activated, user_id=body["userId"], activation_id=body["activationId"], region=region
-        ),
     )
     return _activation_result(activated, body["activationId"])
 
@@ -243,9 +179,9 @@ def _allocation_dict(allocation: Row) -> dict:
 def allocate(body):
     """Allocate N free keys of a game and type to a retailer, all or nothing, idempotent by
     allocationId (a retry answers 200 with the same allocation; other parameters 422)."""
-    km, session = key_manager(), request_session()
-    allocated = repo.create_allocation(
-        session,
+    result = sales.allocate(
+        key_manager(),
+        request_session(),
         allocation_id=body["allocationId"],
         retailer_id=body["retailerId"],
         game_id=body["gameId"],
@@ -254,26 +190,9 @@ def allocate(body):
         actor=actor(),
         request_id=current_request_id(),
     )
-    if allocated is None:
-        existing = repo.get_allocation(session, body["allocationId"])
-        same = (existing.retailer_id, existing.game_id, existing.key_type, existing.quantity) == (
-            body["retailerId"],
-            body["gameId"],
-            body["keyType"],
-            body["quantity"],
-        )
-        if not same:
-            raise ApiError("IDEMPOTENCY_CONFLICT", "this allocationId was used with other parameters")
-        return _allocation_dict(existing), 200
-    if allocated < body["quantity"]:
-        raise ApiError(
-            "INSUFFICIENT_KEY_ALLOCATION",
-            f"only {allocated} free {body['keyType']} keys of this game are available",
-            {"requested": body["quantity"], "available": allocated},
-        )
-    allocation = repo.get_allocation(session, body["allocationId"])
-    km.outbox.add(session, events.key_allocated(allocation))
-    return _allocation_dict(allocation)
+    if not result.created:
+        return _allocation_dict(result.allocation), 200
+    return _allocation_dict(result.allocation)
 
 
 @blp.route("/allocations/<uuid:allocation_id>/keys", methods=["GET"])
@@ -284,15 +203,15 @@ def allocate(body):
 def allocation_keys(query, allocation_id):
     """An allocation's keys, decrypted, for the retailer (audited like every export)."""
     km, session = key_manager(), request_session()
-    if repo.get_allocation(session, allocation_id) is None:
+    if allocations_repo.get_allocation(session, allocation_id) is None:
         raise ApiError("NOT_FOUND", "allocation not found")
-    page = repo.page_allocation_keys(
+    page = allocations_repo.page_allocation_keys(
         session,
         allocation_id,
-        after=decode_cursor(query.get("cursor"), repo.KEY_CURSOR),
+        after=decode_cursor(query.get("cursor"), keys_repo.KEY_CURSOR),
         limit=query["limit"],
     )
-    repo.audit_export(
+    audit_repo.audit_export(
         session,
         actor=actor(),
         fmt="json",
@@ -313,31 +232,20 @@ def release_allocation(body, allocation_id):
     """The allocation's unsold keys leave it: back to the free pool, or revoked (``revoke``).
     Idempotent: a repeat changes nothing and answers ``released: 0``; one allocation.released
     event when keys changed."""
-    km, session = key_manager(), request_session()
-    allocation = repo.get_allocation(session, allocation_id)
-    if allocation is None:
-        raise ApiError("NOT_FOUND", "allocation not found")
-    status = KeyStatus.REVOKED if body["revoke"] else KeyStatus.GENERATED
-    released = repo.release_allocation(
-        session,
+    result = sales.release_allocation(
+        key_manager(),
+        request_session(),
         allocation_id,
         revoke=body["revoke"],
+        reason=body["reason"],
         actor=actor(),
-        reason=f"allocation {allocation_id} released: {body['reason']}",
         request_id=current_request_id(),
     )
-    if released:
-        km.outbox.add(
-            session,
-            events.allocation_released(
-                allocation, released=released, status=status.value, reason=body["reason"], actor=actor()
-            ),
-        )
     return {
         "allocationId": allocation_id,
-        "retailerId": allocation.retailer_id,
-        "released": released,
-        "status": status.value,
+        "retailerId": result.allocation.retailer_id,
+        "released": result.released,
+        "status": result.status.value,
     }
 
 
@@ -348,34 +256,7 @@ def release_allocation(body, allocation_id):
 def retailer_keys(body):
     """Which of these keys were allocated to this retailer (ids only), so distribution can tell
     a key the retailer has not fetched yet from one that is not its own."""
-    return {"keyIds": repo.keys_of_retailer(request_session(), body["retailerId"], body["keyIds"])}
-
-
-def _retailer_keys(
-    session: Session, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, Row]:
-    unique = sorted(set(key_ids))
-    rows = {row.id: row for row in repo.keys_for_update(session, unique)}
-    missing = [str(k) for k in unique if k not in rows]
-    if missing:
-        raise ApiError("KEY_NOT_FOUND", "some keys do not exist", {"keyIds": missing[:50]})
-    foreign = [str(k) for k, row in rows.items() if row.retailer_id != retailer_id]
-    if foreign:
-        raise ApiError(
-            "RETAILER_NOT_AUTHORIZED",
-            "some keys are not allocated to this retailer",
-            {"keyIds": foreign[:50]},
-        )
-    return rows
-
-
-def _check_all(rows: dict[uuid.UUID, Row], target: KeyStatus) -> None:
-    for row in rows.values():
-        try:
-            check_transition(row.status, target, held_from=row.held_from_status)
-        except TransitionRefused as exc:
-            code = "KEY_ALREADY_ACTIVATED" if row.status == "activated" else "CONFLICT"
-            raise ApiError(code, exc.reason, {"keyId": str(row.id), "currentStatus": row.status}) from None
+    return {"keyIds": keys_repo.keys_of_retailer(request_session(), body["retailerId"], body["keyIds"])}
 
 
 @blp.route("/sales", methods=["POST"])
@@ -385,32 +266,15 @@ def _check_all(rows: dict[uuid.UUID, Row], target: KeyStatus) -> None:
 @blp.response(200, s.KeysChangedSchema)
 def mark_sold(body):
     """Mark allocated keys sold by their retailer (all or nothing); one key.sold event."""
-    km, session = key_manager(), request_session()
-    rows = _retailer_keys(session, body["retailerId"], body["keyIds"])
-    if all(row.status == "sold" and row.order_id == body["orderId"] for row in rows.values()):
-        return {
-            "orderId": body["orderId"],
-            "retailerId": body["retailerId"],
-            "keyIds": sorted(rows),
-            "status": "sold",
-        }
-    _check_all(rows, KeyStatus.SOLD)
-    sold_at = body["soldAt"] or datetime.now(UTC)
-    ids = sorted(rows)
-    repo.bulk_transition(
-        session,
-        ids,
-        rows,
-        KeyStatus.SOLD,
+    ids = sales.sell(
+        key_manager(),
+        request_session(),
+        retailer_id=body["retailerId"],
+        order_id=body["orderId"],
+        key_ids=body["keyIds"],
+        sold_at=body["soldAt"],
         actor=actor(),
-        operation="sell",
-        reason=f"order {body['orderId']}",
         request_id=current_request_id(),
-        values={"sold_at": sold_at, "order_id": body["orderId"]},
-    )
-    km.outbox.add(
-        session,
-        events.keys_sold(body["retailerId"], body["orderId"], ids, sold_at),
     )
     return {"orderId": body["orderId"], "retailerId": body["retailerId"], "keyIds": ids, "status": "sold"}
 
@@ -422,23 +286,14 @@ def mark_sold(body):
 @blp.response(200, s.KeysChangedSchema)
 def return_keys(body):
     """A retailer's return: its unactivated keys are revoked (all or nothing); one key.returned event."""
-    km, session = key_manager(), request_session()
-    rows = _retailer_keys(session, body["retailerId"], body["keyIds"])
-    _check_all(rows, KeyStatus.REVOKED)
-    ids = sorted(rows)
-    repo.bulk_transition(
-        session,
-        ids,
-        rows,
-        KeyStatus.REVOKED,
+    ids = sales.return_keys(
+        key_manager(),
+        request_session(),
+        retailer_id=body["retailerId"],
+        order_id=body["orderId"],
+        key_ids=body["keyIds"],
+        reason=body["reason"],
         actor=actor(),
-        operation="return",
-        reason=f"returned (order {body['orderId']}): {body['reason']}",
         request_id=current_request_id(),
-        values={"hold_id": None, "held_from_status": None},
-    )
-    km.outbox.add(
-        session,
-        events.keys_returned(body["retailerId"], body["orderId"], ids, body["reason"]),
     )
     return {"orderId": body["orderId"], "retailerId": body["retailerId"], "keyIds": ids, "status": "revoked"}

@@ -10,7 +10,6 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Response, g, make_response, request, stream_with_context
-from sqlalchemy import select, text
 
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import current_principal, require_auth, require_role_or_scope, require_roles
@@ -20,7 +19,6 @@ from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.openapi import declare, error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
 from gamekeys_platform.request_context import current_request_id
-from key_manager import events
 from key_manager.api import access
 from key_manager.api import schemas as s
 from key_manager.api.views import (
@@ -29,19 +27,19 @@ from key_manager.api.views import (
     exported_keys_page,
     key_info,
     normalized_or_400,
-    plan_error,
     revealed,
-    transition_error,
     ts,
 )
 from key_manager.context import key_manager
-from key_manager.db import bulk
-from key_manager.db import repository as repo
-from key_manager.db.tables import keys as keys_table
+from key_manager.db import audit as audit_repo
+from key_manager.db import batches as batches_repo
+from key_manager.db import keys as keys_repo
 from key_manager.domain import codec
 from key_manager.domain.access import Action
-from key_manager.domain.batches import PlanRefused, key_id_range, plan_batch
-from key_manager.domain.states import CANCELLABLE_BATCH, FINAL, BatchStatus, KeyStatus, TransitionRefused
+from key_manager.domain.states import BATCH_WITH_KEYS, FINAL, KeyStatus
+from key_manager.usecases import batches as batch_usecases
+from key_manager.usecases import keys as key_usecases
+from key_manager.usecases.batches import BatchOrder
 
 blp = Blueprint(
     "keys",
@@ -50,26 +48,19 @@ blp = Blueprint(
     description="Game keys: generation, batches, state, validation",
 )
 
-NOTIFY_CHANNEL = "key_manager_batches"
 READERS = ("developer", "admin", "support")
 WRITERS = ("developer", "admin")
 
 
-def _plan(body, owner, *, synchronous: bool):
-    try:
-        return plan_batch(
-            game_id=body["gameId"],
-            developer_id=owner.developer_id,
-            key_type=body["keyType"],
-            quantity=body["quantity"],
-            regional_restrictions=body["regionalRestrictions"],
-            expiration_date=body["expirationDate"],
-            metadata=body["metadata"],
-            synchronous=synchronous,
-            metadata_max_bytes=key_manager().settings.key_metadata_max_bytes,
-        )
-    except PlanRefused as exc:
-        raise plan_error(exc) from None
+def _order(body) -> BatchOrder:
+    return BatchOrder(
+        game_id=body["gameId"],
+        key_type=body["keyType"],
+        quantity=body["quantity"],
+        regional_restrictions=body["regionalRestrictions"],
+        expiration_date=body["expirationDate"],
+        metadata=body["metadata"],
+    )
 
 
 def reveal_generated_keys(view):
@@ -88,9 +79,7 @@ def reveal_generated_keys(view):
         plaintexts = g.pop("generated_plaintext", None)
         if plaintexts is None:
             km = key_manager()
-            session = request_session()
-            low, high = key_id_range(uuid.UUID(body["batchId"]))
-            rows = session.execute(select(keys_table).where(keys_table.c.id.between(low, high))).all()
+            rows = keys_repo.batch_key_rows(request_session(), uuid.UUID(body["batchId"]))
             plaintexts = {str(row.id): revealed(km.vault, row) for row in rows}
         else:
             plaintexts = {key_id: (key, None) for key_id, key in plaintexts.items()}
@@ -114,19 +103,16 @@ def reveal_generated_keys(view):
 @blp.response(201, s.GeneratedBatchSchema)
 def generate_keys(body):
     """Generate up to 1,000 keys now; the plaintext keys are in this response only (generateKeys)."""
-    km, session = key_manager(), request_session()
+    session = request_session()
     owner = access.game_for(session, body["gameId"], Action.GENERATE, body["keyType"])
-    plan = repo.insert_batch(
-        session, _plan(body, owner, synchronous=True), status="generating", created_by=actor()
+    generated = batch_usecases.generate_now(
+        key_manager(), session, _order(body), developer_id=owner.developer_id, actor=actor()
     )
-    try:
-        pairs = bulk.insert_keys(session, km.vault, plan, created_at=datetime.now(UTC), keep_plaintext=True)
-    except bulk.GenerationFailed:
-        raise ApiError("GENERATION_FAILED", "keys could not be generated, retry later") from None
-    batch = repo.complete_batch(session, plan.batch_id, len(pairs))
-    km.outbox.add(session, events.batch_generated(batch))
-    g.generated_plaintext = {str(key_id): codec.format_key(key) for key_id, key in pairs}
-    return {**batch_dict(batch), "keys": [{"id": key_id, "status": "generated"} for key_id, _ in pairs]}
+    g.generated_plaintext = {str(key_id): codec.format_key(key) for key_id, key in generated.keys}
+    return {
+        **batch_dict(generated.batch),
+        "keys": [{"id": key_id, "status": "generated"} for key_id, _ in generated.keys],
+    }
 
 
 @blp.route("/batches", methods=["POST"])
@@ -140,13 +126,9 @@ def create_batch(body):
     GET /batches/{id} for status and progress, then export the keys."""
     session = request_session()
     owner = access.game_for(session, body["gameId"], Action.GENERATE, body["keyType"])
-    plan = repo.insert_batch(
-        session, _plan(body, owner, synchronous=False), status="pending", created_by=actor()
+    batch = batch_usecases.queue_batch(
+        key_manager(), session, _order(body), developer_id=owner.developer_id, actor=actor()
     )
-    session.execute(
-        text("SELECT pg_notify(:channel, :batch)"), {"channel": NOTIFY_CHANNEL, "batch": str(plan.batch_id)}
-    )
-    batch = repo.get_batch(session, plan.batch_id)
     return batch_dict(batch), {"Location": f"/api/v1/keys/batches/{batch.id}"}
 
 
@@ -157,13 +139,13 @@ def create_batch(body):
 def list_batches(query):
     """Batches of the caller's studios, newest first."""
     session = request_session()
-    page = repo.list_batches(
+    page = batches_repo.list_batches(
         session,
         developer_ids=access.visible_studios(session),
         game_id=query.get("gameId"),
         status=query.get("status"),
         limit=query["limit"],
-        after=decode_cursor(query.get("cursor"), repo.BATCH_CURSOR),
+        after=decode_cursor(query.get("cursor"), batches_repo.BATCH_CURSOR),
     )
     return page_body(page, batch_dict, lambda row: (row.created_at, row.id))
 
@@ -175,7 +157,7 @@ def get_batch(batch_id):
     """Status and progress of a batch, with how many of its keys are in each state."""
     session = request_session()
     batch = access.batch_for(session, batch_id, Action.READ)
-    counts = repo.batch_key_counts(session, batch_id) if batch.status in ("completed", "revoked") else {}
+    counts = keys_repo.batch_key_counts(session, batch_id) if batch.status in BATCH_WITH_KEYS else {}
     return batch_dict(batch, counts)
 
 
@@ -189,13 +171,13 @@ def batch_keys(query, batch_id):
     ``Accept: text/csv``. Every call is recorded in the export audit."""
     km, session = key_manager(), request_session()
     batch = access.batch_for(session, batch_id, Action.EXPORT)
-    if batch.status not in ("completed", "revoked"):
+    if batch.status not in BATCH_WITH_KEYS:
         raise ApiError(
             "CONFLICT", f"the batch is {batch.status}: its keys are not ready", {"status": batch.status}
         )
     wants_csv = request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
     if wants_csv:
-        repo.audit_export(
+        audit_repo.audit_export(
             session,
             actor=actor(),
             fmt="csv",
@@ -207,10 +189,13 @@ def batch_keys(query, batch_id):
         response.headers["Content-Disposition"] = f'attachment; filename="keys-{batch_id}.csv"'
         response.headers["Cache-Control"] = "no-store"
         return response
-    page = repo.page_batch_keys(
-        session, batch_id, after=decode_cursor(query.get("cursor"), repo.KEY_CURSOR), limit=query["limit"]
+    page = keys_repo.page_batch_keys(
+        session,
+        batch_id,
+        after=decode_cursor(query.get("cursor"), keys_repo.KEY_CURSOR),
+        limit=query["limit"],
     )
-    repo.audit_export(
+    audit_repo.audit_export(
         session,
         actor=actor(),
         fmt="json",
@@ -224,24 +209,12 @@ def batch_keys(query, batch_id):
 
 def _csv_rows(batch_id: uuid.UUID):
     km = key_manager()
-    low, high = key_id_range(batch_id)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     # ``error``: empty, or why this key could not be decrypted (its ``key`` cell is then empty).
     writer.writerow(["keyId", "key", "status", "keyType", "expiresAt", "error"])
     yield buffer.getvalue()
-    query = (
-        select(
-            keys_table.c.id,
-            keys_table.c.status,
-            keys_table.c.key_type,
-            keys_table.c.expires_at,
-            keys_table.c.ciphertext,
-            keys_table.c.encryption_key_id,
-        )
-        .where(keys_table.c.id.between(low, high))
-        .order_by(keys_table.c.id)
-    )
+    query = keys_repo.batch_export_query(batch_id)
     with km.db.engine.connect() as connection:
         result = connection.execution_options(yield_per=5000).execute(query)
         for partition in result.partitions():
@@ -271,17 +244,11 @@ def cancel_batch(body, batch_id):
     """Cancel a pending or generating batch: the worker stops at its next chunk and keeps no
     keys. A completed batch cannot be cancelled (409 with its status): revoke it instead.
     Cancelling a cancelled batch answers it as it is."""
-    km, session = key_manager(), request_session()
+    session = request_session()
     batch = access.batch_for(session, batch_id, Action.MODIFY, for_update=True)
-    if batch.status == BatchStatus.CANCELLED:
-        return batch_dict(batch)
-    if batch.status not in CANCELLABLE_BATCH:
-        hint = ": revoke its keys instead" if batch.status == BatchStatus.COMPLETED else ""
-        raise ApiError(
-            "CONFLICT", f"a {batch.status} batch cannot be cancelled{hint}", {"status": batch.status}
-        )
-    cancelled = repo.cancel_batch(session, batch_id, actor=actor(), reason=body["reason"])
-    km.outbox.add(session, events.batch_cancelled(cancelled, batch.status))
+    cancelled = batch_usecases.cancel_batch(
+        key_manager(), session, batch, reason=body["reason"], actor=actor()
+    )
     return batch_dict(cancelled)
 
 
@@ -292,15 +259,11 @@ def cancel_batch(body, batch_id):
 @blp.response(200, s.BatchRevokeResultSchema)
 def revoke_batch(body, batch_id):
     """Revoke every key of the batch that is not activated (or otherwise final), in one operation."""
-    km, session = key_manager(), request_session()
+    session = request_session()
     batch = access.batch_for(session, batch_id, Action.MODIFY, for_update=True)
-    if batch.status != "completed":
-        raise ApiError("CONFLICT", f"a {batch.status} batch cannot be revoked", {"status": batch.status})
-    who = actor()
-    revoked = repo.revoke_batch(
-        session, batch_id, actor=who, reason=body["reason"], request_id=current_request_id()
+    revoked = batch_usecases.revoke_batch(
+        key_manager(), session, batch, reason=body["reason"], actor=actor(), request_id=current_request_id()
     )
-    km.outbox.add(session, events.batch_revoked(batch, revoked, who, body["reason"]))
     return {"batchId": batch_id, "status": "revoked", "revokedKeys": revoked}
 
 
@@ -342,7 +305,7 @@ def validate_key(body):
         return {"valid": False, "formatValid": False, "error": str(exc)}
     km, session = key_manager(), request_session()
     principal = current_principal()
-    key = repo.find_key_by_hash(session, km.vault.lookup_hash(canonical))
+    key = keys_repo.find_key_by_hash(session, km.vault.lookup_hash(canonical))
     if key is None or not access.may_read_key(session, principal, key):
         if principal.has_scope("keys:read") or principal.has_role("admin", "support"):
             return {"valid": False, "formatValid": True, "exists": False, "error": None}
@@ -369,7 +332,7 @@ def check_duplicate(body):
     """Whether this key exists already (checkDuplicate): platform admins and services only."""
     canonical = normalized_or_400(body["key"])
     km = key_manager()
-    return {"duplicate": repo.key_exists(request_session(), km.vault.lookup_hash(canonical))}
+    return {"duplicate": keys_repo.key_exists(request_session(), km.vault.lookup_hash(canonical))}
 
 
 @blp.route("/<uuid:key_id>", methods=["GET"])
@@ -380,7 +343,7 @@ def get_key(key_id):
     stored ciphertext cannot be decrypted is 503 DATABASE_ERROR with ``details.reason``."""
     session = request_session()
     key = access.key_for(session, key_id, Action.READ)
-    info = key_info(key_manager().vault, key, repo.key_history(session, key_id))
+    info = key_info(key_manager().vault, key, audit_repo.key_history(session, key_id))
     if info["keyError"] is not None:
         error = info["keyError"]
         raise ApiError(error["code"], error["message"], error["details"])
@@ -390,23 +353,17 @@ def get_key(key_id):
 def _change_status(key_id: uuid.UUID, target: KeyStatus, reason: str | None, operation: str):
     km, session = key_manager(), request_session()
     key = access.key_for(session, key_id, Action.MODIFY, for_update=True)
-    who = actor()
-    values = {"sold_at": datetime.now(UTC)} if target is KeyStatus.SOLD else None
-    try:
-        changed = repo.change_key_status(
-            session,
-            key,
-            target,
-            actor=who,
-            operation=operation,
-            reason=reason,
-            request_id=current_request_id(),
-            values=values,
-        )
-    except TransitionRefused as exc:
-        raise transition_error(exc) from None
-    km.outbox.add(session, events.key_changed(changed, key.status, who, reason))
-    return key_info(km.vault, changed, repo.key_history(session, key_id))
+    changed = key_usecases.change_status(
+        km,
+        session,
+        key,
+        target,
+        reason=reason,
+        operation=operation,
+        actor=actor(),
+        request_id=current_request_id(),
+    )
+    return key_info(km.vault, changed, audit_repo.key_history(session, key_id))
 
 
 @blp.route("/<uuid:key_id>/status", methods=["PATCH"])

@@ -12,8 +12,8 @@ from gamekeys_platform.errors import ApiError
 from gamekeys_platform.errors import format_optional_timestamp as ts
 from gamekeys_platform.pagination import Page, page_body
 from key_manager.domain import codec
-from key_manager.domain.batches import PlanRefused, progress
-from key_manager.domain.states import KeyStatus, TransitionRefused
+from key_manager.domain.batches import progress
+from key_manager.domain.states import BATCH_WITH_KEYS
 from key_manager.domain.vault import KeyVault, UnreadableKey
 
 log = logging.getLogger("key_manager.keys")
@@ -33,7 +33,7 @@ def batch_dict(batch: Row, key_counts: dict[str, int] | None = None) -> dict[str
         "totalKeys": batch.total_keys,
         "generatedKeys": batch.generated_keys,
         "progress": 1.0
-        if batch.status in ("completed", "revoked")
+        if batch.status in BATCH_WITH_KEYS
         else progress(batch.generated_keys, batch.total_keys),
         "regionalRestrictions": batch.regional_restrictions,
         "metadata": batch.metadata,
@@ -120,17 +120,6 @@ def key_info(vault: KeyVault, key: Row, history: list[Row] | None = None) -> dic
             for h in history
         ]
     return result
-
-
-def plan_error(exc: PlanRefused) -> ApiError:
-    return ApiError("VALIDATION_ERROR", exc.message, {"fields": {"json": {exc.field: [exc.message]}}})
-
-
-def transition_error(exc: TransitionRefused) -> ApiError:
-    details = {"currentStatus": exc.current.value, "requestedStatus": exc.target.value}
-    if exc.current is KeyStatus.ACTIVATED:
-        return ApiError("KEY_ALREADY_ACTIVATED", exc.reason, details)
-    return ApiError("CONFLICT", exc.reason, details)
 
 
 def normalized_or_400(text: str) -> bytes:

@@ -1,12 +1,14 @@
 """The projection of developer.events (studios, team members, game ownership) used to decide
-who may act on which game's keys. Applied by the worker's consumer, one event per transaction
-together with the inbox record, so a redelivered event changes nothing twice."""
+who may act on which game's keys: written by the worker's consumer, one event per transaction
+together with the inbox record, so a redelivered event changes nothing twice; read by the
+access checks (who owns a game, a caller's team role and studios)."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -101,3 +103,41 @@ apply_developer_event = EventHandlers(
         developer.GameDeleted: _game_deleted,
     }
 )
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GameOwner:
+    game_id: uuid.UUID
+    developer_id: uuid.UUID
+    verification_status: str | None
+    deleted: bool
+
+
+def game_owner(session: Session, game_id: uuid.UUID) -> GameOwner | None:
+    row = session.execute(
+        select(games.c.game_id, games.c.developer_id, games.c.deleted, studios.c.verification_status)
+        .select_from(games.outerjoin(studios, studios.c.developer_id == games.c.developer_id))
+        .where(games.c.game_id == game_id)
+    ).first()
+    if row is None:
+        return None
+    return GameOwner(row.game_id, row.developer_id, row.verification_status, row.deleted)
+
+
+def member_role(session: Session, developer_id: uuid.UUID, user_id: str) -> str | None:
+    return session.execute(
+        select(studio_members.c.role).where(
+            studio_members.c.developer_id == developer_id, studio_members.c.user_id == user_id
+        )
+    ).scalar_one_or_none()
+
+
+def member_studios(session: Session, user_id: str) -> list[uuid.UUID]:
+    return list(
+        session.execute(
+            select(studio_members.c.developer_id).where(studio_members.c.user_id == user_id)
+        ).scalars()
+    )

@@ -15,6 +15,7 @@ from and a release returns the key there. ``activated``, ``revoked`` and ``expir
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -45,8 +46,11 @@ class BatchStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-# A batch may be cancelled until its keys are committed; after that it is revoked instead.
+# A batch may be cancelled (or fail) until its keys are committed; after that it is revoked instead.
 CANCELLABLE_BATCH = frozenset({BatchStatus.PENDING, BatchStatus.GENERATING})
+UNFINISHED_BATCH = CANCELLABLE_BATCH
+# Batches whose keys exist: they can be counted, exported, and expire.
+BATCH_WITH_KEYS = frozenset({BatchStatus.COMPLETED, BatchStatus.REVOKED})
 
 S = KeyStatus
 FINAL = frozenset({S.ACTIVATED, S.REVOKED, S.EXPIRED})
@@ -107,3 +111,22 @@ def check_transition(
 def sources_of(target: KeyStatus) -> frozenset[KeyStatus]:
     """Every state from which ``target`` can be reached (for bulk conditional updates)."""
     return frozenset(state for state, targets in TRANSITIONS.items() if target in targets)
+
+
+def ordered(states: Iterable[KeyStatus]) -> tuple[KeyStatus, ...]:
+    """A set of states in declaration order, so statements that change rows one state after
+    another always take them in the same order."""
+    wanted = frozenset(states)
+    return tuple(state for state in KeyStatus if state in wanted)
+
+
+def sql_values(states: Iterable[KeyStatus] | Iterable[BatchStatus]) -> list[str]:
+    """A set of states as the list SQL binds (``status = ANY(:sources)``), in declaration order."""
+    wanted = list(dict.fromkeys(states))
+    return [state.value for state in sorted(wanted, key=lambda state: list(type(state)).index(state))]
+
+
+# A batch revocation takes every key that can still be revoked (activated keys stay activated).
+REVOCABLE = sources_of(S.REVOKED)
+# The expiry job expires usable keys; a held key waits for its review to end first.
+EXPIRED_BY_JOB = sources_of(S.EXPIRED) - {S.PENDING_REVIEW}

@@ -1,8 +1,9 @@
-"""key-manager for other services' tests, registered as a pytest plugin (pyproject.toml): the
-fixtures ``km_app`` and ``km_url`` of its real app on the test database, and a verified studio's
-game seeded into its projection as developer.events would put it there.
+"""key-manager for tests, its own and other services': a pytest plugin (registered by this
+package's pyproject.toml) with the fixtures ``km_app`` and ``km_url`` of its real app on the test
+database, and helpers that seed a studio's game into its projection as developer.events would.
 
-Only for tests (it migrates from the source checkout's alembic.ini).
+Test support only, outside the service's production package; it migrates from the source
+checkout's alembic.ini.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from key_manager.context import KeyManager
 from key_manager.db.projection import apply_developer_event
 from key_manager.settings import get_settings
 
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+ALEMBIC_INI = Path(__file__).resolve().parents[3] / "alembic.ini"  # services/key-manager/
 
 
 @pytest.fixture(scope="session")
