@@ -1,0 +1,133 @@
+"""Request and response schemas (marshmallow): camelCase on the wire, unknown fields rejected."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from game_builds.domain.states import BuildStatus, FailureReason, Platform
+from game_builds.domain.uploads import MAX_PARTS
+from gamekeys_platform.pagination import PageQuerySchema, page_schema
+
+PLATFORMS = [p.value for p in Platform]
+STATUSES = [s.value for s in BuildStatus]
+# Largest size a request may declare in JSON (the configured maximum is checked by the use case: 413).
+ABSOLUTE_MAX_SIZE = MAX_PARTS * 5 * 1024**3
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class FileSchema(Strict):
+    name = ma.fields.String(
+        required=True, validate=[validate.Length(1, 255), validate.Regexp(r"^[^/\\\x00-\x1f\"]+$")]
+    )
+    size = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, ABSOLUTE_MAX_SIZE))
+    sha256 = ma.fields.String(
+        required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$", error="64 hex digits")
+    )
+
+
+class VersionRequestSchema(Strict):
+    version = ma.fields.String(
+        required=True, validate=[validate.Length(1, 64), validate.Regexp(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")]
+    )
+    platform = ma.fields.String(required=True, validate=validate.OneOf(PLATFORMS))
+    changelog = ma.fields.String(load_default="", validate=validate.Length(0, 10000))
+    file = ma.fields.Nested(FileSchema, required=True)
+
+
+class PartUrlSchema(ma.Schema):
+    partNumber = ma.fields.Integer(required=True)
+    url = ma.fields.String(required=True)
+
+
+class UploadSchema(ma.Schema):
+    uploadId = ma.fields.String(required=True)
+    partSize = ma.fields.Integer(required=True)
+    partCount = ma.fields.Integer(required=True)
+    parts = ma.fields.List(ma.fields.Nested(PartUrlSchema), required=True)
+    expiresAt = ma.fields.DateTime(required=True)
+
+
+class FailureSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=validate.OneOf([r.value for r in FailureReason]))
+    signature = ma.fields.String()
+    detail = ma.fields.String()
+
+
+class FileInfoSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    size = ma.fields.Integer(required=True)
+    sha256 = ma.fields.String(required=True)
+
+
+class VersionSchema(ma.Schema):
+    versionId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    version = ma.fields.String(required=True)
+    platform = ma.fields.String(required=True)
+    changelog = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, validate=validate.OneOf(STATUSES))
+    failure = ma.fields.Nested(FailureSchema, allow_none=True, required=True)
+    file = ma.fields.Nested(FileInfoSchema, required=True)
+    partSize = ma.fields.Integer(required=True)
+    partCount = ma.fields.Integer(required=True)
+    partsReceived = ma.fields.List(
+        ma.fields.Integer(), metadata={"description": "while uploading: the part numbers S3 has"}
+    )
+    bytesVerified = ma.fields.Integer(
+        required=True, metadata={"description": "while processing: bytes hashed and scanned"}
+    )
+    retrying = ma.fields.String(
+        allow_none=True, metadata={"description": "why processing waits to be retried"}
+    )
+    createdBy = ma.fields.String(required=True)
+    createdAt = ma.fields.DateTime(required=True)
+    statusChangedAt = ma.fields.DateTime(required=True)
+
+
+class CreatedVersionSchema(VersionSchema):
+    upload = ma.fields.Nested(UploadSchema, required=True)
+
+
+VersionPageSchema = page_schema(VersionSchema)
+
+
+class VersionListQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = ma.RAISE
+
+    status = ma.fields.String(validate=validate.OneOf(STATUSES))
+    platform = ma.fields.String(validate=validate.OneOf(PLATFORMS))
+
+
+class PartsRequestSchema(Strict):
+    partNumbers = ma.fields.List(
+        ma.fields.Integer(strict=True, validate=validate.Range(1, MAX_PARTS)),
+        required=True,
+        validate=validate.Length(1, 1000),
+    )
+
+
+class PartsSchema(ma.Schema):
+    parts = ma.fields.List(ma.fields.Nested(PartUrlSchema), required=True)
+    received = ma.fields.List(ma.fields.Integer(), required=True)
+
+
+class CompletedPartSchema(Strict):
+    partNumber = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_PARTS))
+    etag = ma.fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class CompleteRequestSchema(Strict):
+    parts = ma.fields.List(
+        ma.fields.Nested(CompletedPartSchema), required=True, validate=validate.Length(1, MAX_PARTS)
+    )
+
+
+class DownloadSchema(ma.Schema):
+    url = ma.fields.String(required=True)
+    expiresAt = ma.fields.DateTime(required=True)

@@ -1,0 +1,102 @@
+"""game-builds' tables (schema ``game_builds``), SQLAlchemy Core: the builds, and the projection
+of developer.events (studios, members, games) that decides who may touch them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from game_builds.domain.states import BuildStatus, Platform
+from gamekeys_platform.db import service_metadata
+
+SCHEMA = "game_builds"
+metadata = service_metadata(SCHEMA)
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+builds = Table(
+    "builds",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("game_id", Uuid, nullable=False),
+    Column("developer_id", Uuid, nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("changelog", String(10000), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("failure", JSONB),
+    Column("object_key", String(200), nullable=False),
+    Column("upload_id", String(1024), nullable=False),
+    Column("part_size", BigInteger, nullable=False),
+    Column("part_count", Integer, nullable=False),
+    Column("bytes_verified", BigInteger, nullable=False, server_default=text("0")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", String(500)),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("status_changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("upload_expires_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(_in("status", BuildStatus), name="status"),
+    CheckConstraint(_in("platform", Platform), name="platform"),
+    CheckConstraint("file_size > 0", name="file_size"),
+    UniqueConstraint("game_id", "platform", "version", name="uq_builds_game_platform_version"),
+    Index("ix_builds_game_created", "game_id", "created_at", "id"),
+    Index(
+        "ix_builds_to_process",
+        "status",
+        "lease_until",
+        postgresql_where=text("status IN ('uploaded', 'processing')"),
+    ),
+    Index("ix_builds_uploading", "upload_expires_at", postgresql_where=text("status = 'uploading'")),
+)
+
+studios = Table(
+    "studios",
+    metadata,
+    Column("developer_id", Uuid, primary_key=True),
+    Column("company_name", String(500)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+studio_members = Table(
+    "studio_members",
+    metadata,
+    Column("developer_id", Uuid, nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("developer_id", "user_id"),
+    Index("ix_studio_members_user", "user_id"),
+)
+
+games = Table(
+    "games",
+    metadata,
+    Column("game_id", Uuid, primary_key=True),
+    Column("developer_id", Uuid, nullable=False),
+    Column("title", String(500)),
+    Column("deleted", Boolean, nullable=False, server_default=text("false")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

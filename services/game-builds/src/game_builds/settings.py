@@ -1,0 +1,58 @@
+"""game-builds' configuration: the platform's variables plus its own (README lists them)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+
+from gamekeys_platform.settings import PlatformSettings, load_settings
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+class Settings(PlatformSettings):
+    service_name: str = Field(default="game-builds", min_length=1, max_length=64)
+
+    builds_events_topic: str = Field(default="builds.events", min_length=1)
+    developer_events_topic: str = Field(default="developer.events", min_length=1)
+
+    # S3 (SeaweedFS locally). No endpoint: AWS's own.
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str = Field(min_length=1)
+    s3_secret_access_key: SecretStr
+    s3_region: str = Field(default="us-east-1", min_length=1)
+    s3_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    builds_bucket: str = Field(default="game-builds", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")
+
+    # Uploads: the largest build accepted, the smallest part size offered (S3's minimum is 5 MiB
+    # for every part but the last; tests set it lower), how many part URLs the create answer
+    # carries, how long part and download URLs live.
+    build_max_size_bytes: int = Field(default=64 * GIB, ge=1)
+    build_min_part_size_bytes: int = Field(default=64 * MIB, ge=1)
+    build_first_part_urls: int = Field(default=20, ge=1, le=1000)
+    build_part_url_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 86400)
+    build_download_url_seconds: int = Field(default=600, ge=60, le=3600)
+    build_upload_expiry_seconds: int = Field(default=24 * 3600, ge=60)
+
+    # The worker: lease of a build being processed (a build processing longer is taken again),
+    # attempts before it fails, backoff after an outage of S3 or clamd, polling.
+    build_processing_lease_seconds: int = Field(default=1800, ge=5)
+    build_processing_max_attempts: int = Field(default=5, ge=1, le=50)
+    build_retry_backoff_seconds: float = Field(default=30.0, gt=0)
+    build_poll_seconds: float = Field(default=2.0, gt=0)
+    build_housekeeping_seconds: float = Field(default=300.0, gt=0)
+
+    clamd_host: str = Field(default="127.0.0.1", min_length=1)
+    clamd_port: int = Field(default=3310, ge=1, le=65535)
+    clamd_timeout_seconds: float = Field(default=60.0, gt=0)
+    clamd_chunk_bytes: int = Field(default=MIB, ge=4096, le=64 * MIB)
+
+    @model_validator(mode="after")
+    def _parts_fit(self):
+        if self.build_first_part_urls > 10_000:
+            raise ValueError("BUILD_FIRST_PART_URLS cannot exceed S3's 10,000 parts")
+        return self
+
+
+def get_settings(**overrides) -> Settings:
+    return load_settings(Settings, **overrides)
