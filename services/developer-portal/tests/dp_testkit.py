@@ -7,12 +7,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from developer_portal.db.builds_projection import apply_builds_event
 from developer_portal.db.tables import audit_log
+from gamekeys_platform.contracts import contract_for
+from gamekeys_platform.errors import format_timestamp
+from gamekeys_platform.events import Event
 
 PREFIX = "/api/v1/developer"
 VERIFY_SCOPE = "developers:verify"
@@ -136,3 +141,76 @@ def audit_count(db, developer_id: str) -> int:
 def outbox_count(db) -> int:
     with db.transaction() as session:
         return session.execute(select(func.count()).select_from(db.tables.outbox)).scalar_one()
+
+
+# --- publishing -----------------------------------------------------------------------------
+
+MODERATE_SCOPE = "games:moderate"
+
+_BUILD_EXTRA = {
+    "build.upload_started": lambda: {"createdBy": "ci"},
+    "build.scanned": lambda: {"scanner": "ClamAV 1.0"},
+    "build.ready": lambda: {"sha256": "ab" * 32},
+    "build.failed": lambda: {"failure": {"reason": "malware", "signature": "Eicar-Test-Signature"}},
+    "build.rejected": lambda: {"reason": "broken installer"},
+}
+_BUILD_STATUS = {
+    "build.upload_started": "uploading",
+    "build.uploaded": "uploaded",
+    "build.scanned": "processing",
+    "build.ready": "ready",
+    "build.failed": "failed",
+    "build.rejected": "rejected",
+}
+
+
+def build_event(
+    event_type: str,
+    game: dict,
+    *,
+    version_id: str | None = None,
+    version: str = "1.0.0",
+    platform: str = "windows",
+    occurred_at: datetime | None = None,
+) -> Event:
+    """A builds.events event as game-builds writes it (checked against its contract)."""
+    version_id = version_id or str(uuid.uuid4())
+    data = {
+        "versionId": version_id,
+        "gameId": game["gameId"],
+        "developerId": game["developerId"],
+        "version": version,
+        "platform": platform,
+        "status": _BUILD_STATUS[event_type],
+        "fileSize": 1024,
+        "stepSeconds": 1.5,
+        "occurredAt": format_timestamp(occurred_at or datetime.now(UTC)),
+        **_BUILD_EXTRA.get(event_type, dict)(),
+    }
+    contract_for("game-builds", event_type).load(data)  # what the producer may send
+    return Event(type=event_type, source="game-builds", subject=version_id, data=data)
+
+
+def project(db, *events: Event) -> None:
+    """Events through the worker's handler, each in its own transaction, as the consumer does."""
+    for event in events:
+        with db.transaction() as session:
+            apply_builds_event(session, event)
+
+
+def ready_build(db, game: dict, **kwargs) -> str:
+    event = build_event("build.ready", game, **kwargs)
+    project(db, event)
+    return event.data["versionId"]
+
+
+def complete_listing(actor: Actor, game: dict, *, price: str = "19.99") -> None:
+    gid = game["gameId"]
+    body = {"description": "A long description.", "shortDescription": "Short.", "genres": ["indie"]}
+    expect(actor.put(f"/games/{gid}/metadata", json=body), 200)
+    expect(actor.put(f"/games/{gid}/pricing", json={"basePrice": {"amount": price, "currency": "USD"}}), 200)
+
+
+def moderator(portal: Portal) -> Actor:
+    token = portal.make_token(sub="admin-service", roles=(), scopes=(MODERATE_SCOPE,))
+    return Actor(portal.app.test_client(), token, "admin-service", None)

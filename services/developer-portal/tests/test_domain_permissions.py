@@ -14,10 +14,19 @@ from developer_portal.domain.permissions import (
 )
 
 A = Action
-READS = {A.STUDIO_READ, A.TEAM_READ, A.GAME_READ, A.METADATA_READ, A.PRICING_READ}
+READS = {A.STUDIO_READ, A.TEAM_READ, A.GAME_READ, A.METADATA_READ, A.PRICING_READ, A.SUBMISSION_READ}
 EXPECTED = {
     "admin": set(Action),
-    "developer": READS | {A.GAME_CREATE, A.GAME_UPDATE, A.GAME_DELETE, A.METADATA_UPDATE, A.PRICING_UPDATE},
+    "developer": READS
+    | {
+        A.GAME_CREATE,
+        A.GAME_UPDATE,
+        A.GAME_DELETE,
+        A.METADATA_UPDATE,
+        A.PRICING_UPDATE,
+        A.GAME_SUBMIT,
+        A.GAME_PUBLISH,
+    },
     "marketing": READS | {A.METADATA_UPDATE},
     "finance": READS | {A.PRICING_UPDATE},
 }

@@ -129,9 +129,7 @@ ALLOWED = {
     ("pending_review", "rejected"),
     ("rejected", "pending_review"),
     ("approved", "published"),
-    ("approved", "pending_review"),
     ("published", "removed"),
-    ("published", "pending_review"),
     ("removed", "published"),
 }
 
@@ -144,7 +142,14 @@ def test_every_status_transition(current, target):
     else:
         with pytest.raises(Refusal) as raised:
             games.check_transition(current, target)
+        assert raised.value.code == "CONFLICT"
         assert raised.value.details["status"] == current
+
+
+def test_sql_conditions_come_from_the_transition_table():
+    assert set(games.sources_of(games.GameStatus.PUBLISHED)) == {"approved", "removed"}
+    assert set(games.SCHEDULABLE) == {"approved", "removed"}
+    assert set(games.sources_of(games.GameStatus.PENDING_REVIEW)) == {"draft", "rejected"}
 
 
 @pytest.mark.parametrize("status", games.GAME_STATUSES)

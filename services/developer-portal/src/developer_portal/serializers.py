@@ -58,8 +58,29 @@ def game(row: Row) -> dict[str, Any]:
         "developerId": str(row.developer_id),
         "title": row.title,
         "status": row.status,
+        "releaseAt": ts(row.release_at),
+        "publishedAt": ts(row.published_at),
+        "publishedVersionId": str(row.published_version_id) if row.published_version_id else None,
         "createdAt": ts(row.created_at),
         "updatedAt": ts(row.updated_at),
+    }
+
+
+def submission(row: Row) -> dict[str, Any]:
+    return {
+        "submissionId": str(row.submission_id),
+        "gameId": str(row.game_id),
+        "versionId": str(row.version_id),
+        "status": row.status,
+        "submittedBy": row.submitted_by,
+        "submittedAt": ts(row.submitted_at),
+        "previousSubmissionId": str(row.previous_submission_id) if row.previous_submission_id else None,
+        "changes": row.changes,
+        "decision": row.decision,
+        "notes": row.notes,
+        "findings": row.findings,
+        "decidedBy": row.decided_by,
+        "decidedAt": ts(row.decided_at),
     }
 
 

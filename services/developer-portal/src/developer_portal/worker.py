@@ -1,23 +1,36 @@
 """The developer portal's worker: ``python -m developer_portal.worker``.
 
-Runs the outbox relay (developer.events), the platform housekeeping (expired idempotency keys,
-old published events) and the expiry of overdue invitations, until SIGTERM/SIGINT. Consumers
-of builds.events and payments.events join it in later parts.
+Runs the outbox relay (developer.events), the builds.events consumer (the projection of builds
+the preflight reads), the scheduled releases, the platform housekeeping (expired idempotency
+keys, old published events) and the expiry of overdue invitations, until SIGTERM/SIGINT. The
+payments.events consumer joins it in a later part.
 """
 
 from __future__ import annotations
 
 import logging
 
+from developer_portal.context import PortalState
 from developer_portal.db import repository
+from developer_portal.db.builds_projection import apply_builds_event
 from developer_portal.db.tables import metadata
 from developer_portal.settings import Settings
+from developer_portal.usecases.publishing import release_due
 from gamekeys_platform.db import Database
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.settings import load_settings
-from gamekeys_platform.workers import Loop, PeriodicTask, housekeeping, outbox_relay, run_until_signalled
+from gamekeys_platform.workers import (
+    Loop,
+    PeriodicTask,
+    event_consumer,
+    housekeeping,
+    outbox_relay,
+    run_until_signalled,
+)
 
 log = logging.getLogger("developer_portal.worker")
+
+BUILDS_CONSUMER = "developer-portal.builds-projection"
 
 
 def expire_invitations(db: Database) -> int:
@@ -26,8 +39,22 @@ def expire_invitations(db: Database) -> int:
 
 
 def build_loops(settings: Settings, db: Database) -> list[Loop]:
+    portal = PortalState.from_settings(settings, db)
     return [
         outbox_relay(db, settings.kafka_servers, source=settings.service_name),
+        event_consumer(
+            "builds.events consumer",
+            db,
+            settings.kafka_servers,
+            group=BUILDS_CONSUMER,
+            topics=[settings.builds_events_topic],
+            handler=apply_builds_event,
+        ),
+        PeriodicTask(
+            "scheduled-releases",
+            lambda: release_due(portal),
+            interval_seconds=settings.release_interval_seconds,
+        ),
         housekeeping(db),
         PeriodicTask(
             "expire-invitations",

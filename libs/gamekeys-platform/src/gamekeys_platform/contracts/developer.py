@@ -189,6 +189,13 @@ class GameApproved(_Publishing):
     submission_id: uuid.UUID
 
 
+class Finding(Contract):
+    """What a moderator found wrong, pointing at a field (``metadata.description``)."""
+
+    field: Text
+    message: Text
+
+
 class GameRejected(_Publishing):
     """Moderation rejected the game (status ``rejected``), with the moderator's notes."""
 
@@ -196,15 +203,26 @@ class GameRejected(_Publishing):
 
     submission_id: uuid.UUID
     notes: Text | None
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class PublishedBuild(Contract):
+    version_id: uuid.UUID
+    version: Text
+    platform: Text
 
 
 class GamePublished(_Publishing):
-    """The game is on sale in the store (status ``published``) from ``releaseAt``."""
+    """The game is on sale in the store (status ``published``) from ``releaseAt``, with what
+    the Catalog lists: its title, price and the approved build."""
 
     TYPE: ClassVar[str] = "game.published"
 
     version_id: uuid.UUID | None
     release_at: Timestamp
+    base_price: Money | None = Field(default=None, description="a 0 amount is a free game")
+    regional_prices: dict[Country, Money] = Field(default_factory=dict)
+    build: PublishedBuild | None = Field(default=None, description="the build the approval was for")
 
 
 class GameUnpublished(_Publishing):
@@ -227,6 +245,14 @@ class SubmissionCreated(DeveloperEvent):
     version_id: uuid.UUID
     submitted_by: Actor
     submitted_at: Timestamp
+    previous_submission_id: uuid.UUID | None = Field(
+        default=None, description="the rejected submission this one follows"
+    )
+    changed_fields: list[Text] = Field(
+        default_factory=list,
+        description="what changed since the rejected submission (metadata.description, pricing.basePrice, "
+        "build.versionId, ...)",
+    )
 
 
 class SubmissionDecided(DeveloperEvent):
@@ -241,6 +267,7 @@ class SubmissionDecided(DeveloperEvent):
     version_id: uuid.UUID
     decision: Literal["approve", "reject"]
     notes: Text | None
+    findings: list[Finding] = Field(default_factory=list)
     decided_by: Actor
     decided_at: Timestamp
 

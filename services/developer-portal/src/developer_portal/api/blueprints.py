@@ -11,7 +11,10 @@ public = Blueprint(
     "developer",
     __name__,
     url_prefix=PUBLIC_PREFIX,
-    description="Studios, verification status, teams and roles, games, metadata, pricing, audit log.",
+    description=(
+        "Studios, verification status, teams and roles, games, metadata, pricing, audit log, "
+        "preflight, submissions and publishing."
+    ),
 )
 internal = Blueprint(
     "developer-internal",

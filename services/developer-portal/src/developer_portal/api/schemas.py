@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import marshmallow as ma
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from developer_portal.domain import games, metadata, pricing, reference, verification
+from developer_portal.domain import games, metadata, pricing, publishing, reference, verification
 from developer_portal.domain.permissions import STUDIO_ROLES
 from developer_portal.domain.team import INVITATION_STATUSES, MAX_EMAIL_LENGTH
 from gamekeys_platform.fields import Country
@@ -270,6 +270,11 @@ class GameSchema(ma.Schema):
     developerId = fields.UUID(required=True)
     title = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(games.GAME_STATUSES))
+    releaseAt = fields.String(
+        allow_none=True, metadata={"format": "date-time", "description": "a scheduled release, if any"}
+    )
+    publishedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
+    publishedVersionId = fields.UUID(allow_none=True)
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
     updatedAt = fields.String(required=True, metadata={"format": "date-time"})
 
@@ -446,3 +451,92 @@ class PricingSchema(ma.Schema):
         MoneyOutSchema, allow_none=True, metadata={"description": "the base price with today's discount"}
     )
     updatedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+# --- publishing -----------------------------------------------------------------------------
+
+
+class PreflightQuerySchema(ma.Schema):
+    versionId = fields.UUID(
+        load_default=None, metadata={"description": "also check that this build is ready to submit"}
+    )
+
+
+class CheckSchema(ma.Schema):
+    check = fields.String(required=True)
+    ok = fields.Boolean(required=True)
+    message = fields.String(required=True)
+
+
+class PreflightSchema(ma.Schema):
+    ready = fields.Boolean(required=True)
+    checks = fields.List(fields.Nested(CheckSchema), required=True)
+
+
+class FindingSchema(ma.Schema):
+    field = _text(publishing.MAX_FINDING_FIELD_LENGTH, required=True)
+    message = _text(publishing.MAX_FINDING_MESSAGE_LENGTH, required=True)
+
+
+class ChangeSchema(ma.Schema):
+    field = fields.String(required=True)
+    before = fields.Raw(allow_none=True)
+    after = fields.Raw(allow_none=True)
+
+
+class SubmissionSchema(ma.Schema):
+    submissionId = fields.UUID(required=True)
+    gameId = fields.UUID(required=True)
+    versionId = fields.UUID(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(publishing.SUBMISSION_STATUSES))
+    submittedBy = fields.String(required=True)
+    submittedAt = fields.String(required=True, metadata={"format": "date-time"})
+    previousSubmissionId = fields.UUID(
+        allow_none=True, metadata={"description": "the rejected submission this one follows"}
+    )
+    changes = fields.List(
+        fields.Nested(ChangeSchema),
+        allow_none=True,
+        metadata={"description": "what changed since the rejected submission (null for a first one)"},
+    )
+    decision = fields.String(allow_none=True, validate=validate.OneOf(publishing.DECISIONS))
+    notes = fields.String(allow_none=True)
+    findings = fields.List(fields.Nested(FindingSchema), required=True)
+    decidedBy = fields.String(allow_none=True)
+    decidedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+class SubmissionPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(SubmissionSchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+class DecisionSchema(ma.Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(publishing.DECISIONS))
+    notes = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=publishing.MAX_NOTES_LENGTH)
+    )
+    findings = fields.List(
+        fields.Nested(FindingSchema), load_default=list, validate=validate.Length(max=publishing.MAX_FINDINGS)
+    )
+
+    @validates_schema
+    def _notes_for_rejection(self, data, **_kwargs):
+        if data["decision"] == publishing.Decision.REJECT and not (data.get("notes") or "").strip():
+            raise ValidationError("a rejection needs notes the studio can act on", field_name="notes")
+
+
+class PublishSchema(ma.Schema):
+    releaseAt = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "a moment in the future to release the game at; absent: now"},
+    )
+
+    @validates_schema
+    def _future(self, data, **_kwargs):
+        if data.get("releaseAt") is not None:
+            try:
+                publishing.check_release_at(data["releaseAt"], datetime.now(UTC))
+            except InvalidValue as exc:
+                raise ValidationError(str(exc), field_name="releaseAt") from None

@@ -36,6 +36,7 @@ VERIFICATION_STATUSES = ("pending", "verified", "rejected")
 STUDIO_ROLES = ("admin", "developer", "marketing", "finance")
 INVITATION_STATUSES = ("pending", "accepted", "declined", "revoked", "expired")
 GAME_STATUSES = ("draft", "pending_review", "approved", "rejected", "published", "removed")
+SUBMISSION_STATUSES = ("pending_review", "approved", "rejected")
 
 
 def _timestamps() -> list[Column]:
@@ -132,10 +133,16 @@ games = Table(
     Column("status", String(20), nullable=False, server_default="draft"),
     Column("created_by", Uuid, nullable=False),
     *_timestamps(),
+    # publishing: a scheduled release (the game stays approved until the worker publishes it),
+    # and what is on the store
+    Column("release_at", DateTime(timezone=True)),
+    Column("published_at", DateTime(timezone=True)),
+    Column("published_version_id", Uuid),
     UniqueConstraint("developer_id", "title_key"),
     CheckConstraint(_in("status", GAME_STATUSES), name="status"),
     Index("ix_games_developer_id_created_at", "developer_id", "created_at", "game_id"),
     Index("ix_games_created_at_game_id", "created_at", "game_id"),
+    Index("ix_games_release_at", "release_at", postgresql_where=text("release_at IS NOT NULL")),
 )
 
 game_metadata = Table(
@@ -165,6 +172,56 @@ game_pricing = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_by", Uuid, nullable=False),
     CheckConstraint("base_amount >= 0", name="base_amount_not_negative"),
+)
+
+# The projection of builds.events (game-builds owns the builds): the latest state of each
+# version, for the preflight. occurred_at is the producer's time of that state: an older state
+# arriving late is ignored.
+builds = Table(
+    "builds",
+    metadata,
+    Column("version_id", Uuid, primary_key=True),
+    Column("game_id", Uuid, nullable=False),
+    Column("developer_id", Uuid, nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("failure", JSONB),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_builds_game_id_status", "game_id", "status"),
+)
+
+# Submissions for review: what was submitted (a snapshot of title, metadata, price and build),
+# what changed since the rejected submission before it, and the moderator's decision.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("submission_id", Uuid, primary_key=True),
+    Column("game_id", Uuid, ForeignKey(games.c.game_id, ondelete="RESTRICT"), nullable=False),
+    Column("developer_id", Uuid, nullable=False),
+    Column("version_id", Uuid, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("snapshot", JSONB, nullable=False),
+    Column("previous_submission_id", Uuid),
+    Column("changes", JSONB),
+    Column("submitted_by", String(200), nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("decision", String(16)),
+    Column("notes", Text),
+    Column("findings", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("decided_by", String(200)),
+    Column("decided_at", DateTime(timezone=True)),
+    CheckConstraint(_in("status", SUBMISSION_STATUSES), name="status"),
+    CheckConstraint("decision IS NULL OR decision IN ('approve', 'reject')", name="decision"),
+    # one open submission per game, whatever the concurrency
+    Index(
+        "uq_submissions_open_game_id",
+        "game_id",
+        unique=True,
+        postgresql_where=text("status = 'pending_review'"),
+    ),
+    Index("ix_submissions_game_id_submitted_at", "game_id", "submitted_at", "submission_id"),
 )
 
 # Who changed what, when, from what to what. No foreign key: the trail outlives what it describes.

@@ -1,5 +1,5 @@
-"""Games: titles, statuses and the workflow's transitions (the publishing workflow itself comes
-in a later part; PUT never changes a status)."""
+"""Games: titles, statuses and the publishing workflow's transitions (PUT never changes a
+status; submission, moderation, publish and unpublish do)."""
 
 from __future__ import annotations
 
@@ -24,17 +24,28 @@ class GameStatus(StrEnum):
 
 GAME_STATUSES: tuple[str, ...] = tuple(status.value for status in GameStatus)
 
-# The seed's lifecycle: draft → pending_review → approved/rejected → published; a rejected
-# game may be resubmitted, an approved or published one reviewed again (a new version), a
-# published one removed from the catalogue and later republished.
+# The seed's lifecycle: draft → pending_review → approved | rejected, approved → published,
+# published → removed (unpublished) → published again; a rejected game may be submitted again.
+# Reviewing a new version of an approved or published game without taking it off the store is
+# not part of this workflow yet.
 TRANSITIONS: dict[GameStatus, frozenset[GameStatus]] = {
     GameStatus.DRAFT: frozenset({GameStatus.PENDING_REVIEW}),
     GameStatus.PENDING_REVIEW: frozenset({GameStatus.APPROVED, GameStatus.REJECTED}),
     GameStatus.REJECTED: frozenset({GameStatus.PENDING_REVIEW}),
-    GameStatus.APPROVED: frozenset({GameStatus.PUBLISHED, GameStatus.PENDING_REVIEW}),
-    GameStatus.PUBLISHED: frozenset({GameStatus.REMOVED, GameStatus.PENDING_REVIEW}),
+    GameStatus.APPROVED: frozenset({GameStatus.PUBLISHED}),
+    GameStatus.PUBLISHED: frozenset({GameStatus.REMOVED}),
     GameStatus.REMOVED: frozenset({GameStatus.PUBLISHED}),
 }
+
+
+def sources_of(target: GameStatus) -> tuple[str, ...]:
+    """The statuses a game may move to ``target`` from (for SQL conditions, ``status = ANY``)."""
+    return tuple(status.value for status, targets in TRANSITIONS.items() if target in targets)
+
+
+# A release can be scheduled for a game that may become published (approved, or removed and
+# coming back); the worker publishes it when the time comes.
+SCHEDULABLE: tuple[str, ...] = sources_of(GameStatus.PUBLISHED)
 
 # While a game is under review its content is frozen: what moderators see is what ships.
 # A removed game is out of the catalogue; bring it back before editing it.

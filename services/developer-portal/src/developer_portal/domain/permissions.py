@@ -40,6 +40,9 @@ class Action(StrEnum):
     METADATA_UPDATE = "metadata.update"
     PRICING_READ = "pricing.read"
     PRICING_UPDATE = "pricing.update"
+    SUBMISSION_READ = "submission.read"
+    GAME_SUBMIT = "game.submit"
+    GAME_PUBLISH = "game.publish"
 
 
 READ_ACTIONS = frozenset(
@@ -50,12 +53,14 @@ READ_ACTIONS = frozenset(
         Action.GAME_READ,
         Action.METADATA_READ,
         Action.PRICING_READ,
+        Action.SUBMISSION_READ,
     }
 )
 _MEMBER_READS = READ_ACTIONS - {Action.AUDIT_READ}
 
 # The role matrix. admin: everything for the studio, team management; developer: games (and,
-# in later parts, builds and keys) with their metadata and prices; marketing: metadata;
+# in later parts, builds and keys) with their metadata and prices, and submits and publishes
+# them; marketing: metadata;
 # finance: money, so prices; read-only elsewhere. The audit log is for studio admins.
 STUDIO_PERMISSIONS: dict[StudioRole, frozenset[Action]] = {
     StudioRole.ADMIN: frozenset(Action),
@@ -66,6 +71,8 @@ STUDIO_PERMISSIONS: dict[StudioRole, frozenset[Action]] = {
         Action.GAME_DELETE,
         Action.METADATA_UPDATE,
         Action.PRICING_UPDATE,
+        Action.GAME_SUBMIT,
+        Action.GAME_PUBLISH,
     },
     StudioRole.MARKETING: _MEMBER_READS | {Action.METADATA_UPDATE},
     StudioRole.FINANCE: _MEMBER_READS | {Action.PRICING_UPDATE},

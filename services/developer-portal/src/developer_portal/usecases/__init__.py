@@ -6,5 +6,7 @@ authorize the caller first and pass the rows they resolved.
 
 - ``accounts``: register a studio, update it, the Admin Service's verification decision;
 - ``team``: invite, revoke an invitation, accept or decline one, change a member's role, remove one;
-- ``games``: create, update, delete a game, update its metadata, set its pricing.
+- ``games``: create, update, delete a game, update its metadata, set its pricing;
+- ``publishing``: preflight, submit a version, the moderation decision, publish (now or
+  scheduled; the worker's ``release_due``), unpublish.
 """
