@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import requests
 
 from game_builds.context import GameBuilds
-from game_builds.db.projection import apply_developer_event
-from gamekeys_platform.contracts import developer
+from game_builds.db.tables import studio_projection
+from gamekeys_platform.testing import seed_studio_game
 
 S3_ENV = {
     "s3_endpoint_url": "http://127.0.0.1:8333",
@@ -21,11 +21,6 @@ S3_ENV = {
     "s3_region": "us-east-1",
 }
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-
-
-def publish(gb: GameBuilds, data: developer.DeveloperEvent) -> None:
-    with gb.db.transaction() as session:
-        apply_developer_event(session, data.to_event())
 
 
 @dataclass
@@ -44,21 +39,8 @@ class Studio:
 
 
 def new_studio(gb: GameBuilds, make_token) -> Studio:
-    developer_id, game_id = uuid.uuid4(), uuid.uuid4()
-    users = {role: str(uuid.uuid4()) for role in ("admin", "developer", "marketing")}
-    publish(
-        gb,
-        developer.DeveloperRegistered(
-            developer_id=developer_id,
-            company_name="Studio",
-            admin_user_id=users["admin"],
-            verification_status="pending",
-        ),
-    )
-    for role in ("developer", "marketing"):
-        publish(gb, developer.TeamMemberAdded(developer_id=developer_id, user_id=users[role], role=role))
-    publish(
-        gb, developer.GameCreated(developer_id=developer_id, game_id=game_id, title="Game", status="draft")
+    developer_id, game_id, users = seed_studio_game(
+        gb.db, studio_projection, members=("developer", "marketing"), verified=False
     )
     tokens = {role: make_token(sub=user, roles=("developer",)) for role, user in users.items()}
     return Studio(developer_id, game_id, users, tokens)

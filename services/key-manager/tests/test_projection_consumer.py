@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 
 from gamekeys_platform.events import Event
 from gamekeys_platform.testing import consumer_in_own_group
-from key_manager.db.projection import apply_developer_event
-from key_manager.db.tables import studio_members
+from key_manager.db.tables import studio_projection
 from key_manager.worker import PROJECTION_CONSUMER
 
 
@@ -57,7 +56,7 @@ def test_developer_events_feed_the_projection_once(client, km, kafka_servers, ma
         kafka_servers,
         name=PROJECTION_CONSUMER,
         topics=[topic],
-        handler=apply_developer_event,
+        handler=studio_projection.handlers(),
     )
     settled, deadline = 0, time.monotonic() + 60
     try:
@@ -70,7 +69,7 @@ def test_developer_events_feed_the_projection_once(client, km, kafka_servers, ma
 
     with km.db.transaction() as session:
         role = session.execute(
-            select(studio_members.c.role).where(studio_members.c.user_id == marketer)
+            select(studio_projection.members.c.role).where(studio_projection.members.c.user_id == marketer)
         ).scalar_one()
         processed = session.execute(
             select(func.count()).where(km.db.tables.inbox.c.event_id == role_change.id)

@@ -27,9 +27,11 @@ from werkzeug.serving import make_server
 
 from gamekeys_platform import contracts, devkeys
 from gamekeys_platform.consumer import EventConsumer, EventHandler
+from gamekeys_platform.contracts import developer
 from gamekeys_platform.contracts.docs import event_schema
 from gamekeys_platform.db import Database
 from gamekeys_platform.events import TOPIC_BY_SOURCE, Event, MalformedEvent
+from gamekeys_platform.studios import StudioProjection
 
 
 def _admin_url() -> str:
@@ -283,3 +285,37 @@ def consumer_in_own_group(
     return EventConsumer.connect(
         db, servers, name=name, topics=topics, handler=handler, group=group, **options
     )
+
+
+def seed_studio_game(
+    db: Database, projection: StudioProjection, *, members: tuple[str, ...] = (), verified: bool = True
+) -> tuple[uuid.UUID, uuid.UUID, dict[str, str]]:
+    """A studio with one game in a service's studio projection, fed the developer.events its
+    consumer would get: its admin plus a member per team role in ``members``, verified unless
+    told otherwise. Returns (developer id, game id, team role -> user id)."""
+    developer_id, game_id = uuid.uuid4(), uuid.uuid4()
+    users = {role: str(uuid.uuid4()) for role in ("admin", *members)}
+    events = [
+        developer.DeveloperRegistered(
+            developer_id=developer_id,
+            company_name="Studio",
+            admin_user_id=users["admin"],
+            verification_status="pending",
+        ),
+        *(developer.TeamMemberAdded(developer_id=developer_id, user_id=users[r], role=r) for r in members),
+        *(
+            [
+                developer.DeveloperVerified(
+                    developer_id=developer_id, verification_status="verified", reason=None
+                )
+            ]
+            if verified
+            else []
+        ),
+        developer.GameCreated(game_id=game_id, developer_id=developer_id, title="Game", status="draft"),
+    ]
+    handlers = projection.handlers()
+    with db.transaction() as session:
+        for data in events:
+            handlers(session, data.to_event())
+    return developer_id, game_id, users

@@ -11,7 +11,7 @@ import logging
 import threading
 
 from game_builds.context import SOURCE, GameBuilds
-from game_builds.db.projection import apply_developer_event
+from game_builds.db.tables import studio_projection
 from game_builds.settings import get_settings
 from game_builds.usecases.processing import expire_uploads, process_next
 from gamekeys_platform.logs import configure_logging
@@ -62,7 +62,7 @@ def build_loops(gb: GameBuilds) -> list[Loop]:
             servers,
             group=PROJECTION_CONSUMER,
             topics=[settings.developer_events_topic],
-            handler=apply_developer_event,
+            handler=studio_projection.handlers(),
         ),
         BuildProcessor(gb),
         PeriodicTask("upload-expiry", lambda: expire_uploads(gb), settings.build_housekeeping_seconds),

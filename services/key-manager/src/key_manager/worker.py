@@ -18,7 +18,7 @@ from gamekeys_platform.workers import (
     run_until_signalled,
 )
 from key_manager.context import SOURCE, KeyManager
-from key_manager.db.projection import apply_developer_event
+from key_manager.db.tables import studio_projection
 from key_manager.generator import BatchGenerator, expire_due_batches
 from key_manager.settings import get_settings
 
@@ -39,7 +39,7 @@ def build_loops(km: KeyManager) -> list[Loop]:
             servers,
             group=PROJECTION_CONSUMER,
             topics=[settings.developer_events_topic],
-            handler=apply_developer_event,
+            handler=studio_projection.handlers(),
         ),
         BatchGenerator(km),
         PeriodicTask("key-expiry", lambda: expire_due_batches(km), settings.key_expiry_interval_seconds),

@@ -12,17 +12,18 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from game_builds.db import builds as repo
-from game_builds.db import projection
+from game_builds.db.tables import studio_projection as projection
 from game_builds.domain.access import Action, platform_role_allows, team_role_allows
 from game_builds.storage import StorageUnavailable
 from gamekeys_platform.auth import current_principal
 from gamekeys_platform.errors import ApiError
+from gamekeys_platform.studios import GameOwner
 
 
-def game_for(session: Session, game_id: uuid.UUID, action: Action) -> projection.GameOwner:
+def game_for(session: Session, game_id: uuid.UUID, action: Action) -> GameOwner:
     principal = current_principal()
     owner = projection.game_owner(session, game_id)
-    if owner is None:
+    if owner is None or owner.deleted:
         raise ApiError("NOT_FOUND", "game not found", {"gameId": str(game_id)})
     if platform_role_allows(principal.roles, action):
         return owner

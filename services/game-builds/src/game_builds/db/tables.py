@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Column,
     DateTime,
     Index,
     Integer,
-    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
@@ -23,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from game_builds.domain.states import BuildStatus, Platform
 from gamekeys_platform.db import service_metadata
+from gamekeys_platform.studios import StudioProjection
 
 SCHEMA = "game_builds"
 metadata = service_metadata(SCHEMA)
@@ -72,31 +71,5 @@ builds = Table(
     Index("ix_builds_uploading", "upload_expires_at", postgresql_where=text("status = 'uploading'")),
 )
 
-studios = Table(
-    "studios",
-    metadata,
-    Column("developer_id", Uuid, primary_key=True),
-    Column("company_name", String(500)),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-
-studio_members = Table(
-    "studio_members",
-    metadata,
-    Column("developer_id", Uuid, nullable=False),
-    Column("user_id", String(128), nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("developer_id", "user_id"),
-    Index("ix_studio_members_user", "user_id"),
-)
-
-games = Table(
-    "games",
-    metadata,
-    Column("game_id", Uuid, primary_key=True),
-    Column("developer_id", Uuid, nullable=False),
-    Column("title", String(500)),
-    Column("deleted", Boolean, nullable=False, server_default=text("false")),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+# Projection of developer.events: studios, team members and game ownership, for authorization.
+studio_projection = StudioProjection.define(metadata)

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from gamekeys_platform.auth import Principal, current_principal
 from gamekeys_platform.errors import ApiError
+from gamekeys_platform.studios import GameOwner
 from key_manager.db import batches as batches_repo
 from key_manager.db import keys as keys_repo
-from key_manager.db import projection
+from key_manager.db.tables import studio_projection as projection
 from key_manager.domain.access import Action, platform_role_allows, team_role_allows
 
 
@@ -44,9 +45,7 @@ def _team_check(
         )
 
 
-def game_for(
-    session: Session, game_id: uuid.UUID, action: Action, key_type: str | None
-) -> projection.GameOwner:
+def game_for(session: Session, game_id: uuid.UUID, action: Action, key_type: str | None) -> GameOwner:
     principal = current_principal()
     owner = projection.game_owner(session, game_id)
     if owner is None or owner.deleted:

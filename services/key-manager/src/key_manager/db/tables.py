@@ -19,7 +19,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    PrimaryKeyConstraint,
     String,
     Table,
     Uuid,
@@ -29,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from gamekeys_platform.db import service_metadata
+from gamekeys_platform.studios import StudioProjection
 
 SCHEMA = "key_manager"
 metadata = service_metadata(SCHEMA)
@@ -167,34 +167,4 @@ key_exports = Table(
 )
 
 # Projection of developer.events: studios, team members and game ownership, for authorization.
-studios = Table(
-    "studios",
-    metadata,
-    Column("developer_id", Uuid, primary_key=True),
-    Column("company_name", String(200)),
-    Column("verification_status", String(20), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-
-studio_members = Table(
-    "studio_members",
-    metadata,
-    Column("developer_id", Uuid, nullable=False),
-    Column("user_id", String(128), nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("developer_id", "user_id"),
-    Index("ix_studio_members_user", "user_id"),
-)
-
-games = Table(
-    "games",
-    metadata,
-    Column("game_id", Uuid, primary_key=True),
-    Column("developer_id", Uuid, nullable=False),
-    Column("title", String(300)),
-    Column("status", String(30)),
-    Column("deleted", Boolean, nullable=False, server_default=text("false")),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("ix_games_developer", "developer_id"),
-)
+studio_projection = StudioProjection.define(metadata)

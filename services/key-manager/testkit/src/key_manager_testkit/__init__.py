@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from gamekeys_platform.contracts import developer
 from gamekeys_platform.migrations import upgrade_to_head
-from gamekeys_platform.testing import serving
+from gamekeys_platform.testing import seed_studio_game, serving
 from key_manager.app import create_app
 from key_manager.context import KeyManager
-from key_manager.db.projection import apply_developer_event
+from key_manager.db.tables import studio_projection
 from key_manager.settings import get_settings
 
 ALEMBIC_INI = Path(__file__).resolve().parents[3] / "alembic.ini"  # services/key-manager/
@@ -54,44 +53,12 @@ def km_url(km_app: Flask) -> Iterator[str]:
         yield url
 
 
-def publish_developer_event(km: KeyManager, data: developer.DeveloperEvent) -> None:
-    """Apply one developer.events event to ``km``'s projection, as the worker's consumer would."""
-    event = data.to_event()
-    with km.db.transaction() as session:
-        apply_developer_event(session, event)
-
-
 def studio_with_game(
     km: KeyManager, *, members: tuple[str, ...] = (), verified: bool = True
 ) -> tuple[uuid.UUID, uuid.UUID, dict[str, str]]:
     """A studio with one game in ``km``'s projection, its admin plus a team member per role of
     ``members``: (developer id, game id, team role -> user id)."""
-    developer_id, game_id = uuid.uuid4(), uuid.uuid4()
-    users = {role: str(uuid.uuid4()) for role in ("admin", *members)}
-    publish_developer_event(
-        km,
-        developer.DeveloperRegistered(
-            developer_id=developer_id,
-            company_name="Studio",
-            admin_user_id=users["admin"],
-            verification_status="pending",
-        ),
-    )
-    for role in members:
-        publish_developer_event(
-            km, developer.TeamMemberAdded(developer_id=developer_id, user_id=users[role], role=role)
-        )
-    if verified:
-        publish_developer_event(
-            km,
-            developer.DeveloperVerified(
-                developer_id=developer_id, verification_status="verified", reason=None
-            ),
-        )
-    publish_developer_event(
-        km, developer.GameCreated(game_id=game_id, developer_id=developer_id, title="Game", status="draft")
-    )
-    return developer_id, game_id, users
+    return seed_studio_game(km.db, studio_projection, members=members, verified=verified)
 
 
 def verified_studio_game(app: Flask) -> tuple[uuid.UUID, uuid.UUID, str]:
