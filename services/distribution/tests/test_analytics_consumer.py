@@ -7,17 +7,13 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
-
 from distribution.consumers import apply_event
-from distribution.db.tables import SCHEMA, metadata
+from distribution.db.tables import metadata
 from distribution.worker import build_loops
 from gamekeys_platform.contracts import keys as key_events
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
-from gamekeys_platform.testing import consumer_in_own_group
+from gamekeys_platform.testing import consumer_in_own_group, migration_drift
 from gamekeys_platform.workers import Deferred
 
 API = "/api/v1/distribution"
@@ -170,17 +166,4 @@ def test_openapi_lists_every_route(client):
 
 
 def test_migration_matches_the_tables(dist):
-    engine = create_engine(dist.db.engine.url)  # default search_path, as the migrations run
-    with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection,
-            opts={
-                "include_schemas": True,
-                "include_name": lambda name, type_, _parent: (
-                    name == SCHEMA if type_ == "schema" else name != "alembic_version"
-                ),
-                "compare_type": True,
-            },
-        )
-        assert compare_metadata(context, metadata) == []
-    engine.dispose()
+    assert migration_drift(dist.db.engine.url, metadata) == []

@@ -14,7 +14,6 @@ from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, text
 
 from gamekeys_platform.db import NAMING_CONVENTION, _psycopg_url
-from gamekeys_platform.studios import StudioProjection
 from gamekeys_platform.tables import define_platform_tables
 
 
@@ -47,14 +46,6 @@ def create_platform_tables(schema: str) -> None:
     for table in vars(
         define_platform_tables(MetaData(schema=schema, naming_convention=NAMING_CONVENTION))
     ).values():
-        table.create(bind, checkfirst=True)
-
-
-def create_studio_projection_tables(schema: str) -> None:
-    """For the revision that adds a service's studio projection (``studios.StudioProjection``)."""
-    bind = context.get_bind()
-    projection = StudioProjection.define(MetaData(schema=schema, naming_convention=NAMING_CONVENTION))
-    for table in (projection.studios, projection.members, projection.games):
         table.create(bind, checkfirst=True)
 
 

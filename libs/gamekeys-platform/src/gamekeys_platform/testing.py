@@ -21,8 +21,11 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from jsonschema import Draft202012Validator
 from psycopg import sql
+from sqlalchemy import MetaData, create_engine
 from werkzeug.serving import make_server
 
 from gamekeys_platform import contracts, devkeys
@@ -319,3 +322,24 @@ def seed_studio_game(
         for data in events:
             handlers(session, data.to_event())
     return developer_id, game_id, users
+
+
+def migration_drift(url, metadata: MetaData) -> list:
+    """What differs between a database migrated to head and a service's tables (``metadata``,
+    its schema only, types compared): empty when the migrations create what the code expects."""
+    engine = create_engine(url)  # the default search_path, as the migrations run
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection,
+                opts={
+                    "include_schemas": True,
+                    "include_name": lambda name, type_, _parent: (
+                        name == metadata.schema if type_ == "schema" else name != "alembic_version"
+                    ),
+                    "compare_type": True,
+                },
+            )
+            return compare_metadata(context, metadata)
+    finally:
+        engine.dispose()

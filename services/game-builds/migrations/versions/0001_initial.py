@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from gamekeys_platform.migrations import create_platform_tables, create_studio_projection_tables
+from gamekeys_platform.migrations import create_platform_tables
 
 revision = "0001"
 down_revision = None
@@ -69,7 +69,34 @@ def upgrade() -> None:
         schema=SCHEMA,
         postgresql_where=sa.text("status = 'uploading'"),
     )
-    create_studio_projection_tables(SCHEMA)
+    op.create_table(
+        "studios",
+        sa.Column("developer_id", sa.Uuid(), nullable=False),
+        sa.Column("company_name", sa.String(500), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
+        sa.PrimaryKeyConstraint("developer_id", name=op.f("pk_studios")),
+        schema=SCHEMA,
+    )
+    op.create_table(
+        "studio_members",
+        sa.Column("developer_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.String(128), nullable=False),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
+        sa.PrimaryKeyConstraint("developer_id", "user_id", name=op.f("pk_studio_members")),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_studio_members_user", "studio_members", ["user_id"], schema=SCHEMA)
+    op.create_table(
+        "games",
+        sa.Column("game_id", sa.Uuid(), nullable=False),
+        sa.Column("developer_id", sa.Uuid(), nullable=False),
+        sa.Column("title", sa.String(500), nullable=True),
+        sa.Column("deleted", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
+        sa.PrimaryKeyConstraint("game_id", name=op.f("pk_games")),
+        schema=SCHEMA,
+    )
 
 
 def downgrade() -> None:
