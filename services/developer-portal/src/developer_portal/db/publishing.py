@@ -12,6 +12,7 @@ from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from developer_portal.db.tables import builds, games, submissions
+from developer_portal.domain.publishing import SubmissionStatus
 from gamekeys_platform.pagination import Page, keyset_page
 
 # --- builds ---------------------------------------------------------------------------------
@@ -45,7 +46,9 @@ def get_submission(session: Session, submission_id: uuid.UUID, *, lock: bool = F
 
 def open_submission(session: Session, game_id: uuid.UUID) -> Row | None:
     return session.execute(
-        select(submissions).where(submissions.c.game_id == game_id, submissions.c.status == "pending_review")
+        select(submissions).where(
+            submissions.c.game_id == game_id, submissions.c.status == SubmissionStatus.PENDING_REVIEW
+        )
     ).first()
 
 
@@ -61,7 +64,7 @@ def latest_submission(session: Session, game_id: uuid.UUID) -> Row | None:
 def latest_approved(session: Session, game_id: uuid.UUID) -> Row | None:
     return session.execute(
         select(submissions)
-        .where(submissions.c.game_id == game_id, submissions.c.status == "approved")
+        .where(submissions.c.game_id == game_id, submissions.c.status == SubmissionStatus.APPROVED)
         .order_by(submissions.c.decided_at.desc())
         .limit(1)
     ).first()
@@ -85,15 +88,6 @@ def list_submissions(
 
 
 # --- releases -------------------------------------------------------------------------------
-
-
-def set_game_status(session: Session, game_id: uuid.UUID, **values: Any) -> Row:
-    return session.execute(
-        update(games)
-        .where(games.c.game_id == game_id)
-        .values(**values, updated_at=func.now())
-        .returning(games)
-    ).one()
 
 
 def claim_due_releases(session: Session, *, now: datetime, statuses: Sequence[str], limit: int) -> list[Row]:

@@ -87,7 +87,7 @@ def _move(
     """The game's step to ``target`` (CONFLICT with the current status when the state machine
     refuses it), audited, with game.updated for the projections that keep the status."""
     rules.check_transition(game.status, target.value)
-    updated = repo.set_game_status(session, game.game_id, status=target.value, **values)
+    updated = repository.update_game(session, game.game_id, status=target.value, **values)
     audit(
         session,
         actor,
@@ -351,13 +351,20 @@ def publish(
     now = repository.now(session)
     if release_at is None:
         return serializers.game(_published(portal, session, actor, game, now))
-    scheduled = repo.set_game_status(session, game.game_id, release_at=release_at)
-    result = serializers.game(scheduled)
+    return _set_release(session, actor, game, release_at, action="game.release_scheduled")
+
+
+def _set_release(
+    session: Session, actor: Actor, game: Row, release_at: datetime | None, *, action: str
+) -> dict[str, Any]:
+    """Schedule (or, with None, cancel) the game's release: audited, no event (the status is
+    unchanged until the release happens)."""
+    result = serializers.game(repository.update_game(session, game.game_id, release_at=release_at))
     audit(
         session,
         actor,
         developer_id=game.developer_id,
-        action="game.release_scheduled",
+        action=action,
         entity_type="game",
         entity_id=game.game_id,
         before=serializers.game(game),
@@ -370,19 +377,7 @@ def unpublish(portal: PortalState, session: Session, actor: Actor, game: Row) ->
     """Take the (locked) game off the store (published → removed), or cancel its scheduled
     release (the game stays as it was). Anything else is CONFLICT with the current status."""
     if game.release_at is not None and game.status != GameStatus.PUBLISHED:
-        cancelled = repo.set_game_status(session, game.game_id, release_at=None)
-        result = serializers.game(cancelled)
-        audit(
-            session,
-            actor,
-            developer_id=game.developer_id,
-            action="game.release_cancelled",
-            entity_type="game",
-            entity_id=game.game_id,
-            before=serializers.game(game),
-            after=result,
-        )
-        return result
+        return _set_release(session, actor, game, None, action="game.release_cancelled")
     updated = _move(portal, session, actor, game, GameStatus.REMOVED, action="game.unpublished")
     emit(portal, session, events.GameUnpublished(**_publishing_fields(updated, actor), reason=None))
     return serializers.game(updated)
