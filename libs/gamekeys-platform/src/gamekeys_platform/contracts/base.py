@@ -124,10 +124,13 @@ class EventData(Contract):
     SUBJECT: ClassVar[str]
     SCHEMA_VERSION: ClassVar[int] = 1
     UPGRADES: ClassVar[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+    # The wire names of the fields, computed once per contract for ``load``.
+    WIRE_NAMES: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        cls.WIRE_NAMES = frozenset(field.alias or name for name, field in cls.model_fields.items())
         if "TYPE" in cls.__dict__:
             key = (cls.SOURCE, cls.TYPE)
             if key in _REGISTRY and _REGISTRY[key].__qualname__ != cls.__qualname__:
@@ -168,9 +171,8 @@ class EventData(Contract):
                     f"(current {cls.SCHEMA_VERSION}, also {sorted(cls.UPGRADES) or 'none'})"
                 )
             data = upgrade(data)
-        known = {field.alias or name for name, field in cls.model_fields.items()}
         try:
-            return cls.model_validate({k: v for k, v in data.items() if k in known})
+            return cls.model_validate({k: v for k, v in data.items() if k in cls.WIRE_NAMES})
         except ValidationError as exc:
             raise ContractViolation(f"{cls.TYPE} v{schema_version}: {_summary(exc)}") from None
 
