@@ -186,9 +186,7 @@ def _install_request_hooks(app: Flask, service_name: str) -> None:
 
 def _install_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _render_api_error)
-    app.register_error_handler(
-        Refusal, lambda exc: _render_api_error(ApiError(exc.code, exc.message, exc.details))
-    )
+    app.register_error_handler(Refusal, lambda exc: _render_api_error(exc.as_api_error()))
     app.register_error_handler(HTTPException, _render_http_exception)
 
     @app.errorhandler(sqlalchemy.exc.OperationalError)

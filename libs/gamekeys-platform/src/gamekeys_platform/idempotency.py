@@ -93,7 +93,7 @@ def _run_once(session: Session, scope: str, key: str, fingerprint: str, run_view
     except (ApiError, Refusal) as exc:
         savepoint.rollback()
         # A domain refusal is stored and replayed like any other client error.
-        error = ApiError(exc.code, exc.message, exc.details) if isinstance(exc, Refusal) else exc
+        error = exc.as_api_error() if isinstance(exc, Refusal) else exc
         if error.status >= 500:
             raise
         response = make_response((error.body(), error.status, error.headers))

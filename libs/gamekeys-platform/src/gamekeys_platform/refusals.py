@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gamekeys_platform.errors import STATUS_BY_CODE
+from gamekeys_platform.errors import STATUS_BY_CODE, ApiError
 
 
 class Refusal(Exception):
@@ -24,6 +24,10 @@ class Refusal(Exception):
         self.code = code
         self.message = message
         self.details = details or {}
+
+    def as_api_error(self, *, headers: dict[str, str] | None = None) -> ApiError:
+        """The §3 error a client sees for this refusal (what the app and ``@idempotent`` answer)."""
+        return ApiError(self.code, self.message, self.details, headers=headers)
 
 
 class InvalidValue(ValueError):

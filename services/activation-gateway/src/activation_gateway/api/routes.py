@@ -103,8 +103,8 @@ def _retry_after(refusal: Refusal) -> dict[str, str]:
 def _respond(body: dict, status: int, refusal: Refusal | None) -> Response:
     response = jsonify(body)
     response.status_code = status
-    if refusal is not None and refusal.code == "RATE_LIMITED":
-        response.headers["Retry-After"] = str(refusal.details["retryAfter"])
+    if refusal is not None:
+        response.headers.update(_retry_after(refusal))
     return response
 
 
@@ -275,7 +275,7 @@ def check_region(body):
         user_region=body["userRegion"],
     )
     if isinstance(verdict, Refusal):
-        raise ApiError(verdict.code, verdict.message, verdict.details, headers=_retry_after(verdict))
+        raise verdict.as_api_error(headers=_retry_after(verdict))
     return {
         "allowed": verdict.allowed,
         "code": verdict.code,
