@@ -22,7 +22,7 @@ from gamekeys_platform.contracts import (
     keys,
     payments,
 )
-from gamekeys_platform.contracts.base import ContractViolation, EventData, all_contracts, contract_for
+from gamekeys_platform.contracts.base import ContractViolation, EventData, contract_for
 from gamekeys_platform.events import Event
 
 TOPIC_MODULES = (developer, builds, keys, activations, antifraud, distribution, payments)
@@ -64,7 +64,6 @@ __all__ = [
     "EventData",
     "EventHandlers",
     "activations",
-    "all_contracts",
     "antifraud",
     "builds",
     "contract_for",

@@ -188,11 +188,6 @@ def contract_for(source: str, event_type: str) -> type[EventData] | None:
     return _REGISTRY.get((source, event_type))
 
 
-def all_contracts() -> list[type[EventData]]:
-    """Every registered contract, by producer then type."""
-    return sorted(_REGISTRY.values(), key=lambda c: (c.SOURCE, c.TYPE))
-
-
 __all__ = [
     "Actor",
     "ContractViolation",
@@ -206,6 +201,5 @@ __all__ = [
     "Text",
     "Timestamp",
     "UserId",
-    "all_contracts",
     "contract_for",
 ]
