@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -27,8 +28,15 @@ def migrated_url(postgres_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(platform_env, migrated_url) -> Settings:
-    return load_settings(Settings, **platform_env)
+def portal_env(platform_env) -> dict:
+    """The platform's test variables plus the portal's own secrets (lower case, as settings
+    take them)."""
+    return {**platform_env, "payout_details_keys": Fernet.generate_key().decode()}
+
+
+@pytest.fixture(scope="session")
+def settings(portal_env, migrated_url) -> Settings:
+    return load_settings(Settings, **portal_env)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -15,7 +16,9 @@ from sqlalchemy import func, select
 
 from developer_portal.db.builds_projection import apply_builds_event
 from developer_portal.db.tables import audit_log
-from gamekeys_platform.contracts import contract_for
+from developer_portal.usecases.finance import finance_events, release_holds
+from gamekeys_platform.contracts import contract_for, distribution, payments
+from gamekeys_platform.contracts.base import Money
 from gamekeys_platform.errors import format_timestamp
 from gamekeys_platform.events import Event
 
@@ -214,3 +217,122 @@ def complete_listing(actor: Actor, game: dict, *, price: str = "19.99") -> None:
 def moderator(portal: Portal) -> Actor:
     token = portal.make_token(sub="admin-service", roles=(), scopes=(MODERATE_SCOPE,))
     return Actor(portal.app.test_client(), token, "admin-service", None)
+
+
+# --- finance --------------------------------------------------------------------------------
+
+
+def retailer_sale(
+    game: dict,
+    *,
+    quantity: int = 1,
+    unit_price: str = "10.00",
+    commission_rate: str = "0.15",
+    currency: str = "USD",
+    retailer_id: uuid.UUID | None = None,
+    sold_at: datetime | None = None,
+) -> Event:
+    """A sale.recorded as distribution writes it: gross, commission (half up) and net."""
+    price = Decimal(unit_price)
+    gross = price * quantity
+    commission = (gross * Decimal(commission_rate)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return distribution.SaleRecorded(
+        sale_id=uuid.uuid4(),
+        retailer_id=retailer_id or uuid.uuid4(),
+        order_id=f"order-{uuid.uuid4().hex[:8]}",
+        key_ids=[uuid.uuid4() for _ in range(quantity)],
+        quantity=quantity,
+        unit_price=Money(amount=price, currency=currency),
+        gross=Money(amount=gross, currency=currency),
+        commission=Money(amount=commission, currency=currency),
+        net=Money(amount=gross - commission, currency=currency),
+        sold_at=sold_at or datetime.now(UTC),
+        games=[distribution.GameUnits(game_id=game["gameId"], quantity=quantity)],
+    ).to_event()
+
+
+def retailer_return(sale: Event, quantity: int) -> Event:
+    data = sale.data
+    [line] = data["games"]
+    return distribution.SaleReturned(
+        return_id=uuid.uuid4(),
+        sale_id=data["saleId"],
+        retailer_id=data["retailerId"],
+        order_id=data["orderId"],
+        key_ids=data["keyIds"][:quantity],
+        quantity=quantity,
+        reason="customer refund",
+        games=[distribution.GameUnits(game_id=line["gameId"], quantity=quantity)],
+    ).to_event()
+
+
+def store_revenue(
+    game: dict, gross: str, *, currency: str = "USD", occurred_at: datetime | None = None
+) -> Event:
+    """A revenue.credited as the Payment Service sends it."""
+    return payments.RevenueCredited(
+        revenue_id=uuid.uuid4(),
+        developer_id=game["developerId"],
+        game_id=game["gameId"],
+        order_id=f"store-{uuid.uuid4().hex[:8]}",
+        gross=Money(amount=Decimal(gross), currency=currency),
+        occurred_at=occurred_at or datetime.now(UTC),
+    ).to_event()
+
+
+def store_reversal(revenue: Event, gross: str, *, kind: str = "refund", fee: str | None = None) -> Event:
+    data = revenue.data
+    currency = data["gross"]["currency"]
+    return payments.RevenueReversed(
+        reversal_id=uuid.uuid4(),
+        revenue_id=data["revenueId"],
+        developer_id=data["developerId"],
+        game_id=data["gameId"],
+        order_id=data["orderId"],
+        kind=kind,
+        gross=Money(amount=Decimal(gross), currency=currency),
+        fee=None if fee is None else Money(amount=Decimal(fee), currency=currency),
+        occurred_at=datetime.now(UTC),
+    ).to_event()
+
+
+def payout_answer(payout: dict, developer_id: str, *, completed: bool = True) -> Event:
+    common = {
+        "payout_id": payout["payoutId"],
+        "developer_id": developer_id,
+        "amount": Money(amount=Decimal(payout["amount"]["amount"]), currency=payout["amount"]["currency"]),
+    }
+    if completed:
+        return payments.PayoutCompleted(
+            **common, reference="bank-ref-1", completed_at=datetime.now(UTC)
+        ).to_event()
+    return payments.PayoutFailed(**common, reason="account closed", failed_at=datetime.now(UTC)).to_event()
+
+
+def consume(app, *events: Event) -> None:
+    """Events through the finance consumer's handler, each in its own transaction."""
+    state = app.extensions["developer_portal"]
+    handle = finance_events(state)
+    for event in events:
+        with state.db.transaction() as session:
+            handle(session, event)
+
+
+def release_all(app) -> int:
+    """Release every hold as if the hold period had passed."""
+    return release_holds(app.extensions["developer_portal"], now=datetime.now(UTC) + timedelta(days=3650))
+
+
+def paid_studio(portal: Portal, app, *, amount: str = "500.00") -> tuple[Actor, dict, dict]:
+    """A verified studio with a game, payout settings, and ``amount`` USD available (a store
+    sale on the default 30 % share, its hold passed)."""
+    admin, developer = portal.studio()
+    game = portal.game(admin)
+    gross = (Decimal(amount) / Decimal("0.7")).quantize(Decimal("0.01"))
+    consume(app, store_revenue(game, str(gross)))
+    release_all(app)
+    expect(admin.put("/finance/settings", json=PAYPAL_SETTINGS), 200)
+    return admin, developer, game
+
+
+PAYPAL_SETTINGS = {"method": "paypal", "details": {"email": "money@studio.example"}}

@@ -28,7 +28,7 @@ EXPECTED = {
         A.GAME_PUBLISH,
     },
     "marketing": READS | {A.METADATA_UPDATE},
-    "finance": READS | {A.PRICING_UPDATE},
+    "finance": READS | {A.PRICING_UPDATE, A.FINANCE_READ, A.FINANCE_MANAGE},
 }
 
 

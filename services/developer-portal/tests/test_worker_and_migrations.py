@@ -18,13 +18,13 @@ from developer_portal.db.tables import SCHEMA, metadata, team_invitations
 from developer_portal.worker import expire_invitations
 
 
-def test_worker_relays_the_outbox_and_stops_cleanly_on_sigterm(portal, db, platform_env, kafka_servers):
+def test_worker_relays_the_outbox_and_stops_cleanly_on_sigterm(portal, db, portal_env, kafka_servers):
     _founder, developer = portal.studio()
     outbox = db.tables.outbox
     mine = outbox.c.message_key == developer["developerId"]
     env = {
         **os.environ,
-        **{name.upper(): str(value) for name, value in platform_env.items()},
+        **{name.upper(): str(value) for name, value in portal_env.items()},
         "KAFKA_BOOTSTRAP_SERVERS": ",".join(kafka_servers),
         "INVITATION_EXPIRY_INTERVAL_SECONDS": "1",
     }

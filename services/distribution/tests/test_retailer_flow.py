@@ -146,7 +146,11 @@ def test_full_retailer_path(client, stocked, dist, admin_auth, events_of, km_app
     [recorded] = events_of("sale.recorded")[-1:]
     assert recorded["data"]["orderId"] == order["orderId"]
     assert all(k["key"] not in str(recorded) for k in keys)
-    assert events_of("sale.returned", body["saleId"])[0]["data"]["quantity"] == 1
+    # finance credits each game's studio from these counts
+    assert recorded["data"]["games"] == [{"gameId": allocation["gameId"], "quantity": 3}]
+    [returned] = events_of("sale.returned", body["saleId"])
+    assert returned["data"]["quantity"] == 1
+    assert returned["data"]["games"] == [{"gameId": allocation["gameId"], "quantity": 1}]
     assert events_of("allocation.created", allocation["allocationId"])[0]["data"]["quantity"] == 8
 
 

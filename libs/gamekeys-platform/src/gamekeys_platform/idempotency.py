@@ -34,14 +34,25 @@ _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _STORED_HEADERS = ("Content-Type", "Location")
 
 
-def idempotent(view: Callable) -> Callable:
+def idempotent(view: Callable | None = None, *, required: bool = False) -> Callable:
     """Make a POST view honour Idempotency-Key. Place it above ``blp.response`` (it needs the
-    final response) and below the auth decorators (the caller scopes the key)."""
+    final response) and below the auth decorators (the caller scopes the key). With
+    ``required=True`` (where a blind retry could move money twice: ``@idempotent(required=True)``)
+    a request without the header is refused, 400 VALIDATION_ERROR, before anything runs."""
+    if view is None:
+        return functools.partial(idempotent, required=required)
     plain = transactional(view)
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         key = request.headers.get(HEADER)
+        if key is None and required:
+            raise ApiError(
+                "VALIDATION_ERROR",
+                f"this operation needs an {HEADER} header, so that a retry can never repeat it",
+                {"header": HEADER, "reason": "IDEMPOTENCY_KEY_REQUIRED"},
+                status=400,
+            )
         if key is None:
             return plain(*args, **kwargs)
         if not _VALID_KEY.match(key):
@@ -58,7 +69,7 @@ def idempotent(view: Callable) -> Callable:
             session.rollback()
             raise
 
-    declare(wrapper, idempotent=True)
+    declare(wrapper, idempotent="required" if required else True)
     return wrapper
 
 

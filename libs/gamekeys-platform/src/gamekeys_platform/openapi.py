@@ -38,7 +38,8 @@ _WHY = {
     },
     "path": {404: "NOT_FOUND (or KEY_NOT_FOUND): no such resource, or not one the caller may see"},
     "idempotent": {
-        400: "VALIDATION_ERROR: Idempotency-Key is not 1-255 visible ASCII characters",
+        400: "VALIDATION_ERROR: Idempotency-Key is not 1-255 visible ASCII characters (or is missing "
+        "where required)",
         409: "CONFLICT (details.reason IDEMPOTENCY_IN_PROGRESS): a request with this Idempotency-Key "
         "is still running; retry after Retry-After",
         422: "IDEMPOTENCY_CONFLICT: this Idempotency-Key was used with another request",
@@ -99,7 +100,9 @@ def document_operation(doc: dict, doc_info: dict, *, api, **_kwargs) -> dict:
         add("path")
     if facts.get("idempotent"):
         add("idempotent")
-        doc.setdefault("parameters", []).append(dict(IDEMPOTENCY_HEADER_PARAMETER))
+        doc.setdefault("parameters", []).append(
+            {**IDEMPOTENCY_HEADER_PARAMETER, "required": facts["idempotent"] == "required"}
+        )
     if facts.get("rate_limited"):
         add("rate_limited")
     for status, text in facts.get("errors", {}).items():

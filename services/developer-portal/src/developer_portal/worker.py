@@ -1,9 +1,10 @@
 """The developer portal's worker: ``python -m developer_portal.worker``.
 
 Runs the outbox relay (developer.events), the builds.events consumer (the projection of builds
-the preflight reads), the scheduled releases, the platform housekeeping (expired idempotency
-keys, old published events) and the expiry of overdue invitations, until SIGTERM/SIGINT. The
-payments.events consumer joins it in a later part.
+the preflight reads), the finance consumer (distribution.events sales and returns, the Payment
+Service's payments.events), the release of revenue holds and the scheduled payouts, the
+scheduled releases, the platform housekeeping (expired idempotency keys, old published events)
+and the expiry of overdue invitations, until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from developer_portal.db import repository
 from developer_portal.db.builds_projection import apply_builds_event
 from developer_portal.db.tables import metadata
 from developer_portal.settings import Settings
+from developer_portal.usecases.finance import finance_events, make_scheduled_payouts, release_holds
 from developer_portal.usecases.publishing import release_due
 from gamekeys_platform.db import Database
 from gamekeys_platform.logs import configure_logging
@@ -31,6 +33,7 @@ from gamekeys_platform.workers import (
 log = logging.getLogger("developer_portal.worker")
 
 BUILDS_CONSUMER = "developer-portal.builds-projection"
+FINANCE_CONSUMER = "developer-portal.finance"
 
 
 def expire_invitations(db: Database) -> int:
@@ -49,6 +52,19 @@ def build_loops(settings: Settings, db: Database) -> list[Loop]:
             group=BUILDS_CONSUMER,
             topics=[settings.builds_events_topic],
             handler=apply_builds_event,
+        ),
+        event_consumer(
+            "finance consumer",
+            db,
+            settings.kafka_servers,
+            group=FINANCE_CONSUMER,
+            topics=[settings.distribution_events_topic, settings.payments_events_topic],
+            handler=finance_events(portal),
+        ),
+        PeriodicTask(
+            "finance",
+            lambda: (release_holds(portal), make_scheduled_payouts(portal)),
+            interval_seconds=settings.finance_interval_seconds,
         ),
         PeriodicTask(
             "scheduled-releases",

@@ -3,6 +3,9 @@ contract (``gamekeys_platform.contracts.distribution``). No event carries a key 
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
+
 from gamekeys_platform.contracts import distribution as contract
 from gamekeys_platform.contracts.base import Money
 
@@ -74,7 +77,11 @@ def low_stock(row, *, unsold: int, threshold: int) -> contract.AllocationLowStoc
     )
 
 
-def sale_recorded(sale, key_ids, totals) -> contract.SaleRecorded:
+def _game_units(games: Mapping[uuid.UUID, int]) -> list[contract.GameUnits]:
+    return [contract.GameUnits(game_id=game_id, quantity=games[game_id]) for game_id in sorted(games)]
+
+
+def sale_recorded(sale, key_ids, totals, games: Mapping[uuid.UUID, int]) -> contract.SaleRecorded:
     currency = sale["currency"]
     return contract.SaleRecorded(
         sale_id=sale["id"],
@@ -87,10 +94,11 @@ def sale_recorded(sale, key_ids, totals) -> contract.SaleRecorded:
         commission=Money(amount=totals.commission, currency=currency),
         net=Money(amount=totals.net, currency=currency),
         sold_at=sale["sold_at"],
+        games=_game_units(games),
     )
 
 
-def sale_returned(return_row, sale, key_ids) -> contract.SaleReturned:
+def sale_returned(return_row, sale, key_ids, games: Mapping[uuid.UUID, int]) -> contract.SaleReturned:
     return contract.SaleReturned(
         return_id=return_row["id"],
         sale_id=sale.id,
@@ -99,4 +107,5 @@ def sale_returned(return_row, sale, key_ids) -> contract.SaleReturned:
         key_ids=key_ids,
         quantity=len(key_ids),
         reason=return_row["reason"],
+        games=_game_units(games),
     )

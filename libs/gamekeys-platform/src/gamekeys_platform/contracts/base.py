@@ -190,6 +190,7 @@ def contract_for(source: str, event_type: str) -> type[EventData] | None:
 
 __all__ = [
     "Actor",
+    "Contract",
     "ContractViolation",
     "Country",
     "Currency",

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from gamekeys_platform.contracts.base import (
     Actor,
+    Contract,
     Country,
     DecimalString,
     EventData,
@@ -113,6 +114,13 @@ class AllocationLowStock(DistributionEvent):
     threshold_percent: Literal[25, 10, 0]
 
 
+class GameUnits(Contract):
+    """How many keys of one game an order (or a return) counts."""
+
+    game_id: uuid.UUID
+    quantity: int = Field(ge=1)
+
+
 class SaleRecorded(DistributionEvent):
     """A retailer sold keys (one order); ``net`` is what is left after the retailer's
     commission."""
@@ -130,6 +138,9 @@ class SaleRecorded(DistributionEvent):
     commission: Money
     net: Money
     sold_at: Timestamp
+    games: list[GameUnits] | None = Field(
+        default=None, description="the keys per game, which finance credits to each game's studio"
+    )
 
 
 class SaleReturned(DistributionEvent):
@@ -145,6 +156,7 @@ class SaleReturned(DistributionEvent):
     key_ids: KeyIds
     quantity: int = Field(ge=1)
     reason: Text
+    games: list[GameUnits] | None = Field(default=None, description="the returned keys per game")
 
 
 class SaleChargedBack(DistributionEvent):

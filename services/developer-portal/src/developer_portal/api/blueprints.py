@@ -13,7 +13,7 @@ public = Blueprint(
     url_prefix=PUBLIC_PREFIX,
     description=(
         "Studios, verification status, teams and roles, games, metadata, pricing, audit log, "
-        "preflight, submissions and publishing."
+        "preflight, submissions and publishing, finance (balance, ledger, payouts)."
     ),
 )
 internal = Blueprint(

@@ -6,14 +6,25 @@ VALIDATION_ERROR naming the field, like any other schema error."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import marshmallow as ma
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from developer_portal.domain import games, metadata, pricing, publishing, reference, verification
+from developer_portal.domain import (
+    games,
+    ledger,
+    metadata,
+    payouts,
+    pricing,
+    publishing,
+    reference,
+    revenue,
+    verification,
+)
 from developer_portal.domain.permissions import STUDIO_ROLES
 from developer_portal.domain.team import INVITATION_STATUSES, MAX_EMAIL_LENGTH
-from gamekeys_platform.fields import Country
+from gamekeys_platform.fields import Country, DecimalString
 from gamekeys_platform.pagination import PageQuerySchema
 from gamekeys_platform.refusals import InvalidValue
 
@@ -540,3 +551,225 @@ class PublishSchema(ma.Schema):
                 publishing.check_release_at(data["releaseAt"], datetime.now(UTC))
             except InvalidValue as exc:
                 raise ValidationError(str(exc), field_name="releaseAt") from None
+
+
+# --- finance --------------------------------------------------------------------------------
+
+
+def _timestamp(*, allow_none: bool = False):
+    return fields.String(required=True, allow_none=allow_none, metadata={"format": "date-time"})
+
+
+class StudioQuerySchema(ma.Schema):
+    developerId = fields.UUID(
+        load_default=None,
+        metadata={"description": "platform admins: the studio to read (members read their own)"},
+    )
+
+
+class BalanceSchema(ma.Schema):
+    currency = fields.String(required=True)
+    available = fields.String(
+        required=True, metadata={"description": "may be paid out; negative: carried forward"}
+    )
+    pending = fields.String(required=True, metadata={"description": "held until the refund window passes"})
+    inPayout = fields.String(required=True)
+    paidOut = fields.String(required=True)
+    negative = fields.Boolean(required=True)
+
+
+class BalancesSchema(ma.Schema):
+    balances = fields.List(fields.Nested(BalanceSchema), required=True)
+    negativeBalancePolicy = fields.String(required=True)
+
+
+class TransactionQuerySchema(PageQuerySchema, StudioQuerySchema):
+    type = fields.List(
+        fields.String(validate=validate.OneOf([k.value for k in ledger.EntryKind])), load_default=[]
+    )
+    gameId = fields.UUID(load_default=None)
+    # "from" is a Python keyword, hence data_key
+    since = fields.AwareDateTime(
+        data_key="from", load_default=None, metadata={"description": "from (inclusive)"}
+    )
+    until = fields.AwareDateTime(data_key="to", load_default=None, metadata={"description": "to (exclusive)"})
+
+    @validates_schema
+    def _ordered(self, data, **_kwargs):
+        if data["since"] is not None and data["until"] is not None and data["since"] >= data["until"]:
+            raise ValidationError("must be after from", field_name="to")
+
+
+class BucketChangeSchema(ma.Schema):
+    available = fields.String(required=True)
+    pending = fields.String(required=True)
+    inPayout = fields.String(required=True)
+    paidOut = fields.String(required=True)
+
+
+class TransactionSchema(ma.Schema):
+    entryId = fields.UUID(required=True)
+    type = fields.String(required=True)
+    amount = fields.Nested(
+        MoneyOutSchema, required=True, metadata={"description": "the change to the studio's total"}
+    )
+    balances = fields.Nested(BucketChangeSchema, required=True)
+    gameId = fields.UUID(allow_none=True, required=True)
+    source = fields.String(
+        required=True, metadata={"description": "the sale, return, revenue, payout... it records"}
+    )
+    details = fields.Dict(required=True)
+    occurredAt = _timestamp()
+    postedAt = _timestamp()
+
+
+class TransactionPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(TransactionSchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+class _PositiveAmount(ma.Schema):
+    @validates_schema
+    def _positive(self, data, **_kwargs):
+        if "amount" in data and data["amount"].amount <= 0:
+            raise ValidationError({"amount": ["must be positive"]})
+
+
+class PayoutRequestSchema(_PositiveAmount):
+    amount = fields.Nested(MoneySchema, required=True)
+
+
+class PayoutSchema(ma.Schema):
+    payoutId = fields.UUID(required=True)
+    amount = fields.Nested(MoneyOutSchema, required=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in payouts.PayoutStatus]))
+    method = fields.String(required=True)
+    scheduled = fields.Boolean(required=True)
+    requestedBy = fields.String(required=True)
+    requestedAt = _timestamp()
+    completedAt = _timestamp(allow_none=True)
+    failedAt = _timestamp(allow_none=True)
+    failureReason = fields.String(allow_none=True, required=True)
+    reference = fields.String(allow_none=True, required=True)
+
+
+class PayoutPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(PayoutSchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+class PayoutQuerySchema(PageQuerySchema, StudioQuerySchema):
+    status = fields.String(
+        load_default=None, validate=validate.OneOf([s.value for s in payouts.PayoutStatus])
+    )
+
+
+class PreviewCurrencySchema(ma.Schema):
+    currency = fields.String(required=True)
+    available = fields.String(required=True)
+    pending = fields.String(required=True)
+    inPayout = fields.String(required=True)
+    nextPayout = fields.String(allow_none=True, required=True)
+    negativeCarry = fields.String(allow_none=True, required=True)
+    belowThreshold = fields.Boolean(required=True)
+
+
+class HeldSchema(ma.Schema):
+    gameId = fields.UUID(required=True)
+    amount = fields.Nested(MoneyOutSchema, required=True)
+    availableOn = _timestamp()
+    reason = fields.String(required=True)
+
+
+class PayoutPreviewSchema(ma.Schema):
+    schedule = fields.String(required=True)
+    nextPayoutDate = fields.String(allow_none=True, required=True, metadata={"format": "date"})
+    threshold = fields.String(required=True)
+    currencies = fields.List(fields.Nested(PreviewCurrencySchema), required=True)
+    held = fields.List(fields.Nested(HeldSchema), required=True)
+    blockers = fields.List(fields.String(), required=True)
+    negativeBalancePolicy = fields.String(required=True)
+
+
+def _threshold_check(value):
+    if (
+        not value.is_finite()
+        or value <= 0
+        or value != value.quantize(Decimal("0.01"))
+        or value > Decimal("1e9")
+    ):
+        raise InvalidValue('must be a positive decimal string with at most 2 decimal places, e.g. "250.00"')
+    return value
+
+
+class PayoutSettingsUpdateSchema(ma.Schema):
+    method = fields.String(required=True, validate=validate.OneOf([m.value for m in payouts.Method]))
+    details = fields.Dict(
+        keys=fields.String(validate=validate.Length(1, 40)),
+        values=fields.Raw(),
+        required=True,
+        validate=validate.Length(max=10),
+        metadata={
+            "description": "bank_transfer: accountHolder, iban, bic; paypal: email (stored encrypted, "
+            "shown masked)"
+        },
+    )
+    threshold = DecimalString(check=_threshold_check, load_default=None)
+    schedule = fields.String(
+        load_default=payouts.Schedule.MANUAL.value,
+        validate=validate.OneOf([s.value for s in payouts.Schedule]),
+    )
+
+    @validates_schema
+    def _details(self, data, **_kwargs):
+        try:
+            payouts.check_details(payouts.Method(data["method"]), data["details"])
+        except InvalidValue as exc:
+            raise ValidationError({"details": [str(exc)]}) from None
+
+
+class PayoutSettingsSchema(ma.Schema):
+    method = fields.String(allow_none=True, required=True)
+    details = fields.Dict(allow_none=True, required=True, metadata={"description": "masked"})
+    threshold = fields.String(required=True)
+    minimumThreshold = fields.String(required=True)
+    schedule = fields.String(required=True)
+    complete = fields.Boolean(required=True)
+    updatedAt = _timestamp(allow_none=True)
+
+
+class TierSchema(ma.Schema):
+    upTo = DecimalString(required=True, allow_none=True)
+    rate = DecimalString(required=True)
+
+    @post_load
+    def _tier(self, data, **_kwargs):
+        return revenue.Tier(data["upTo"], data["rate"])
+
+
+class RevenueShareUpdateSchema(ma.Schema):
+    tiers = fields.List(fields.Nested(TierSchema), required=True)
+
+    @validates_schema
+    def _tiers(self, data, **_kwargs):
+        try:
+            revenue.check_tiers(data["tiers"])
+        except InvalidValue as exc:
+            raise ValidationError({"tiers": [str(exc)]}) from None
+
+
+class TierOutSchema(ma.Schema):
+    upTo = fields.String(allow_none=True, required=True)
+    rate = fields.String(required=True)
+
+
+class RevenueShareSchema(ma.Schema):
+    developerId = fields.UUID(required=True)
+    tiers = fields.List(fields.Nested(TierOutSchema), required=True)
+    default = fields.Boolean(required=True)
+
+
+class AdjustmentSchema(_PositiveAmount):
+    amount = fields.Nested(MoneySchema, required=True, metadata={"description": "credited to available"})
+    direction = fields.String(required=True, validate=validate.OneOf(("credit", "debit")))
+    reason = _text(500, required=True)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     Numeric,
     String,
     Table,
@@ -241,4 +242,146 @@ audit_log = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(_in("actor_type", ("user", "service")), name="actor_type"),
     Index("ix_audit_log_developer_id_audit_id", "developer_id", "audit_id"),
+)
+
+
+# Finance. The ledger is append-only: entries and postings are inserted, never updated or
+# deleted; balances are the running sums of the postings, kept in the same transaction.
+LEDGER_KINDS = (
+    "sale",
+    "return",
+    "revenue",
+    "reversal",
+    "release",
+    "payout",
+    "payout_completed",
+    "payout_failed",
+    "adjustment",
+)
+PAYOUT_STATUSES = ("requested", "completed", "failed")
+MONEY = Numeric(20, 4)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("entry_id", Uuid, nullable=False, unique=True),
+    Column("developer_id", Uuid, nullable=False),
+    Column("game_id", Uuid),
+    Column("kind", String(20), nullable=False),
+    # the event, payout or request the entry records: a redelivery posts nothing twice
+    Column("source_id", String(200), nullable=False, unique=True),
+    Column("currency", String(3), nullable=False),
+    Column("memo", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("posted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("kind", LEDGER_KINDS), name="kind"),
+    Index("ix_ledger_entries_developer_id_seq", "developer_id", "seq"),
+)
+
+ledger_postings = Table(
+    "ledger_postings",
+    metadata,
+    Column("entry_id", Uuid, ForeignKey(ledger_entries.c.entry_id, ondelete="RESTRICT"), primary_key=True),
+    Column("account", String(100), primary_key=True),
+    Column("amount", MONEY, nullable=False),
+    CheckConstraint("amount <> 0", name="amount"),
+)
+
+ledger_balances = Table(
+    "ledger_balances",
+    metadata,
+    Column("account", String(100), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("balance", MONEY, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# What each credited sale has left to take back (returns, refunds, chargebacks) and its hold.
+revenue_lines = Table(
+    "revenue_lines",
+    metadata,
+    Column("line_key", String(200), primary_key=True),
+    Column("developer_id", Uuid, nullable=False),
+    Column("game_id", Uuid, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("source_account", String(100), nullable=False),
+    Column("commission_account", String(100)),
+    Column("gross", MONEY, nullable=False),
+    Column("commission", MONEY, nullable=False),
+    Column("platform", MONEY, nullable=False),
+    Column("studio", MONEY, nullable=False),
+    Column("platform_exact", Numeric(36, 18), nullable=False),
+    Column("quantity", Integer),
+    Column("entry_id", Uuid, nullable=False),
+    Column("available_on", DateTime(timezone=True), nullable=False),
+    Column("released_at", DateTime(timezone=True)),
+    Index("ix_revenue_lines_available_on", "available_on", postgresql_where=text("released_at IS NULL")),
+)
+
+# A game's lifetime gross and the platform's share of it, per currency (revenue tiers, rounding).
+revenue_share_counters = Table(
+    "revenue_share_counters",
+    metadata,
+    Column("game_id", Uuid, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("lifetime_gross", MONEY, nullable=False),
+    Column("platform_exact", Numeric(36, 18), nullable=False),
+    Column("platform_posted", MONEY, nullable=False),
+)
+
+# A studio's revenue share when a platform admin set one; the platform's default otherwise.
+revenue_share_schedules = Table(
+    "revenue_share_schedules",
+    metadata,
+    Column("developer_id", Uuid, primary_key=True),
+    Column("tiers", JSONB, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# A return or reversal that arrived before the sale it takes back: applied when the sale does.
+parked_reversals = Table(
+    "parked_reversals",
+    metadata,
+    Column("source_id", String(200), primary_key=True),
+    Column("line_key", String(200), nullable=False),
+    Column("event", JSONB, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_parked_reversals_line_key", "line_key"),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("payout_id", Uuid, primary_key=True),
+    Column("developer_id", Uuid, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("scheduled_for", String(32)),  # "<currency>:<date>" of a scheduled payout, once each
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("failed_at", DateTime(timezone=True)),
+    Column("failure_reason", Text),
+    Column("reference", String(200)),
+    CheckConstraint(_in("status", PAYOUT_STATUSES), name="status"),
+    CheckConstraint("amount > 0", name="amount"),
+    UniqueConstraint("developer_id", "scheduled_for"),
+    Index("ix_payouts_developer_id_requested_at", "developer_id", "requested_at", "payout_id"),
+)
+
+payout_settings = Table(
+    "payout_settings",
+    metadata,
+    Column("developer_id", Uuid, primary_key=True),
+    Column("method", String(32), nullable=False),
+    Column("details_encrypted", Text, nullable=False),  # Fernet token: never stored in clear
+    Column("details_masked", JSONB, nullable=False),
+    Column("threshold", MONEY, nullable=False),
+    Column("schedule", String(16), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

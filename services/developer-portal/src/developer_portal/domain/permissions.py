@@ -43,6 +43,8 @@ class Action(StrEnum):
     SUBMISSION_READ = "submission.read"
     GAME_SUBMIT = "game.submit"
     GAME_PUBLISH = "game.publish"
+    FINANCE_READ = "finance.read"
+    FINANCE_MANAGE = "finance.manage"
 
 
 READ_ACTIONS = frozenset(
@@ -54,14 +56,17 @@ READ_ACTIONS = frozenset(
         Action.METADATA_READ,
         Action.PRICING_READ,
         Action.SUBMISSION_READ,
+        Action.FINANCE_READ,
     }
 )
-_MEMBER_READS = READ_ACTIONS - {Action.AUDIT_READ}
+# The audit log is for studio admins, money for admins and the finance role.
+_MEMBER_READS = READ_ACTIONS - {Action.AUDIT_READ, Action.FINANCE_READ}
 
 # The role matrix. admin: everything for the studio, team management; developer: games (and,
 # in later parts, builds and keys) with their metadata and prices, and submits and publishes
 # them; marketing: metadata;
-# finance: money, so prices; read-only elsewhere. The audit log is for studio admins.
+# finance: money (balance, transactions, payouts and their settings), so prices; read-only
+# elsewhere. The audit log is for studio admins.
 STUDIO_PERMISSIONS: dict[StudioRole, frozenset[Action]] = {
     StudioRole.ADMIN: frozenset(Action),
     StudioRole.DEVELOPER: _MEMBER_READS
@@ -75,7 +80,7 @@ STUDIO_PERMISSIONS: dict[StudioRole, frozenset[Action]] = {
         Action.GAME_PUBLISH,
     },
     StudioRole.MARKETING: _MEMBER_READS | {Action.METADATA_UPDATE},
-    StudioRole.FINANCE: _MEMBER_READS | {Action.PRICING_UPDATE},
+    StudioRole.FINANCE: _MEMBER_READS | {Action.PRICING_UPDATE, Action.FINANCE_READ, Action.FINANCE_MANAGE},
 }
 
 # What platform roles may do on a studio they are not a member of.

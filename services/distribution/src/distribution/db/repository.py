@@ -241,6 +241,13 @@ def sold_per_allocation(session: Session, allocation_ids: Iterable[uuid.UUID]) -
     return dict(rows)
 
 
+def games_of_allocations(session: Session, allocation_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    rows = session.execute(
+        select(allocations.c.id, allocations.c.game_id).where(allocations.c.id.in_(list(allocation_ids)))
+    ).all()
+    return dict(rows)
+
+
 def allocations_for_update(session: Session, allocation_ids: Iterable[uuid.UUID]) -> list[Row]:
     return session.execute(
         select(allocations)

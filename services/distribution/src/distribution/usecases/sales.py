@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,7 +78,8 @@ def record_sale(
     }
     repo.insert_sale(session, sale, {k: delivered[k] for k in key_ids})
     sale_totals = totals(price_amount, len(key_ids), retailer.commission_rate)
-    dist.outbox.add(session, events.sale_recorded(sale, key_ids, sale_totals))
+    games = _units_per_game(session, [delivered[k] for k in key_ids])
+    dist.outbox.add(session, events.sale_recorded(sale, key_ids, sale_totals, games))
     _signal_low_stock(dist, session, {delivered[k] for k in key_ids})
     return Sale(repo.get_sale(session, retailer.id, order_id), key_ids, False)
 
@@ -116,6 +118,12 @@ def _check_delivered(dist: Distribution, retailer_id: uuid.UUID, undelivered: li
         "some keys have not been fetched through GET /retailer/keys yet; fetch them before selling",
         {"reason": "KEY_NOT_DELIVERED", "keyIds": [str(k) for k in undelivered][:50]},
     )
+
+
+def _units_per_game(session: Session, allocation_of_each_key: list[uuid.UUID]) -> Counter[uuid.UUID]:
+    """Keys per game, for finance, which credits each game's studio."""
+    game_of = repo.games_of_allocations(session, set(allocation_of_each_key))
+    return Counter(game_of[allocation_id] for allocation_id in allocation_of_each_key)
 
 
 def _signal_low_stock(dist: Distribution, session: Session, allocation_ids: set[uuid.UUID]) -> None:
@@ -173,5 +181,6 @@ def return_keys(
         "reason": reason,
     }
     repo.record_return(session, return_row, key_ids)
-    dist.outbox.add(session, events.sale_returned(return_row, sale, key_ids))
+    games = _units_per_game(session, [in_sale[k].allocation_id for k in key_ids])
+    dist.outbox.add(session, events.sale_returned(return_row, sale, key_ids, games))
     return Return(return_id, sale.order_id, key_ids)
