@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import payment_service
 from platform_client import (
     Caller,
     UnexpectedResponse,
@@ -146,12 +147,72 @@ def main() -> None:
         time.sleep(0.5)
     print(f"  case {case['caseId']} approved by support; activation now {records[0]['status']}")
 
+    step("The studio's money: retail and store sales are pending, the hold passes, it is paid out")
+    show_the_money(studio, game)
+
     step("Someone else's token sees none of it")
     stranger = Caller(token(str(uuid.uuid4()), roles=["developer"]))
     stranger.call("GET", f"/api/v1/keys/batches/{batch['batchId']}", 404)
     print("  another studio's developer: 404 for the batch")
 
     print("\nDemo complete.")
+
+
+def show_the_money(studio: Caller, game: dict) -> None:
+    """Finance: distribution's sales and a store sale (from the local Payment Service stand-in)
+    land in the studio's ledger as pending; once the hold passes (seconds locally, 30 days by
+    default) the studio asks for a payout and the stand-in completes it."""
+    payment_service.credit(game["developerId"], game["gameId"], "59.99", "EUR")
+    credited = wait_for(
+        lambda: studio.call(
+            "GET", "/api/v1/developer/finance/transactions", 200, params={"type": ["sale", "revenue"]}
+        ),
+        lambda page: len(page["items"]) >= 3,
+        "the sales to reach the ledger",
+    )
+    for entry in reversed(credited["items"]):
+        print(f"  {entry['type']:8} {entry['amount']['amount']:>9} {entry['amount']['currency']} pending")
+    eur = wait_for(
+        lambda: _balance(studio, "EUR"),
+        lambda balance: balance["pending"] == "0.00",
+        "the hold to pass",
+    )
+    print(f"  hold passed: {eur['available']} EUR available")
+    studio.call(
+        "PUT",
+        "/api/v1/developer/finance/settings",
+        200,
+        json={"method": "paypal", "details": {"email": "money@demo.example"}},
+    )
+    payout = studio.call(
+        "POST",
+        "/api/v1/developer/finance/payouts",
+        201,
+        json={"amount": {"amount": eur["available"], "currency": "EUR"}},
+        headers={"Idempotency-Key": f"demo-payout-{uuid.uuid4()}"},
+    )
+    print(f"  payout {payout['payoutId']} of {eur['available']} EUR requested")
+    payment_service.complete(payout["payoutId"], game["developerId"], eur["available"], "EUR")
+    eur = wait_for(
+        lambda: _balance(studio, "EUR"), lambda b: b["inPayout"] == "0.00", "the payout to complete"
+    )
+    print(f"  the Payment Service paid it: {eur['paidOut']} EUR paid out, {eur['available']} available")
+
+
+def _balance(studio: Caller, currency: str) -> dict:
+    balances = studio.call("GET", "/api/v1/developer/finance/balance", 200)["balances"]
+    return next((b for b in balances if b["currency"] == currency), {"pending": "?", "inPayout": "?"})
+
+
+def wait_for(read, done, what: str, timeout: float = 90):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo: waited {timeout:.0f} s for {what}")
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":
