@@ -419,3 +419,29 @@ def test_an_event_that_breaks_its_contract_is_dead_lettered_at_once_with_the_rea
     dead.close()
     assert Event.from_json(record.value).id == broken.id
     assert b"widget.counted v1: n: Field required" in dict(record.headers)["error"]
+
+
+def test_a_consumer_stopped_while_joining_leaves_its_group_usable(db, kafka_servers, topic):
+    """Stopped in the middle of its first group join (a worker restarted at once), a consumer
+    still leaves the group cleanly, so the next member of the group is given the partitions."""
+    group = f"join-{uuid.uuid4().hex[:8]}"
+    first = EventConsumer.connect(
+        db, kafka_servers, name="join-test", group=group, topics=[topic], handler=apply_event
+    )
+    thread = threading.Thread(target=first.run_forever)
+    thread.start()
+    time.sleep(0.5)  # the join is in flight
+    first.stop()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+    second = EventConsumer.connect(
+        db, kafka_servers, name="join-test", group=group, topics=[topic], handler=apply_event
+    )
+    try:
+        wait_until(
+            lambda: second.poll_once() >= 0 and second.consumer.assignment(), 60, "the next member to join"
+        )
+    finally:
+        second.consumer.close(autocommit=False)
+        second.dead_letter_producer.close(timeout=5)

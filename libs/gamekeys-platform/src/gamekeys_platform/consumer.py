@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Collection
 from typing import Any
@@ -136,9 +137,19 @@ class EventConsumer:
             while not self.stop_event.is_set():
                 self.poll_once()
         finally:
+            self._finish_joining()
             self.consumer.close(autocommit=False)
             self.dead_letter_producer.close(timeout=5)
             log.info("consumer stopped", extra={"consumer": self.name})
+
+    def _finish_joining(self, timeout_seconds: float = 10.0) -> None:
+        """Let a group join in flight complete before leaving. A member that goes away in the
+        middle of its first join is never forgotten by the local broker (Tansu 0.6): the group
+        waits for it and never rebalances again, so every later consumer of that group hangs.
+        What these polls fetch is neither handled nor committed: it is delivered again."""
+        deadline = time.monotonic() + timeout_seconds
+        while not self.consumer.assignment() and time.monotonic() < deadline:
+            self.consumer.poll(timeout_ms=200)
 
     def stop(self) -> None:
         self.stop_event.set()
