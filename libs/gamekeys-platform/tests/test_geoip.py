@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from netaddr import IPSet
 from prometheus_client import REGISTRY as METRICS
 
 from gamekeys_platform.geoip import IpInfo, IpIntelligence, IpRanges
+from gamekeys_platform.geoip.info import is_routable
 from gamekeys_platform.geoip.maxmind import ANONYMOUS_IP, ASN, COUNTRY, MaxmindDatabase, open_checked
 from gamekeys_platform.geoip.settings import GeoipSettings, parse_asns
 from gamekeys_platform.settings import ConfigError, load_settings
@@ -57,6 +59,15 @@ def test_real_public_addresses_have_their_registry_country(packaged, ip, country
 @pytest.mark.parametrize("ip", NOT_ROUTABLE)
 def test_private_loopback_and_documentation_addresses_answer_unknown(packaged, ip):
     assert packaged.lookup(ip) == IpInfo(country_source="reserved")
+
+
+def test_the_routable_check_agrees_with_the_standard_library_on_ipv4():
+    rng = random.Random(25)
+    # Outside 192.0.0.0/24 and 192.88.99.0/24, which Python versions classify differently.
+    for value in (rng.getrandbits(32) for _ in range(50_000)):
+        address = ipaddress.IPv4Address(value)
+        if value >> 8 not in (0xC00000, 0xC05863):
+            assert is_routable(address) == (address.is_global and not address.is_multicast), address
 
 
 @pytest.mark.parametrize("ip", ["not an address", "", "300.1.1.1", "1.2.3", "::g"])

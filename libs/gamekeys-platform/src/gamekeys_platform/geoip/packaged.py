@@ -18,6 +18,7 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, distribution
 
 import iporigin
+import iporigin.core
 import iptocc
 
 from gamekeys_platform.geoip.info import IpAddress
@@ -27,13 +28,19 @@ _VPN_KINDS = iporigin.ANONYMIZER_KINDS
 _DATACENTER_KINDS = iporigin.DATACENTER_KINDS - iporigin.ANONYMIZER_KINDS
 
 
-def registry_country(address: IpAddress) -> str:
-    return iptocc.country_code(str(address)) or ""
+def registry_country(text: str) -> str:
+    """The registry country of an address as text (the string is what the Rust side parses)."""
+    return iptocc.country_code(text) or ""
 
 
 def hosting_kind(address: IpAddress) -> tuple[bool, bool]:
-    """(vpn, datacenter) from the published ranges."""
-    kind = iporigin.classify(address).kind
+    """(vpn, datacenter) from the published ranges. The table's own search, since the caller
+    has already parsed the address and ruled out non-routable ones (``classify`` would do both
+    again, at several times the cost)."""
+    found = iporigin.core.dataset().find(int(address), address.version)
+    if found is None:
+        return False, False
+    kind = found[1]
     return kind in _VPN_KINDS, kind in _DATACENTER_KINDS
 
 

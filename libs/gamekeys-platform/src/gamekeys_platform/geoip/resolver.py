@@ -165,14 +165,17 @@ class IpIntelligence:
         if operator is not None and operator.country:
             country, country_source = operator.country, operator.country_source
         else:
-            country, country_source = self._country_of(address)
+            text = ip.strip()
+            if address.version == 4 and ":" in text:  # IPv4-mapped: ask for the IPv4 address
+                text = str(address)
+            country, country_source = self._country_of(address, text)
         if operator is not None and operator.network_source:
             vpn, datacenter, network_source = operator.vpn, operator.datacenter, operator.network_source
         else:
             vpn, datacenter, network_source = self._network_of(address)
         return IpInfo(country, vpn, datacenter, country_source, network_source)
 
-    def _country_of(self, address: IpAddress) -> tuple[str, str]:
+    def _country_of(self, address: IpAddress, text: str) -> tuple[str, str]:
         if self._country is not None:
             record = self._country.get(address)
             if record:
@@ -181,7 +184,7 @@ class IpIntelligence:
                     iso = (record.get(field) or {}).get("iso_code")
                     if iso:
                         return str(iso).upper(), MAXMIND_COUNTRY
-        country = packaged.registry_country(address)
+        country = packaged.registry_country(text)
         return (country, REGISTRY) if country else ("", "")
 
     def _network_of(self, address: IpAddress) -> tuple[bool, bool, str]:
