@@ -410,7 +410,7 @@ def main() -> None:
             jwt_audience=devkeys.DEV_AUDIENCE, jwt_public_key_file=keys_dir / devkeys.PUBLIC_KEY_FILE,
             antifraud_velocity_prefix=prefixes[0], antifraud_events_topic=f"bench.{tag}.antifraud.events",
             activations_events_topic=f"bench.{tag}.activations.events",
-            keys_events_topic=f"bench.{tag}.keys.events",
+            keys_events_topic=f"bench.{tag}.keys.events", geoip_sample_ranges=True,
         )  # fmt: skip
         app = create_app(settings)
         client = app.test_client()

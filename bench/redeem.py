@@ -11,7 +11,9 @@ services' gunicorn settings, gives the framework's ceiling on this machine.
 
 Every redemption is a distinct player (token), device and address (10.0.0.0/8, no country, not a
 VPN), so neither the lockouts nor the device-farm, key-hoarding or brute-force rules fire; the
-keys are promotional (never sold, so the resale rule stays quiet).
+keys are promotional (never sold, so the resale rule stays quiet). What the IP look-up costs a
+redemption (two look-ups: the gateway's region check and antifraud's features) is measured
+in-process, per source, by bench/geoip_lookup.py.
 """
 
 from __future__ import annotations

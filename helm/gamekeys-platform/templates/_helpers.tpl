@@ -35,3 +35,20 @@ envFrom:
   - secretRef:
       name: {{ include "gamekeys.secretName" . }}
 {{- end -}}
+
+{{/* IP intelligence settings of a service with `geoip: true` (a list of name/value). */}}
+{{- define "gamekeys.geoipEnv" -}}
+{{- $geoip := .root.Values.geoip -}}
+{{- $env := list (dict "name" "GEOIP_HOSTING_ASNS" "value" ($geoip.hostingAsns | toString))
+  (dict "name" "GEOIP_RELOAD_SECONDS" "value" ($geoip.reloadSeconds | toString))
+  (dict "name" "GEOIP_MAX_AGE_DAYS" "value" ($geoip.maxAgeDays | toString))
+  (dict "name" "GEOIP_MAXMIND_MAX_AGE_DAYS" "value" ($geoip.maxmindMaxAgeDays | toString)) -}}
+{{- if $geoip.maxmind.enabled -}}
+{{- range $variable, $file := dict "GEOIP_MAXMIND_COUNTRY_FILE" $geoip.maxmind.countryFile "GEOIP_MAXMIND_ANONYMOUS_IP_FILE" $geoip.maxmind.anonymousIpFile "GEOIP_MAXMIND_ASN_FILE" $geoip.maxmind.asnFile -}}
+{{- if $file -}}
+{{- $env = append $env (dict "name" $variable "value" (printf "%s/%s" $geoip.maxmind.mountPath $file)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $env -}}
+{{- end -}}

@@ -122,6 +122,21 @@ def test_health_and_readiness(client):
     assert ready.get_json()["checks"] == {"database": "ok"}
 
 
+def test_readiness_shows_what_a_check_reports(settings):
+    from gamekeys_platform.app import create_service_app
+
+    app = create_service_app(
+        settings, title="details", ready_checks={"data": lambda: {"builtAt": "2026-01-01"}}
+    )
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {
+        "status": "ready",
+        "checks": {"data": "ok"},
+        "details": {"data": {"builtAt": "2026-01-01"}},
+    }
+
+
 def test_readiness_fails_with_503_when_a_dependency_is_down(settings):
     from gamekeys_platform.app import create_service_app
     from gamekeys_platform.db import Database

@@ -34,6 +34,7 @@ def af_app(platform_env, postgres_url, run_id):
         antifraud_events_topic=f"test.ag.{run_id}.antifraud.events",
         antifraud_velocity_prefix=f"agt:{run_id}:",
         database_pool_size=10,
+        geoip_sample_ranges=True,
     )
     app = create_antifraud_app(settings)
     yield app
@@ -65,6 +66,9 @@ def settings(platform_env, postgres_url, km_url, af_url, run_id):
         antifraud_events_topic=f"test.ag.{run_id}.antifraud.events",
         reassess_after_seconds=1,
         database_pool_size=10,
+        # Documentation ranges with made-up countries and kinds, for the VPN / datacenter paths;
+        # real addresses are answered by the real data.
+        geoip_sample_ranges=True,
     )
 
 

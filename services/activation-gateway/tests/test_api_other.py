@@ -77,7 +77,17 @@ def test_check_region(make_game, user, client):
         json={"keyId": key["id"], "userRegion": "DE"},
         headers={**auth, "X-Forwarded-For": "198.19.0.9"},
     )
-    assert vpn.get_json()["code"] == "VPN_DETECTED"
+    assert vpn.get_json()["code"] == "VPN_DETECTED" and vpn.get_json()["details"]["networkSource"] == "sample"
+    real = client.post(
+        f"{API}/check-region",
+        json={"keyId": key["id"], "userRegion": "DE"},
+        headers={**auth, "X-Forwarded-For": "193.99.144.80"},
+    )
+    assert real.get_json()["allowed"] is True
+    assert (real.get_json()["details"]["ipCountry"], real.get_json()["details"]["ipCountrySource"]) == (
+        "DE",
+        "registry",
+    )
     both = client.post(
         f"{API}/check-region", json={"key": key["key"], "keyId": key["id"], "userRegion": "DE"}, headers=auth
     )
@@ -156,4 +166,10 @@ def test_openapi_and_health(client):
     spec = client.get("/openapi.json").get_json()
     assert f"{API}/redeem" in spec["paths"] and f"{API}/users/{{user_id}}/history" in spec["paths"]
     assert client.get("/healthz").status_code == 200
-    assert client.get("/readyz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["checks"]["geoip"] == "ok"
+    geoip = ready.get_json()["details"]["geoip"]
+    assert set(geoip["sources"]) == {"registry", "hosting-ranges"} and geoip["sampleRanges"] is True
+    assert geoip["sources"]["registry"]["builtAt"].endswith("Z")
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'geoip_data_built_timestamp_seconds{service="activation-gateway",source="registry"}' in metrics

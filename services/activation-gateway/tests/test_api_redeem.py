@@ -98,6 +98,7 @@ def test_region_locked_key_from_wrong_region_country_and_vpn(make_game, user, re
     assert by_ip.get_json()["error"]["details"] == {
         "reason": "ip_country",
         "ipCountry": "RU",
+        "ipCountrySource": "sample",
         "userRegion": "DE",
         "allowedCountries": ["AT", "DE"],
         "deniedCountries": [],
@@ -108,6 +109,31 @@ def test_region_locked_key_from_wrong_region_country_and_vpn(make_game, user, re
     assert dc.status_code == 403 and error_code(dc) == "VPN_DETECTED"
     ok = redeem(game.keys[0]["key"], auth, region="AT", ip="192.0.2.7")
     assert ok.status_code == 200, ok.get_json()
+
+
+def test_a_key_locked_to_de_is_refused_from_a_russian_address_whatever_the_player_claims(
+    make_game, user, redeem, rows
+):
+    """Real addresses, real data: 77.88.8.8 (Yandex) is registered in Russia, 193.99.144.80
+    (heise) in Germany; the player claims DE both times."""
+    game = make_game(2, regions=[{"type": "allow", "countries": ["DE"]}])
+    user_id, auth = user()
+    russian = redeem(game.keys[0]["key"], auth, region="DE", ip="77.88.8.8")
+    assert russian.status_code == 403 and error_code(russian) == "REGION_RESTRICTED"
+    details = russian.get_json()["error"]["details"]
+    assert (details["reason"], details["ipCountry"], details["ipCountrySource"]) == (
+        "ip_country",
+        "RU",
+        "registry",
+    )
+    german = redeem(game.keys[0]["key"], auth, region="DE", ip="193.99.144.80")
+    assert german.status_code == 200, german.get_json()
+    [refused, activated] = rows(user_id=user_id)
+    assert (refused["status"], refused["ip_country"]) == ("failed", "RU")
+    assert (activated["status"], activated["ip_country"]) == ("activated", "DE")
+    hosted = redeem(game.keys[1]["key"], auth, region="DE", ip="46.4.0.1")  # Hetzner, DE
+    assert hosted.status_code == 403 and error_code(hosted) == "VPN_DETECTED"
+    assert hosted.get_json()["error"]["details"]["networkSource"] == "hosting-ranges"
 
 
 def test_fraud_block_and_account_block(game, user, redeem, rows, events_of, af_admin):

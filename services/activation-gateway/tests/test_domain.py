@@ -3,8 +3,6 @@ policy, client IP, fraud decisions and RedemptionResult building."""
 
 from __future__ import annotations
 
-import ipaddress
-
 import pytest
 
 from activation_gateway.domain import keyformat
@@ -26,7 +24,7 @@ from activation_gateway.domain.redemption import (
     redemption_result,
 )
 from activation_gateway.domain.regions import evaluate_region
-from gamekeys_platform.geoip import IpRanges
+from gamekeys_platform.geoip import IpIntelligence, IpRanges
 from key_manager.domain import codec  # tests only: the format's owner
 
 
@@ -74,10 +72,16 @@ def test_regions():
     wrong = evaluate_region(ALLOW_DE, user_region="RU")
     assert (wrong.code, wrong.reason) == ("REGION_RESTRICTED", "user_region")
     assert wrong.details["allowedCountries"] == ["AT", "DE"]
-    by_ip = evaluate_region(ALLOW_DE, user_region="DE", ip_country="RU")
+    by_ip = evaluate_region(ALLOW_DE, user_region="DE", ip_country="RU", ip_country_source="registry")
     assert (by_ip.code, by_ip.details["ipCountry"]) == ("REGION_RESTRICTED", "RU")
-    vpn = evaluate_region(ALLOW_DE, user_region="DE", ip_country="US", ip_is_vpn=True)
+    assert by_ip.details["ipCountrySource"] == "registry"
+    vpn = evaluate_region(
+        ALLOW_DE, user_region="DE", ip_country="US", ip_is_vpn=True, network_source="maxmind-anonymous-ip"
+    )
     assert (vpn.code, vpn.details["network"]) == ("VPN_DETECTED", "vpn")
+    assert vpn.details["networkSource"] == "maxmind-anonymous-ip"
+    ok = evaluate_region(ALLOW_DE, user_region="DE", ip_country="AT", ip_country_source="maxmind-country")
+    assert ok.allowed and ok.details["ipCountrySource"] == "maxmind-country"
     assert evaluate_region(ALLOW_DE, user_region="DE", ip_is_datacenter=True).code == "VPN_DETECTED"
     # Unlocked keys do not care about VPNs; deny lists lock too.
     assert evaluate_region(None, user_region="DE", ip_is_vpn=True).allowed
@@ -112,14 +116,16 @@ def test_client_ip_believes_only_trusted_proxies():
         parse_networks("not-an-ip")
 
 
-def test_ip_ranges_most_specific_wins():
-    ranges = IpRanges.from_file()
-    assert ranges.lookup("203.0.113.5").country == "RU" and not ranges.lookup("203.0.113.5").vpn
-    assert ranges.lookup("203.0.113.200").vpn
-    assert ranges.lookup("198.18.1.1").datacenter
-    assert ranges.lookup("2001:db8::1").country == "FR"
-    assert ranges.lookup("nonsense").country == ""
-    assert ipaddress.ip_address("192.0.2.1") and ranges.lookup("192.0.2.1").country == "DE"
+def test_ip_data_sample_and_real_addresses():
+    geoip = IpIntelligence(sample=IpRanges.sample())
+    assert geoip.lookup("203.0.113.5").country == "RU" and not geoip.lookup("203.0.113.5").vpn
+    assert geoip.lookup("203.0.113.200").vpn
+    assert geoip.lookup("198.18.1.1").datacenter
+    assert geoip.lookup("2001:db8::1").country == "FR"
+    assert geoip.lookup("nonsense").country == ""
+    assert geoip.lookup("192.0.2.1").country == "DE"
+    assert geoip.lookup("77.88.8.8").country_source == "registry"
+    assert IpIntelligence().lookup("192.0.2.1").country == ""  # documentation range: unknown
 
 
 def test_key_state_refusals():

@@ -29,6 +29,8 @@ def settings(platform_env, postgres_url):
         antifraud_events_topic=f"test.af.{uuid.uuid4().hex[:8]}.antifraud.events",
         antifraud_velocity_prefix=f"aft:{uuid.uuid4().hex[:8]}:",
         database_pool_size=10,
+        # Documentation ranges with made-up countries and kinds, for deterministic features.
+        geoip_sample_ranges=True,
     )
 
 

@@ -14,4 +14,6 @@ def test_openapi_lists_every_route_and_health_works(client):
     ):
         assert path in paths, path
     assert client.get("/healthz").status_code == 200
-    assert client.get("/readyz").get_json()["checks"] == {"database": "ok"}
+    ready = client.get("/readyz").get_json()
+    assert ready["checks"] == {"database": "ok", "geoip": "ok"}
+    assert ready["details"]["geoip"]["sources"]["registry"]["data"].startswith("iptocc ")

@@ -4,7 +4,7 @@ from antifraud.domain.backtest import StoredAssessment, backtest
 from antifraud.domain.features import default_features
 from antifraud.domain.rules import Rule, compile_rule_set
 from antifraud.domain.scoring import Thresholds
-from gamekeys_platform.geoip import IpInfo, IpRanges
+from gamekeys_platform.geoip import IpInfo, IpIntelligence, IpRanges
 
 
 def stored(i, action, **values):
@@ -57,15 +57,19 @@ def test_backtest_combines_actions_as_the_live_scoring_does():
     assert result["transitions"] == {"ALLOW->REVIEW": 1}
 
 
-def test_shipped_ip_ranges_most_specific_wins(tmp_path: Path):
-    ranges = IpRanges.from_file()
-    assert ranges.lookup("192.0.2.9") == IpInfo("DE")
-    assert ranges.lookup("203.0.113.5").vpn is False
-    assert ranges.lookup("203.0.113.200") == IpInfo("RU", vpn=True)
-    assert ranges.lookup("198.18.3.4").datacenter is True
-    assert ranges.lookup("2001:db8:ffff::1") == IpInfo("FR", datacenter=True)
-    assert ranges.lookup("8.8.8.8") == IpInfo()
-    assert ranges.lookup("not an ip").country == ""
+def test_ip_data_features_come_from_the_sample_and_the_real_data(tmp_path: Path):
+    sample = IpIntelligence(sample=IpRanges.sample())
+    assert sample.lookup("192.0.2.9") == IpInfo("DE", country_source="sample")
+    assert sample.lookup("203.0.113.5").vpn is False
+    assert sample.lookup("203.0.113.200") == IpInfo(
+        "RU", vpn=True, country_source="sample", network_source="sample"
+    )
+    assert sample.lookup("198.18.3.4").datacenter is True
+    assert sample.lookup("2001:db8:ffff::1").datacenter is True
+    assert sample.lookup("77.88.8.8").country == "RU"  # a real Russian address: the registry's data
+    assert sample.lookup("not an ip").country == ""
     custom = tmp_path / "ranges.csv"
     custom.write_text("# mine\n8.8.8.0/24,us,datacenter\n")
-    assert IpRanges.from_file(custom).lookup("8.8.8.8") == IpInfo("US", datacenter=True)
+    assert IpRanges.from_file(custom).lookup("8.8.8.8") == IpInfo(
+        "US", datacenter=True, country_source="operator", network_source="operator"
+    )

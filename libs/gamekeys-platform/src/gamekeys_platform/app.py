@@ -52,7 +52,9 @@ _CODE_BY_HTTP_STATUS = {
     429: ("RATE_LIMITED", "too many requests"),
 }
 
-ReadyCheck = Callable[[], None]
+# A readiness check raises when its dependency is unavailable; what it returns (a dict, e.g. the
+# IP data's dates) is shown under /readyz's ``details``.
+ReadyCheck = Callable[[], dict | None]
 
 
 class ErrorDetailSchema(ma.Schema):
@@ -246,15 +248,19 @@ def _install_operational_routes(app: Flask, ready_checks: dict[str, ReadyCheck])
 
     def readyz():
         results: dict[str, str] = {}
+        details: dict[str, dict] = {}
         for name, check in ready_checks.items():
             try:
-                check()
+                shown = check()
                 results[name] = "ok"
+                if isinstance(shown, dict):
+                    details[name] = shown
             except Exception as exc:  # any failure means "not ready"; say which, not why in detail
                 results[name] = f"unavailable ({type(exc).__name__})"
+        extra = {"details": details} if details else {}
         if all(result == "ok" for result in results.values()):
-            return jsonify(status="ready", checks=results)
-        response = jsonify(error_body("SERVICE_UNAVAILABLE", "not ready", {"checks": results}))
+            return jsonify(status="ready", checks=results, **extra)
+        response = jsonify(error_body("SERVICE_UNAVAILABLE", "not ready", {"checks": results, **extra}))
         response.status_code = 503
         return response
 

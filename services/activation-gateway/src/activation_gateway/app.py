@@ -22,7 +22,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         title="Activation Gateway",
         blueprints=[blp],
         # Redis is a readiness dependency (lockouts fail closed); Kafka is not (the outbox waits).
-        ready_checks={"database": gw.db.ping, "redis": redis_ready},
+        # The IP data check never fails: it shows each source's data date and staleness.
+        ready_checks={"database": gw.db.ping, "redis": redis_ready, "geoip": gw.geoip.data_status},
     )
     gw.db.init_app(app)
     app.extensions["activation_gateway"] = gw

@@ -29,7 +29,7 @@ from activation_gateway.domain.lockout import LockoutRule, parse_rules
 from activation_gateway.domain.redemption import Account
 from activation_gateway.settings import Settings
 from gamekeys_platform.db import Database
-from gamekeys_platform.geoip import IpRanges
+from gamekeys_platform.geoip import IpIntelligence
 from gamekeys_platform.outbox import Outbox
 from gamekeys_platform.ratelimit import RateLimiter
 from gamekeys_platform.service_tokens import ServiceTokenProvider
@@ -76,7 +76,7 @@ class Gateway:
     user_service: UserService | None
     limiter: RateLimiter
     lockout_rules: tuple[LockoutRule, ...]
-    ip_ranges: IpRanges
+    geoip: IpIntelligence
     trusted_proxies: tuple
     block_list: BlockList
 
@@ -99,7 +99,7 @@ class Gateway:
                 key_prefix="activation-gateway:rl",
             ),
             lockout_rules=parse_rules(settings.redeem_lockout_rules),
-            ip_ranges=IpRanges.from_file(settings.activation_ip_ranges_file),
+            geoip=IpIntelligence.from_settings(settings, settings.activation_ip_ranges_file),
             trusted_proxies=parse_networks(settings.trusted_proxies),
             block_list=BlockList(db, refresh_seconds=settings.blocks_refresh_seconds),
         )

@@ -9,10 +9,11 @@ from pydantic import Field, model_validator
 from activation_gateway.domain.addresses import parse_networks
 from activation_gateway.domain.lockout import DEFAULT_RULES, parse_rules
 from activation_gateway.domain.redemption import UnavailablePolicy
-from gamekeys_platform.settings import PlatformSettings, load_settings
+from gamekeys_platform.geoip import GeoipSettings, IpRanges
+from gamekeys_platform.settings import load_settings
 
 
-class Settings(PlatformSettings):
+class Settings(GeoipSettings):
     service_name: str = Field(default="activation-gateway", min_length=1, max_length=64)
 
     # key-manager's internal API (lookup, hold/release, activate) and public key info.
@@ -34,7 +35,8 @@ class Settings(PlatformSettings):
 
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs; empty: none).
     trusted_proxies: str = ""
-    # Offline IP ranges (cidr,country,kind) for the region / VPN check; unset: the shipped sample.
+    # The operator's own IP ranges (cidr,country,kind) for the region / VPN check, before
+    # MaxMind's and the packaged data (gamekeys_platform.geoip, GEOIP_* variables); unset: none.
     activation_ip_ranges_file: Path | None = None
     # Brute-force lockout rules, dimension:limit/window_seconds (see domain/lockout.py).
     redeem_lockout_rules: str = DEFAULT_RULES
@@ -53,6 +55,11 @@ class Settings(PlatformSettings):
             raise ValueError(
                 f"ACTIVATION_IP_RANGES_FILE {self.activation_ip_ranges_file} is not a readable file"
             )
+        if self.activation_ip_ranges_file is not None:
+            try:
+                IpRanges.from_file(self.activation_ip_ranges_file)
+            except ValueError as exc:
+                raise ValueError(f"ACTIVATION_IP_RANGES_FILE: {exc}") from None
         return self
 
 

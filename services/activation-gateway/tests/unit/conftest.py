@@ -170,6 +170,7 @@ def base_gateway(platform_env, unit_database_url, run_id):
         antifraud_events_topic=f"test.agu.{run_id}.antifraud.events",
         reassess_after_seconds=1,
         database_pool_size=2,
+        geoip_sample_ranges=True,
     )
     gw = Gateway.from_settings(settings)
     yield gw

@@ -18,8 +18,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         title="Antifraud",
         blueprints=BLUEPRINTS,
         # Redis is not a readiness dependency: without it analyze scores in degraded mode.
-        # Kafka neither: events wait in the outbox.
-        ready_checks={"database": af.db.ping},
+        # Kafka neither: events wait in the outbox. The IP data check only reports its dates.
+        ready_checks={"database": af.db.ping, "geoip": af.geoip.data_status},
     )
     af.db.init_app(app)
     app.extensions["antifraud"] = af

@@ -1,5 +1,5 @@
 """What a request or the worker needs besides the session: settings, database, outbox,
-Redis velocity store, IP ranges, the rule engine, the block list."""
+Redis velocity store, IP data, the rule engine, the block list."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from antifraud.engine import RuleEngine
 from antifraud.settings import Settings
 from antifraud.velocity import VelocityStore
 from gamekeys_platform.db import Database
-from gamekeys_platform.geoip import IpRanges
+from gamekeys_platform.geoip import IpIntelligence
 from gamekeys_platform.outbox import Outbox
 
 SOURCE = "antifraud"
@@ -27,7 +27,7 @@ class Antifraud:
     outbox: Outbox
     redis: redis.Redis
     velocity: VelocityStore
-    ip_ranges: IpRanges
+    geoip: IpIntelligence
     rules: RuleEngine
     blocks: BlockList
 
@@ -45,7 +45,7 @@ class Antifraud:
             outbox=Outbox(db, SOURCE, topic=settings.antifraud_events_topic),
             redis=client,
             velocity=velocity,
-            ip_ranges=IpRanges.from_file(settings.antifraud_ip_ranges_file),
+            geoip=IpIntelligence.from_settings(settings, settings.antifraud_ip_ranges_file),
             rules=RuleEngine(poll_seconds=settings.antifraud_rules_poll_seconds),
             blocks=BlockList(velocity),
         )

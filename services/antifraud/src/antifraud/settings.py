@@ -7,17 +7,19 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from antifraud.domain.scoring import Thresholds
-from gamekeys_platform.settings import PlatformSettings, load_settings
+from gamekeys_platform.geoip import GeoipSettings, IpRanges
+from gamekeys_platform.settings import load_settings
 
 
-class Settings(PlatformSettings):
+class Settings(GeoipSettings):
     service_name: str = Field(default="antifraud", min_length=1, max_length=64)
 
     antifraud_events_topic: str = Field(default="antifraud.events", min_length=1)
     activations_events_topic: str = Field(default="activations.events", min_length=1)
     keys_events_topic: str = Field(default="keys.events", min_length=1)
 
-    # Offline IP data (cidr,country,kind); unset: the sample file shipped in the package.
+    # The operator's own IP ranges (cidr,country,kind), before MaxMind's and the packaged data
+    # (gamekeys_platform.geoip; the GEOIP_* variables configure the rest); unset: none.
     antifraud_ip_ranges_file: Path | None = None
     # How often an instance checks for a new rule-set version (hot reload within 5 s).
     antifraud_rules_poll_seconds: float = Field(default=1.0, gt=0, le=5)
@@ -39,6 +41,11 @@ class Settings(PlatformSettings):
             raise ValueError(
                 f"ANTIFRAUD_IP_RANGES_FILE {self.antifraud_ip_ranges_file} is not a readable file"
             )
+        if self.antifraud_ip_ranges_file is not None:
+            try:
+                IpRanges.from_file(self.antifraud_ip_ranges_file)
+            except ValueError as exc:
+                raise ValueError(f"ANTIFRAUD_IP_RANGES_FILE: {exc}") from None
         return self
 
     @property

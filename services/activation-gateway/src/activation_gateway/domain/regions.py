@@ -4,7 +4,9 @@ A key's ``regionalRestrictions`` are ``[{"type": "allow" | "deny", "countries": 
 country is permitted when it is in an allow list (if there is any) and in no deny list. The
 player's claimed region must be permitted; a key with any restriction ("region-locked") is
 refused from a VPN or datacenter address (whose country says nothing); and the country of the
-IP, when known, must be permitted too.
+IP, when known, must be permitted too. The details say which IP data source named the country
+(``ipCountrySource``) and which flagged the network (``networkSource``), so a refusal can be
+explained and a wrong answer traced to its data.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def evaluate_region(
     ip_country: str = "",
     ip_is_vpn: bool = False,
     ip_is_datacenter: bool = False,
+    ip_country_source: str = "",
+    network_source: str = "",
 ) -> RegionVerdict:
     policy = RegionPolicy.from_restrictions(restrictions)
     if not policy.locked:
@@ -70,19 +74,24 @@ def evaluate_region(
         "userRegion": user_region.upper(),
         "allowedCountries": sorted(policy.allowed),
         "deniedCountries": sorted(policy.denied),
+        "ipCountry": ip_country.upper() or None,
+        "ipCountrySource": ip_country_source or None,
     }
     if not policy.permits(user_region):
         return RegionVerdict(False, "REGION_RESTRICTED", "user_region", {**base, "reason": "user_region"})
     if ip_is_vpn or ip_is_datacenter:
         kind = "vpn" if ip_is_vpn else "datacenter"
         return RegionVerdict(
-            False, "VPN_DETECTED", "anonymous_ip", {**base, "reason": "anonymous_ip", "network": kind}
+            False,
+            "VPN_DETECTED",
+            "anonymous_ip",
+            {**base, "reason": "anonymous_ip", "network": kind, "networkSource": network_source or None},
         )
     if ip_country and not policy.permits(ip_country):
         return RegionVerdict(
             False,
             "REGION_RESTRICTED",
             "ip_country",
-            {**base, "reason": "ip_country", "ipCountry": ip_country.upper()},
+            {**base, "reason": "ip_country"},
         )
-    return RegionVerdict(True)
+    return RegionVerdict(True, details=base)

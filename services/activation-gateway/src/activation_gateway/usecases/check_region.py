@@ -36,13 +36,15 @@ def check_region(
             return Refusal("KEY_NOT_FOUND", "key not found")
         state = key_state_refusal(key)
         failed = state is not None and counts_as_failed_attempt(state.code)
-        info = gw.ip_ranges.lookup(identities.ip)
+        info = gw.geoip.lookup(identities.ip)
         return evaluate_region(
             key.get("regionalRestrictions"),
             user_region=user_region,
             ip_country=info.country,
             ip_is_vpn=info.vpn,
             ip_is_datacenter=info.datacenter,
+            ip_country_source=info.country_source,
+            network_source=info.network_source,
         )
     finally:
         if not failed:

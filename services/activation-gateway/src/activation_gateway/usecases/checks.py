@@ -50,6 +50,8 @@ def region_refusal(key: dict[str, Any], user_region: str, ip_info: IpInfo) -> Re
         ip_country=ip_info.country,
         ip_is_vpn=ip_info.vpn,
         ip_is_datacenter=ip_info.datacenter,
+        ip_country_source=ip_info.country_source,
+        network_source=ip_info.network_source,
     )
     return None if region.allowed else Refusal(region.code, region.message, region.details)
 

@@ -92,7 +92,7 @@ def _checked(gw: Gateway, session: Session, attempt: Attempt, canonical: str) ->
     """Steps 3 to 7, once the attempt passed the format, lockout and block list."""
     tid = str(attempt.activation_id)
     # 3. the key itself.
-    ip_info = gw.ip_ranges.lookup(attempt.ip)
+    ip_info = gw.geoip.lookup(attempt.ip)
     key = checks.look_up(gw, key=canonical)
     if key is None:
         # Antifraud counts the miss on the request path (key-space enumeration); best effort.

@@ -47,7 +47,7 @@ def _checked(gw: Gateway, attempt: Attempt, canonical: str) -> Validation:
     blocked = checks.account_block(gw, attempt.identities)
     if blocked is not None:
         return Validation(blocked)
-    ip_info = gw.ip_ranges.lookup(attempt.ip)
+    ip_info = gw.geoip.lookup(attempt.ip)
     key = checks.look_up(gw, key=canonical)
     if key is None:
         return Validation(Refusal("KEY_NOT_FOUND", "key not found"))

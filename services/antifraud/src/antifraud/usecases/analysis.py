@@ -53,7 +53,7 @@ def assess(af: Antifraud, session: Session, request: dict[str, Any]) -> Assessme
     user_id = str(request["userId"])
     key_id = str(request["keyId"]) if request["keyId"] else ""
     outcome = ctx["keyOutcome"]
-    geo = af.ip_ranges.lookup(ip)
+    geo = af.geoip.lookup(ip)
     observation = Observation(
         attempt_id=request["activationId"] or str(assessment_id),
         user_id=user_id,
