@@ -8,11 +8,13 @@ import csv
 import io
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import requests
 from dp_testkit import (
+    PAYPAL_SETTINGS,
     PREFIX,
     assert_error,
     consume,
@@ -27,8 +29,9 @@ from dp_testkit import (
 )
 from sqlalchemy import func, select
 
-from developer_portal.db import ledger
+from developer_portal.db import ledger, repository
 from developer_portal.db.tables import ledger_entries, payout_settings
+from developer_portal.usecases import finance
 from gamekeys_platform.testing import serving
 
 
@@ -359,3 +362,24 @@ def test_the_ledger_refuses_updates_and_deletes(db):
         session.execute(ledger_entries.update().values(kind="sale"))
     with pytest.raises(Exception, match="append-only"), db.transaction() as session:
         session.execute(ledger_entries.delete())
+
+
+def test_scheduled_payouts_pay_the_available_balance_once_on_the_payout_day(portal, app, db):
+    admin, _developer, _game = paid_studio(portal, app, amount="300.00")
+    settings = {**PAYPAL_SETTINGS, "schedule": "monthly", "threshold": "200.00"}
+    expect(admin.put("/finance/settings", json=settings), 200)
+    state = app.extensions["developer_portal"]
+    payout_day = date(2026, 12, state.settings.payout_day)
+    developer_id = uuid.UUID(expect(admin.get("/accounts/me"), 200)["developerId"])
+    with db.transaction() as session:
+        studio = repository.get_developer(session, developer_id)
+        preview = finance.preview(state, session, studio, today=payout_day - timedelta(days=1))
+    assert preview["nextPayoutDate"] == payout_day.isoformat()
+    assert preview["currencies"][0]["nextPayout"] == "300.00"
+
+    assert finance.make_scheduled_payouts(state, today=payout_day - timedelta(days=1)) == 0
+    assert finance.make_scheduled_payouts(state, today=payout_day) >= 1
+    finance.make_scheduled_payouts(state, today=payout_day)  # a restarted worker: nothing more
+    [payout] = expect(admin.get("/finance/payouts"), 200)["items"]
+    assert payout["scheduled"] is True and payout["amount"] == {"amount": "300.00", "currency": "USD"}
+    assert (balance(admin)["available"], balance(admin)["inPayout"]) == ("0.00", "300.00")
