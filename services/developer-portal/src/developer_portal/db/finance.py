@@ -138,15 +138,16 @@ def pending_lines(session: Session, developer_id: uuid.UUID, limit: int = 100) -
 
 
 def counter_for_update(session: Session, game_id: uuid.UUID, currency: str) -> ShareCounter:
-    session.execute(
-        insert(revenue_share_counters)
-        .values(game_id=game_id, currency=currency, lifetime_gross=0, platform_exact=0, platform_posted=0)
-        .on_conflict_do_nothing()
+    """The game's counter in ``currency`` (created at zero), locked for the transaction."""
+    statement = insert(revenue_share_counters).values(
+        game_id=game_id, currency=currency, lifetime_gross=0, platform_exact=0, platform_posted=0
     )
     row = session.execute(
-        select(revenue_share_counters)
-        .where(revenue_share_counters.c.game_id == game_id, revenue_share_counters.c.currency == currency)
-        .with_for_update()
+        # a no-op update, so the row comes back locked whether it was new or not
+        statement.on_conflict_do_update(
+            index_elements=[revenue_share_counters.c.game_id, revenue_share_counters.c.currency],
+            set_={"game_id": statement.excluded.game_id},
+        ).returning(revenue_share_counters)
     ).one()
     return ShareCounter(row.lifetime_gross, row.platform_exact, row.platform_posted)
 

@@ -18,6 +18,12 @@ from developer_portal.db.tables import ledger_balances, ledger_entries, ledger_p
 from developer_portal.domain.ledger import JournalEntry
 from gamekeys_platform.pagination import Page, keyset_page
 
+_upsert = insert(ledger_balances)
+_ADD_TO_BALANCE = _upsert.on_conflict_do_update(
+    index_elements=[ledger_balances.c.account, ledger_balances.c.currency],
+    set_={"balance": ledger_balances.c.balance + _upsert.excluded.balance, "updated_at": func.now()},
+)
+
 
 def post(session: Session, entry: JournalEntry) -> bool:
     """Write the entry, its postings and the balances it moves; False (and nothing written) when
@@ -43,20 +49,14 @@ def post(session: Session, entry: JournalEntry) -> bool:
         insert(ledger_postings),
         [{"entry_id": entry.entry_id, "account": a, "amount": v} for a, v in entry.postings.items()],
     )
-    # In account order, so two entries touching the same accounts never deadlock.
-    rows = [
-        {"account": a, "currency": entry.currency, "balance": entry.postings[a]}
-        for a in sorted(entry.postings)
-    ]
-    statement = insert(ledger_balances).values(rows)
+    # One row at a time in account order (a statement compiled once, the rows pipelined), so two
+    # entries touching the same accounts never deadlock.
     session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ledger_balances.c.account, ledger_balances.c.currency],
-            set_={
-                "balance": ledger_balances.c.balance + statement.excluded.balance,
-                "updated_at": func.now(),
-            },
-        )
+        _ADD_TO_BALANCE,
+        [
+            {"account": a, "currency": entry.currency, "balance": entry.postings[a]}
+            for a in sorted(entry.postings)
+        ],
     )
     return True
 

@@ -96,10 +96,17 @@ def _money(money: Money, what: str, *, allow_zero: bool = False) -> Decimal:
 
 
 def _studio_of(session: Session, game_id: uuid.UUID) -> uuid.UUID:
-    game = repository.get_game(session, game_id)
-    if game is None:
-        raise ContractViolation(f"game {game_id} is not a game of this platform")
-    return game.developer_id
+    developer_id = _STUDIO_OF_GAME.get(game_id)
+    if developer_id is None:
+        game = repository.get_game(session, game_id)
+        if game is None:
+            raise ContractViolation(f"game {game_id} is not a game of this platform")
+        developer_id = _STUDIO_OF_GAME.setdefault(game_id, game.developer_id)
+    return developer_id
+
+
+# A game never changes studio, so who owns it is read once per process (a few bytes a game).
+_STUDIO_OF_GAME: dict[uuid.UUID, uuid.UUID] = {}
 
 
 def tiers_of(session: Session, developer_id: uuid.UUID) -> tuple[Tier, ...]:
