@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import requests
+from sqlalchemy import select
 
 from game_builds.context import GameBuilds
 from game_builds.db.tables import studio_projection
@@ -67,3 +68,25 @@ def put_parts(urls: list[dict], data: bytes, part_size: int) -> list[dict]:
         assert response.status_code == 200, response.text
         done.append({"partNumber": number, "etag": response.headers["ETag"]})
     return done
+
+
+def settings_env(settings) -> dict[str, str]:
+    """``settings`` as the environment variables a worker process started by a test reads."""
+    env = {}
+    for name, value in settings:
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[name.upper()] = str(value)
+    return env
+
+
+def events_of(gb: GameBuilds, subject, event_type: str | None = None) -> list[dict]:
+    """The payloads the outbox holds for ``subject`` (of ``event_type``), oldest first."""
+    outbox = gb.db.tables.outbox
+    query = select(outbox.c.event_type, outbox.c.payload).where(outbox.c.message_key == str(subject))
+    if event_type:
+        query = query.where(outbox.c.event_type == event_type)
+    with gb.db.transaction() as session:
+        return [{"type": row[0], **row[1]} for row in session.execute(query.order_by(outbox.c.seq)).all()]

@@ -39,6 +39,10 @@ class VersionRequestSchema(Strict):
     file = ma.fields.Nested(FileSchema, required=True)
 
 
+class VersionUpdateSchema(Strict):
+    changelog = ma.fields.String(required=True, validate=validate.Length(0, 10000))
+
+
 class PartUrlSchema(ma.Schema):
     partNumber = ma.fields.Integer(required=True)
     url = ma.fields.String(required=True)

@@ -129,6 +129,19 @@ def get_version(game_id: uuid.UUID, version_id: uuid.UUID):
     return version_dict(build, received)
 
 
+@blp.route("/<uuid:version_id>", methods=["PUT"])
+@require_roles("developer", "admin")
+@error_responses(NOT_FOUND)
+@transactional
+@blp.arguments(s.VersionUpdateSchema)
+@blp.response(200, s.VersionSchema)
+def update_version(body, game_id: uuid.UUID, version_id: uuid.UUID):
+    """Edit the changelog (the only field that may change: the bytes are the version)."""
+    session = request_session()
+    build = access.build_for(session, game_id, version_id, Action.WRITE)
+    return version_dict(uploads.edit_changelog(session, build, body["changelog"]))
+
+
 @blp.route("/<uuid:version_id>", methods=["DELETE"])
 @require_roles("developer", "admin")
 @error_responses({**NOT_FOUND, 409: "CONFLICT: a ready build stays", 503: "SERVICE_UNAVAILABLE: S3"})

@@ -142,6 +142,14 @@ def complete_upload(gb: GameBuilds, session: Session, build: Row, parts: list[tu
     return moved
 
 
+def edit_changelog(session: Session, build: Row, changelog: str) -> Row:
+    """The changelog is the one field of a version that may change, in every state."""
+    edited = repo.set_changelog(session, build.id, changelog)
+    if edited is None:  # deleted since it was read
+        raise Refusal("NOT_FOUND", "version not found", {"versionId": str(build.id)})
+    return edited
+
+
 def delete_version(gb: GameBuilds, session: Session, build: Row) -> None:
     """Cancel an upload or a build stuck in processing, or remove a failed one, with its bytes."""
     if BuildStatus(build.status) not in DELETABLE:
