@@ -34,6 +34,13 @@ class Settings(PlatformSettings):
     build_download_url_seconds: int = Field(default=600, ge=60, le=3600)
     build_upload_expiry_seconds: int = Field(default=24 * 3600, ge=60)
 
+    # Media: the largest image (screenshot, capsule) and trailer accepted (a trailer is one PUT,
+    # S3's limit for which is 5 GiB), how long the PUT URL lives and the upload may stay open.
+    media_image_max_bytes: int = Field(default=20 * MIB, ge=1, le=256 * MIB)
+    media_trailer_max_bytes: int = Field(default=2 * GIB, ge=1, le=5 * GIB)
+    media_upload_url_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    media_upload_expiry_seconds: int = Field(default=24 * 3600, ge=60)
+
     # The worker: lease of a build being processed (a build processing longer is taken again),
     # attempts before it fails, backoff after an outage of S3 or clamd, polling.
     build_processing_lease_seconds: int = Field(default=1800, ge=5)

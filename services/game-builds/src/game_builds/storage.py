@@ -139,17 +139,42 @@ class S3Store:
     def delete(self, key: str) -> None:
         self._call("delete_object", Key=key)
 
-    def download_url(self, key: str, file_name: str, seconds: int) -> tuple[str, datetime]:
+    def download_url(self, key: str, file_name: str | None, seconds: int) -> tuple[str, datetime]:
+        """A presigned GET: a download named ``file_name``, or inline (media) without one."""
+        params = {"Bucket": self.bucket, "Key": key}
+        if file_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{file_name}"'
+        url = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+        return url, datetime.now(UTC) + timedelta(seconds=seconds)
+
+    def put_url(self, key: str, content_type: str, size: int, seconds: int) -> tuple[str, datetime]:
+        """A presigned single PUT with the content type and length signed in: S3 refuses any other
+        (403), so what lands is what was declared."""
+        self._ensure_bucket()
         url = self.client.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self.bucket,
-                "Key": key,
-                "ResponseContentDisposition": f'attachment; filename="{file_name}"',
-            },
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size},
             ExpiresIn=seconds,
         )
         return url, datetime.now(UTC) + timedelta(seconds=seconds)
+
+    def size_of(self, key: str) -> int | None:
+        """The stored object's size; None when there is none."""
+        try:
+            return self._call("head_object", Key=key)["ContentLength"]
+        except UploadGone:
+            return None
+
+    def read(self, key: str, *, first: int | None = None) -> bytes:
+        """The object's bytes (its ``first`` bytes only, when given); for small objects."""
+        params = {"Range": f"bytes=0-{first - 1}"} if first else {}
+        body = self._call("get_object", Key=key, **params)["Body"]
+        try:
+            return body.read()
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"S3 read: {type(exc).__name__}") from None
+        finally:
+            body.close()
 
     def stream(self, key: str) -> Iterator[bytes]:
         body = self._call("get_object", Key=key)["Body"]
