@@ -59,14 +59,15 @@ def version_body(data: bytes, version: str = "1.0.0", **overrides) -> dict:
 
 
 def put_parts(urls: list[dict], data: bytes, part_size: int) -> list[dict]:
-    """PUT each listed part's bytes to its URL; the parts with their ETags."""
+    """PUT each listed part's bytes to its URL; the parts with their ETags and SHA-256s."""
     done = []
     for part in urls:
         number = part["partNumber"]
         chunk = data[(number - 1) * part_size : number * part_size]
-        response = requests.put(part["url"], data=chunk, timeout=30)
+        response = requests.put(part["url"], data=chunk, headers=part.get("headers"), timeout=30)
         assert response.status_code == 200, response.text
-        done.append({"partNumber": number, "etag": response.headers["ETag"]})
+        sha256 = hashlib.sha256(chunk).hexdigest()
+        done.append({"partNumber": number, "etag": response.headers["ETag"], "sha256": sha256})
     return done
 
 

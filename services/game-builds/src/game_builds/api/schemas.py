@@ -47,6 +47,12 @@ class VersionUpdateSchema(Strict):
 class PartUrlSchema(ma.Schema):
     partNumber = ma.fields.Integer(required=True)
     url = ma.fields.String(required=True)
+    headers = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        required=True,
+        metadata={"description": "send these with the PUT (the part's SHA-256, when it was given)"},
+    )
 
 
 class UploadSchema(ma.Schema):
@@ -109,22 +115,48 @@ class VersionListQuerySchema(PageQuerySchema):
     platform = ma.fields.String(validate=validate.OneOf(PLATFORMS))
 
 
+SHA256_HEX = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="64 hex digits")
+
+
+class PartHashSchema(Strict):
+    partNumber = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_PARTS))
+    sha256 = ma.fields.String(required=True, validate=SHA256_HEX)
+
+
 class PartsRequestSchema(Strict):
     partNumbers = ma.fields.List(
         ma.fields.Integer(strict=True, validate=validate.Range(1, MAX_PARTS)),
-        required=True,
         validate=validate.Length(1, 1000),
+        metadata={"description": "parts whose URLs carry no checksum"},
     )
+    parts = ma.fields.List(
+        ma.fields.Nested(PartHashSchema),
+        validate=validate.Length(1, 1000),
+        metadata={"description": "parts with their SHA-256, signed into their URLs (S3 refuses other bytes)"},
+    )
+
+    @ma.validates_schema
+    def _one_of(self, data, **kwargs):
+        if ("partNumbers" in data) == ("parts" in data):
+            raise ma.ValidationError("give partNumbers or parts (with their sha256), one of them", "_schema")
+
+
+class ReceivedPartSchema(ma.Schema):
+    partNumber = ma.fields.Integer(required=True)
+    size = ma.fields.Integer(required=True)
+    etag = ma.fields.String(required=True)
 
 
 class PartsSchema(ma.Schema):
     parts = ma.fields.List(ma.fields.Nested(PartUrlSchema), required=True)
     received = ma.fields.List(ma.fields.Integer(), required=True)
+    receivedParts = ma.fields.List(ma.fields.Nested(ReceivedPartSchema), required=True)
 
 
 class CompletedPartSchema(Strict):
     partNumber = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_PARTS))
     etag = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    sha256 = ma.fields.String(required=True, validate=SHA256_HEX, metadata={"description": "the part's, hex"})
 
 
 class CompleteRequestSchema(Strict):

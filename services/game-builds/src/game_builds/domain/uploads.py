@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass
 
@@ -24,6 +25,11 @@ def plan_parts(size: int, *, max_size: int, min_part_size: int) -> PartPlan:
         raise ValueError("size out of bounds")
     part_size = min(max(min_part_size, math.ceil(max_size / MAX_PARTS)), MAX_PART_SIZE)
     return PartPlan(part_size, math.ceil(size / part_size))
+
+
+def sha256_b64(hex_digest: str) -> str:
+    """A hex SHA-256 (how the API takes it) as S3's checksum headers spell it (base64)."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
 
 
 def missing_parts(part_count: int, received: set[int]) -> list[int]:
