@@ -53,6 +53,10 @@ class Settings(PlatformSettings):
     clamd_port: int = Field(default=3310, ge=1, le=65535)
     clamd_timeout_seconds: float = Field(default=60.0, gt=0)
     clamd_chunk_bytes: int = Field(default=MIB, ge=4096, le=64 * MIB)
+    # The most sent to clamd in one INSTREAM: keep it at clamd's StreamMaxLength (and MaxFileSize,
+    # MaxScanSize; deploy/local/clamav). A larger build is scanned member by member if it is a
+    # zip, else it fails scan_incomplete. ClamAV never scans over 2 GB in one piece.
+    clamd_stream_max_bytes: int = Field(default=GIB, ge=MIB, le=2 * GIB - 1)
 
     @model_validator(mode="after")
     def _parts_fit(self):

@@ -191,6 +191,16 @@ class S3Store:
         finally:
             body.close()
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start`` (a zip's members are read this way)."""
+        body = self._call("get_object", Key=key, Range=f"bytes={start}-{start + length - 1}")["Body"]
+        try:
+            return body.read()
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"S3 read: {type(exc).__name__}") from None
+        finally:
+            body.close()
+
     def stream(self, key: str) -> Iterator[bytes]:
         body = self._call("get_object", Key=key)["Body"]
         try:

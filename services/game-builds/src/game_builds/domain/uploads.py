@@ -43,6 +43,7 @@ class ScanResult:
     outcome: str
     signature: str | None = None
     detail: str | None = None
+    over_limits: bool = False  # incomplete because of clamd's size limits (a zip can be scanned by member)
 
 
 @dataclass(frozen=True)
@@ -74,5 +75,5 @@ def verdict(
     if scan is None or scan.outcome == "incomplete":
         return Failure(FailureReason.SCAN_INCOMPLETE, detail=(scan.detail if scan else None) or "not scanned")
     if scan.outcome == "infected":
-        return Failure(FailureReason.MALWARE, signature=scan.signature)
+        return Failure(FailureReason.MALWARE, signature=scan.signature, detail=scan.detail)
     return None
