@@ -8,6 +8,8 @@ SERVICE_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.to
 # Test-support packages beside a service (services/<name>/testkit/): installed for the tests, never
 # into a service's image.
 TESTKIT_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard services/*/testkit/pyproject.toml))
+# Packages studios install on their own (the gamekeys CLI): installed editable here too.
+CLIENT_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard clients/*/pyproject.toml))
 INSTALL_STAMP := $(VENV)/.installed
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
@@ -28,11 +30,14 @@ help: ## List the targets
 install: $(INSTALL_STAMP) ## Create .venv with the shared lib, every service and their test kits, pinned by constraints.txt
 
 $(INSTALL_STAMP): constraints.txt requirements-dev.txt libs/gamekeys-platform/pyproject.toml \
-		$(addsuffix /pyproject.toml,$(SERVICE_DIRS) $(TESTKIT_DIRS))
+		$(addsuffix /pyproject.toml,$(SERVICE_DIRS) $(TESTKIT_DIRS) $(CLIENT_DIRS))
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/pip install --quiet -c constraints.txt -r requirements-dev.txt \
 		-e libs/gamekeys-platform $(addprefix -e ,$(SERVICE_DIRS) $(TESTKIT_DIRS))
+	@# A pip run of its own, after the library's: a venv where the library still owned the
+	@# `gamekeys` script would otherwise lose it when the library is reinstalled.
+	$(BIN)/pip install --quiet -c constraints.txt $(addprefix -e ,$(CLIENT_DIRS))
 	@touch $@
 
 infra-up: install ## Install (if missing) and start PostgreSQL, Redis, Kafka, ClickHouse, S3, clamd, nginx

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import requests
+from sqlalchemy import select
 
 from game_builds.context import GameBuilds
 from game_builds.db.tables import studio_projection
@@ -58,12 +59,35 @@ def version_body(data: bytes, version: str = "1.0.0", **overrides) -> dict:
 
 
 def put_parts(urls: list[dict], data: bytes, part_size: int) -> list[dict]:
-    """PUT each listed part's bytes to its URL; the parts with their ETags."""
+    """PUT each listed part's bytes to its URL; the parts with their ETags and SHA-256s."""
     done = []
     for part in urls:
         number = part["partNumber"]
         chunk = data[(number - 1) * part_size : number * part_size]
-        response = requests.put(part["url"], data=chunk, timeout=30)
+        response = requests.put(part["url"], data=chunk, headers=part.get("headers"), timeout=30)
         assert response.status_code == 200, response.text
-        done.append({"partNumber": number, "etag": response.headers["ETag"]})
+        sha256 = hashlib.sha256(chunk).hexdigest()
+        done.append({"partNumber": number, "etag": response.headers["ETag"], "sha256": sha256})
     return done
+
+
+def settings_env(settings) -> dict[str, str]:
+    """``settings`` as the environment variables a worker process started by a test reads."""
+    env = {}
+    for name, value in settings:
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[name.upper()] = str(value)
+    return env
+
+
+def events_of(gb: GameBuilds, subject, event_type: str | None = None) -> list[dict]:
+    """The payloads the outbox holds for ``subject`` (of ``event_type``), oldest first."""
+    outbox = gb.db.tables.outbox
+    query = select(outbox.c.event_type, outbox.c.payload).where(outbox.c.message_key == str(subject))
+    if event_type:
+        query = query.where(outbox.c.event_type == event_type)
+    with gb.db.transaction() as session:
+        return [{"type": row[0], **row[1]} for row in session.execute(query.order_by(outbox.c.seq)).all()]

@@ -5,6 +5,7 @@ nothing written."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 
 import requests
@@ -118,6 +119,32 @@ def test_completing_with_a_wrong_or_missing_etag_is_refused(client, studio):
     assert no_etag.status_code == 422
     status = client.get(f"{studio.versions}/{body['versionId']}", headers=studio.auth()).get_json()["status"]
     assert status == "uploading"
+
+
+def test_part_urls_signed_with_their_sha256_refuse_other_bytes(client, gb, studio):
+    data = os.urandom(6 * 1024 * 1024)
+    part_size = 5 * 1024 * 1024
+    chunks = [data[:part_size], data[part_size:]]
+    created = client.post(studio.versions, json=version_body(data), headers=studio.auth()).get_json()
+    url = f"{studio.versions}/{created['versionId']}/upload/parts"
+    hashes = [{"partNumber": n, "sha256": hashlib.sha256(c).hexdigest()} for n, c in enumerate(chunks, 1)]
+    signed = client.post(url, json={"parts": hashes}, headers=studio.auth()).get_json()["parts"]
+    assert all(part["headers"]["x-amz-checksum-sha256"] for part in signed)
+    corrupted = bytes([chunks[0][0] ^ 1]) + chunks[0][1:]
+    refused = requests.put(signed[0]["url"], data=corrupted, headers=signed[0]["headers"], timeout=30)
+    assert refused.status_code == 400 and "BadDigest" in refused.text
+    parts = put_parts(signed, data, part_size)
+    both = client.post(url, json={"parts": hashes, "partNumbers": [1]}, headers=studio.auth())
+    assert both.status_code == 422
+    resumed = client.post(url, json={"partNumbers": [1]}, headers=studio.auth()).get_json()
+    assert [p["etag"] for p in resumed["receivedParts"]] == [p["etag"] for p in parts]
+    wrong = [{**parts[0], "sha256": hashlib.sha256(b"other").hexdigest()}, parts[1]]
+    answer = complete(client, studio, created["versionId"], wrong)
+    assert answer.status_code == 422 and answer.get_json()["error"]["details"]["reason"] == "parts_rejected"
+    assert complete(client, studio, created["versionId"], parts).status_code == 202
+    run_worker(gb)
+    version = client.get(f"{studio.versions}/{created['versionId']}", headers=studio.auth()).get_json()
+    assert version["status"] == "ready"
 
 
 def _count(client, studio) -> int:

@@ -57,7 +57,7 @@ def test_clamd_down_is_retried_then_failed_never_ready(gb, make_token):
     )
     with gb.db.transaction() as session:
         build = uploads.create_version(fake, session, request, actor="tester")
-        uploads.complete_upload(fake, session, build, [(1, '"etag"')])
+        uploads.complete_upload(fake, session, build, [(1, '"etag"', hashlib.sha256(DATA).hexdigest())])
     for _ in range(3):
         while process_next(fake) is not None:
             with gb.db.transaction() as session:

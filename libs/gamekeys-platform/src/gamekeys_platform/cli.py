@@ -1,6 +1,8 @@
 """The ``gamekeys`` command line for local development (ARCHITECTURE.md §3): dev tokens and keys.
 
-Each subcommand is one entry of ``COMMANDS`` (help, arguments, run); add new ones there.
+Each subcommand is one entry of ``COMMANDS`` (help, arguments, run) and an entry point of the
+``gamekeys.commands`` group (pyproject.toml), through which the ``gamekeys`` command of
+clients/gamekeys-cli offers it; add new ones in both places.
 Tokens are signed with the dev key pair (``devkeys``), created on first use.
 """
 
@@ -105,12 +107,13 @@ def _run_dev_keys(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     return 0
 
 
-COMMANDS: dict[str, Command] = {
-    "token": Command("print a dev JWT signed with the dev key", _add_token_arguments, _run_token),
-    "dev-keys": Command(
-        "create the dev key pair if missing and print its paths", _add_dev_keys_arguments, _run_dev_keys
-    ),
-}
+TOKEN = Command("print a dev JWT signed with the dev key", _add_token_arguments, _run_token)
+DEV_KEYS = Command(
+    "create the dev key pair if missing and print its paths", _add_dev_keys_arguments, _run_dev_keys
+)
+# Also entry points of the group ``gamekeys.commands``: the ``gamekeys`` command (clients/gamekeys-cli)
+# offers them beside ``push`` and ``builds``.
+COMMANDS: dict[str, Command] = {"token": TOKEN, "dev-keys": DEV_KEYS}
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from game_builds.api.versions import blp
+from game_builds.api import media, versions
 from game_builds.context import GameBuilds
 from game_builds.settings import Settings, get_settings
 from gamekeys_platform.app import create_service_app
@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = create_service_app(
         settings,
         title="Game Builds",
-        blueprints=[blp],
+        blueprints=[versions.blp, media.blp],
         # Kafka is not a readiness dependency (events wait in the outbox); S3 is checked per call.
         ready_checks={"database": gb.db.ping},
     )

@@ -69,10 +69,12 @@ def parse_answer(answer: str) -> ScanResult:
     if answer.startswith("stream: ") and answer.endswith(" FOUND"):
         signature = answer.removeprefix("stream: ").removesuffix(" FOUND")
         if signature.startswith("Heuristics.Limits.Exceeded"):
-            return ScanResult("incomplete", detail=f"over the scanner's limits ({signature})")
+            return ScanResult(
+                "incomplete", detail=f"over the scanner's limits ({signature})", over_limits=True
+            )
         return ScanResult("infected", signature=signature)
     if "size limit exceeded" in answer:
-        return ScanResult("incomplete", detail="over the scanner's stream size limit")
+        return ScanResult("incomplete", detail="over the scanner's stream size limit", over_limits=True)
     raise ScannerUnavailable(f"clamd answered {answer[:200]!r}")
 
 

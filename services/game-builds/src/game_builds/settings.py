@@ -34,6 +34,13 @@ class Settings(PlatformSettings):
     build_download_url_seconds: int = Field(default=600, ge=60, le=3600)
     build_upload_expiry_seconds: int = Field(default=24 * 3600, ge=60)
 
+    # Media: the largest image (screenshot, capsule) and trailer accepted (a trailer is one PUT,
+    # S3's limit for which is 5 GiB), how long the PUT URL lives and the upload may stay open.
+    media_image_max_bytes: int = Field(default=20 * MIB, ge=1, le=256 * MIB)
+    media_trailer_max_bytes: int = Field(default=2 * GIB, ge=1, le=5 * GIB)
+    media_upload_url_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    media_upload_expiry_seconds: int = Field(default=24 * 3600, ge=60)
+
     # The worker: lease of a build being processed (a build processing longer is taken again),
     # attempts before it fails, backoff after an outage of S3 or clamd, polling.
     build_processing_lease_seconds: int = Field(default=1800, ge=5)
@@ -46,6 +53,10 @@ class Settings(PlatformSettings):
     clamd_port: int = Field(default=3310, ge=1, le=65535)
     clamd_timeout_seconds: float = Field(default=60.0, gt=0)
     clamd_chunk_bytes: int = Field(default=MIB, ge=4096, le=64 * MIB)
+    # The most sent to clamd in one INSTREAM: keep it at clamd's StreamMaxLength (and MaxFileSize,
+    # MaxScanSize; deploy/local/clamav). A larger build is scanned member by member if it is a
+    # zip, else it fails scan_incomplete. ClamAV never scans over 2 GB in one piece.
+    clamd_stream_max_bytes: int = Field(default=GIB, ge=MIB, le=2 * GIB - 1)
 
     @model_validator(mode="after")
     def _parts_fit(self):

@@ -66,6 +66,8 @@ class S3Store:
                 "EntityTooSmall",
                 "MalformedXML",
                 "InvalidRequest",
+                "BadDigest",
+                "InvalidDigest",
             ):
                 raise PartsRejected(code) from None
             if code in ("NoSuchUpload", "NoSuchKey", "404"):
@@ -96,33 +98,46 @@ class S3Store:
             self._bucket_ready = True
 
     def start_upload(self, key: str) -> str:
-        return self._call("create_multipart_upload", Key=key)["UploadId"]
+        # SHA-256 per part: S3 checks each part against the hash signed into its URL (BadDigest)
+        # and the completion against the hashes the client lists.
+        return self._call("create_multipart_upload", Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
 
-    def part_url(self, key: str, upload_id: str, part_number: int, seconds: int) -> str:
-        return self.client.generate_presigned_url(
-            "upload_part",
-            Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
-            ExpiresIn=seconds,
-        )
+    def part_url(
+        self, key: str, upload_id: str, part_number: int, seconds: int, sha256_b64: str | None = None
+    ) -> tuple[str, dict[str, str]]:
+        """The part's presigned PUT and the headers the client must send with it (the part's
+        SHA-256, when given, is signed in: S3 refuses other bytes)."""
+        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number}
+        headers = {}
+        if sha256_b64:
+            params["ChecksumSHA256"] = sha256_b64
+            headers["x-amz-checksum-sha256"] = sha256_b64
+        return self.client.generate_presigned_url("upload_part", Params=params, ExpiresIn=seconds), headers
 
-    def received_parts(self, key: str, upload_id: str) -> dict[int, int]:
-        """Part number → size of every part S3 has for the upload."""
-        parts: dict[int, int] = {}
+    def received_parts(self, key: str, upload_id: str) -> dict[int, dict]:
+        """Part number → ``{"size", "etag"}`` of every part S3 has for the upload."""
+        parts: dict[int, dict] = {}
         marker = 0
         while True:
             answer = self._call("list_parts", Key=key, UploadId=upload_id, PartNumberMarker=marker)
             for part in answer.get("Parts", []):
-                parts[part["PartNumber"]] = part["Size"]
+                parts[part["PartNumber"]] = {"size": part["Size"], "etag": part["ETag"]}
             if not answer.get("IsTruncated"):
                 return parts
             marker = answer["NextPartNumberMarker"]
 
-    def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+    def complete(self, key: str, upload_id: str, parts: list[tuple[int, str, str]]) -> None:
+        """``parts``: (number, ETag, base64 SHA-256) each."""
         self._call(
             "complete_multipart_upload",
             Key=key,
             UploadId=upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]},
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": number, "ETag": etag, "ChecksumSHA256": sha256}
+                    for number, etag, sha256 in parts
+                ]
+            },
         )
 
     def abort(self, key: str, upload_id: str) -> None:
@@ -139,17 +154,52 @@ class S3Store:
     def delete(self, key: str) -> None:
         self._call("delete_object", Key=key)
 
-    def download_url(self, key: str, file_name: str, seconds: int) -> tuple[str, datetime]:
+    def download_url(self, key: str, file_name: str | None, seconds: int) -> tuple[str, datetime]:
+        """A presigned GET: a download named ``file_name``, or inline (media) without one."""
+        params = {"Bucket": self.bucket, "Key": key}
+        if file_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{file_name}"'
+        url = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+        return url, datetime.now(UTC) + timedelta(seconds=seconds)
+
+    def put_url(self, key: str, content_type: str, size: int, seconds: int) -> tuple[str, datetime]:
+        """A presigned single PUT with the content type and length signed in: S3 refuses any other
+        (403), so what lands is what was declared."""
+        self._ensure_bucket()
         url = self.client.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self.bucket,
-                "Key": key,
-                "ResponseContentDisposition": f'attachment; filename="{file_name}"',
-            },
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size},
             ExpiresIn=seconds,
         )
         return url, datetime.now(UTC) + timedelta(seconds=seconds)
+
+    def size_of(self, key: str) -> int | None:
+        """The stored object's size; None when there is none."""
+        try:
+            return self._call("head_object", Key=key)["ContentLength"]
+        except UploadGone:
+            return None
+
+    def read(self, key: str, *, first: int | None = None) -> bytes:
+        """The object's bytes (its ``first`` bytes only, when given); for small objects."""
+        params = {"Range": f"bytes=0-{first - 1}"} if first else {}
+        body = self._call("get_object", Key=key, **params)["Body"]
+        try:
+            return body.read()
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"S3 read: {type(exc).__name__}") from None
+        finally:
+            body.close()
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start`` (a zip's members are read this way)."""
+        body = self._call("get_object", Key=key, Range=f"bytes={start}-{start + length - 1}")["Body"]
+        try:
+            return body.read()
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"S3 read: {type(exc).__name__}") from None
+        finally:
+            body.close()
 
     def stream(self, key: str) -> Iterator[bytes]:
         body = self._call("get_object", Key=key)["Body"]

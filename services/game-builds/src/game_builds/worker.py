@@ -2,7 +2,7 @@
 
 Runs, until SIGTERM/SIGINT: the outbox relay (builds.events), the developer.events consumer (the
 authorization projection), the build processor (size, SHA-256, clamd), the expiry of uploads
-never completed, and the platform housekeeping.
+never completed (builds and media), and the platform housekeeping.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 from game_builds.context import SOURCE, GameBuilds
 from game_builds.db.tables import studio_projection
 from game_builds.settings import get_settings
+from game_builds.usecases.media import expire_media_uploads
 from game_builds.usecases.processing import expire_uploads, process_next
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.workers import (
@@ -65,7 +66,11 @@ def build_loops(gb: GameBuilds) -> list[Loop]:
             handler=studio_projection.handlers(),
         ),
         BuildProcessor(gb),
-        PeriodicTask("upload-expiry", lambda: expire_uploads(gb), settings.build_housekeeping_seconds),
+        PeriodicTask(
+            "upload-expiry",
+            lambda: expire_uploads(gb) + expire_media_uploads(gb),
+            settings.build_housekeeping_seconds,
+        ),
         housekeeping(gb.db),
     ]
 

@@ -101,4 +101,6 @@ class MediaReady(BuildsEvent):
     kind: Text
     content_type: Text
     size: int = Field(ge=0)
+    width: int | None = Field(default=None, ge=1, description="pixels, for images")
+    height: int | None = Field(default=None, ge=1, description="pixels, for images")
     occurred_at: Timestamp

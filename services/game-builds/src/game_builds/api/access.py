@@ -12,6 +12,7 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from game_builds.db import builds as repo
+from game_builds.db import media as media_repo
 from game_builds.db.tables import studio_projection as projection
 from game_builds.domain.access import Action, platform_role_allows, team_role_allows
 from game_builds.storage import StorageUnavailable
@@ -20,7 +21,7 @@ from gamekeys_platform.errors import ApiError
 from gamekeys_platform.studios import GameOwner
 
 
-def game_for(session: Session, game_id: uuid.UUID, action: Action) -> GameOwner:
+def game_for(session: Session, game_id: uuid.UUID, action: Action, resource: str = "builds") -> GameOwner:
     principal = current_principal()
     owner = projection.game_owner(session, game_id)
     if owner is None or owner.deleted:
@@ -30,15 +31,27 @@ def game_for(session: Session, game_id: uuid.UUID, action: Action) -> GameOwner:
     role = projection.member_role(session, owner.developer_id, principal.subject)
     if role is None:
         if principal.has_role("admin", "support"):
-            raise ApiError("FORBIDDEN", f"your role may not {action.value} builds")
+            raise ApiError("FORBIDDEN", f"your role may not {_verb(action)} {resource}")
         raise ApiError("NOT_FOUND", "game not found", {"gameId": str(game_id)})
     if not team_role_allows(role, action):
         raise ApiError(
             "FORBIDDEN",
-            f"the {role} team role may not {action.value} builds",
+            f"the {role} team role may not {_verb(action)} {resource}",
             {"teamRole": role, "action": action.value},
         )
     return owner
+
+
+def _verb(action: Action) -> str:
+    return "read" if action is Action.READ else "write"
+
+
+def media_for(session: Session, game_id: uuid.UUID, media_id: uuid.UUID, action: Action) -> Row:
+    game_for(session, game_id, action, "media")
+    asset = media_repo.get(session, media_id, game_id)
+    if asset is None:
+        raise ApiError("NOT_FOUND", "media not found", {"mediaId": str(media_id)})
+    return asset
 
 
 def build_for(session: Session, game_id: uuid.UUID, version_id: uuid.UUID, action: Action) -> Row:

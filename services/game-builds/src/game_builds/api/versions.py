@@ -129,6 +129,19 @@ def get_version(game_id: uuid.UUID, version_id: uuid.UUID):
     return version_dict(build, received)
 
 
+@blp.route("/<uuid:version_id>", methods=["PUT"])
+@require_roles("developer", "admin")
+@error_responses(NOT_FOUND)
+@transactional
+@blp.arguments(s.VersionUpdateSchema)
+@blp.response(200, s.VersionSchema)
+def update_version(body, game_id: uuid.UUID, version_id: uuid.UUID):
+    """Edit the changelog (the only field that may change: the bytes are the version)."""
+    session = request_session()
+    build = access.build_for(session, game_id, version_id, Action.WRITE)
+    return version_dict(uploads.edit_changelog(session, build, body["changelog"]))
+
+
 @blp.route("/<uuid:version_id>", methods=["DELETE"])
 @require_roles("developer", "admin")
 @error_responses({**NOT_FOUND, 409: "CONFLICT: a ready build stays", 503: "SERVICE_UNAVAILABLE: S3"})
@@ -148,11 +161,18 @@ def delete_version(game_id: uuid.UUID, version_id: uuid.UUID):
 @blp.arguments(s.PartsRequestSchema)
 @blp.response(200, s.PartsSchema)
 def request_parts(body, game_id: uuid.UUID, version_id: uuid.UUID):
-    """URLs for these parts, and the part numbers S3 already has (to resume an upload)."""
+    """URLs for these parts (each signed with its SHA-256 when given), and the parts S3 already
+    has (to resume an upload)."""
     session = request_session()
     build = access.build_for(session, game_id, version_id, Action.WRITE)
     with access.storage():
-        return uploads.request_parts(game_builds(), build, sorted(set(body["partNumbers"])))
+        if "parts" in body:
+            hashes = {part["partNumber"]: part["sha256"].lower() for part in body["parts"]}
+        else:
+            hashes = dict.fromkeys(body["partNumbers"])
+        numbers = sorted(hashes)
+        signed = {number: digest for number, digest in hashes.items() if digest}
+        return uploads.request_parts(game_builds(), build, numbers, signed)
 
 
 @blp.route("/<uuid:version_id>/upload/complete", methods=["POST"])
@@ -162,11 +182,11 @@ def request_parts(body, game_id: uuid.UUID, version_id: uuid.UUID):
 @blp.arguments(s.CompleteRequestSchema)
 @blp.response(202, s.VersionSchema)
 def complete_upload(body, game_id: uuid.UUID, version_id: uuid.UUID):
-    """Complete the multipart upload with every part's ETag; the worker then verifies the build.
-    Completing again answers the version as it is."""
+    """Complete the multipart upload with every part's ETag and SHA-256; the worker then verifies
+    the build. Completing again answers the version as it is."""
     session = request_session()
     build = access.build_for(session, game_id, version_id, Action.WRITE)
-    parts = [(part["partNumber"], part["etag"]) for part in body["parts"]]
+    parts = [(part["partNumber"], part["etag"], part["sha256"].lower()) for part in body["parts"]]
     with access.storage():
         return version_dict(uploads.complete_upload(game_builds(), session, build, parts))
 

@@ -48,6 +48,12 @@ def page(
     return keyset_page(session, query, BUILD_ORDER, after, limit, descending=True)
 
 
+def set_changelog(session: Session, build_id: uuid.UUID, changelog: str) -> Row | None:
+    return session.execute(
+        update(builds).where(builds.c.id == build_id).values(changelog=changelog).returning(*builds.c)
+    ).first()
+
+
 def move(session: Session, build_id: uuid.UUID, target: BuildStatus, **values: Any) -> Row | None:
     """``target`` if the build is in a state the machine allows it from; None otherwise."""
     return session.execute(

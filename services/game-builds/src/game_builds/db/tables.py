@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from game_builds.domain.media import MediaKind, MediaStatus
 from game_builds.domain.states import BuildStatus, Platform
 from gamekeys_platform.db import service_metadata
 from gamekeys_platform.studios import StudioProjection
@@ -69,6 +70,31 @@ builds = Table(
         postgresql_where=text("status IN ('uploaded', 'processing')"),
     ),
     Index("ix_builds_uploading", "upload_expires_at", postgresql_where=text("status = 'uploading'")),
+)
+
+media = Table(
+    "media",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("game_id", Uuid, nullable=False),
+    Column("developer_id", Uuid, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("content_type", String(32), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("failure", JSONB),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("object_key", String(200), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("status_changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("upload_expires_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(_in("status", MediaStatus), name="status"),
+    CheckConstraint(_in("kind", MediaKind), name="kind"),
+    CheckConstraint("size > 0", name="size"),
+    Index("ix_media_game_created", "game_id", "created_at", "id"),
+    Index("ix_media_uploading", "upload_expires_at", postgresql_where=text("status = 'uploading'")),
 )
 
 # Projection of developer.events: studios, team members and game ownership, for authorization.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass
 
@@ -26,6 +27,11 @@ def plan_parts(size: int, *, max_size: int, min_part_size: int) -> PartPlan:
     return PartPlan(part_size, math.ceil(size / part_size))
 
 
+def sha256_b64(hex_digest: str) -> str:
+    """A hex SHA-256 (how the API takes it) as S3's checksum headers spell it (base64)."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
+
+
 def missing_parts(part_count: int, received: set[int]) -> list[int]:
     return [number for number in range(1, part_count + 1) if number not in received]
 
@@ -37,6 +43,7 @@ class ScanResult:
     outcome: str
     signature: str | None = None
     detail: str | None = None
+    over_limits: bool = False  # incomplete because of clamd's size limits (a zip can be scanned by member)
 
 
 @dataclass(frozen=True)
@@ -68,5 +75,5 @@ def verdict(
     if scan is None or scan.outcome == "incomplete":
         return Failure(FailureReason.SCAN_INCOMPLETE, detail=(scan.detail if scan else None) or "not scanned")
     if scan.outcome == "infected":
-        return Failure(FailureReason.MALWARE, signature=scan.signature)
+        return Failure(FailureReason.MALWARE, signature=scan.signature, detail=scan.detail)
     return None

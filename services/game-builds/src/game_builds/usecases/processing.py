@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Row
 
 from game_builds import events
+from game_builds.archives import scan_members
 from game_builds.context import GameBuilds
 from game_builds.db import builds as repo
 from game_builds.domain.states import BuildStatus, FailureReason
@@ -56,29 +57,41 @@ def process_next(gb: GameBuilds) -> uuid.UUID | None:
 
 
 def _verify(gb: GameBuilds, build: Row) -> Failure | None:
+    """One pass over the object: size, SHA-256 and, for a build clamd takes in one stream, the
+    scan. A build over that (or over clamd's limits inside it) is then scanned member by member
+    if it is a zip."""
     digest = hashlib.sha256()
     size = 0
     reported = 0
-    scan = gb.scanner.open()
+    limit = gb.settings.clamd_stream_max_bytes
+    scan = gb.scanner.open() if build.file_size <= limit else None
     try:
         for chunk in gb.store.stream(build.object_key):
             size += len(chunk)
             if size > build.file_size:
                 break  # more than declared: no need to read the rest
             digest.update(chunk)
-            scan.feed(chunk)
+            if scan is not None:
+                scan.feed(chunk)
             if size - reported >= PROGRESS_EVERY:
                 reported = size
                 with gb.db.transaction() as session:
                     repo.set_progress(session, build.id, build.attempts, size)
-        result: ScanResult | None = scan.finish() if size <= build.file_size else None
+        result: ScanResult | None = None
+        if scan is not None and size <= build.file_size:
+            result = scan.finish()
     finally:
-        scan.close()
+        if scan is not None:
+            scan.close()
+    sha256 = digest.hexdigest()
+    intact = size == build.file_size and sha256 == build.sha256
+    if intact and (result is None or result.over_limits):
+        result = scan_members(gb.store, gb.scanner, build.object_key, size, member_limit=limit)
     return verdict(
         declared_size=build.file_size,
         declared_sha256=build.sha256,
         size=size,
-        sha256=digest.hexdigest(),
+        sha256=sha256,
         scan=result,
     )
 

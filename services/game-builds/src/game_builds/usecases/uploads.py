@@ -16,7 +16,7 @@ from game_builds import events
 from game_builds.context import GameBuilds
 from game_builds.db import builds as repo
 from game_builds.domain.states import DELETABLE, BuildStatus
-from game_builds.domain.uploads import plan_parts
+from game_builds.domain.uploads import plan_parts, sha256_b64
 from game_builds.storage import PartsRejected, UploadGone
 from gamekeys_platform.refusals import Refusal
 
@@ -41,12 +41,18 @@ def _conflict(request: VersionRequest) -> Refusal:
     )
 
 
-def part_urls(gb: GameBuilds, build: Row, numbers: list[int]) -> list[dict]:
+def part_urls(
+    gb: GameBuilds, build: Row, numbers: list[int], hashes: dict[int, str] | None = None
+) -> list[dict]:
+    """Presigned part PUTs; a part whose SHA-256 (hex) is in ``hashes`` has it signed in."""
     seconds = gb.settings.build_part_url_seconds
-    return [
-        {"partNumber": number, "url": gb.store.part_url(build.object_key, build.upload_id, number, seconds)}
-        for number in numbers
-    ]
+    hashes = hashes or {}
+    urls = []
+    for number in numbers:
+        checksum = sha256_b64(hashes[number]) if number in hashes else None
+        url, headers = gb.store.part_url(build.object_key, build.upload_id, number, seconds, checksum)
+        urls.append({"partNumber": number, "url": url, "headers": headers})
+    return urls
 
 
 def create_version(gb: GameBuilds, session: Session, request: VersionRequest, *, actor: str) -> Row:
@@ -95,7 +101,10 @@ def create_version(gb: GameBuilds, session: Session, request: VersionRequest, *,
     return build
 
 
-def request_parts(gb: GameBuilds, build: Row, numbers: list[int]) -> dict:
+def request_parts(
+    gb: GameBuilds, build: Row, numbers: list[int], hashes: dict[int, str] | None = None
+) -> dict:
+    """URLs for these parts (signed with their SHA-256 where given) and what S3 already has."""
     if build.status != BuildStatus.UPLOADING.value:
         raise Refusal("CONFLICT", f"the build is {build.status}: nothing to upload", {"status": build.status})
     beyond = [number for number in numbers if number > build.part_count]
@@ -106,17 +115,22 @@ def request_parts(gb: GameBuilds, build: Row, numbers: list[int]) -> dict:
             {"fields": {"partNumbers": [f"at most {build.part_count}"]}},
         )
     received = gb.store.received_parts(build.object_key, build.upload_id)
-    return {"parts": part_urls(gb, build, numbers), "received": sorted(received)}
+    return {
+        "parts": part_urls(gb, build, numbers, hashes),
+        "received": sorted(received),
+        "receivedParts": [{"partNumber": n, **received[n]} for n in sorted(received)],
+    }
 
 
-def complete_upload(gb: GameBuilds, session: Session, build: Row, parts: list[tuple[int, str]]) -> Row:
-    """Every part in S3 → ``uploaded``, for the worker. Completing again answers the build as it
-    is; a completion whose database write was lost after S3 completed is finished on retry."""
+def complete_upload(gb: GameBuilds, session: Session, build: Row, parts: list[tuple[int, str, str]]) -> Row:
+    """Every part in S3 → ``uploaded``, for the worker; ``parts`` are (number, ETag, hex SHA-256),
+    which S3 checks against what it holds. Completing again answers the build as it is; a
+    completion whose database write was lost after S3 completed is finished on retry."""
     if build.status != BuildStatus.UPLOADING.value:
         if build.status == BuildStatus.FAILED.value:
             raise Refusal("CONFLICT", "the build failed", {"status": build.status, "failure": build.failure})
         return build
-    numbers = [number for number, _ in parts]
+    numbers = [number for number, _, _ in parts]
     expected = list(range(1, build.part_count + 1))
     if sorted(numbers) != expected:
         raise Refusal(
@@ -125,11 +139,15 @@ def complete_upload(gb: GameBuilds, session: Session, build: Row, parts: list[tu
             {"fields": {"parts": [f"expected part numbers 1..{build.part_count}"]}},
         )
     try:
-        gb.store.complete(build.object_key, build.upload_id, sorted(parts))
+        gb.store.complete(
+            build.object_key,
+            build.upload_id,
+            [(number, etag, sha256_b64(sha256)) for number, etag, sha256 in sorted(parts)],
+        )
     except PartsRejected as exc:
         raise Refusal(
             "VALIDATION_ERROR",
-            "S3 refused these parts: an ETag does not match, or a part is missing",
+            "S3 refused these parts: an ETag or SHA-256 does not match, or a part is missing",
             {"reason": "parts_rejected", "s3Code": str(exc), "fields": {"parts": ["not the uploaded parts"]}},
         ) from None
     except UploadGone:
@@ -140,6 +158,14 @@ def complete_upload(gb: GameBuilds, session: Session, build: Row, parts: list[tu
         return repo.get(session, build.id, build.game_id)
     gb.outbox.add(session, events.uploaded(moved, build.created_at))
     return moved
+
+
+def edit_changelog(session: Session, build: Row, changelog: str) -> Row:
+    """The changelog is the one field of a version that may change, in every state."""
+    edited = repo.set_changelog(session, build.id, changelog)
+    if edited is None:  # deleted since it was read
+        raise Refusal("NOT_FOUND", "version not found", {"versionId": str(build.id)})
+    return edited
 
 
 def delete_version(gb: GameBuilds, session: Session, build: Row) -> None:

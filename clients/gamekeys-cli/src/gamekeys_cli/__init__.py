@@ -1,0 +1,1 @@
+"""The ``gamekeys`` command line: ``push`` a build, ``builds list|status``."""
