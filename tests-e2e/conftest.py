@@ -29,10 +29,12 @@ GATEWAY = platform_client.GATEWAY
 KAFKA = "127.0.0.1:9092"
 TOPICS = (
     "developer.events",
+    "builds.events",
     "keys.events",
     "activations.events",
     "antifraud.events",
     "distribution.events",
+    "payments.events",
 )
 KEY_PATTERN = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}\b")
 START_TIMEOUT_SECONDS = 180

@@ -7,15 +7,20 @@ what it prints is what a studio would see. Steps arrive as the services do.
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import payment_service
 from platform_client import (
+    GATEWAY,
     Caller,
     UnexpectedResponse,
     create_verified_game,
@@ -58,6 +63,9 @@ def main() -> None:
     for key in generated["keys"]:
         info = studio.call("GET", f"/api/v1/keys/{key['id']}", 200)
         print(f"  {key['key']}  stored as {info.get('maskedKey') or info.get('key')}  ({info['status']})")
+
+    step("The studio's CI pushes a build with `gamekeys push`; it is verified, scanned and ready")
+    push_builds(studio, game)
 
     step("A retailer is added and 1,000 keys are allocated to it")
     platform_admin = Caller(token(str(uuid.uuid4()), roles=["admin"]))
@@ -156,6 +164,36 @@ def main() -> None:
     print("  another studio's developer: 404 for the batch")
 
     print("\nDemo complete.")
+
+
+# The antivirus test file every scanner knows (harmless): what malware looks like to clamd.
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def push_builds(studio: Caller, game: dict) -> None:
+    """A 32 MiB build pushed by the CLI a studio's CI installs (progress on the terminal), then
+    the EICAR test file pushed as a build, which the scan refuses."""
+    with tempfile.TemporaryDirectory() as scratch:
+        build, eicar = Path(scratch) / "game-1.0.0.zip", Path(scratch) / "not-a-game.exe"
+        build.write_bytes(os.urandom(32 * 1024 * 1024))
+        eicar.write_bytes(EICAR)
+        env = {
+            **os.environ,
+            "GAMEKEYS_API_URL": GATEWAY,
+            "GAMEKEYS_TOKEN": studio.session.headers["Authorization"].removeprefix("Bearer "),
+        }
+        push = [str(Path(sys.executable).parent / "gamekeys"), "push", "--game", game["gameId"]]
+        push += ["--platform", "windows", "--state-dir", scratch]
+        # the project's own CLI, with arguments made here
+        subprocess.run(  # noqa: S603
+            [*push, str(build), "--version", "1.0.0", "--changelog", "First release"], env=env, check=True
+        )
+        refused = subprocess.run(  # noqa: S603
+            [*push, str(eicar), "--version", "0.0.1-eicar"], env=env, capture_output=True, text=True
+        )
+    if refused.returncode != 1:
+        raise SystemExit(f"demo: the EICAR build was not refused: {refused.stdout}{refused.stderr}")
+    print(f"  the EICAR test file pushed as a build: {refused.stderr.strip().splitlines()[-1]}")
 
 
 def show_the_money(studio: Caller, game: dict) -> None:
