@@ -107,7 +107,8 @@ def raw_insert(url: str, events: list) -> float:
     """The same entry and posting rows with plain psycopg: the floor of writing them."""
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(
-            "CREATE TABLE raw_entries (LIKE developer_portal.ledger_entries INCLUDING DEFAULTS INCLUDING IDENTITY)"
+            "CREATE TABLE raw_entries "
+            "(LIKE developer_portal.ledger_entries INCLUDING DEFAULTS INCLUDING IDENTITY)"
         )
         connection.execute("CREATE TABLE raw_postings (entry_id uuid, account text, amount numeric(20,4))")
     now = datetime.now(UTC)

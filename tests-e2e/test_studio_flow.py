@@ -19,16 +19,6 @@ GAMEKEYS = Path(sys.executable).parent / "gamekeys"
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
-def wait_for(read, done, what: str, timeout: float = 90):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}: {value}"
-        time.sleep(0.5)
-
-
 def push(studio: pc.Caller, game_id: str, path: Path, version: str, state_dir: Path):
     env = {
         **os.environ,
@@ -55,7 +45,7 @@ def test_a_build_pushed_by_the_cli_through_the_gateway_becomes_ready(events, tmp
     studio, game = pc.create_verified_game(f"E2E Builds {uuid.uuid4().hex[:6]}")
     versions = f"/api/v1/developer/games/{game['gameId']}/versions"
     # game-builds learns of the game from developer.events
-    wait_for(
+    pc.wait_for(
         lambda: studio.session.get(pc.GATEWAY + versions, timeout=10).status_code,
         lambda s: s == 200,
         "game-builds",
@@ -96,12 +86,12 @@ def test_sales_reach_the_studios_balance_and_it_is_paid_out(caller, events):
 
     # 200.00 gross less the retailer's 15 %, 70 % of it (119.00), and 70 % of the store's 100.00
     assert retailer["commissionRate"] == "0.1500"
-    credited = wait_for(
+    credited = pc.wait_for(
         usd,
         lambda b: b.get("pending") not in (None, "0.00") or b.get("available") not in (None, "0.00"),
         "the sales",
     )
-    wait_for(
+    pc.wait_for(
         usd, lambda b: b.get("pending") == "0.00" and b.get("available") not in (None, "0.00"), "the hold"
     )
     available = usd()["available"]
@@ -121,7 +111,7 @@ def test_sales_reach_the_studios_balance_and_it_is_paid_out(caller, events):
     )
     events.wait("developer.events", "payout.requested", subject=payout["payoutId"])
     payment_service.complete(payout["payoutId"], game["developerId"], available, "USD")
-    paid = wait_for(usd, lambda b: b.get("inPayout") == "0.00", "the payout")
+    paid = pc.wait_for(usd, lambda b: b.get("inPayout") == "0.00", "the payout")
     assert paid["paidOut"] == available
     kinds = {
         e["data"]["kind"]

@@ -29,6 +29,7 @@ from platform_client import (
     retailer_session,
     retailer_with_keys,
     token,
+    wait_for,
 )
 
 from key_manager.domain import codec
@@ -242,19 +243,8 @@ def _balance(studio: Caller, currency: str) -> dict:
     return next((b for b in balances if b["currency"] == currency), {"pending": "?", "inPayout": "?"})
 
 
-def wait_for(read, done, what: str, timeout: float = 90):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise SystemExit(f"demo: waited {timeout:.0f} s for {what}")
-        time.sleep(0.5)
-
-
 if __name__ == "__main__":
     try:
         main()
-    except UnexpectedResponse as error:
+    except (UnexpectedResponse, TimeoutError) as error:
         sys.exit(f"demo: {error}")

@@ -49,6 +49,18 @@ class Caller:
         return response.json() if response.content else {}
 
 
+def wait_for(read, done, what: str, timeout: float = 90):
+    """``read()`` again every half second until ``done(value)``; TimeoutError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:.0f} s for {what}; last seen: {value}")
+        time.sleep(0.5)
+
+
 def create_verified_game(
     company: str, narrate=lambda _text: None, *, owner: str | None = None
 ) -> tuple[Caller, dict]:

@@ -4,7 +4,6 @@ with the worker's consumer (a redelivered event has no second effect)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +15,7 @@ from sqlalchemy import func, select
 from developer_portal.db.builds_projection import apply_builds_event
 from developer_portal.db.tables import builds
 from developer_portal.worker import BUILDS_CONSUMER
-from gamekeys_platform.testing import consumer_in_own_group
+from gamekeys_platform.testing import consumer_in_own_group, settle_all
 
 
 def stored(db, version_id: str):
@@ -74,14 +73,7 @@ def test_builds_events_through_the_broker_feed_the_projection_once(portal, db, k
     consumer = consumer_in_own_group(
         db, kafka_servers, name=BUILDS_CONSUMER, topics=[topic], handler=apply_builds_event
     )
-    settled, deadline = 0, time.monotonic() + 60
-    try:
-        while settled < len(events) and time.monotonic() < deadline:
-            settled += consumer.poll_once(timeout_ms=500)
-    finally:
-        consumer.consumer.close()
-        consumer.dead_letter_producer.close()
-    assert settled == len(events)
+    assert settle_all(consumer, len(events)) == len(events)
     assert stored(db, version_id).status == "ready"
     with db.transaction() as session:
         processed = session.execute(

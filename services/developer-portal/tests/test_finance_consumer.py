@@ -6,7 +6,6 @@ the dead-letter topic with the reason, posting nothing."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from decimal import Decimal
 
@@ -18,7 +17,7 @@ from developer_portal.usecases.finance import finance_events
 from developer_portal.worker import FINANCE_CONSUMER
 from gamekeys_platform.contracts import payments
 from gamekeys_platform.contracts.base import Money
-from gamekeys_platform.testing import consumer_in_own_group
+from gamekeys_platform.testing import consumer_in_own_group, settle_all
 
 
 def _topics(kafka_servers) -> tuple[str, str]:
@@ -70,14 +69,7 @@ def test_sales_and_store_revenue_through_the_broker_post_once_and_bad_ones_are_d
         topics=[distribution_topic, payments_topic],
         handler=finance_events(app.extensions["developer_portal"]),
     )
-    settled, deadline = 0, time.monotonic() + 60
-    try:
-        while settled < len(records) and time.monotonic() < deadline:
-            settled += consumer.poll_once(timeout_ms=500)
-    finally:
-        consumer.consumer.close()
-        consumer.dead_letter_producer.close()
-    assert settled == len(records)
+    assert settle_all(consumer, len(records)) == len(records)
 
     balance = expect(admin.get("/finance/balance"), 200)["balances"]
     # 20.00 gross less 15 % commission, 70 % of 17.00 = 11.90; the store sale's 70 % of 20.00

@@ -24,7 +24,7 @@ from game_builds.storage import UploadGone
 from game_builds.usecases.processing import expire_uploads, process_next
 from game_builds.worker import PROJECTION_CONSUMER
 from gamekeys_platform.contracts import developer
-from gamekeys_platform.testing import consumer_in_own_group
+from gamekeys_platform.testing import consumer_in_own_group, settle_all
 
 HERE = Path(__file__).parent
 
@@ -159,14 +159,7 @@ def test_developer_events_through_the_broker_decide_who_may_upload(client, gb, k
     consumer = consumer_in_own_group(
         gb.db, kafka_servers, name=PROJECTION_CONSUMER, topics=[topic], handler=studio_projection.handlers()
     )
-    settled, deadline = 0, time.monotonic() + 60
-    try:
-        while settled < len(events) and time.monotonic() < deadline:
-            settled += consumer.poll_once(timeout_ms=500)
-    finally:
-        consumer.consumer.close()
-        consumer.dead_letter_producer.close()
-    assert settled == len(events)
+    assert settle_all(consumer, len(events)) == len(events)
     with gb.db.transaction() as session:
         processed = session.execute(
             select(func.count()).where(gb.db.tables.inbox.c.event_id == promoted.id)

@@ -290,6 +290,19 @@ def consumer_in_own_group(
     )
 
 
+def settle_all(consumer: EventConsumer, count: int, *, timeout: float = 60) -> int:
+    """Poll ``consumer`` until it has settled ``count`` records (or ``timeout`` passed), then close
+    it; returns how many it settled."""
+    settled, deadline = 0, time.monotonic() + timeout
+    try:
+        while settled < count and time.monotonic() < deadline:
+            settled += consumer.poll_once(timeout_ms=500)
+    finally:
+        consumer.consumer.close()
+        consumer.dead_letter_producer.close()
+    return settled
+
+
 def seed_studio_game(
     db: Database, projection: StudioProjection, *, members: tuple[str, ...] = (), verified: bool = True
 ) -> tuple[uuid.UUID, uuid.UUID, dict[str, str]]:

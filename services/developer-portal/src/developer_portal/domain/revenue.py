@@ -128,6 +128,40 @@ class Line:
         return Bucket.AVAILABLE if self.released else Bucket.PENDING
 
 
+def _sale_entry(
+    credit: Credit,
+    studio_bucket: Bucket,
+    gross: Decimal,
+    commission: Decimal,
+    platform: Decimal,
+    *,
+    sign: int,
+    source_id: str,
+    kind: EntryKind,
+    occurred_at: datetime,
+    memo: dict,
+) -> JournalEntry:
+    """The postings of ``gross`` of a sale (``sign`` 1) or of taking it back (-1): the buyers'
+    money out of its source, to the retailer's commission, the platform and the studio."""
+    postings = {
+        credit.source_account: -sign * gross,
+        PLATFORM_REVENUE: sign * platform,
+        studio_account(credit.developer_id, studio_bucket): sign * (gross - commission - platform),
+    }
+    if credit.commission_account is not None:
+        postings[credit.commission_account] = sign * commission
+    return JournalEntry(
+        credit.developer_id,
+        kind,
+        source_id,
+        credit.currency,
+        postings,
+        occurred_at,
+        game_id=credit.game_id,
+        memo={**memo, "gross": str(gross), "platformShare": str(platform)},
+    )
+
+
 def credit_entry(
     credit: Credit,
     tiers: Sequence[Tier],
@@ -145,22 +179,17 @@ def credit_entry(
     # Clamped: after a reversal the cumulative rounding may lag by a minor unit either way.
     platform = min(max(rounded_total - counter.posted, Decimal(0)), base)
     studio = base - platform
-    postings = {
-        credit.source_account: -credit.gross,
-        PLATFORM_REVENUE: platform,
-        studio_account(credit.developer_id, Bucket.PENDING): studio,
-    }
-    if credit.commission_account is not None:
-        postings[credit.commission_account] = credit.commission
-    entry = JournalEntry(
-        credit.developer_id,
-        kind,
-        source_id,
-        credit.currency,
-        postings,
-        occurred_at,
-        game_id=credit.game_id,
-        memo={**memo, "gross": str(credit.gross), "platformShare": str(platform)},
+    entry = _sale_entry(
+        credit,
+        Bucket.PENDING,
+        credit.gross,
+        credit.commission,
+        platform,
+        sign=1,
+        source_id=source_id,
+        kind=kind,
+        occurred_at=occurred_at,
+        memo=memo,
     )
     line = Line(credit, credit.gross, credit.commission, platform, studio, exact, credit.quantity, False)
     after = ShareCounter(
@@ -197,22 +226,17 @@ def reversal_entry(
         platform = min(_part(line.platform, fraction, credit.currency), line.platform)
         exact = line.platform_exact * fraction
     studio = gross - commission - platform
-    postings = {
-        credit.source_account: gross,
-        PLATFORM_REVENUE: -platform,
-        studio_account(credit.developer_id, line.studio_bucket): -studio,
-    }
-    if credit.commission_account is not None:
-        postings[credit.commission_account] = -commission
-    entry = JournalEntry(
-        credit.developer_id,
-        kind,
-        source_id,
-        credit.currency,
-        postings,
-        occurred_at,
-        game_id=credit.game_id,
-        memo={**memo, "gross": str(gross), "platformShare": str(platform)},
+    entry = _sale_entry(
+        credit,
+        line.studio_bucket,
+        gross,
+        commission,
+        platform,
+        sign=-1,
+        source_id=source_id,
+        kind=kind,
+        occurred_at=occurred_at,
+        memo=memo,
     )
     left = replace(
         line,

@@ -525,46 +525,57 @@ def _threshold(portal: PortalState, settings: Row | None) -> Decimal:
     return minimum if settings is None else max(settings.threshold, minimum)
 
 
-def _payout_answer(
-    session: Session, payout_id: uuid.UUID, developer_id: uuid.UUID, amount: Money
+def _settle_payout(
+    portal: PortalState,
+    session: Session,
+    data: payments.PayoutCompleted | payments.PayoutFailed,
+    *,
+    kind: EntryKind,
+    to: Bucket,
+    at: datetime,
+    memo: dict[str, Any],
+    **outcome: Any,
 ) -> Row | None:
-    """The payout the Payment Service answers about, locked; None when it was settled before
-    (a second answer changes nothing)."""
-    payout = repo.get_payout(session, payout_id, lock=True)
-    if payout is None or payout.developer_id != developer_id:
-        raise ContractViolation(f"payout {payout_id} is not a payout of studio {developer_id}")
-    if (payout.amount, payout.currency) != (amount.amount, amount.currency):
-        raise ContractViolation(f"payout {payout_id} was for {payout.amount} {payout.currency}")
+    """Move the payout's amount out of "in payout" (to paid out, or back to available) and record
+    the Payment Service's answer; None when the payout was settled before (a second answer
+    changes nothing). The answer must name a payout of this studio, for its amount."""
+    payout = repo.get_payout(session, data.payout_id, lock=True)
+    if payout is None or payout.developer_id != data.developer_id:
+        raise ContractViolation(f"payout {data.payout_id} is not a payout of studio {data.developer_id}")
+    if (payout.amount, payout.currency) != (data.amount.amount, data.amount.currency):
+        raise ContractViolation(f"payout {data.payout_id} was for {payout.amount} {payout.currency}")
     if payout.status != rules.PayoutStatus.REQUESTED:
-        log.info("payout answered again", extra={"payoutId": str(payout_id), "status": payout.status})
+        log.info("payout answered again", extra={"payoutId": str(payout.payout_id), "status": payout.status})
         return None
-    return payout
-
-
-def payout_completed(
-    portal: PortalState, session: Session, data: payments.PayoutCompleted, event: Event
-) -> None:
-    payout = _payout_answer(session, data.payout_id, data.developer_id, data.amount)
-    if payout is None:
-        return
     post(
         portal,
         session,
         move(
             payout.developer_id,
-            EntryKind.PAYOUT_COMPLETED,
-            f"payout-completed:{payout.payout_id}",
+            kind,
+            f"{kind.value}:{payout.payout_id}",
             payout.amount,
             payout.currency,
             source=studio_account(payout.developer_id, Bucket.IN_PAYOUT),
-            to=studio_account(payout.developer_id, Bucket.PAID_OUT),
-            occurred_at=data.completed_at,
-            memo={"payoutId": str(payout.payout_id), "reference": data.reference},
+            to=studio_account(payout.developer_id, to),
+            occurred_at=at,
+            memo={"payoutId": str(payout.payout_id), **memo},
         ),
     )
-    repo.settle_payout(
+    return repo.settle_payout(session, payout.payout_id, **outcome)
+
+
+def payout_completed(
+    portal: PortalState, session: Session, data: payments.PayoutCompleted, event: Event
+) -> None:
+    _settle_payout(
+        portal,
         session,
-        payout.payout_id,
+        data,
+        kind=EntryKind.PAYOUT_COMPLETED,
+        to=Bucket.PAID_OUT,
+        at=data.completed_at,
+        memo={"reference": data.reference},
         status=rules.PayoutStatus.COMPLETED.value,
         completed_at=data.completed_at,
         reference=data.reference,
@@ -573,42 +584,30 @@ def payout_completed(
 
 def payout_failed(portal: PortalState, session: Session, data: payments.PayoutFailed, event: Event) -> None:
     """The amount returns to available, and the studio hears of it (payout.failed)."""
-    payout = _payout_answer(session, data.payout_id, data.developer_id, data.amount)
-    if payout is None:
-        return
-    post(
+    payout = _settle_payout(
         portal,
         session,
-        move(
-            payout.developer_id,
-            EntryKind.PAYOUT_FAILED,
-            f"payout-failed:{payout.payout_id}",
-            payout.amount,
-            payout.currency,
-            source=studio_account(payout.developer_id, Bucket.IN_PAYOUT),
-            to=studio_account(payout.developer_id, Bucket.AVAILABLE),
-            occurred_at=data.failed_at,
-            memo={"payoutId": str(payout.payout_id), "reason": data.reason},
-        ),
-    )
-    repo.settle_payout(
-        session,
-        payout.payout_id,
+        data,
+        kind=EntryKind.PAYOUT_FAILED,
+        to=Bucket.AVAILABLE,
+        at=data.failed_at,
+        memo={"reason": data.reason},
         status=rules.PayoutStatus.FAILED.value,
         failed_at=data.failed_at,
         failure_reason=data.reason,
     )
-    emit(
-        portal,
-        session,
-        events.PayoutFailed(
-            payout_id=payout.payout_id,
-            developer_id=payout.developer_id,
-            amount=data.amount,
-            reason=data.reason,
-            failed_at=data.failed_at,
-        ),
-    )
+    if payout is not None:
+        emit(
+            portal,
+            session,
+            events.PayoutFailed(
+                payout_id=payout.payout_id,
+                developer_id=payout.developer_id,
+                amount=data.amount,
+                reason=data.reason,
+                failed_at=data.failed_at,
+            ),
+        )
 
 
 def preview(
