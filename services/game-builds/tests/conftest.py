@@ -16,7 +16,7 @@ from gamekeys_platform.migrations import upgrade_to_head
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # gb_testkit
 
-from gb_testkit import S3_ENV, new_studio  # noqa: E402
+from gb_testkit import S3_ENV, new_studio, remove_bucket  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +38,9 @@ def settings(platform_env, postgres_url, run_id):
 def app(settings):
     application = create_app(settings)
     yield application
-    application.extensions["game_builds"].db.dispose()
+    state = application.extensions["game_builds"]
+    remove_bucket(state.store.client, settings.builds_bucket)
+    state.db.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -91,3 +91,14 @@ def events_of(gb: GameBuilds, subject, event_type: str | None = None) -> list[di
         query = query.where(outbox.c.event_type == event_type)
     with gb.db.transaction() as session:
         return [{"type": row[0], **row[1]} for row in session.execute(query.order_by(outbox.c.seq)).all()]
+
+
+def remove_bucket(client, bucket: str) -> None:
+    """Empty and delete a test run's bucket: the local S3 gives every bucket volumes of its own
+    and has a fixed number, so buckets left behind run it out of space for later runs."""
+    for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"])
+    client.delete_bucket(Bucket=bucket)

@@ -619,6 +619,7 @@ def preview(
     settings = repo.get_settings(session, developer.developer_id)
     schedule = rules.Schedule(settings.schedule) if settings is not None else rules.Schedule.MANUAL
     threshold = _threshold(portal, settings)
+    manual = schedule is rules.Schedule.MANUAL  # paid when the studio asks: nothing scheduled
     blockers = []
     if developer.verification_status != "verified":
         blockers.append("the studio is not verified")
@@ -634,7 +635,7 @@ def preview(
                 "available": as_text(available, currency),
                 "pending": as_text(amounts[Bucket.PENDING], currency),
                 "inPayout": as_text(amounts[Bucket.IN_PAYOUT], currency),
-                "nextPayout": None if amount is None or blockers else as_text(amount, currency),
+                "nextPayout": None if amount is None or blockers or manual else as_text(amount, currency),
                 "negativeCarry": as_text(-available, currency) if available < 0 else None,
                 "belowThreshold": amount is None and available > 0,
             }
