@@ -12,11 +12,13 @@ from cryptography.fernet import Fernet
 sys.path.insert(0, str(Path(__file__).parent))
 
 from dp_testkit import Portal, audit_count, outbox_count
+from oidc_issuer import LocalIssuer
 
 from developer_portal.app import create_app
 from developer_portal.settings import Settings
 from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.settings import load_settings
+from gamekeys_platform.testing import free_port
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 
@@ -27,11 +29,29 @@ def migrated_url(postgres_url: str) -> str:
     return postgres_url
 
 
+# An issuer the portal trusts whose JWKS endpoint answers nothing (a closed port).
+UNREACHABLE_ISSUER = "https://unreachable-issuer.example"
+
+
 @pytest.fixture(scope="session")
-def portal_env(platform_env) -> dict:
-    """The platform's test variables plus the portal's own secrets (lower case, as settings
-    take them)."""
-    return {**platform_env, "payout_details_keys": Fernet.generate_key().decode()}
+def oidc_issuer():
+    issuer = LocalIssuer()
+    yield issuer
+    issuer.close()
+
+
+@pytest.fixture(scope="session")
+def portal_env(platform_env, oidc_issuer) -> dict:
+    """The platform's test variables plus the portal's own secrets and the local OIDC issuer
+    (lower case, as settings take them)."""
+    return {
+        **platform_env,
+        "payout_details_keys": Fernet.generate_key().decode(),
+        "oidc_issuers": {
+            oidc_issuer.url: oidc_issuer.jwks_url,
+            UNREACHABLE_ISSUER: f"http://127.0.0.1:{free_port()}/jwks",
+        },
+    }
 
 
 @pytest.fixture(scope="session")

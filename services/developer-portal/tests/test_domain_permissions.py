@@ -18,6 +18,7 @@ READS = {A.STUDIO_READ, A.TEAM_READ, A.GAME_READ, A.METADATA_READ, A.PRICING_REA
 EXPECTED = {
     "admin": set(Action),
     "developer": READS
+    | {A.APIKEY_READ, A.TRUSTED_PUBLISHER_READ}
     | {
         A.GAME_CREATE,
         A.GAME_UPDATE,
@@ -55,6 +56,16 @@ def test_strangers_see_nothing_and_platform_admins_read_everything(action):
     assert decide(action, studio_role=None, platform_roles={"support"}) is Decision.NOT_FOUND
     as_admin = decide(action, studio_role=None, platform_roles={"admin"})
     assert as_admin is (Decision.ALLOW if action.value.endswith(".read") else Decision.FORBIDDEN)
+
+
+def test_only_admins_manage_ci_credentials_and_only_builders_see_them():
+    for action in (A.APIKEY_MANAGE, A.TRUSTED_PUBLISHER_MANAGE):
+        assert [r for r in STUDIO_ROLES if studio_allows(r, action)] == [StudioRole.ADMIN]
+    for action in (A.APIKEY_READ, A.TRUSTED_PUBLISHER_READ):
+        assert [r for r in STUDIO_ROLES if studio_allows(r, action)] == [
+            StudioRole.ADMIN,
+            StudioRole.DEVELOPER,
+        ]
 
 
 def test_membership_wins_over_platform_role_and_unknown_roles_get_nothing():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -24,7 +25,10 @@ def test_worker_relays_the_outbox_and_stops_cleanly_on_sigterm(portal, db, porta
     mine = outbox.c.message_key == developer["developerId"]
     env = {
         **os.environ,
-        **{name.upper(): str(value) for name, value in portal_env.items()},
+        **{
+            name.upper(): json.dumps(value) if isinstance(value, dict) else str(value)
+            for name, value in portal_env.items()
+        },
         "KAFKA_BOOTSTRAP_SERVERS": ",".join(kafka_servers),
         "INVITATION_EXPIRY_INTERVAL_SECONDS": "1",
     }

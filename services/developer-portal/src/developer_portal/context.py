@@ -1,5 +1,6 @@
 """The portal's composition root: what a request, the worker or a test needs besides the
-session (settings, database, outbox). The app keeps it in ``app.extensions["developer_portal"]``."""
+session (settings, database, outbox, the verifier of CI identity tokens). The app keeps it in
+``app.extensions["developer_portal"]``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from developer_portal.oidc import IdentityVerifier, OidcVerifier
 from developer_portal.settings import Settings
 from gamekeys_platform.db import Database
 from gamekeys_platform.outbox import Outbox
@@ -19,10 +21,16 @@ class PortalState:
     settings: Settings
     db: Database
     outbox: Outbox
+    identity: IdentityVerifier
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database) -> PortalState:
-        return cls(settings, db, Outbox(db, source=EVENT_SOURCE))
+        return cls(
+            settings,
+            db,
+            Outbox(db, source=EVENT_SOURCE),
+            OidcVerifier(settings.oidc_issuers, settings.oidc_audience),
+        )
 
 
 def portal() -> PortalState:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from developer_portal.domain import apikeys
 from developer_portal.domain.pricing import Discount, Money, Pricing
 from gamekeys_platform.errors import format_optional_timestamp as ts
 
@@ -151,4 +152,41 @@ def audit_entry(row: Row) -> dict[str, Any]:
         "after": row.after,
         "requestId": row.request_id,
         "occurredAt": ts(row.occurred_at),
+    }
+
+
+def api_key(row: Row, now: datetime) -> dict[str, Any]:
+    """A CI API key as its studio sees it: never the key, its prefix and last 4 only."""
+    current = apikeys.status(revoked_at=row.revoked_at, expires_at=row.expires_at, now=now)
+    return {
+        "keyId": str(row.key_id),
+        "developerId": str(row.developer_id),
+        "name": row.name,
+        "prefix": row.prefix,
+        "last4": row.last4,
+        "scopes": list(row.scopes),
+        "gameIds": [str(game_id) for game_id in row.game_ids],
+        "status": current.value,
+        "createdBy": str(row.created_by),
+        "createdAt": ts(row.created_at),
+        "expiresAt": ts(row.expires_at),
+        "lastUsedAt": ts(row.last_used_at),
+        "lastUsedAddress": row.last_used_address,
+        "revokedAt": ts(row.revoked_at),
+        "revokedReason": row.revoked_reason,
+        "rolledFrom": str(row.rolled_from) if row.rolled_from else None,
+        "rolledTo": str(row.rolled_to) if row.rolled_to else None,
+    }
+
+
+def trusted_publisher(row: Row) -> dict[str, Any]:
+    return {
+        "publisherId": str(row.publisher_id),
+        "developerId": str(row.developer_id),
+        "issuer": row.issuer,
+        "claims": dict(row.conditions),
+        "scopes": list(row.scopes),
+        "gameIds": [str(game_id) for game_id in row.game_ids],
+        "createdBy": str(row.created_by),
+        "createdAt": ts(row.created_at),
     }

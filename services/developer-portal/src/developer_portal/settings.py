@@ -40,9 +40,43 @@ class Settings(PlatformSettings):
     # all decrypt, so a key is rotated by putting a new one in front (PAYOUT_DETAILS_KEYS).
     payout_details_keys: SecretStr
 
+    # CI API keys. A key without expiresAt lives APIKEY_DEFAULT_LIFETIME_DAYS; none may be given
+    # more than APIKEY_MAX_LIFETIME_DAYS.
+    apikey_default_lifetime_days: int = Field(default=365, ge=1, le=3650)
+    apikey_max_lifetime_days: int = Field(default=365, ge=1, le=3650)
+    # How often the worker sends apikey.expiring and deletes spent upload tokens (APIKEYS_INTERVAL_SECONDS).
+    apikeys_interval_seconds: float = Field(default=300, ge=1)
+
+    # Trusted publishing: the OIDC issuers a studio may trust, as a JSON object of issuer -> its
+    # JWKS URL (OIDC_ISSUERS). Only these are ever fetched: a studio cannot make the portal call
+    # an address of its choosing.
+    oidc_issuers: dict[str, str] = Field(
+        default={
+            "https://token.actions.githubusercontent.com": "https://token.actions.githubusercontent.com/.well-known/jwks",
+            "https://gitlab.com": "https://gitlab.com/oauth/discovery/keys",
+        }
+    )
+    # The audience CI must request its identity token for (OIDC_AUDIENCE).
+    oidc_audience: str = Field(default="gamekeys-upload", min_length=1, max_length=255)
+    # How long an upload token from POST /oidc/token lives (UPLOAD_TOKEN_LIFETIME_SECONDS, ≤ 15 min).
+    upload_token_lifetime_seconds: int = Field(default=900, ge=60, le=900)
+
     @model_validator(mode="after")
     def _payout_keys_parse(self):
         self.payout_details_cipher  # noqa: B018  (raises ValueError with a clear message)
+        return self
+
+    @model_validator(mode="after")
+    def _apikey_lifetimes(self):
+        if self.apikey_default_lifetime_days > self.apikey_max_lifetime_days:
+            raise ValueError("APIKEY_DEFAULT_LIFETIME_DAYS must not exceed APIKEY_MAX_LIFETIME_DAYS")
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_issuers(self):
+        for issuer, jwks_url in self.oidc_issuers.items():
+            if not issuer or not jwks_url.startswith(("https://", "http://")):
+                raise ValueError("OIDC_ISSUERS maps each issuer to the http(s) URL of its JWKS")
         return self
 
     @property

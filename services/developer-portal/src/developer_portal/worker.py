@@ -3,8 +3,9 @@
 Runs the outbox relay (developer.events), the builds.events consumer (the projection of builds
 the preflight reads), the finance consumer (distribution.events sales and returns, the Payment
 Service's payments.events), the release of revenue holds and the scheduled payouts, the
-scheduled releases, the platform housekeeping (expired idempotency keys, old published events)
-and the expiry of overdue invitations, until SIGTERM/SIGINT.
+scheduled releases, apikey.expiring notices and the deletion of spent upload tokens, the
+platform housekeeping (expired idempotency keys, old published events) and the expiry of
+overdue invitations, until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from developer_portal.db import repository
 from developer_portal.db.builds_projection import apply_builds_event
 from developer_portal.db.tables import metadata
 from developer_portal.settings import Settings
+from developer_portal.usecases.apikeys import delete_spent_upload_tokens, notify_expiring
 from developer_portal.usecases.finance import finance_events, make_scheduled_payouts, release_holds
 from developer_portal.usecases.publishing import release_due
 from gamekeys_platform.db import Database
@@ -70,6 +72,11 @@ def build_loops(settings: Settings, db: Database) -> list[Loop]:
             "scheduled-releases",
             lambda: release_due(portal),
             interval_seconds=settings.release_interval_seconds,
+        ),
+        PeriodicTask(
+            "apikeys",
+            lambda: (notify_expiring(portal), delete_spent_upload_tokens(portal)),
+            interval_seconds=settings.apikeys_interval_seconds,
         ),
         housekeeping(db),
         PeriodicTask(

@@ -321,12 +321,28 @@ class ApiKeyCreated(_ApiKey):
 
 
 class ApiKeyRevoked(_ApiKey):
-    """A CI API key was revoked."""
+    """A CI API key was revoked: by a studio admin, or because its creator left the studio."""
 
     TYPE: ClassVar[str] = "apikey.revoked"
 
     revoked_by: Actor
     revoked_at: Timestamp
+    reason: Literal["revoked", "creator_left"] = Field(
+        default="revoked", description="creator_left: revoked with its creator's removal from the studio"
+    )
+
+
+class ApiKeyExpiring(_ApiKey):
+    """A CI API key expires within 7 days (once per key; for the Notification Service to tell
+    the studio's admins)."""
+
+    TYPE: ClassVar[str] = "apikey.expiring"
+
+    name: Text
+    prefix: Text
+    last4: Text
+    created_by: Actor
+    expires_at: Timestamp
 
 
 class Posting(Contract):

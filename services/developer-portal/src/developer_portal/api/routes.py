@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from developer_portal.api import accounts, finance, games, publishing, team  # noqa: F401  (registers the routes)
+from developer_portal.api import (  # noqa: F401  (registers the routes)
+    accounts,
+    apikeys,
+    finance,
+    games,
+    publishing,
+    team,
+    trusted_publishing,
+)
 from developer_portal.api.blueprints import internal, public
 
 BLUEPRINTS = (public, internal)

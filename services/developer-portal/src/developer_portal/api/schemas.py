@@ -12,6 +12,7 @@ import marshmallow as ma
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from developer_portal.domain import (
+    apikeys,
     games,
     ledger,
     metadata,
@@ -20,6 +21,7 @@ from developer_portal.domain import (
     publishing,
     reference,
     revenue,
+    trusted_publishing,
     verification,
 )
 from developer_portal.domain.permissions import STUDIO_ROLES
@@ -773,3 +775,174 @@ class AdjustmentSchema(_PositiveAmount):
     amount = fields.Nested(MoneySchema, required=True, metadata={"description": "credited to available"})
     direction = fields.String(required=True, validate=validate.OneOf(("credit", "debit")))
     reason = _text(500, required=True)
+
+
+# --- CI API keys and trusted publishing -----------------------------------------------------
+
+_SCOPE = fields.String(
+    validate=validate.OneOf(tuple(apikeys.SCOPES)),
+    metadata={"description": "; ".join(f"`{name}`: {what}" for name, what in apikeys.SCOPES.items())},
+)
+
+
+def _scopes():
+    return fields.List(_SCOPE, required=True, validate=validate.Length(1, 10))
+
+
+def _game_ids():
+    return fields.List(
+        fields.UUID(),
+        required=True,
+        validate=validate.Length(1, apikeys.MAX_GAMES),
+        metadata={"description": "games of the studio, at least one"},
+    )
+
+
+class ApiKeyCreateSchema(ma.Schema):
+    name = _text(apikeys.MAX_NAME_LENGTH, required=True)
+    scopes = _scopes()
+    gameIds = _game_ids()
+    expiresAt = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "in the future, at most APIKEY_MAX_LIFETIME_DAYS ahead; "
+            "absent: the default lifetime"
+        },
+    )
+
+
+class ApiKeyRollSchema(ma.Schema):
+    overlapHours = fields.Integer(
+        load_default=24,
+        validate=validate.Range(0, int(apikeys.MAX_ROLL_OVERLAP.total_seconds()) // 3600),
+        metadata={"description": "how long the old key keeps working beside its successor (0-168 hours)"},
+    )
+    expiresAt = fields.AwareDateTime(
+        load_default=None, allow_none=True, metadata={"description": "the successor's expiry, as on create"}
+    )
+
+
+class ApiKeySchema(ma.Schema):
+    keyId = fields.UUID(required=True)
+    developerId = fields.UUID(required=True)
+    name = fields.String(required=True)
+    prefix = fields.String(
+        required=True, metadata={"description": "the key's first characters, for recognising it"}
+    )
+    last4 = fields.String(required=True)
+    scopes = fields.List(fields.String(), required=True)
+    gameIds = fields.List(fields.UUID(), required=True)
+    status = fields.String(required=True, validate=validate.OneOf(apikeys.KEY_STATUSES))
+    createdBy = fields.UUID(required=True)
+    createdAt = _timestamp()
+    expiresAt = _timestamp()
+    lastUsedAt = _timestamp(allow_none=True)
+    lastUsedAddress = fields.String(required=True, allow_none=True)
+    revokedAt = _timestamp(allow_none=True)
+    revokedReason = fields.String(
+        required=True, allow_none=True, validate=validate.OneOf(apikeys.REVOKED_REASONS)
+    )
+    rolledFrom = fields.UUID(required=True, allow_none=True)
+    rolledTo = fields.UUID(required=True, allow_none=True)
+
+
+class NewApiKeySchema(ApiKeySchema):
+    key = fields.String(
+        required=True, metadata={"description": "the key itself, shown this once and never again"}
+    )
+
+
+class ApiKeyPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(ApiKeySchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+class StudioPageQuerySchema(PageQuerySchema, StudioQuerySchema):
+    pass
+
+
+class IntrospectionRequestSchema(ma.Schema):
+    key = fields.String(required=True, validate=validate.Length(1, 4096))
+    clientAddress = fields.IP(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the address the key was presented from (game-builds' client)"},
+    )
+
+
+class IntrospectionSchema(ma.Schema):
+    active = fields.Boolean(required=True)
+    tokenType = fields.String(validate=validate.OneOf(("api_key", "upload_token")))
+    keyId = fields.UUID()
+    publisherId = fields.UUID()
+    developerId = fields.UUID()
+    gameIds = fields.List(fields.UUID())
+    scopes = fields.List(fields.String())
+    expiresAt = fields.String(metadata={"format": "date-time"})
+
+
+class TrustedPublisherCreateSchema(ma.Schema):
+    issuer = fields.String(required=True, validate=validate.Length(1, 255))
+    subject = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(1, trusted_publishing.MAX_CLAIM_VALUE_LENGTH),
+        metadata={"description": "the exact `sub` claim, e.g. repo:org/game:ref:refs/heads/main"},
+    )
+    claims = fields.Dict(
+        keys=fields.String(validate=validate.Length(1, 64)),
+        values=fields.String(validate=validate.Length(1, trusted_publishing.MAX_CLAIM_VALUE_LENGTH)),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "more exact claim conditions, e.g. repository, workflow_ref, environment"},
+    )
+    scopes = _scopes()
+    gameIds = _game_ids()
+
+    @validates_schema
+    def _conditions(self, data, **_kwargs):
+        try:
+            trusted_publishing.conditions(data.get("subject"), data.get("claims"))
+        except InvalidValue as exc:
+            raise ValidationError(str(exc), field_name="claims") from None
+
+
+class TrustedPublisherSchema(ma.Schema):
+    publisherId = fields.UUID(required=True)
+    developerId = fields.UUID(required=True)
+    issuer = fields.String(required=True)
+    claims = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    scopes = fields.List(fields.String(), required=True)
+    gameIds = fields.List(fields.UUID(), required=True)
+    createdBy = fields.UUID(required=True)
+    createdAt = _timestamp()
+
+
+class TrustedPublisherPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(TrustedPublisherSchema), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+class TokenExchangeSchema(ma.Schema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(1, 16_384),
+        metadata={"description": "the CI's OIDC identity token, requested for audience OIDC_AUDIENCE"},
+    )
+    publisherId = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "only when several trusted publishers match"},
+    )
+
+
+class UploadTokenSchema(ma.Schema):
+    token = fields.String(required=True, metadata={"description": "gkpt_...: send as Authorization: Bearer"})
+    tokenType = fields.String(required=True, validate=validate.OneOf(("Bearer",)))
+    expiresAt = _timestamp()
+    expiresIn = fields.Integer(required=True, metadata={"description": "seconds"})
+    publisherId = fields.UUID(required=True)
+    developerId = fields.UUID(required=True)
+    gameIds = fields.List(fields.UUID(), required=True)
+    scopes = fields.List(fields.String(), required=True)

@@ -385,3 +385,88 @@ payout_settings = Table(
     Column("updated_by", String(200), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# CI API keys: the SHA-256 of each key (never the key), its prefix and last 4 for display, what
+# it may do, and its life. A rolled key points at its successor and stops at the overlap's end.
+APIKEY_REVOKED_REASONS = ("revoked", "creator_left")
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", Uuid, primary_key=True),
+    Column("developer_id", Uuid, ForeignKey(developers.c.developer_id, ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("last4", String(4), nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("game_ids", ARRAY(Uuid), nullable=False),
+    Column("created_by", Uuid, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(200)),
+    Column("revoked_reason", String(16)),
+    Column("rolled_from", Uuid),
+    Column("rolled_to", Uuid),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("last_used_address", String(45)),  # an IPv4 or IPv6 address
+    # when apikey.expiring went out (or the key was made too short-lived to need it)
+    Column("expiry_notified_at", DateTime(timezone=True)),
+    CheckConstraint(_in("revoked_reason", APIKEY_REVOKED_REASONS), name="revoked_reason"),
+    CheckConstraint("cardinality(game_ids) > 0", name="game_ids"),
+    Index("ix_api_keys_developer_id_created_at", "developer_id", "created_at", "key_id"),
+    Index("ix_api_keys_created_by", "created_by", postgresql_where=text("revoked_at IS NULL")),
+    Index(
+        "ix_api_keys_expires_at_unnotified",
+        "expires_at",
+        postgresql_where=text("expiry_notified_at IS NULL AND revoked_at IS NULL"),
+    ),
+)
+
+# Trusted publishing: the CI identities (an OIDC issuer and exact claim conditions) a studio
+# trusts to upload builds of some of its games.
+trusted_publishers = Table(
+    "trusted_publishers",
+    metadata,
+    Column("publisher_id", Uuid, primary_key=True),
+    Column("developer_id", Uuid, ForeignKey(developers.c.developer_id, ondelete="CASCADE"), nullable=False),
+    Column("issuer", String(255), nullable=False),
+    Column("conditions", JSONB, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("game_ids", ARRAY(Uuid), nullable=False),
+    Column("created_by", Uuid, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("cardinality(game_ids) > 0", name="game_ids"),
+    Index("ix_trusted_publishers_developer_id_created_at", "developer_id", "created_at", "publisher_id"),
+    Index("ix_trusted_publishers_issuer", "issuer"),
+)
+
+# Short-lived upload tokens exchanged for CI identity tokens: stored as SHA-256, introspected
+# like API keys. (issuer, jti) is unique, so one identity token is exchanged once.
+upload_tokens = Table(
+    "upload_tokens",
+    metadata,
+    Column("token_id", Uuid, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column(
+        "publisher_id",
+        Uuid,
+        ForeignKey(trusted_publishers.c.publisher_id, ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("developer_id", Uuid, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("game_ids", ARRAY(Uuid), nullable=False),
+    Column("issuer", String(255), nullable=False),
+    Column("jti", String(255), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    # the later of its own and the identity token's expiry: until then the row stays, so the
+    # identity token cannot be exchanged a second time
+    Column("keep_until", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("issuer", "jti"),
+    Index("ix_upload_tokens_keep_until", "keep_until"),
+    Index("ix_upload_tokens_publisher_id", "publisher_id"),
+)

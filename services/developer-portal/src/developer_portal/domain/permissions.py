@@ -45,6 +45,10 @@ class Action(StrEnum):
     GAME_PUBLISH = "game.publish"
     FINANCE_READ = "finance.read"
     FINANCE_MANAGE = "finance.manage"
+    APIKEY_READ = "apikey.read"
+    APIKEY_MANAGE = "apikey.manage"
+    TRUSTED_PUBLISHER_READ = "trusted_publisher.read"
+    TRUSTED_PUBLISHER_MANAGE = "trusted_publisher.manage"
 
 
 READ_ACTIONS = frozenset(
@@ -57,19 +61,25 @@ READ_ACTIONS = frozenset(
         Action.PRICING_READ,
         Action.SUBMISSION_READ,
         Action.FINANCE_READ,
+        Action.APIKEY_READ,
+        Action.TRUSTED_PUBLISHER_READ,
     }
 )
+# CI credentials (API keys, trusted publishers) are seen by those who build: admins and developers.
+_CI_READS = frozenset({Action.APIKEY_READ, Action.TRUSTED_PUBLISHER_READ})
 # The audit log is for studio admins, money for admins and the finance role.
-_MEMBER_READS = READ_ACTIONS - {Action.AUDIT_READ, Action.FINANCE_READ}
+_MEMBER_READS = READ_ACTIONS - {Action.AUDIT_READ, Action.FINANCE_READ} - _CI_READS
 
-# The role matrix. admin: everything for the studio, team management; developer: games (and,
-# in later parts, builds and keys) with their metadata and prices, and submits and publishes
-# them; marketing: metadata;
+# The role matrix. admin: everything for the studio, team management, and alone creates, rolls
+# and revokes CI API keys and trusted publishers (credentials that act for the whole studio);
+# developer: games with their metadata and prices, submits and publishes them, sees the CI
+# credentials; marketing: metadata;
 # finance: money (balance, transactions, payouts and their settings), so prices; read-only
 # elsewhere. The audit log is for studio admins.
 STUDIO_PERMISSIONS: dict[StudioRole, frozenset[Action]] = {
     StudioRole.ADMIN: frozenset(Action),
     StudioRole.DEVELOPER: _MEMBER_READS
+    | _CI_READS
     | {
         Action.GAME_CREATE,
         Action.GAME_UPDATE,

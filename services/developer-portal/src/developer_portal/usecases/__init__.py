@@ -8,5 +8,9 @@ authorize the caller first and pass the rows they resolved.
 - ``team``: invite, revoke an invitation, accept or decline one, change a member's role, remove one;
 - ``games``: create, update, delete a game, update its metadata, set its pricing;
 - ``publishing``: preflight, submit a version, the moderation decision, publish (now or
-  scheduled; the worker's ``release_due``), unpublish.
+  scheduled; the worker's ``release_due``), unpublish;
+- ``apikeys``: create, list, revoke, roll CI API keys, revoke those of a departing member,
+  introspect a key or upload token, the worker's apikey.expiring notices;
+- ``trusted_publishing``: trust a CI identity, list, delete, exchange an identity token for an
+  upload token.
 """

@@ -16,6 +16,7 @@ from developer_portal import serializers
 from developer_portal.context import PortalState
 from developer_portal.db import repository
 from developer_portal.domain import team as rules
+from developer_portal.usecases import apikeys
 from developer_portal.usecases.common import Actor, audit, emit
 from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.refusals import Refusal
@@ -141,10 +142,12 @@ def change_member_role(
 def remove_member(
     portal: PortalState, session: Session, actor: Actor, developer_id: uuid.UUID, user_id: uuid.UUID
 ) -> None:
-    """Remove a member (team.member_removed); the last admin cannot be removed (CONFLICT LAST_ADMIN)."""
+    """Remove a member (team.member_removed); the last admin cannot be removed (CONFLICT LAST_ADMIN).
+    The CI API keys they created are revoked with them (``apikeys.revoke_keys_of_departed``)."""
     member = _member_or_refuse(session, developer_id, user_id)
     rules.check_removal(member.role, repository.count_admins(session, developer_id))
     repository.delete_member(session, developer_id, user_id)
+    apikeys.revoke_keys_of_departed(portal, session, actor, developer_id, user_id)
     audit(
         session,
         actor,
