@@ -55,7 +55,11 @@ def test_a_build_pushed_by_the_cli_through_the_gateway_becomes_ready(events, tmp
     pushed = push(studio, game["gameId"], build, "1.0.0", tmp_path)
     assert pushed.returncode == 0, pushed.stderr[-2000:]
     [version] = studio.call("GET", versions, 200)["items"]
-    assert (version["status"], version["version"], version["fileSize"]) == ("ready", "1.0.0", 3 * 1024 * 1024)
+    assert (version["status"], version["version"], version["file"]["size"]) == (
+        "ready",
+        "1.0.0",
+        3 * 1024 * 1024,
+    )
     events.wait("builds.events", "build.ready", subject=version["versionId"])
 
     malware = tmp_path / "setup.exe"
@@ -66,6 +70,12 @@ def test_a_build_pushed_by_the_cli_through_the_gateway_becomes_ready(events, tmp
 
 def test_sales_reach_the_studios_balance_and_it_is_paid_out(caller, events):
     studio, game = pc.create_verified_game(f"E2E Money {uuid.uuid4().hex[:6]}")
+    batch = pc.order_batch(studio, game["gameId"], 10)
+    pc.wait_for(
+        lambda: studio.call("GET", f"/api/v1/keys/batches/{batch['batchId']}", 200),
+        lambda b: b["status"] == "completed",
+        "the batch",
+    )
     retailer, _allocation = pc.retailer_with_keys(
         caller(roles=["admin"]), f"E2E Till {uuid.uuid4().hex[:6]}", game["gameId"], 10
     )

@@ -125,10 +125,10 @@ def _credit(
     occurred_at: datetime,
     memo: dict[str, Any],
 ) -> None:
-    counter = repo.counter_for_update(session, credit.game_id, credit.currency)
+    counter, tiers = repo.counter_for_update(session, credit.game_id, credit.currency, credit.developer_id)
     entry, line, counter = credit_entry(
         credit,
-        tiers_of(session, credit.developer_id),
+        tiers or DEFAULT_TIERS,
         counter,
         source_id=credit.key,
         kind=kind,
@@ -137,11 +137,12 @@ def _credit(
     )
     if not post(portal, session, entry):
         return  # this sale was credited before (under another event id)
-    repo.save_counter(session, credit.game_id, credit.currency, counter)
     hold = timedelta(seconds=portal.settings.revenue_hold_seconds)
-    repo.insert_line(session, line, entry_id=entry.entry_id, available_on=occurred_at + hold)
-    for parked in repo.take_parked(session, credit.key):
-        finance_events(portal)(session, Event.from_dict(parked.event))
+    parked = repo.record_credit(
+        session, line, counter, entry_id=entry.entry_id, available_on=occurred_at + hold
+    )
+    for reversal in parked:
+        finance_events(portal)(session, Event.from_dict(reversal.event))
 
 
 def _reverse(
@@ -169,7 +170,7 @@ def _reverse(
     amount = gross(line)
     if amount > line.gross or (quantity is not None and quantity > (line.quantity or 0)):
         raise ContractViolation(f"{source_id} takes back more than is left of {line_key}")
-    counter = repo.counter_for_update(session, line.credit.game_id, line.credit.currency)
+    counter, _tiers = repo.counter_for_update(session, line.credit.game_id, line.credit.currency)
     entry, left, counter = reversal_entry(
         line,
         amount,
