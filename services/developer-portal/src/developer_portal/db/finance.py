@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, func, select, text, update
+from sqlalchemy import Row, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -116,26 +116,37 @@ def pending_lines(session: Session, developer_id: uuid.UUID, limit: int = 100) -
 # --- revenue share --------------------------------------------------------------------------
 
 
+_new_counter = insert(revenue_share_counters).values(
+    game_id=bindparam("game_id"),
+    currency=bindparam("currency"),
+    lifetime_gross=0,
+    platform_exact=0,
+    platform_posted=0,
+)
+# Built once: constructing the statement cost as much as running it. The no-op update makes the
+# row come back locked whether it was new or not.
+_LOCK_COUNTER = _new_counter.on_conflict_do_update(
+    index_elements=[revenue_share_counters.c.game_id, revenue_share_counters.c.currency],
+    set_={"game_id": _new_counter.excluded.game_id},
+).returning(
+    revenue_share_counters,
+    select(revenue_share_schedules.c.tiers)
+    .where(revenue_share_schedules.c.developer_id == bindparam("developer_id"))
+    .scalar_subquery()
+    .label("tiers"),
+)
+
+
 def counter_for_update(
     session: Session, game_id: uuid.UUID, currency: str, developer_id: uuid.UUID | None = None
 ) -> tuple[ShareCounter, tuple[Tier, ...] | None]:
     """The game's counter in ``currency`` (created at zero), locked for the transaction, and, with
     ``developer_id``, the studio's own revenue-share tiers (None: the default), in one statement."""
-    statement = insert(revenue_share_counters).values(
-        game_id=game_id, currency=currency, lifetime_gross=0, platform_exact=0, platform_posted=0
+    row = (
+        session.connection()
+        .execute(_LOCK_COUNTER, {"game_id": game_id, "currency": currency, "developer_id": developer_id})
+        .one()
     )
-    tiers = (
-        select(revenue_share_schedules.c.tiers)
-        .where(revenue_share_schedules.c.developer_id == developer_id)
-        .scalar_subquery()
-    )
-    row = session.execute(
-        # a no-op update, so the row comes back locked whether it was new or not
-        statement.on_conflict_do_update(
-            index_elements=[revenue_share_counters.c.game_id, revenue_share_counters.c.currency],
-            set_={"game_id": statement.excluded.game_id},
-        ).returning(revenue_share_counters, tiers.label("tiers"))
-    ).one()
     return ShareCounter(row.lifetime_gross, row.platform_exact, row.platform_posted), _tiers(row.tiers)
 
 
@@ -165,28 +176,32 @@ def record_credit(
 ) -> list[Row]:
     """Write a credited sale's line and its game's counter; returns the reversals parked for it."""
     credit = line.credit
-    return session.execute(
-        _RECORD_CREDIT,
-        {
-            "line_key": credit.key,
-            "developer_id": credit.developer_id,
-            "game_id": credit.game_id,
-            "currency": credit.currency,
-            "source_account": credit.source_account,
-            "commission_account": credit.commission_account,
-            "gross": line.gross,
-            "commission": line.commission,
-            "platform": line.platform,
-            "studio": line.studio,
-            "platform_exact": line.platform_exact,
-            "quantity": line.quantity,
-            "entry_id": entry_id,
-            "available_on": available_on,
-            "lifetime_gross": counter.lifetime_gross,
-            "counter_exact": counter.exact,
-            "counter_posted": counter.posted,
-        },
-    ).all()
+    return (
+        session.connection()
+        .execute(
+            _RECORD_CREDIT,
+            {
+                "line_key": credit.key,
+                "developer_id": credit.developer_id,
+                "game_id": credit.game_id,
+                "currency": credit.currency,
+                "source_account": credit.source_account,
+                "commission_account": credit.commission_account,
+                "gross": line.gross,
+                "commission": line.commission,
+                "platform": line.platform,
+                "studio": line.studio,
+                "platform_exact": line.platform_exact,
+                "quantity": line.quantity,
+                "entry_id": entry_id,
+                "available_on": available_on,
+                "lifetime_gross": counter.lifetime_gross,
+                "counter_exact": counter.exact,
+                "counter_posted": counter.posted,
+            },
+        )
+        .all()
+    )
 
 
 def save_counter(session: Session, game_id: uuid.UUID, currency: str, counter: ShareCounter) -> None:

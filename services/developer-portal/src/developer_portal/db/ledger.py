@@ -52,21 +52,25 @@ def post(session: Session, entry: JournalEntry) -> bool:
     """Write the entry, its postings and the balances it moves; False (and nothing written) when
     an entry with its source was posted before: a redelivered event or a retried request."""
     accounts = sorted(entry.postings)
-    inserted = session.execute(
-        _POST,
-        {
-            "entry_id": entry.entry_id,
-            "developer_id": entry.developer_id,
-            "game_id": entry.game_id,
-            "kind": entry.kind.value,
-            "source_id": entry.source_id,
-            "currency": entry.currency,
-            "memo": json.dumps(dict(entry.memo)),
-            "occurred_at": entry.occurred_at,
-            "accounts": accounts,
-            "amounts": [entry.postings[a] for a in accounts],
-        },
-    ).first()
+    inserted = (
+        session.connection()
+        .execute(
+            _POST,
+            {
+                "entry_id": entry.entry_id,
+                "developer_id": entry.developer_id,
+                "game_id": entry.game_id,
+                "kind": entry.kind.value,
+                "source_id": entry.source_id,
+                "currency": entry.currency,
+                "memo": json.dumps(dict(entry.memo)),
+                "occurred_at": entry.occurred_at,
+                "accounts": accounts,
+                "amounts": [entry.postings[a] for a in accounts],
+            },
+        )
+        .first()
+    )
     return inserted is not None
 
 
