@@ -1,5 +1,6 @@
 """What a studio does besides keys, through the gateway: its CI pushes a build with the
-`gamekeys` CLI and it turns ready (an EICAR build is refused), and its money: a retailer's sale
+`gamekeys` CLI and it turns ready (an EICAR build is refused), the build goes through preflight,
+review and publishing, and its money: a retailer's sale
 and a store sale (from the local Payment Service stand-in) arrive pending in its balance, the
 hold passes, a payout is requested and completed, each step's events on their topics."""
 
@@ -61,6 +62,13 @@ def test_a_build_pushed_by_the_cli_through_the_gateway_becomes_ready(events, tmp
         3 * 1024 * 1024,
     )
     events.wait("builds.events", "build.ready", subject=version["versionId"])
+
+    # the ready build goes through review to the store
+    _preflight, submission, published = pc.publish_game(studio, game["gameId"], version["versionId"])
+    assert published["status"] == "published"
+    events.wait("developer.events", "submission.decided", subject=submission["submissionId"])
+    [event] = events.wait("developer.events", "game.published", subject=game["gameId"])
+    assert event["data"]["versionId"] == version["versionId"]
 
     malware = tmp_path / "setup.exe"
     malware.write_bytes(EICAR)

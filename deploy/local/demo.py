@@ -25,6 +25,7 @@ from platform_client import (
     UnexpectedResponse,
     create_verified_game,
     order_batch,
+    publish_game,
     redeem,
     retailer_session,
     retailer_with_keys,
@@ -66,7 +67,17 @@ def main() -> None:
         print(f"  {key['key']}  stored as {info.get('maskedKey') or info.get('key')}  ({info['status']})")
 
     step("The studio's CI pushes a build with `gamekeys push`; it is verified, scanned and ready")
-    push_builds(studio, game)
+    version_id = push_builds(studio, game)
+
+    step(
+        "It completes the store page, passes preflight and submits; the Admin Service approves; it publishes"
+    )
+    preflight, submission, published = publish_game(studio, game["gameId"], version_id)
+    print(f"  preflight: {sum(c['ok'] for c in preflight['checks'])}/{len(preflight['checks'])} checks pass")
+    print(
+        f"  submission {submission['submissionId']} approved by the Admin Service; "
+        f"the game is {published['status']}"
+    )
 
     step("A retailer is added and 1,000 keys are allocated to it")
     platform_admin = Caller(token(str(uuid.uuid4()), roles=["admin"]))
@@ -171,9 +182,9 @@ def main() -> None:
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
-def push_builds(studio: Caller, game: dict) -> None:
+def push_builds(studio: Caller, game: dict) -> str:
     """A 32 MiB build pushed by the CLI a studio's CI installs (progress on the terminal), then
-    the EICAR test file pushed as a build, which the scan refuses."""
+    the EICAR test file pushed as a build, which the scan refuses; returns the ready build's id."""
     with tempfile.TemporaryDirectory() as scratch:
         build, eicar = Path(scratch) / "game-1.0.0.zip", Path(scratch) / "not-a-game.exe"
         build.write_bytes(os.urandom(32 * 1024 * 1024))
@@ -195,6 +206,8 @@ def push_builds(studio: Caller, game: dict) -> None:
     if refused.returncode != 1:
         raise SystemExit(f"demo: the EICAR build was not refused: {refused.stdout}{refused.stderr}")
     print(f"  the EICAR test file pushed as a build: {refused.stderr.strip().splitlines()[-1]}")
+    versions = studio.call("GET", f"/api/v1/developer/games/{game['gameId']}/versions", 200)["items"]
+    return next(v["versionId"] for v in versions if v["status"] == "ready")
 
 
 def show_the_money(studio: Caller, game: dict) -> None:

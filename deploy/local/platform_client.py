@@ -92,6 +92,34 @@ def create_verified_game(
     return studio, game
 
 
+def publish_game(studio: Caller, game_id: str, version_id: str) -> tuple[dict, dict, dict]:
+    """Store page and price, the preflight passing once developer-portal has seen the build ready
+    on builds.events, a submission, the Admin Service's approval (its internal call), then
+    publishing: (preflight, submission, published game)."""
+    path = f"/api/v1/developer/games/{game_id}"
+    listing = {
+        "description": "Explore, build, survive.",
+        "shortDescription": "A demo game.",
+        "genres": ["indie"],
+    }
+    studio.call("PUT", f"{path}/metadata", 200, json=listing)
+    studio.call("PUT", f"{path}/pricing", 200, json={"basePrice": {"amount": "19.99", "currency": "EUR"}})
+    preflight = wait_for(
+        lambda: studio.call("GET", f"{path}/preflight", 200, params={"versionId": version_id}),
+        lambda body: body["ready"],
+        "the preflight to pass",
+    )
+    submission = studio.call("POST", f"{path}/versions/{version_id}/submit", 202)
+    moderator = Caller(token("admin-service", scopes=["games:moderate"]), base=DEVELOPER_PORTAL)
+    moderator.call(
+        "POST",
+        f"/internal/v1/submissions/{submission['submissionId']}/decision",
+        200,
+        json={"decision": "approve", "notes": "Looks good."},
+    )
+    return preflight, submission, studio.call("POST", f"{path}/publish", 200)
+
+
 def _post_once_game_is_known(studio: Caller, path: str, body: dict, expect: int) -> dict:
     """POST to key-manager, retried for the moments it needs to learn of a new game from
     developer.events (until then the game is unknown to it)."""
