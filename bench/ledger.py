@@ -43,7 +43,7 @@ from gamekeys_platform.settings import load_settings  # noqa: E402
 
 EVENTS = int(os.environ.get("LEDGER_BENCH_EVENTS", "100000"))
 ENTRIES = int(os.environ.get("LEDGER_BENCH_ENTRIES", "1000000"))
-PER_TRANSACTION = 200  # the consumer's max_poll_records
+PER_TRANSACTION = int(os.environ.get("LEDGER_BENCH_BATCH", "200"))  # the consumer's max_poll_records
 READS = 1_000
 SERVER = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 

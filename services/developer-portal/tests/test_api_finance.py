@@ -65,6 +65,7 @@ def test_a_retailer_sale_is_pending_then_available_and_a_return_takes_its_part_b
     [entry] = page["items"]
     assert entry["type"] == "sale" and entry["amount"] == {"amount": "17.85", "currency": "USD"}
     assert entry["gameId"] == game["gameId"] and entry["details"]["quantity"] == 3
+    assert entry["details"]["availableOn"] > entry["occurredAt"]  # pending until the hold passes
 
     consume(app, retailer_return(sale, 1))
     assert balance(admin)["pending"] == "11.90"

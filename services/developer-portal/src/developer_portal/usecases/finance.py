@@ -126,6 +126,7 @@ def _credit(
     memo: dict[str, Any],
 ) -> None:
     counter, tiers = repo.counter_for_update(session, credit.game_id, credit.currency, credit.developer_id)
+    available_on = occurred_at + timedelta(seconds=portal.settings.revenue_hold_seconds)
     entry, line, counter = credit_entry(
         credit,
         tiers or DEFAULT_TIERS,
@@ -133,14 +134,11 @@ def _credit(
         source_id=credit.key,
         kind=kind,
         occurred_at=occurred_at,
-        memo=memo,
+        memo={**memo, "availableOn": format_timestamp(available_on)},
     )
     if not post(portal, session, entry):
         return  # this sale was credited before (under another event id)
-    hold = timedelta(seconds=portal.settings.revenue_hold_seconds)
-    parked = repo.record_credit(
-        session, line, counter, entry_id=entry.entry_id, available_on=occurred_at + hold
-    )
+    parked = repo.record_credit(session, line, counter, entry_id=entry.entry_id, available_on=available_on)
     for reversal in parked:
         finance_events(portal)(session, Event.from_dict(reversal.event))
 
