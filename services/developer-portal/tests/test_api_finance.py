@@ -384,3 +384,28 @@ def test_scheduled_payouts_pay_the_available_balance_once_on_the_payout_day(port
     [payout] = expect(admin.get("/finance/payouts"), 200)["items"]
     assert payout["scheduled"] is True and payout["amount"] == {"amount": "300.00", "currency": "USD"}
     assert (balance(admin)["available"], balance(admin)["inPayout"]) == ("0.00", "300.00")
+
+
+def test_the_payment_service_marks_a_payout_processing_then_answers(portal, app, db, make_token):
+    admin, developer, _game = paid_studio(portal, app, amount="200.00")
+    payout = expect(
+        admin.post(
+            "/finance/payouts",
+            json={"amount": {"amount": "200.00", "currency": "USD"}},
+            headers={"Idempotency-Key": "processing"},
+        ),
+        201,
+    )
+    payment_service = app.test_client()
+    auth = {
+        "Authorization": f"Bearer {make_token(sub='payment-service', roles=(), scopes=('payouts:process',))}"
+    }
+    path = f"/internal/v1/payouts/{payout['payoutId']}/processing"
+    assert expect(payment_service.post(path, headers=auth), 200)["status"] == "processing"
+    assert expect(payment_service.post(path, headers=auth), 200)["status"] == "processing"  # a retry
+    consume(app, payout_answer(payout, developer["developerId"]))
+    assert expect(admin.get(f"/finance/payouts/{payout['payoutId']}"), 200)["status"] == "completed"
+    assert_error(payment_service.post(path, headers=auth), 409, "CONFLICT")
+    missing = f"/internal/v1/payouts/{uuid.uuid4()}/processing"
+    assert_error(payment_service.post(missing, headers=auth), 404, "NOT_FOUND")
+    assert_error(admin.post(path), 403, "FORBIDDEN")

@@ -12,7 +12,7 @@ from datetime import datetime
 from flask import Response, request, stream_with_context
 
 from developer_portal.api import access
-from developer_portal.api.blueprints import public
+from developer_portal.api.blueprints import internal, public
 from developer_portal.api.schemas import (
     AdjustmentSchema,
     BalancesSchema,
@@ -36,7 +36,7 @@ from developer_portal.db import ledger, repository
 from developer_portal.domain import payouts
 from developer_portal.domain.permissions import PLATFORM_ADMIN, Action
 from developer_portal.usecases import finance
-from gamekeys_platform.auth import require_roles
+from gamekeys_platform.auth import require_roles, require_scopes
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import not_found
 from gamekeys_platform.idempotency import idempotent
@@ -50,6 +50,7 @@ _PAYOUT_REFUSALS = {
     422: "VALIDATION_ERROR: below the payout threshold (BELOW_THRESHOLD, details.threshold)",
 }
 CSV_EXPORT_PAGE = 1000
+SCOPE_PAYOUTS = "payouts:process"
 
 
 def _studio_to_read(developer_id: uuid.UUID | None) -> access.StudioAccess:
@@ -289,3 +290,14 @@ def adjust_balance(body, developer_id):
         currency=amount.currency,
         reason=body["reason"].strip(),
     )
+
+
+@internal.route("/payouts/<uuid:payout_id>/processing", methods=["POST"])
+@error_responses({409: "CONFLICT: the payout is completed or failed already (details.status)"})
+@require_scopes(SCOPE_PAYOUTS)
+@transactional
+@internal.response(200, PayoutSchema)
+def payout_processing(payout_id):
+    """The Payment Service has taken the payout on (scope ``payouts:process``): ``requested`` →
+    ``processing``; repeating it is the same answer. Its outcome still comes on payments.events."""
+    return finance.mark_processing(request_session(), access.actor(), payout_id)

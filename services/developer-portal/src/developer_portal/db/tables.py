@@ -258,7 +258,7 @@ LEDGER_KINDS = (
     "payout_failed",
     "adjustment",
 )
-PAYOUT_STATUSES = ("requested", "completed", "failed")
+PAYOUT_STATUSES = ("requested", "processing", "completed", "failed")
 MONEY = Numeric(20, 4)
 
 ledger_entries = Table(

@@ -22,9 +22,13 @@ from gamekeys_platform.refusals import InvalidValue, Refusal
 
 
 class PayoutStatus(StrEnum):
-    REQUESTED = "requested"
+    REQUESTED = "requested"  # in payout; payout.requested is on its way to the Payment Service
+    PROCESSING = "processing"  # the Payment Service has taken it on (its internal call)
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+OPEN_PAYOUT_STATUSES = frozenset({PayoutStatus.REQUESTED, PayoutStatus.PROCESSING})
 
 
 class Schedule(StrEnum):

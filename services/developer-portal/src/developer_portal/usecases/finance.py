@@ -543,7 +543,7 @@ def _settle_payout(
         raise ContractViolation(f"payout {data.payout_id} is not a payout of studio {data.developer_id}")
     if (payout.amount, payout.currency) != (data.amount.amount, data.amount.currency):
         raise ContractViolation(f"payout {data.payout_id} was for {payout.amount} {payout.currency}")
-    if payout.status != rules.PayoutStatus.REQUESTED:
+    if payout.status not in rules.OPEN_PAYOUT_STATUSES:
         log.info("payout answered again", extra={"payoutId": str(payout.payout_id), "status": payout.status})
         return None
     post(
@@ -607,6 +607,30 @@ def payout_failed(portal: PortalState, session: Session, data: payments.PayoutFa
                 failed_at=data.failed_at,
             ),
         )
+
+
+def mark_processing(session: Session, actor: Actor, payout_id: uuid.UUID) -> dict[str, Any]:
+    """The Payment Service has taken the payout on: ``requested`` → ``processing`` (again: the same
+    answer; once completed or failed: 409 with the status)."""
+    payout = repo.get_payout(session, payout_id, lock=True)
+    if payout is None:
+        raise Refusal("NOT_FOUND", "payout not found", {"payoutId": str(payout_id)})
+    if payout.status == rules.PayoutStatus.REQUESTED:
+        before = payout_document(payout)
+        payout = repo.settle_payout(session, payout_id, status=rules.PayoutStatus.PROCESSING.value)
+        audit(
+            session,
+            actor,
+            developer_id=payout.developer_id,
+            action="payout.processing",
+            entity_type="payout",
+            entity_id=payout_id,
+            before=before,
+            after=payout_document(payout),
+        )
+    elif payout.status != rules.PayoutStatus.PROCESSING:
+        raise Refusal("CONFLICT", f"the payout is {payout.status}", {"status": payout.status})
+    return payout_document(payout)
 
 
 def preview(
