@@ -10,6 +10,9 @@ SERVICE_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.to
 TESTKIT_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard services/*/testkit/pyproject.toml))
 # Packages studios install on their own (the gamekeys CLI): installed editable here too.
 CLIENT_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard clients/*/pyproject.toml))
+# Services with a ClickHouse schema of their own (services/<name>/src/<package>/db/clickhouse_migrations/):
+# `make migrate` also runs `python -m <package>.migrate`.
+CLICKHOUSE_PACKAGES := $(notdir $(patsubst %/db/clickhouse_migrations,%,$(wildcard services/*/src/*/db/clickhouse_migrations)))
 INSTALL_STAMP := $(VENV)/.installed
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
@@ -49,9 +52,10 @@ infra-down: ## Stop the infrastructure this project started (reused PostgreSQL/R
 infra-status: ## Say what is up
 	$(INFRA) status
 
-migrate: install ## Apply every service's Alembic migrations to the local database
+migrate: install ## Apply every service's Alembic migrations to the local database, and ClickHouse's (analytics)
 	@set -a; . deploy/local/env; set +a; \
-	for dir in $(SERVICE_DIRS); do echo "migrating $$dir"; (cd $$dir && ../../$(BIN)/alembic upgrade head) || exit 1; done
+	for dir in $(SERVICE_DIRS); do echo "migrating $$dir"; (cd $$dir && ../../$(BIN)/alembic upgrade head) || exit 1; done; \
+	for package in $(CLICKHOUSE_PACKAGES); do echo "migrating ClickHouse ($$package)"; $(BIN)/python -m $$package.migrate || exit 1; done
 
 run: infra-up migrate ## Bring the whole platform up locally and drive it through its main job
 	$(BIN)/python deploy/local/run.py start

@@ -279,15 +279,8 @@ class EventConsumer:
             reset_request_id(token)
 
     def _dead_letter(self, record, event: Event | None, reason: str) -> bool:
-        headers = [
-            ("consumer", self.name.encode()),
-            ("error", reason[:500].encode()),
-            ("origin", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-        ]
         try:
-            self.dead_letter_producer.send(
-                f"{record.topic}.dlq", key=record.key, value=record.value, headers=headers
-            ).get(timeout=10)
+            send_to_dead_letter(self.dead_letter_producer, record, consumer=self.name, reason=reason)
             if event is not None:
                 with self.db.transaction() as session:
                     session.execute(
@@ -305,5 +298,18 @@ class EventConsumer:
             log.warning("dead-lettering failed, will retry: %s", type(exc).__name__)
             return False
         CONSUMED.labels(self.name, "dead_lettered").inc()
-        log.error("event dead-lettered", extra={"origin": headers[2][1].decode(), "reason": reason[:200]})
         return True
+
+
+def send_to_dead_letter(producer: KafkaProducer, record, *, consumer: str, reason: str) -> None:
+    """Publish ``record`` as it came to ``<topic>.dlq``, with headers naming the consumer, the
+    reason and where it came from; raises when the broker does not acknowledge it (the caller
+    retries rather than settle a record nobody kept)."""
+    origin = f"{record.topic}/{record.partition}/{record.offset}"
+    headers = [
+        ("consumer", consumer.encode()),
+        ("error", reason[:500].encode()),
+        ("origin", origin.encode()),
+    ]
+    producer.send(f"{record.topic}.dlq", key=record.key, value=record.value, headers=headers).get(timeout=10)
+    log.error("event dead-lettered", extra={"origin": origin, "reason": reason[:200]})

@@ -1,0 +1,1 @@
+"""HTTP API: public reports and the internal routes developer-portal calls."""

@@ -1,0 +1,1 @@
+"""Storage: ClickHouse (events, reports) and PostgreSQL (the studio projection)."""

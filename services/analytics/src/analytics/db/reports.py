@@ -1,0 +1,102 @@
+"""The reports' queries on ClickHouse's ``events`` table. Each stays exact before
+ReplacingMergeTree has merged a redelivered event's copies: activation figures group by the
+attempt (the subject), which two copies share; sums of other events read with FINAL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from analytics.db.clickhouse import ClickHouse
+from analytics.domain.events import NIL
+from analytics.domain.reports import (
+    ACTIVATION_TYPES,
+    OUTCOME_RANK,
+    DayCountryCount,
+    GameCount,
+    Period,
+)
+
+_RANK = "multiIf({}, 1)".format(
+    ", ".join(f"type = '{event_type}', {rank}" for event_type, rank in OUTCOME_RANK.items())
+)
+
+# One row per attempt with an event since :start: when it began, the region its player claimed,
+# and the type of its latest event (aliases unlike any column: ClickHouse lets an alias shadow
+# a column in WHERE). Every event of an attempt that began in the period is at or
+# after the period's start, so the filter loses none of them; ``game_filter`` narrows the games.
+_ATTEMPTS = f"""
+    SELECT
+        subject,
+        any(game_id) AS attempt_game,
+        min(occurred_at) AS started_at,
+        argMin(country, occurred_at_us) AS claimed_country,
+        argMax(type, tuple(occurred_at_us, {_RANK})) AS final_type
+    FROM events
+    WHERE type IN %(types)s AND occurred_at >= %(start)s AND game_id != %(nil)s {{game_filter}}
+    GROUP BY subject
+"""  # noqa: S608 - fixed text; values are the driver's parameters
+
+
+def _params(period: Period, **extra) -> dict:
+    return {
+        "types": ACTIVATION_TYPES,
+        "start": _naive(period.start),
+        "end": _naive(period.end),
+        "nil": NIL,
+        **extra,
+    }
+
+
+def _naive(moment: datetime) -> datetime:
+    # The driver sends a datetime as wall-clock text; the columns are UTC.
+    return moment.replace(tzinfo=None)
+
+
+def activations_by_day_and_country(
+    ch: ClickHouse, game_id: uuid.UUID, period: Period
+) -> list[DayCountryCount]:
+    attempts = _ATTEMPTS.format(game_filter="AND game_id = %(game)s")
+    rows = ch.execute(
+        f"""
+        SELECT toDate(started_at, %(tz)s) AS day, claimed_country, final_type, count()
+        FROM ({attempts})
+        WHERE started_at < %(end)s
+        GROUP BY day, claimed_country, final_type
+        """,  # noqa: S608 - fixed text; values are the driver's parameters
+        _params(period, game=game_id, tz=period.zone_name),
+    )
+    return [DayCountryCount(day, country, outcome, count) for day, country, outcome, count in rows]
+
+
+def activations_by_game(ch: ClickHouse, game_ids: list[uuid.UUID] | None, period: Period) -> list[GameCount]:
+    """Per game and outcome; every game when ``game_ids`` is None."""
+    if game_ids == []:
+        return []
+    attempts = _ATTEMPTS.format(game_filter="" if game_ids is None else "AND game_id IN %(games)s")
+    rows = ch.execute(
+        f"""
+        SELECT attempt_game, final_type, count()
+        FROM ({attempts})
+        WHERE started_at < %(end)s
+        GROUP BY attempt_game, final_type
+        """,  # noqa: S608 - fixed text; values are the driver's parameters
+        _params(period, games=tuple(game_ids or ())),
+    )
+    return [GameCount(game, outcome, count) for game, outcome, count in rows]
+
+
+def keys_generated(ch: ClickHouse, game_ids: list[uuid.UUID] | None, period: Period) -> int:
+    """Keys of the batches generated in the period, for these games (every game when None)."""
+    if game_ids == []:
+        return 0
+    game_filter = "" if game_ids is None else "AND game_id IN %(games)s"
+    rows = ch.execute(
+        f"""
+        SELECT sum(quantity)
+        FROM events FINAL
+        WHERE type = 'batch.generated' AND occurred_at >= %(start)s AND occurred_at < %(end)s {game_filter}
+        """,  # noqa: S608 - fixed text; values are the driver's parameters
+        _params(period, games=tuple(game_ids or ())),
+    )
+    return int(rows[0][0] or 0) if rows else 0

@@ -1,0 +1,1 @@
+"""Plain Python: events to rows, report shapes, who may see what."""

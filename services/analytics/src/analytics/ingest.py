@@ -1,0 +1,263 @@
+"""Ingestion: every topic of ARCHITECTURE.md §4 into ClickHouse's ``events`` table, in batches.
+
+One consumer group reads all the topics; each record goes through the pure processor
+(``domain.events.event_row``) and joins the current batch. A batch is inserted when it holds
+``batch_size`` events or its first event is ``batch_seconds`` old, and the Kafka offsets of its
+records are committed only once ClickHouse has acknowledged the insert (getsentry/snuba's
+consumer). A crash before the commit redelivers the batch, and a rebalance may too: the table
+collapses a redelivered event with its first copy (ReplacingMergeTree on the event id, see the
+migration), and the reports read it exactly, so nothing is counted twice and nothing is lost.
+
+An insert that fails is retried after a backoff with the batch kept and the partitions paused
+(the consumer keeps polling, so it stays in its group). An event that is not a valid envelope,
+or breaks its contract, or has no contract goes to ``<topic>.dlq`` with the reason (the
+platform's dead-letter shape, ``gamekeys_platform.consumer.send_to_dead_letter``) and ingestion
+goes on; its offset is committed with the batch it came in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter, Histogram
+
+from analytics.db.clickhouse import ClickHouse
+from analytics.domain.events import COLUMNS, event_row
+from gamekeys_platform.consumer import kafka_consumer, send_to_dead_letter
+from gamekeys_platform.events import Event, MalformedEvent
+from gamekeys_platform.outbox import kafka_producer
+
+log = logging.getLogger("analytics.ingest")
+
+INGESTED = Counter(
+    "analytics_events_ingested_total", "Events inserted into ClickHouse (redeliveries included)"
+)
+DEAD_LETTERED = Counter("analytics_events_dead_lettered_total", "Events sent to <topic>.dlq")
+INSERT_FAILURES = Counter("analytics_insert_failures_total", "Batch inserts that failed and were retried")
+BATCH_SECONDS = Histogram("analytics_batch_insert_seconds", "Time to insert one batch into ClickHouse")
+
+EVENTS_TABLE = "events"
+
+
+class EventSink(Protocol):
+    def insert_events(self, rows: list[dict[str, Any]]) -> None: ...
+
+
+class ClickHouseSink:
+    def __init__(self, clickhouse: ClickHouse) -> None:
+        self.clickhouse = clickhouse
+
+    def insert_events(self, rows: list[dict[str, Any]]) -> None:
+        self.clickhouse.insert(EVENTS_TABLE, COLUMNS, rows)
+
+
+class _Stopping(Exception):
+    """Asked to stop while a record could not be settled: take nothing more from this poll."""
+
+
+@dataclass
+class Batch:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    # Per partition: the first offset the batch holds (where to rewind when it is dropped) and
+    # the offset to commit once it is written.
+    first_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    started_at: float | None = None
+
+    def track(self, partition: TopicPartition, offset: int, now: float) -> None:
+        self.first_offsets.setdefault(partition, offset)
+        self.next_offsets[partition] = offset + 1
+        if self.started_at is None:
+            self.started_at = now
+
+    @property
+    def empty(self) -> bool:
+        return not self.next_offsets
+
+
+class Ingestor:
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        dead_letter_producer: KafkaProducer,
+        sink: EventSink,
+        *,
+        topics: list[str],
+        name: str = "analytics.ingest",
+        batch_size: int = 5_000,
+        batch_seconds: float = 1.0,
+        retry_backoff_seconds: float = 2.0,
+        clock=time.monotonic,
+    ) -> None:
+        self.consumer = consumer
+        self.dead_letter_producer = dead_letter_producer
+        self.sink = sink
+        self.name = name
+        self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
+        self.retry_backoff_seconds = retry_backoff_seconds
+        self.clock = clock
+        self.batch = Batch()
+        self.stop_event = threading.Event()
+        self.consumer.subscribe(topics=topics, listener=_FlushOnRevoke(self))
+
+    @classmethod
+    def connect(
+        cls, sink: EventSink, servers: list[str], *, group: str, topics: list[str], **options: Any
+    ) -> Ingestor:
+        return cls(
+            kafka_consumer(servers, group_id=group, topics=[]),
+            kafka_producer(servers, client_id=f"{group}-dlq"),
+            sink,
+            topics=topics,
+            name=group,
+            **options,
+        )
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        log.info("ingestion started", extra={"consumer": self.name})
+        try:
+            while not self.stop_event.is_set():
+                self.poll_once()
+            self._write_and_commit()  # one last try; what is not written is redelivered
+        finally:
+            self.consumer.close(autocommit=False)
+            self.dead_letter_producer.close(timeout=5)
+            log.info("ingestion stopped", extra={"consumer": self.name})
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def poll_once(self, timeout_ms: int = 500) -> int:
+        """Take what one poll returns into the batch and write the batch when it is due; returns
+        how many records were taken."""
+        if self.batch.started_at is not None:
+            remaining = self.batch.started_at + self.batch_seconds - self.clock()
+            timeout_ms = max(0, min(timeout_ms, int(remaining * 1000)))
+        taken = self._take_all(self.consumer.poll(timeout_ms=timeout_ms))
+        if self._due():
+            self.flush()
+        return taken
+
+    def _due(self) -> bool:
+        batch = self.batch
+        if batch.empty:
+            return False
+        return len(batch.rows) >= self.batch_size or self.clock() - batch.started_at >= self.batch_seconds
+
+    def _take_all(self, polled: dict) -> int:
+        taken = 0
+        try:
+            for partition, records in polled.items():
+                for record in records:
+                    self._take(partition, record)
+                    taken += 1
+        except _Stopping:
+            pass
+        return taken
+
+    def _take(self, partition: TopicPartition, record) -> None:
+        try:
+            row = event_row(Event.from_json(record.value), record.topic)
+        except MalformedEvent as exc:  # ContractViolation included: no retry can mend it
+            self._dead_letter(record, str(exc))
+        else:
+            self.batch.rows.append(row)
+        self.batch.track(partition, record.offset, self.clock())
+
+    def _dead_letter(self, record, reason: str) -> None:
+        while True:
+            try:
+                send_to_dead_letter(self.dead_letter_producer, record, consumer=self.name, reason=reason)
+                DEAD_LETTERED.inc()
+                return
+            except Exception as exc:
+                log.warning("dead-lettering failed, will retry: %s", type(exc).__name__)
+            if self.stop_event.wait(self.retry_backoff_seconds):
+                raise _Stopping
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def flush(self) -> bool:
+        """Write the batch and commit its offsets, retrying the insert until it succeeds or the
+        ingestor is stopped (then nothing is committed and Kafka delivers the batch again)."""
+        while not self._write_and_commit():
+            if self.stop_event.is_set():
+                return False
+            self._wait_keeping_membership()
+        return True
+
+    def _write_and_commit(self) -> bool:
+        batch = self.batch
+        if batch.empty:
+            return True
+        if batch.rows:
+            started = time.perf_counter()
+            try:
+                self.sink.insert_events(batch.rows)
+            except Exception as exc:
+                INSERT_FAILURES.inc()
+                log.warning("insert of %d events failed: %s: %s", len(batch.rows), type(exc).__name__, exc)
+                return False
+            BATCH_SECONDS.observe(time.perf_counter() - started)
+            INGESTED.inc(len(batch.rows))
+        self._commit(batch.next_offsets)
+        self.batch = Batch()
+        self._resume()
+        return True
+
+    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
+        except Exception as exc:  # a rebalance or an outage: the events are redelivered, and collapse
+            log.warning("offset commit failed: %s", type(exc).__name__)
+
+    def _wait_keeping_membership(self) -> None:
+        """Wait out the backoff while polling paused partitions, so the group does not drop this
+        consumer; a partition assigned by a rebalance meanwhile is paused too, but a record it
+        yielded before the pause joins the batch rather than being dropped."""
+        self.consumer.pause(*self.consumer.assignment())
+        deadline = self.clock() + self.retry_backoff_seconds
+        while not self.stop_event.is_set() and self.clock() < deadline:
+            polled = self.consumer.poll(timeout_ms=max(1, int((deadline - self.clock()) * 1000)))
+            self._take_all(polled)
+            self.consumer.pause(*self.consumer.assignment())
+
+    def _resume(self) -> None:
+        paused = self.consumer.paused()
+        if paused:
+            self.consumer.resume(*paused)
+
+    def _drop_batch(self) -> None:
+        """Forget an unwritten batch: rewind its partitions to its first records, so the
+        partitions this consumer keeps deliver them again (the others go to their new owner
+        from the committed offsets)."""
+        for partition, offset in self.batch.first_offsets.items():
+            try:
+                self.consumer.seek(partition, offset)
+            except Exception as exc:  # already unassigned: its new owner starts from the commit
+                log.info("no rewind of %s: %s", partition, type(exc).__name__)
+        self.batch = Batch()
+
+
+class _FlushOnRevoke(ConsumerRebalanceListener):
+    """Before partitions move to another consumer, write what was read from them (one try,
+    inside the poll that rebalances) or else rewind, so no batch straddles two owners."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.ingestor = ingestor
+
+    def on_partitions_revoked(self, revoked) -> None:
+        if not self.ingestor._write_and_commit():
+            self.ingestor._drop_batch()
+
+    def on_partitions_assigned(self, assigned) -> None:
+        pass

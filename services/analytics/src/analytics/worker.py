@@ -1,0 +1,63 @@
+"""The analytics worker: ``python -m analytics.worker``.
+
+Runs, until SIGTERM/SIGINT: the ingestion of every topic into ClickHouse (consumer group
+``analytics.ingest``), the developer.events consumer that keeps the studio projection (the
+access checks), and the platform housekeeping.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from analytics.context import Analytics
+from analytics.db.tables import studio_projection
+from analytics.ingest import ClickHouseSink, Ingestor
+from analytics.settings import get_settings
+from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.workers import Deferred, Loop, event_consumer, housekeeping, run_until_signalled
+
+log = logging.getLogger("analytics.worker")
+
+INGEST_GROUP = "analytics.ingest"
+PROJECTION_CONSUMER = "analytics.developer-projection"
+
+
+def build_loops(ctx: Analytics) -> list[Loop]:
+    settings = ctx.settings
+    servers = settings.kafka_servers
+    return [
+        Deferred(
+            "ingestion",
+            lambda: Ingestor.connect(
+                ClickHouseSink(ctx.clickhouse),
+                servers,
+                group=INGEST_GROUP,
+                topics=settings.ingest_topics,
+                batch_size=settings.ingest_batch_size,
+                batch_seconds=settings.ingest_batch_seconds,
+                retry_backoff_seconds=settings.ingest_retry_backoff_seconds,
+            ),
+        ),
+        event_consumer(
+            "developer.events consumer",
+            ctx.db,
+            servers,
+            group=PROJECTION_CONSUMER,
+            topics=[settings.developer_events_topic],
+            handler=studio_projection.handlers(),
+        ),
+        housekeeping(ctx.db),
+    ]
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.service_name, settings.log_level)
+    ctx = Analytics.from_settings(settings)
+    log.info("analytics worker starting")
+    run_until_signalled(*build_loops(ctx))
+    ctx.db.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Ingestion through the real broker into the real ClickHouse: every topic, batches, offsets
+committed only after the insert, redeliveries and replays that change no figure, bad events
+dead-lettered while ingestion goes on."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import date
+
+import pytest
+from analytics_testkit import activation, at, batch_generated, sale_recorded
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from analytics.db.clickhouse import ClickHouseUnavailable
+from analytics.domain.reports import Period
+from analytics.ingest import ClickHouseSink, Ingestor
+from analytics.usecases import reports
+from gamekeys_platform.contracts import developer
+from gamekeys_platform.events import Event
+
+NOW = at("2026-03-31T12:00:00")
+
+
+def ingestor_for(ctx, servers, topics: dict[str, str], *, sink=None, group=None, **options) -> Ingestor:
+    return Ingestor.connect(
+        sink or ClickHouseSink(ctx.clickhouse),
+        servers,
+        group=group or f"test.analytics.{uuid.uuid4().hex[:8]}",
+        topics=list(topics.values()),
+        **{"batch_size": 1000, "batch_seconds": 0.3, "retry_backoff_seconds": 0.2, **options},
+    )
+
+
+def publish(servers, records: list[tuple[str, Event | bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    for topic, event in records:
+        if isinstance(event, Event):
+            producer.send(topic, key=event.subject.encode(), value=event.to_json())
+        else:
+            producer.send(topic, key=b"bad", value=event)
+    producer.flush(timeout=15)
+    producer.close()
+
+
+def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: float = 60) -> None:
+    """Poll until the offsets committed on ``topics`` cover the ``published`` records they hold
+    (counted, not asked of the broker: the local one's end offsets lag behind its records)."""
+    consumer = ingestor.consumer
+    deadline, committed = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        ingestor.poll_once(timeout_ms=200)
+        if not ingestor.batch.empty or not consumer.assignment():
+            continue
+        partitions = [
+            TopicPartition(t, p) for t in topics.values() for p in consumer.partitions_for_topic(t) or ()
+        ]
+        committed = sum(consumer.committed(tp) or 0 for tp in partitions)
+        if committed >= published:
+            assert committed == published
+            return
+    raise AssertionError(f"the ingestor did not catch up: {committed} of {published} committed")
+
+
+def close(ingestor: Ingestor) -> None:
+    ingestor.consumer.close(autocommit=False)
+    ingestor.dead_letter_producer.close(timeout=5)
+
+
+def figures(ctx, game_id: uuid.UUID) -> dict:
+    period = Period.of(date(2026, 3, 1), date(2026, 3, 31), "Europe/Berlin", now=NOW)
+    report = reports.activation_report(ctx.clickhouse, game_id, period).to_dict()
+    (exact,) = ctx.clickhouse.execute(
+        "SELECT count(), uniqExact(event_id) FROM events FINAL WHERE game_id = %(g)s", {"g": game_id}
+    )
+    return {"report": report, "rowsFinal": exact[0], "distinctEvents": exact[1]}
+
+
+def game_events(game_id: uuid.UUID, developer_id: uuid.UUID) -> list[Event]:
+    held = uuid.uuid4()
+    return [
+        activation(game_id, "activated", at("2026-03-01T10:00:00"), region="DE"),
+        activation(game_id, "activated", at("2026-03-01T23:30:00"), region="FR"),  # the 2nd in Berlin
+        activation(game_id, "failed", at("2026-03-02T08:00:00"), region="DE", reason="REGION_RESTRICTED"),
+        activation(game_id, "blocked", at("2026-03-02T09:00:00"), region="US", reason="FRAUD_DETECTED"),
+        # Held for review, then approved in the same second: one activation, not two attempts.
+        activation(game_id, "pending_review", at("2026-03-03T12:00:00"), activation_id=held),
+        activation(game_id, "activated", at("2026-03-03T12:00:00"), activation_id=held),
+        batch_generated(game_id, developer_id, 500, at("2026-03-01T09:00:00")),
+    ]
+
+
+def test_every_topic_lands_once_and_a_replayed_backlog_changes_no_figure(ctx, kafka_servers, own_topics):
+    game, studio = uuid.uuid4(), uuid.uuid4()
+    events = game_events(game, studio)
+    others = [
+        (own_topics["distribution_events_topic"], sale_recorded(uuid.uuid4(), [uuid.uuid4()], "9.99", NOW)),
+        (
+            own_topics["developer_events_topic"],
+            developer.GameCreated(game_id=game, developer_id=studio, title="G", status="draft").to_event(),
+        ),
+    ]
+    records = [
+        (own_topics["keys_events_topic" if e.type.startswith("batch.") else "activations_events_topic"], e)
+        for e in events
+    ] + others
+    publish(kafka_servers, records)
+
+    ingestor = ingestor_for(ctx, kafka_servers, own_topics)
+    try:
+        drain(ingestor, own_topics, len(records))
+        first = figures(ctx, game)
+        assert first["report"]["totals"] == {
+            "attempts": 5,
+            "activations": 3,
+            "failed": 1,
+            "blocked": 1,
+            "pendingReview": 0,
+            "disputed": 0,
+        }
+        assert [p["activations"] for p in first["report"]["series"][:3]] == [1, 1, 1]  # Berlin days
+        assert first["rowsFinal"] == first["distinctEvents"] == len(events) + 1  # + game.created
+        ids = tuple(str(event.id) for _, event in records)
+        (stored,) = ctx.clickhouse.execute(
+            "SELECT uniqExact(event_id) FROM events WHERE event_id IN %(ids)s", {"ids": ids}
+        )
+        assert stored[0] == len(records)
+
+        # The same events again (a producer's retry, a replayed backlog): read, inserted, collapsed.
+        publish(kafka_servers, records)
+        drain(ingestor, own_topics, 2 * len(records))
+        assert figures(ctx, game) == first
+    finally:
+        close(ingestor)
+
+    # A new consumer group reads every copy from the start: still the same figures.
+    replay = ingestor_for(ctx, kafka_servers, own_topics)
+    try:
+        drain(replay, own_topics, 2 * len(records))
+    finally:
+        close(replay)
+    assert figures(ctx, game) == first
+
+
+class Killed(BaseException):
+    """The process dies here (not an error the ingestor handles)."""
+
+
+class KillingSink:
+    """Inserts for real; on call ``kill_on`` the process "dies" before or after its insert."""
+
+    def __init__(self, sink: ClickHouseSink, *, kill_on: int, after_insert: bool) -> None:
+        self.sink, self.kill_on, self.after_insert, self.calls = sink, kill_on, after_insert, 0
+
+    def insert_events(self, rows) -> None:
+        self.calls += 1
+        if self.calls == self.kill_on and not self.after_insert:
+            raise Killed
+        self.sink.insert_events(rows)
+        if self.calls == self.kill_on:
+            raise Killed
+
+
+@pytest.mark.parametrize(
+    "after_insert", [False, True], ids=["killed before the insert", "killed before the commit"]
+)
+def test_a_consumer_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
+    ctx, kafka_servers, own_topics, after_insert
+):
+    game = uuid.uuid4()
+    events = [
+        activation(game, ("activated", "failed", "blocked")[n % 3], at(f"2026-03-{1 + n % 28:02d}T12:00:00"))
+        for n in range(600)
+    ]
+    publish(kafka_servers, [(own_topics["activations_events_topic"], e) for e in events])
+    group = f"test.analytics.{uuid.uuid4().hex[:8]}"
+
+    sink = KillingSink(ClickHouseSink(ctx.clickhouse), kill_on=2, after_insert=after_insert)
+    doomed = ingestor_for(
+        ctx, kafka_servers, own_topics, sink=sink, group=group, batch_size=100, batch_seconds=60
+    )
+    deadline = time.monotonic() + 60
+    with pytest.raises(Killed):
+        while time.monotonic() < deadline:
+            doomed.poll_once(timeout_ms=200)
+    committed = sum(
+        doomed.consumer.committed(TopicPartition(own_topics["activations_events_topic"], p)) or 0
+        for p in range(3)
+    )
+    assert 100 <= committed < 600  # the first batch is committed, the one in flight is not
+    close(doomed)  # no commit on the way out: a killed process commits nothing
+
+    restarted = ingestor_for(ctx, kafka_servers, own_topics, group=group)
+    try:
+        drain(restarted, own_topics, len(events))
+    finally:
+        close(restarted)
+    result = figures(ctx, game)
+    assert result["distinctEvents"] == result["rowsFinal"] == 600
+    assert result["report"]["totals"] == {
+        "attempts": 600,
+        "activations": 200,
+        "failed": 200,
+        "blocked": 200,
+        "pendingReview": 0,
+        "disputed": 0,
+    }
+
+
+class FlakySink:
+    """ClickHouse unavailable for the first ``failures`` inserts; logs inserts and commits."""
+
+    def __init__(self, sink: ClickHouseSink, failures: int, log: list[str]) -> None:
+        self.sink, self.failures, self.log = sink, failures, log
+
+    def insert_events(self, rows) -> None:
+        if self.failures:
+            self.failures -= 1
+            self.log.append("insert failed")
+            raise ClickHouseUnavailable("connection refused")
+        self.sink.insert_events(rows)
+        self.log.append("inserted")
+
+
+def test_offsets_are_committed_only_after_the_insert_succeeded(ctx, kafka_servers, own_topics):
+    game = uuid.uuid4()
+    events = [activation(game, "activated", at("2026-03-05T12:00:00")) for _ in range(50)]
+    publish(kafka_servers, [(own_topics["activations_events_topic"], e) for e in events])
+    log: list[str] = []
+    ingestor = ingestor_for(
+        ctx, kafka_servers, own_topics, sink=FlakySink(ClickHouseSink(ctx.clickhouse), 3, log)
+    )
+    commit = ingestor.consumer.commit
+
+    def logged_commit(offsets):
+        log.append("commit")
+        return commit(offsets)
+
+    ingestor.consumer.commit = logged_commit
+    try:
+        drain(ingestor, own_topics, len(events))
+    finally:
+        close(ingestor)
+    assert log[:4] == ["insert failed"] * 3 + ["inserted"]
+    assert all(log[i - 1] == "inserted" for i, entry in enumerate(log) if entry == "commit")
+    assert figures(ctx, game)["report"]["totals"]["activations"] == 50
+
+
+def test_bad_events_are_dead_lettered_with_the_reason_and_ingestion_goes_on(ctx, kafka_servers, own_topics):
+    game = uuid.uuid4()
+    good = activation(game, "activated", at("2026-03-06T12:00:00"))
+    broken = Event(
+        type="activation.succeeded", source="activation-gateway", subject="a", data={"gameId": "x"}
+    )
+    unknown = Event(type="fraud.exploded", source="antifraud", subject="b", data={})
+    activations, antifraud, keys = (
+        own_topics[name]
+        for name in ("activations_events_topic", "antifraud_events_topic", "keys_events_topic")
+    )
+    publish(
+        kafka_servers, [(keys, b"not json"), (activations, broken), (antifraud, unknown), (activations, good)]
+    )
+    ingestor = ingestor_for(ctx, kafka_servers, own_topics)
+    try:
+        drain(ingestor, own_topics, 4)
+    finally:
+        close(ingestor)
+    assert figures(ctx, game)["report"]["totals"]["activations"] == 1
+
+    dead = KafkaConsumer(
+        bootstrap_servers=kafka_servers, auto_offset_reset="earliest", consumer_timeout_ms=5000
+    )
+    dead.assign([TopicPartition(f"{topic}.dlq", 0) for topic in (keys, activations, antifraud)])
+    letters = {record.topic: dict(record.headers) for record in dead}
+    dead.close()
+    assert set(letters) == {f"{keys}.dlq", f"{activations}.dlq", f"{antifraud}.dlq"}
+    assert b"not JSON" in letters[f"{keys}.dlq"]["error"]
+    assert b"activation.succeeded" in letters[f"{activations}.dlq"]["error"]
+    assert b"no contract for fraud.exploded" in letters[f"{antifraud}.dlq"]["error"]
+    assert all(headers["consumer"].startswith(b"test.analytics.") for headers in letters.values())
