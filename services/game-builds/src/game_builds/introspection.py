@@ -169,6 +169,6 @@ def _principal(
 def _external(response: ServiceResponse) -> ApiError:
     return ApiError(
         "EXTERNAL_SERVICE_ERROR",
-        f"{SERVICE} refused the call with status {response.status_code}",
+        f"{SERVICE} gave no usable introspection answer (status {response.status_code})",
         {"service": SERVICE, "status": response.status_code},
     )
