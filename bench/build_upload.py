@@ -67,6 +67,8 @@ def environment(url: str, keys_dir: Path, bucket: str) -> dict[str, str]:
         "BUILDS_EVENTS_TOPIC": f"bench.{tag}.builds.events",
         "DEVELOPER_EVENTS_TOPIC": f"bench.{tag}.developer.events",
         "BUILD_POLL_SECONDS": "0.2",
+        # The benchmark pushes with a JWT; no CI key is introspected.
+        "DEVELOPER_PORTAL_URL": os.environ.get("DEVELOPER_PORTAL_URL", "http://127.0.0.1:8001"),
     }
 
 

@@ -31,6 +31,8 @@ from gamekeys_platform.auth import (
     current_principal,
     ensure,
     init_auth,
+    init_opaque_tokens,
+    invalid_token,
     optional_principal,
     require_auth,
     require_role_or_scope,
@@ -899,3 +901,77 @@ def test_the_remembered_tokens_stay_bounded(verifier, make_token):
     for n in range(1100):
         verifier.verify(make_token(sub=f"user-{n}"))
     assert len(verifier._verified) <= 1024
+
+
+# --- opaque tokens (a service's own, e.g. game-builds' CI keys) ----------------------------
+
+
+class FakeKeys:
+    """An opaque-token verifier: ``key_good`` is a key with scope ``keys:read``, other ``key_``
+    tokens are not valid, ``key_down`` is a voucher that cannot be reached."""
+
+    prefixes = ("key_",)
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None]] = []
+
+    def verify(self, token: str, *, client_address: str | None) -> Principal:
+        self.calls.append((token, client_address))
+        if token == "key_down":
+            raise ApiError("SERVICE_UNAVAILABLE", "the key service is unavailable")
+        if token != "key_good":
+            raise invalid_token()
+        return Principal(subject="apikey:1", scopes=frozenset({"keys:read"}), token_type="api_key")
+
+
+@pytest.fixture()
+def keyed(verifier: JwtVerifier):
+    keys = FakeKeys()
+    app = build_app(verifier)
+    init_opaque_tokens(app, keys)
+    return app.test_client(), keys
+
+
+def test_an_opaque_token_goes_to_its_verifier_with_the_client_address(keyed):
+    client, keys = keyed
+    response = client.get("/me", headers=bearer("key_good"), environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert response.status_code == 200
+    assert response.get_json()["subject"] == "apikey:1"
+    assert response.get_json()["isService"] is False  # a key is not a service, whatever its scopes
+    assert keys.calls == [("key_good", "192.0.2.7")]
+
+
+def test_opaque_token_errors_are_the_verifiers(keyed):
+    client, _ = keyed
+    refused = client.get("/me", headers=bearer("key_revoked"))
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "UNAUTHORIZED"
+    down = client.get("/me", headers=bearer("key_down"))
+    assert down.status_code == 503 and down.get_json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    too_long = client.get("/me", headers=bearer("key_" + "x" * 9000))
+    assert too_long.status_code == 401
+
+
+def test_with_opaque_tokens_jwts_still_verify_as_before(keyed, make_token):
+    client, keys = keyed
+    token = make_token(sub=USER_ID, roles=("developer",))
+    assert client.get("/me", headers=bearer(token)).get_json()["subject"] == USER_ID
+    assert client.get("/me", headers=bearer("gkp_unknown_prefix")).status_code == 401
+    assert keys.calls == []
+
+
+def test_an_opaque_principal_passes_scope_checks_by_its_own_scopes(keyed):
+    client, _ = keyed
+    assert client.get("/support-or-reader", headers=bearer("key_good")).status_code == 200
+    assert client.get("/admin", headers=bearer("key_good")).status_code == 403
+
+
+def test_without_an_opaque_verifier_such_tokens_are_just_bad_jwts(client):
+    assert client.get("/me", headers=bearer("key_good")).status_code == 401
+
+
+@pytest.mark.parametrize("prefixes", [(), ("",), ("eyJ",)])
+def test_opaque_prefixes_must_not_catch_jwts(verifier, prefixes):
+    keys = FakeKeys()
+    keys.prefixes = prefixes
+    with pytest.raises(ValueError):
+        init_opaque_tokens(build_app(verifier), keys)

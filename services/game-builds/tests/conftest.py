@@ -12,6 +12,7 @@ import pytest
 from game_builds.app import create_app
 from game_builds.settings import get_settings
 from gamekeys_platform.migrations import upgrade_to_head
+from gamekeys_platform.testing import free_port
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # gb_testkit
@@ -31,6 +32,8 @@ def settings(platform_env, postgres_url, run_id):
         build_min_part_size_bytes=5 * 1024 * 1024,  # SeaweedFS refuses smaller parts (but the last)
         build_first_part_urls=2,
         build_retry_backoff_seconds=0.1,
+        # Nothing listens here: tests of CI keys start a real developer-portal and point an app at it.
+        developer_portal_url=f"http://127.0.0.1:{free_port()}",
     )
 
 

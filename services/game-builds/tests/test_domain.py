@@ -1,10 +1,19 @@
-"""Plain domain rules: part plans, the verdict, the state machine, role rules, clamd answers."""
+"""Plain domain rules: part plans, the verdict, the state machine, role and CI key rules, clamd answers."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from game_builds.domain.access import Action, platform_role_allows, team_role_allows
+from game_builds.domain.access import (
+    Action,
+    key_covers_game,
+    key_scope_for,
+    key_scopes_allow,
+    platform_role_allows,
+    team_role_allows,
+)
 from game_builds.domain.states import BuildStatus, TransitionRefused, check_transition
 from game_builds.domain.uploads import MAX_PARTS, ScanResult, missing_parts, plan_parts, verdict
 from game_builds.scanner import ScannerUnavailable, parse_answer
@@ -51,3 +60,27 @@ def test_clamd_answers():
     assert parse_answer("INSTREAM size limit exceeded. ERROR").outcome == "incomplete"
     with pytest.raises(ScannerUnavailable):
         parse_answer("garbage")
+
+
+def test_a_ci_key_reaches_only_its_own_studios_named_games():
+    studio, game, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    assert key_covers_game(studio, [game], game_id=game, developer_id=studio)
+    assert not key_covers_game(studio, [game], game_id=other, developer_id=studio)
+    # A game named by the key that another studio owns now (it changed hands) is not the key's.
+    assert not key_covers_game(studio, [game], game_id=game, developer_id=uuid.uuid4())
+
+
+@pytest.mark.parametrize(
+    ("scopes", "allowed"),
+    [
+        ({"builds:write"}, {Action.READ, Action.WRITE, Action.WRITE_MEDIA}),
+        ({"builds:read"}, {Action.READ}),
+        ({"builds:read", "builds:write"}, {Action.READ, Action.WRITE, Action.WRITE_MEDIA}),
+        (set(), set()),
+        ({"keys:read"}, set()),
+    ],
+)
+def test_a_ci_keys_scopes_bound_what_it_does(scopes, allowed):
+    assert {action for action in Action if key_scopes_allow(scopes, action)} == allowed
+    assert key_scope_for(Action.READ) == "builds:read"
+    assert key_scope_for(Action.WRITE) == key_scope_for(Action.WRITE_MEDIA) == "builds:write"

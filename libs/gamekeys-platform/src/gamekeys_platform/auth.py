@@ -4,6 +4,10 @@ Tokens are verified against the platform issuer's public key (a PEM or a JWKS UR
 algorithm the configuration names, never the one the token names. A missing or bad token is 401,
 a valid token without the needed role or scope 403. Which studio's games, keys or money a caller
 may touch is the owning service's check; ``ensure`` only makes that check read well.
+
+A service may also accept opaque tokens of its own kind (game-builds: developer-portal's CI API
+keys), recognised by their prefix and handed to the verifier it registers with
+``init_opaque_tokens``; every other bearer token is a JWT as above.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -36,6 +40,8 @@ ROLE_SUPPORT = "support"
 PLATFORM_ROLES = frozenset({ROLE_USER, ROLE_DEVELOPER, ROLE_ADMIN, ROLE_SUPPORT})
 
 EXTENSION_KEY = "gamekeys_auth"
+OPAQUE_EXTENSION_KEY = "gamekeys_auth_opaque"
+TOKEN_TYPE_JWT = "jwt"  # noqa: S105  (a kind of token, not a secret)
 AlgorithmFamily = Literal["RS", "ES"]
 _ALGORITHM_BY_FAMILY: dict[str, str] = {"RS": "RS256", "ES": "ES256"}
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
@@ -58,7 +64,10 @@ class Principal:
 
     A service token (client credentials) carries scopes and no platform roles; a user token
     carries roles. ``is_service`` says which, for logs and services that treat them differently;
-    access checks should ask for the scope or role they need instead.
+    access checks should ask for the scope or role they need instead. ``token_type`` is ``jwt``
+    for the platform issuer's tokens, else what an opaque-token verifier named its kind (say
+    ``api_key``); its scopes are that credential's own, and ``claims`` holds what its verifier
+    learned about it (the games it is limited to, say).
     """
 
     subject: str
@@ -66,10 +75,16 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     email: str | None = None
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    token_type: str = TOKEN_TYPE_JWT
 
     @property
     def is_service(self) -> bool:
-        return bool(self.scopes) and not self.roles
+        return self.token_type == TOKEN_TYPE_JWT and bool(self.scopes) and not self.roles
+
+    @property
+    def is_opaque(self) -> bool:
+        """Proved by an opaque token (an API key), not by a JWT of the platform issuer."""
+        return self.token_type != TOKEN_TYPE_JWT
 
     def has_role(self, *roles: str) -> bool:
         """True if the caller has any of ``roles``."""
@@ -242,8 +257,28 @@ def authentication_required() -> ApiError:
     return ApiError("UNAUTHORIZED", "authentication required", headers={"WWW-Authenticate": "Bearer"})
 
 
+class OpaqueTokenVerifier(Protocol):
+    """Verifies a service's own opaque bearer tokens: those starting with one of ``prefixes``
+    (which no JWT does: a JWT starts with its base64url header, ``eyJ``)."""
+
+    prefixes: tuple[str, ...]
+
+    def verify(self, token: str, *, client_address: str | None) -> Principal:
+        """The caller the token proves (a ``Principal`` whose ``token_type`` is not ``jwt``), or
+        ApiError: UNAUTHORIZED for a token that is not (or no longer) valid, SERVICE_UNAVAILABLE
+        when whoever vouches for it cannot be asked."""
+        ...
+
+
 def init_auth(app: Flask, verifier: JwtVerifier) -> None:
     app.extensions[EXTENSION_KEY] = verifier
+
+
+def init_opaque_tokens(app: Flask, verifier: OpaqueTokenVerifier) -> None:
+    """Accept bearer tokens starting with ``verifier.prefixes`` besides the platform's JWTs."""
+    if not verifier.prefixes or any(not prefix or prefix.startswith("eyJ") for prefix in verifier.prefixes):
+        raise ValueError("opaque token prefixes must be non-empty and unlike a JWT's")
+    app.extensions[OPAQUE_EXTENSION_KEY] = verifier
 
 
 def current_principal() -> Principal:
@@ -254,7 +289,13 @@ def current_principal() -> Principal:
         token = bearer_token()
         if token is None:
             raise authentication_required()
-        principal = current_app.extensions[EXTENSION_KEY].verify(token)
+        opaque: OpaqueTokenVerifier | None = current_app.extensions.get(OPAQUE_EXTENSION_KEY)
+        if opaque is not None and token.startswith(opaque.prefixes):
+            if len(token) > _MAX_TOKEN_LENGTH:
+                raise invalid_token()
+            principal = opaque.verify(token, client_address=request.remote_addr)
+        else:
+            principal = current_app.extensions[EXTENSION_KEY].verify(token)
         g.principal = principal
     return principal
 

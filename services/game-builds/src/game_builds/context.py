@@ -1,5 +1,5 @@
-"""The composition root: settings, database, outbox, and the S3 and clamd clients behind small
-Protocols, so use cases can be tested with fakes."""
+"""The composition root: settings, database, outbox, the S3 and clamd clients behind small
+Protocols, so use cases can be tested with fakes, and developer-portal's key introspection."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from flask import current_app
 
 from game_builds.db.tables import metadata
 from game_builds.domain.uploads import ScanResult
+from game_builds.introspection import KeyIntrospection
 from game_builds.scanner import ClamdScanner
 from game_builds.settings import Settings
 from game_builds.storage import S3Store
@@ -56,6 +57,7 @@ class GameBuilds:
     outbox: Outbox
     store: ObjectStore
     scanner: Scanner
+    keys: KeyIntrospection
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GameBuilds:
@@ -66,6 +68,7 @@ class GameBuilds:
             outbox=Outbox(db, SOURCE, topic=settings.builds_events_topic),
             store=S3Store(settings),
             scanner=ClamdScanner(settings),
+            keys=KeyIntrospection.from_settings(settings),
         )
 
 

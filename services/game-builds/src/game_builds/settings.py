@@ -49,6 +49,14 @@ class Settings(PlatformSettings):
     build_poll_seconds: float = Field(default=2.0, gt=0)
     build_housekeeping_seconds: float = Field(default=300.0, gt=0)
 
+    # developer-portal, which vouches for CI credentials (Bearer gkp_… / gkpt_…) through its
+    # introspection. An answer is trusted this long at most: a revoked key keeps working here no
+    # longer (30 s is the contract's bound); an inactive one is remembered briefly too.
+    developer_portal_url: str = Field(pattern=r"^https?://")
+    developer_portal_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    apikey_cache_seconds: float = Field(default=30.0, ge=0, le=30)
+    apikey_inactive_cache_seconds: float = Field(default=5.0, ge=0, le=30)
+
     clamd_host: str = Field(default="127.0.0.1", min_length=1)
     clamd_port: int = Field(default=3310, ge=1, le=65535)
     clamd_timeout_seconds: float = Field(default=60.0, gt=0)

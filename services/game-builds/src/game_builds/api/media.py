@@ -16,7 +16,7 @@ from game_builds.domain.access import Action
 from game_builds.domain.media import MediaKind, MediaStatus
 from game_builds.usecases import media as usecase
 from gamekeys_platform.app import Blueprint
-from gamekeys_platform.auth import current_principal, require_roles
+from gamekeys_platform.auth import current_principal
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.openapi import error_responses
@@ -29,7 +29,6 @@ blp = Blueprint(
     description="A game's media (screenshots, capsules, trailers): uploads straight to S3, checked",
 )
 
-READERS = ("developer", "admin", "support")
 NOT_FOUND = {404: "NOT_FOUND: no such game or media, or not one of the caller's studios"}
 
 
@@ -56,7 +55,7 @@ def media_dict(asset: Row) -> dict[str, Any]:
 
 
 @blp.route("", methods=["POST"])
-@require_roles("developer", "admin")
+@access.require(Action.WRITE_MEDIA)
 @error_responses(
     {
         **NOT_FOUND,
@@ -94,7 +93,7 @@ def create_media(body, game_id: uuid.UUID):
 
 
 @blp.route("", methods=["GET"])
-@require_roles(*READERS)
+@access.require(Action.READ)
 @error_responses(NOT_FOUND)
 @blp.arguments(s.MediaListQuerySchema, location="query")
 @blp.response(200, s.MediaPageSchema)
@@ -114,7 +113,7 @@ def list_media(query, game_id: uuid.UUID):
 
 
 @blp.route("/<uuid:media_id>/complete", methods=["POST"])
-@require_roles("developer", "admin")
+@access.require(Action.WRITE_MEDIA)
 @error_responses(
     {
         **NOT_FOUND,

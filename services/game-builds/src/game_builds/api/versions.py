@@ -15,7 +15,7 @@ from game_builds.domain.access import Action
 from game_builds.domain.states import BuildStatus
 from game_builds.usecases import uploads
 from gamekeys_platform.app import Blueprint
-from gamekeys_platform.auth import current_principal, require_roles
+from gamekeys_platform.auth import current_principal
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.idempotency import idempotent
 from gamekeys_platform.openapi import error_responses
@@ -28,7 +28,6 @@ blp = Blueprint(
     description="Game versions (builds): uploads straight to S3, verification, scanning",
 )
 
-ROLES = ("developer", "admin", "support")
 NOT_FOUND = {404: "NOT_FOUND: no such game or version, or not one of the caller's studios"}
 
 
@@ -56,7 +55,7 @@ def version_dict(build: Row, parts_received: list[int] | None = None) -> dict[st
 
 
 @blp.route("", methods=["POST"])
-@require_roles("developer", "admin")
+@access.require(Action.WRITE)
 @error_responses(
     {**NOT_FOUND, 409: "CONFLICT: this version exists for this platform", 503: "SERVICE_UNAVAILABLE: S3"}
 )
@@ -94,7 +93,7 @@ def create_version(body, game_id: uuid.UUID):
 
 
 @blp.route("", methods=["GET"])
-@require_roles(*ROLES)
+@access.require(Action.READ)
 @error_responses(NOT_FOUND)
 @blp.arguments(s.VersionListQuerySchema, location="query")
 @blp.response(200, s.VersionPageSchema)
@@ -114,7 +113,7 @@ def list_versions(query, game_id: uuid.UUID):
 
 
 @blp.route("/<uuid:version_id>", methods=["GET"])
-@require_roles(*ROLES)
+@access.require(Action.READ)
 @error_responses({**NOT_FOUND, 503: "SERVICE_UNAVAILABLE: S3 (while uploading)"})
 @blp.response(200, s.VersionSchema)
 def get_version(game_id: uuid.UUID, version_id: uuid.UUID):
@@ -130,7 +129,7 @@ def get_version(game_id: uuid.UUID, version_id: uuid.UUID):
 
 
 @blp.route("/<uuid:version_id>", methods=["PUT"])
-@require_roles("developer", "admin")
+@access.require(Action.WRITE)
 @error_responses(NOT_FOUND)
 @transactional
 @blp.arguments(s.VersionUpdateSchema)
@@ -143,7 +142,7 @@ def update_version(body, game_id: uuid.UUID, version_id: uuid.UUID):
 
 
 @blp.route("/<uuid:version_id>", methods=["DELETE"])
-@require_roles("developer", "admin")
+@access.require(Action.WRITE)
 @error_responses({**NOT_FOUND, 409: "CONFLICT: a ready build stays", 503: "SERVICE_UNAVAILABLE: S3"})
 @transactional
 @blp.response(204)
@@ -156,7 +155,7 @@ def delete_version(game_id: uuid.UUID, version_id: uuid.UUID):
 
 
 @blp.route("/<uuid:version_id>/upload/parts", methods=["POST"])
-@require_roles("developer", "admin")
+@access.require(Action.WRITE)
 @error_responses({**NOT_FOUND, 409: "CONFLICT: the build is not uploading", 503: "SERVICE_UNAVAILABLE: S3"})
 @blp.arguments(s.PartsRequestSchema)
 @blp.response(200, s.PartsSchema)
@@ -176,7 +175,7 @@ def request_parts(body, game_id: uuid.UUID, version_id: uuid.UUID):
 
 
 @blp.route("/<uuid:version_id>/upload/complete", methods=["POST"])
-@require_roles("developer", "admin")
+@access.require(Action.WRITE)
 @error_responses({**NOT_FOUND, 409: "CONFLICT: the upload failed or is gone", 503: "SERVICE_UNAVAILABLE: S3"})
 @idempotent
 @blp.arguments(s.CompleteRequestSchema)
@@ -192,7 +191,7 @@ def complete_upload(body, game_id: uuid.UUID, version_id: uuid.UUID):
 
 
 @blp.route("/<uuid:version_id>/download", methods=["GET"])
-@require_roles(*ROLES)
+@access.require(Action.READ)
 @error_responses({**NOT_FOUND, 409: "CONFLICT: the build is not ready"})
 @blp.response(200, s.DownloadSchema)
 def download(game_id: uuid.UUID, version_id: uuid.UUID):
