@@ -1,8 +1,8 @@
 """What a studio does besides keys, through the gateway: its CI pushes a build with the
-`gamekeys` CLI and it turns ready (an EICAR build is refused), the build goes through preflight,
-review and publishing, and its money: a retailer's sale
-and a store sale (from the local Payment Service stand-in) arrive pending in its balance, the
-hold passes, a payout is requested and completed, each step's events on their topics."""
+`gamekeys` CLI and a per-game CI key and it turns ready (an EICAR build is refused), the build
+goes through preflight, review and publishing; and its money: a retailer's sale and a store sale
+(from the local Payment Service stand-in) arrive pending in its balance, the hold passes, a payout
+is requested and completed, each step's events on their topics."""
 
 from __future__ import annotations
 
@@ -20,12 +20,8 @@ GAMEKEYS = Path(sys.executable).parent / "gamekeys"
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
-def push(studio: pc.Caller, game_id: str, path: Path, version: str, state_dir: Path):
-    env = {
-        **os.environ,
-        "GAMEKEYS_API_URL": pc.GATEWAY,
-        "GAMEKEYS_TOKEN": studio.session.headers["Authorization"].removeprefix("Bearer "),
-    }
+def push(ci_key: str, game_id: str, path: Path, version: str, state_dir: Path):
+    env = {**os.environ, "GAMEKEYS_API_URL": pc.GATEWAY, "GAMEKEYS_API_KEY": ci_key}
     command = [
         str(GAMEKEYS),
         "push",
@@ -51,9 +47,12 @@ def test_a_build_pushed_by_the_cli_through_the_gateway_becomes_ready(events, tmp
         lambda s: s == 200,
         "game-builds",
     )
+    # a CI key for this game alone: the studio's CI holds no user token
+    key = {"name": "e2e CI", "scopes": ["builds:write"], "gameIds": [game["gameId"]]}
+    ci_key = studio.call("POST", "/api/v1/developer/apikeys", 201, json=key)["key"]
     build = tmp_path / "game.bin"
     build.write_bytes(os.urandom(3 * 1024 * 1024))
-    pushed = push(studio, game["gameId"], build, "1.0.0", tmp_path)
+    pushed = push(ci_key, game["gameId"], build, "1.0.0", tmp_path)
     assert pushed.returncode == 0, pushed.stderr[-2000:]
     [version] = studio.call("GET", versions, 200)["items"]
     assert (version["status"], version["version"], version["file"]["size"]) == (
@@ -72,7 +71,7 @@ def test_a_build_pushed_by_the_cli_through_the_gateway_becomes_ready(events, tmp
 
     malware = tmp_path / "setup.exe"
     malware.write_bytes(EICAR)
-    refused = push(studio, game["gameId"], malware, "6.6.6", tmp_path)
+    refused = push(ci_key, game["gameId"], malware, "6.6.6", tmp_path)
     assert refused.returncode == 1 and "malware" in refused.stderr
 
 

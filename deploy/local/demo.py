@@ -66,7 +66,9 @@ def main() -> None:
         info = studio.call("GET", f"/api/v1/keys/{key['id']}", 200)
         print(f"  {key['key']}  stored as {info.get('maskedKey') or info.get('key')}  ({info['status']})")
 
-    step("The studio's CI pushes a build with `gamekeys push`; it is verified, scanned and ready")
+    step(
+        "The studio's CI pushes a build with `gamekeys push` and a CI key; it is verified, scanned and ready"
+    )
     version_id = push_builds(studio, game)
 
     step(
@@ -183,8 +185,16 @@ EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
 def push_builds(studio: Caller, game: dict) -> str:
-    """A 32 MiB build pushed by the CLI a studio's CI installs (progress on the terminal), then
-    the EICAR test file pushed as a build, which the scan refuses; returns the ready build's id."""
+    """The studio's admin makes a CI key for this game alone; with it, the CLI a studio's CI
+    installs pushes a 32 MiB build (progress on the terminal), then the EICAR test file as a build,
+    which the scan refuses; returns the ready build's id."""
+    ci_key = studio.call(
+        "POST",
+        "/api/v1/developer/apikeys",
+        201,
+        json={"name": "demo CI", "scopes": ["builds:write"], "gameIds": [game["gameId"]]},
+    )
+    print(f"  CI key {ci_key['prefix']}…{ci_key['last4']} for this game, builds:write (shown once)")
     with tempfile.TemporaryDirectory() as scratch:
         build, eicar = Path(scratch) / "game-1.0.0.zip", Path(scratch) / "not-a-game.exe"
         build.write_bytes(os.urandom(32 * 1024 * 1024))
@@ -192,7 +202,7 @@ def push_builds(studio: Caller, game: dict) -> str:
         env = {
             **os.environ,
             "GAMEKEYS_API_URL": GATEWAY,
-            "GAMEKEYS_TOKEN": studio.session.headers["Authorization"].removeprefix("Bearer "),
+            "GAMEKEYS_API_KEY": ci_key["key"],
         }
         push = [str(Path(sys.executable).parent / "gamekeys"), "push", "--game", game["gameId"]]
         push += ["--platform", "windows", "--state-dir", scratch]
