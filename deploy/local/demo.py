@@ -111,6 +111,18 @@ def main() -> None:
         outcomes = list(pool.map(lambda n: redeem(sold_keys[n], f"192.0.2.{n + 1}", "DE")[0], range(100)))
     print(f"  {dict(Counter(outcomes))}")
 
+    step("The studio's activation report (analytics: every event in ClickHouse, counted once)")
+    report = wait_for(
+        lambda: studio.call("GET", f"/api/v1/analytics/games/{game['gameId']}", 200),
+        lambda body: body["totals"]["attempts"] >= 100,
+        "the activations to reach analytics",
+    )
+    countries = ", ".join(f"{c['country']} {c['activations']}" for c in report["countries"][:3])
+    totals = report["totals"]
+    print(
+        f"  last 30 days: {totals['activations']} activations of {totals['attempts']} attempts; {countries}"
+    )
+
     step("An attacker guessing keys is stopped")
     attacker, seen = Caller(token(str(uuid.uuid4()), roles=["user"])), []
     # A new address and rig each run: lockouts last an hour, and a second `make run` within it
