@@ -76,9 +76,11 @@ bench: run ## Run the benchmarks under bench/ (against the running platform) and
 	$(INFRA) bench-tools
 	@for script in $(BENCHMARKS); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-lint: install ## ruff: lint and formatting check
+lint: install ## ruff (lint, formatting), docker-compose.yml against the Compose spec, hadolint on the Dockerfiles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/hadolint services/*/Dockerfile
 
 # The production-like render has Prometheus Operator objects, whose schemas kubernetes-validate lacks
 # (--no-warn): helm/check_monitoring.py checks those (and the dashboards) instead.
