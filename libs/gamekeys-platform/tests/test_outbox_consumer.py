@@ -445,3 +445,32 @@ def test_a_consumer_stopped_while_joining_leaves_its_group_usable(db, kafka_serv
     finally:
         second.consumer.close(autocommit=False)
         second.dead_letter_producer.close(timeout=5)
+
+
+def lag(consumer: EventConsumer, topic: str) -> float | None:
+    return REGISTRY.get_sample_value(
+        "events_consumer_lag", {"consumer": consumer.name, "topic": topic, "partition": "0"}
+    )
+
+
+def test_the_lag_gauge_follows_what_the_member_has_left_to_consume(db, kafka_servers, one_partition_topic):
+    events = [widget() for _ in range(30)]
+    send(kafka_servers, one_partition_topic, events)
+    consumer = consumer_of(db, kafka_servers, one_partition_topic, RecordingHandler())
+    # Every outcome is exported at 0 from the start, so an alert on increase() sees the first one.
+    assert consumed(consumer, "dead_lettered") == 0.0
+    kafka_poll = consumer.consumer.poll
+    consumer.consumer.poll = lambda **options: kafka_poll(**{**options, "max_records": 10})
+    try:
+        settled = 0
+        while settled == 0:
+            settled = consumer.poll_once(timeout_ms=500)
+        consumer._lag_refreshed = 0.0  # refresh now, not after LAG_REFRESH_SECONDS
+        consumer._refresh_lag()
+        assert lag(consumer, one_partition_topic) == len(events) - settled > 0
+        settle(consumer, len(events) - settled)
+        consumer._lag_refreshed = 0.0
+        consumer._refresh_lag()
+        assert lag(consumer, one_partition_topic) == 0
+    finally:
+        close(consumer)

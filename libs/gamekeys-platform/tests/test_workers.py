@@ -10,10 +10,12 @@ import threading
 import time
 import uuid
 
+import requests
 from sample_service import events as sample_events
 from sqlalchemy import func, insert, select
 
 from gamekeys_platform.events import Event
+from gamekeys_platform.testing import free_port, wait_until_answering
 from gamekeys_platform.workers import Deferred, housekeeping
 
 
@@ -98,6 +100,27 @@ def test_worker_process_stops_cleanly_on_sigterm(tmp_path):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
     assert stopped.read_text() == "stopped"
+
+
+def test_worker_process_serves_its_metrics_on_the_port_it_is_given():
+    port = free_port()
+    script = textwrap.dedent(
+        f"""
+        from prometheus_client import Counter
+        from gamekeys_platform.workers import PeriodicTask, run_until_signalled
+
+        ticks = Counter("test_worker_ticks", "ticks")
+        run_until_signalled(PeriodicTask("tick", ticks.inc, interval_seconds=0.05), metrics_port={port})
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/metrics", process, timeout=30)
+        body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "test_worker_ticks_total" in body
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
 
 
 def test_deferred_loop_is_built_once_its_dependency_answers():

@@ -1,4 +1,5 @@
-"""The ``gamekeys`` command line for local development (ARCHITECTURE.md §3): dev tokens and keys.
+"""The ``gamekeys`` command line for local development (ARCHITECTURE.md §3): dev tokens and keys
+(the operator commands, ``dlq``, ``outbox``, ``consumers``, are ``opscli``'s).
 
 Each subcommand is one entry of ``COMMANDS`` (help, arguments, run) and an entry point of the
 ``gamekeys.commands`` group (pyproject.toml), through which the ``gamekeys`` command of
@@ -27,14 +28,17 @@ class Command:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from gamekeys_platform.opscli import COMMANDS as OPERATOR_COMMANDS  # it imports Command from here
+
+    commands = {**COMMANDS, **OPERATOR_COMMANDS}
     parser = argparse.ArgumentParser(prog="gamekeys", description="Game Keys Platform developer tools.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, command in COMMANDS.items():
+    for name, command in commands.items():
         subparser = subparsers.add_parser(name, help=command.help, description=command.help)
         command.add_arguments(subparser)
         subparser.set_defaults(subparser=subparser)
     args = parser.parse_args(argv)
-    return COMMANDS[args.command].run(args, args.subparser)
+    return commands[args.command].run(args, args.subparser)
 
 
 def _add_token_arguments(parser: argparse.ArgumentParser) -> None:

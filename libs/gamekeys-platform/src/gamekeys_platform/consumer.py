@@ -34,7 +34,7 @@ from typing import Any
 import sqlalchemy.exc
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -49,6 +49,11 @@ log = logging.getLogger("gamekeys.consumer")
 EventHandler = Callable[[Session, Event], None]
 
 CONSUMED = Counter("events_consumed_total", "Events handled", ["consumer", "outcome"])
+OUTCOMES = ("processed", "duplicate", "ignored", "dead_lettered")
+# Records between this member's position and the partition's end, as of its last fetch: the
+# consumer-lag alert and dashboard read it (`gamekeys consumers lag` asks the broker instead).
+LAG = Gauge("events_consumer_lag", "Records not yet consumed", ["consumer", "topic", "partition"])
+LAG_REFRESH_SECONDS = 5.0
 
 _TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
 
@@ -101,6 +106,11 @@ class EventConsumer:
         self.failures: dict[uuid.UUID, int] = {}
         self._claim = insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id)
         self.stop_event = threading.Event()
+        self._lag_partitions: set[TopicPartition] = set()
+        self._lag_refreshed = 0.0
+        # Every outcome's series exists from the start at 0, so increase() sees a first dead letter.
+        for outcome in OUTCOMES:
+            CONSUMED.labels(name, outcome)
 
     @classmethod
     def connect(
@@ -165,7 +175,31 @@ class EventConsumer:
                 settled += len(records)
             else:
                 settled += self._settle_one_by_one(partition, records)
+        self._refresh_lag()
         return settled
+
+    def _refresh_lag(self) -> None:
+        """Set the lag gauge from what the fetches already told (no request of its own), every
+        few seconds; partitions this member no longer has are dropped from it."""
+        now = time.monotonic()
+        if now - self._lag_refreshed < LAG_REFRESH_SECONDS:
+            return
+        self._lag_refreshed = now
+        assigned = set(self.consumer.assignment())
+        for gone in self._lag_partitions - assigned:
+            LAG.remove(self.name, gone.topic, str(gone.partition))
+        self._lag_partitions &= assigned
+        for partition in assigned:
+            end = self.consumer.highwater(partition)
+            if end is None:
+                continue  # nothing fetched from it yet
+            try:
+                position = self.consumer.position(partition)
+            except Exception as exc:  # a rebalance in flight: next time
+                log.debug("no position for %s: %s", partition, type(exc).__name__)
+                continue
+            LAG.labels(self.name, partition.topic, str(partition.partition)).set(max(end - position, 0))
+            self._lag_partitions.add(partition)
 
     def _settle_one_by_one(self, partition: TopicPartition, records) -> int:
         settled, next_offset = 0, None

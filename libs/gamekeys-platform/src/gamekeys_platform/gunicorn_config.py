@@ -12,6 +12,9 @@ worker): left to the collector, every full collection walks them all with the GI
 from __future__ import annotations
 
 import gc
+import os
+
+from prometheus_client import multiprocess
 
 workers = 2
 threads = 8
@@ -21,3 +24,9 @@ graceful_timeout = 10
 def post_worker_init(worker) -> None:
     gc.collect()  # what loading left as garbage is freed, not frozen
     gc.freeze()
+
+
+def child_exit(_server, worker) -> None:
+    # A dead worker's live gauges (geoip_data_*) must not linger in the multiprocess directory.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

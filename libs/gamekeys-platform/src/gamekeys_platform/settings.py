@@ -53,6 +53,8 @@ class PlatformSettings(BaseSettings):
     service_token_signing_key_file: Path | None = None
 
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # Where a worker process serves /metrics (unset: it serves none; the API has its own route).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
     @model_validator(mode="after")

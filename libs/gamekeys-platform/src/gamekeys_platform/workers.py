@@ -2,7 +2,9 @@
 
 Every loop has ``run_forever()`` and ``stop()``; ``run_until_signalled`` runs them on threads
 and stops them all on SIGTERM/SIGINT, so Kubernetes and ``make stop`` shut workers down
-cleanly: the current batch finishes, offsets are committed, connections closed.
+cleanly: the current batch finishes, offsets are committed, connections closed. With a
+``metrics_port`` (``WORKER_METRICS_PORT``) the process serves its Prometheus metrics there: the
+outbox relay's backlog, the consumers' counts and lag live in the worker, not in the API.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Protocol
 
+from prometheus_client import start_http_server
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 
@@ -31,7 +34,7 @@ class Loop(Protocol):
     def stop(self) -> None: ...
 
 
-def run_until_signalled(*loops: Loop) -> None:
+def run_until_signalled(*loops: Loop, metrics_port: int | None = None) -> None:
     stopping = threading.Event()
 
     def request_stop(signum, _frame) -> None:
@@ -40,6 +43,9 @@ def run_until_signalled(*loops: Loop) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    if metrics_port:
+        start_http_server(metrics_port)
+        log.info("serving metrics", extra={"port": metrics_port})
     threads = [
         threading.Thread(target=loop.run_forever, name=type(loop).__name__, daemon=True) for loop in loops
     ]

@@ -69,7 +69,7 @@ def main() -> None:
     configure_logging(settings.service_name, settings.log_level)
     gw = Gateway.from_settings(settings)
     log.info("activation-gateway worker starting")
-    run_until_signalled(*build_loops(settings, gw))
+    run_until_signalled(*build_loops(settings, gw), metrics_port=settings.worker_metrics_port)
     gw.db.dispose()
 
 

@@ -42,7 +42,7 @@ def main() -> None:
     configure_logging(settings.service_name, settings.log_level)
     af = Antifraud.from_settings(settings)
     log.info("antifraud worker starting")
-    run_until_signalled(*build_loops(af))
+    run_until_signalled(*build_loops(af), metrics_port=settings.worker_metrics_port)
     af.db.dispose()
 
 

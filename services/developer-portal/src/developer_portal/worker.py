@@ -94,7 +94,7 @@ def main() -> None:
     loops = build_loops(settings, db)
     log.info("worker started", extra={"loops": [type(loop).__name__ for loop in loops]})
     try:
-        run_until_signalled(*loops)
+        run_until_signalled(*loops, metrics_port=settings.worker_metrics_port)
     finally:
         db.dispose()
 

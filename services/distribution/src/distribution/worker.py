@@ -59,7 +59,7 @@ def main() -> None:
     configure_logging(settings.service_name, settings.log_level)
     db = Database.from_settings(settings, metadata=metadata)
     log.info("distribution worker starting")
-    run_until_signalled(*build_loops(settings, db))
+    run_until_signalled(*build_loops(settings, db), metrics_port=settings.worker_metrics_port)
     db.dispose()
 
 

@@ -80,7 +80,7 @@ def main() -> None:
     configure_logging(settings.service_name, settings.log_level)
     gb = GameBuilds.from_settings(settings)
     log.info("game-builds worker starting")
-    run_until_signalled(*build_loops(gb))
+    run_until_signalled(*build_loops(gb), metrics_port=settings.worker_metrics_port)
     gb.db.dispose()
 
 

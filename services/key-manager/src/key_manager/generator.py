@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import sqlalchemy.exc
+from prometheus_client import Counter
 from sqlalchemy import Row
 
 from key_manager.context import KeyManager
@@ -31,6 +32,11 @@ from key_manager.usecases import batches as batch_usecases
 from key_manager.usecases.batches import NOTIFY_CHANNEL
 
 log = logging.getLogger("key_manager.generator")
+
+# The alert on batch generation failures (helm chart's PrometheusRule) reads this.
+BATCHES = Counter("key_batches_generated_total", "Asynchronous batches finished, by outcome", ["outcome"])
+for _outcome in ("completed", "failed"):
+    BATCHES.labels(_outcome)  # present at 0 from the start, so increase() sees the first failure
 
 
 def plan_from_row(batch: Row) -> BatchPlan:
@@ -135,6 +141,7 @@ class BatchGenerator:
             self._fail(batch.id, f"generation failed ({type(exc).__name__})")
             return
         elapsed = (datetime.now(UTC) - started).total_seconds()
+        BATCHES.labels("completed").inc()
         log.info(
             "batch generated",
             extra={"batchId": str(batch.id), "quantity": batch.total_keys, "seconds": elapsed},
@@ -143,6 +150,7 @@ class BatchGenerator:
     def _fail(self, batch_id: uuid.UUID, reason: str) -> None:
         with self.km.db.transaction() as session:
             batch_usecases.fail_generation(self.km, session, batch_id, reason)
+        BATCHES.labels("failed").inc()
         log.warning("batch failed", extra={"batchId": str(batch_id), "reason": reason})
 
     def _wait(self) -> None:

@@ -52,7 +52,7 @@ def main() -> None:
     configure_logging(settings.service_name, settings.log_level)
     km = KeyManager.from_settings(settings)
     log.info("key-manager worker starting")
-    run_until_signalled(*build_loops(km))
+    run_until_signalled(*build_loops(km), metrics_port=settings.worker_metrics_port)
     km.db.dispose()
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import redis
+from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
 from antifraud import events
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
     from antifraud.context import Antifraud
 
 log = logging.getLogger("antifraud.analysis")
+
+# The fraud decisions dashboard (helm chart) reads it; counted as decided, before the commit.
+ASSESSMENTS = Counter(
+    "antifraud_assessments_total",
+    "Assessments by action and risk level",
+    ["action", "risk_level", "degraded"],
+)
 
 
 @dataclass(slots=True)
@@ -126,6 +134,7 @@ def assess(af: Antifraud, session: Session, request: dict[str, Any]) -> Assessme
         degraded=velocity is None,
     )
     af.outbox.add(session, events.assessed(assessment_id, request, decision, rule_set.version))
+    ASSESSMENTS.labels(decision.action, decision.risk_level, str(velocity is None).lower()).inc()
     case_id = None
     if decision.action == "REVIEW":
         case_id = repo.open_case(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from prometheus_client import Counter
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,8 @@ from gamekeys_platform.refusals import Refusal
 
 if TYPE_CHECKING:
     from antifraud.context import Antifraud
+
+CASE_DECISIONS = Counter("antifraud_case_decisions_total", "Review cases decided", ["decision"])
 
 
 def decide_case(
@@ -30,4 +33,5 @@ def decide_case(
         raise Refusal("CONFLICT", f"the case is already {existing.status}", {"status": existing.status})
     row = repo.decide_case(session, case_id, decision=decision, note=note, actor=actor)
     af.outbox.add(session, events.case_decided(row))
+    CASE_DECISIONS.labels(decision).inc()
     return row
