@@ -127,3 +127,15 @@ def test_key_lifecycle(caller, events, seen_keys):
     assert events.wait("keys.events", "key.activated", subject=key["id"])[0]["data"]["userId"] == player_id
     history = player.call("GET", f"/api/v1/activations/users/{player_id}/history", 200)["items"]
     assert [record["status"] for record in history] == ["activated"]
+
+    # The studio's activation report: every attempt above counted once, by outcome and country
+    # (analytics reads every topic into ClickHouse; a review that ends approved is one activation).
+    report = pc.wait_for(
+        lambda: studio.call("GET", f"/api/v1/analytics/games/{game_id}", 200),
+        lambda body: body["totals"]["activations"] >= 6 and body["totals"]["failed"] >= 1,
+        "the redemptions to reach analytics",
+    )
+    assert report["totals"]["pendingReview"] == 0
+    assert {row["country"] for row in report["countries"]} >= {"DE"}
+    stranger = caller(roles=["developer"])
+    stranger.call("GET", f"/api/v1/analytics/games/{game_id}", 404)
