@@ -254,3 +254,11 @@ def test_payout_details_are_checked_and_masked():
         payouts.check_details(payouts.Method.PAYPAL, {"email": "a@b.c", "iban": "x"})
     with pytest.raises(InvalidValue):
         payouts.check_details(payouts.Method.BANK_TRANSFER, {"accountHolder": "x"})
+
+
+def test_the_payout_state_machine():
+    S = payouts.PayoutStatus
+    assert payouts.can_move("requested", S.PROCESSING) and payouts.can_move("requested", S.COMPLETED)
+    assert payouts.can_move("processing", S.FAILED)
+    assert not payouts.can_move("processing", S.PROCESSING)  # taken on once
+    assert not any(payouts.can_move(final, target) for final in ("completed", "failed") for target in S)

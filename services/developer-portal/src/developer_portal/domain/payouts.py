@@ -28,7 +28,18 @@ class PayoutStatus(StrEnum):
     FAILED = "failed"
 
 
-OPEN_PAYOUT_STATUSES = frozenset({PayoutStatus.REQUESTED, PayoutStatus.PROCESSING})
+# The payout state machine: the Payment Service may answer before or after saying it took the
+# payout on; completed and failed are final.
+PAYOUT_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
+    PayoutStatus.REQUESTED: frozenset({PayoutStatus.PROCESSING, PayoutStatus.COMPLETED, PayoutStatus.FAILED}),
+    PayoutStatus.PROCESSING: frozenset({PayoutStatus.COMPLETED, PayoutStatus.FAILED}),
+    PayoutStatus.COMPLETED: frozenset(),
+    PayoutStatus.FAILED: frozenset(),
+}
+
+
+def can_move(current: str, target: PayoutStatus) -> bool:
+    return target in PAYOUT_TRANSITIONS[PayoutStatus(current)]
 
 
 class Schedule(StrEnum):

@@ -543,7 +543,7 @@ def _settle_payout(
         raise ContractViolation(f"payout {data.payout_id} is not a payout of studio {data.developer_id}")
     if (payout.amount, payout.currency) != (data.amount.amount, data.amount.currency):
         raise ContractViolation(f"payout {data.payout_id} was for {payout.amount} {payout.currency}")
-    if payout.status not in rules.OPEN_PAYOUT_STATUSES:
+    if not rules.can_move(payout.status, outcome["status"]):
         log.info("payout answered again", extra={"payoutId": str(payout.payout_id), "status": payout.status})
         return None
     post(
@@ -575,7 +575,7 @@ def payout_completed(
         to=Bucket.PAID_OUT,
         at=data.completed_at,
         memo={"reference": data.reference},
-        status=rules.PayoutStatus.COMPLETED.value,
+        status=rules.PayoutStatus.COMPLETED,
         completed_at=data.completed_at,
         reference=data.reference,
     )
@@ -591,7 +591,7 @@ def payout_failed(portal: PortalState, session: Session, data: payments.PayoutFa
         to=Bucket.AVAILABLE,
         at=data.failed_at,
         memo={"reason": data.reason},
-        status=rules.PayoutStatus.FAILED.value,
+        status=rules.PayoutStatus.FAILED,
         failed_at=data.failed_at,
         failure_reason=data.reason,
     )
@@ -615,9 +615,9 @@ def mark_processing(session: Session, actor: Actor, payout_id: uuid.UUID) -> dic
     payout = repo.get_payout(session, payout_id, lock=True)
     if payout is None:
         raise Refusal("NOT_FOUND", "payout not found", {"payoutId": str(payout_id)})
-    if payout.status == rules.PayoutStatus.REQUESTED:
+    if rules.can_move(payout.status, rules.PayoutStatus.PROCESSING):
         before = payout_document(payout)
-        payout = repo.settle_payout(session, payout_id, status=rules.PayoutStatus.PROCESSING.value)
+        payout = repo.settle_payout(session, payout_id, status=rules.PayoutStatus.PROCESSING)
         audit(
             session,
             actor,
