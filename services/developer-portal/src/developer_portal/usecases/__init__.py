@@ -12,5 +12,7 @@ authorize the caller first and pass the rows they resolved.
 - ``apikeys``: create, list, revoke, roll CI API keys, revoke those of a departing member,
   introspect a key or upload token, the worker's apikey.expiring notices;
 - ``trusted_publishing``: trust a CI identity, list, delete, exchange an identity token for an
-  upload token.
+  upload token;
+- ``finance`` (a package): the ledger's entries, what sales and store revenue post and the
+  release of holds, payouts and their settings, the platform admins' levers.
 """
