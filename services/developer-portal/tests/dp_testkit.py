@@ -19,6 +19,7 @@ from developer_portal.db.tables import audit_log
 from developer_portal.usecases.finance import finance_events, release_holds
 from gamekeys_platform.contracts import contract_for, distribution, payments
 from gamekeys_platform.contracts.base import Money
+from gamekeys_platform.currencies import minor_unit
 from gamekeys_platform.errors import format_timestamp
 from gamekeys_platform.events import Event
 
@@ -232,10 +233,11 @@ def retailer_sale(
     retailer_id: uuid.UUID | None = None,
     sold_at: datetime | None = None,
 ) -> Event:
-    """A sale.recorded as distribution writes it: gross, commission (half up) and net."""
+    """A sale.recorded as distribution writes it: gross, commission (half up to the currency's
+    minor unit) and net."""
     price = Decimal(unit_price)
     gross = price * quantity
-    commission = (gross * Decimal(commission_rate)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    commission = (gross * Decimal(commission_rate)).quantize(minor_unit(currency), ROUND_HALF_UP)
     return distribution.SaleRecorded(
         sale_id=uuid.uuid4(),
         retailer_id=retailer_id or uuid.uuid4(),

@@ -42,11 +42,8 @@ def test_random_money_flows_conserve_every_cent(portal, app, db):
         roll = rng.random()
         currency = rng.choice(("USD", "EUR", "JPY"))
         if roll < 0.35:
-            # distribution rounds to the cent whatever the currency, so retailers sell in
-            # currencies of two decimals here (the store in JPY too)
-            currency = rng.choice(("USD", "EUR"))
             quantity = rng.randint(1, 5)
-            price = f"{rng.randint(99, 9999) / 100:.2f}"
+            price = str(rng.randint(100, 9999)) if currency == "JPY" else f"{rng.randint(99, 9999) / 100:.2f}"
             sale = retailer_sale(
                 rng.choice(games),
                 quantity=quantity,

@@ -73,19 +73,42 @@ def test_credentials_are_random_and_long():
 
 
 def test_totals_round_commission_half_up_and_add_up():
-    result = totals(Decimal("19.99"), 3, Decimal("0.15"))
+    result = totals(Decimal("19.99"), 3, Decimal("0.15"), "USD")
     assert result.gross == Decimal("59.97")
     assert result.commission == Decimal("9.00")  # 8.9955 → 9.00
     assert result.net == Decimal("50.97")
     assert result.gross == result.commission + result.net
-    small = totals(Decimal("0.05"), 1, Decimal("0.1"))
+    small = totals(Decimal("0.05"), 1, Decimal("0.1"), "USD")
     assert (small.commission, small.net) == (Decimal("0.01"), Decimal("0.04"))
+    # in the currency's minor units: whole yen, three decimals of dinar
+    yen = totals(Decimal("1999"), 1, Decimal("0.15"), "JPY")
+    assert (yen.commission, yen.net) == (Decimal("300"), Decimal("1699"))  # 299.85 → 300
+    dinar = totals(Decimal("1.999"), 1, Decimal("0.15"), "KWD")
+    assert (dinar.commission, dinar.net) == (Decimal("0.300"), Decimal("1.699"))
 
 
-@pytest.mark.parametrize("amount", ["0", "-1", "0.001", "1000000", "NaN"])
-def test_bad_prices(amount):
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [
+        ("0", "USD"),
+        ("-1", "USD"),
+        ("0.001", "USD"),
+        ("1000000", "USD"),
+        ("NaN", "USD"),
+        ("19.99", "JPY"),
+        ("1.0001", "KWD"),
+        ("10", "XAU"),
+        ("10", "ZZZ"),
+    ],
+)
+def test_bad_prices(amount, currency):
     with pytest.raises(InvalidValue):
-        check_price(Decimal(amount))
+        check_price(Decimal(amount), currency)
+
+
+def test_prices_are_exact_in_their_currency():
+    assert check_price(Decimal("1500"), "JPY") == Decimal("1500")
+    assert check_price(Decimal("1.250"), "KWD") == Decimal("1.250")
 
 
 def test_sales_report_per_currency_with_returns():

@@ -259,6 +259,8 @@ def test_bad_sales_write_nothing(client, stocked, counts):
         {**good, "price": {"amount": "1.001", "currency": "USD"}},
         {**good, "price": {"amount": "1", "currency": "usd"}},
         {**good, "price": {"amount": 1.5, "currency": "USD"}},
+        {**good, "price": {"amount": "19.99", "currency": "JPY"}},  # no cents in yen
+        {**good, "price": {"amount": "19.99", "currency": "ZZZ"}},
         {**good, "soldAt": "2026-01-01T00:00:00"},
         {**good, "soldAt": (datetime.now(UTC) + timedelta(days=3 * 365)).isoformat()},
         {**good, "soldAt": (datetime.now(UTC) - timedelta(days=91)).isoformat()},
@@ -272,7 +274,7 @@ def test_bad_sales_write_nothing(client, stocked, counts):
         SALES, json={**good, "price": {"amount": "1.001", "currency": "USD"}}, headers=token
     )
     assert too_fine.get_json()["error"]["details"]["fields"]["json"] == {
-        "price": {"amount": ["has more than 2 decimal places"]}
+        "price": {"amount": ["has more decimal places than USD has (0.01)"]}
     }
     in_a_year = {**good, "soldAt": (datetime.now(UTC) + timedelta(days=365)).isoformat()}
     assert client.post(SALES, json=in_a_year, headers=token).get_json()["error"]["details"]["fields"][
@@ -281,6 +283,23 @@ def test_bad_sales_write_nothing(client, stocked, counts):
     unknown = client.post(SALES, json=sale([{"keyId": str(uuid.uuid4())}]), headers=token)
     assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "KEY_NOT_FOUND"
     assert counts() == before
+
+
+def test_a_yen_sale_is_in_whole_yen(client, make_game, make_retailer, allocate, retailer_token, events_of):
+    game = make_game(3)
+    retailer = make_retailer([game.game_id], commissionRate="0.15")
+    allocate(retailer, game, 3)
+    token = retailer_token(retailer)
+    keys = fetch_all(client, token, limit=10)
+    body = client.post(SALES, json=sale(keys, amount="1999", currency="JPY"), headers=token).get_json()
+    # 5,997 yen, 15 % is 899.55: the commission is rounded to the yen, as finance posts it
+    assert (body["gross"], body["commission"], body["net"]) == (
+        {"amount": "5997", "currency": "JPY"},
+        {"amount": "900", "currency": "JPY"},
+        {"amount": "5097", "currency": "JPY"},
+    )
+    [recorded] = events_of("sale.recorded", body["saleId"])
+    assert recorded["data"]["commission"] == {"amount": "900", "currency": "JPY"}
 
 
 def test_low_stock_events_at_25_10_0_percent(

@@ -1,12 +1,13 @@
 """Money in the ledger: Decimal amounts exact in their currency's ISO 4217 minor units (the
-currencies and units of ``reference``), never floats, never converted (no FX: every balance,
+currencies and units of the platform library), never floats, never converted (no FX: every balance,
 threshold and payout is per currency)."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from developer_portal.domain.reference import check_currency, minor_units
+from developer_portal.domain.reference import check_currency
+from gamekeys_platform import currencies
 from gamekeys_platform.refusals import InvalidValue
 
 # Above any real amount; keeps numeric(20, 4) columns and their sums far from overflow.
@@ -15,7 +16,7 @@ MAX_AMOUNT = Decimal("1000000000000")
 
 def minor_unit(currency: str) -> Decimal:
     """The smallest amount of ``currency``: 0.01 for USD, 1 for JPY, 0.001 for BHD."""
-    return Decimal(1).scaleb(-minor_units(check_currency(currency)))
+    return currencies.minor_unit(check_currency(currency))
 
 
 def check_amount(amount: Decimal, currency: str, *, allow_zero: bool = False) -> Decimal:

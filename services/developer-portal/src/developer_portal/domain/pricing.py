@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
-from developer_portal.domain.reference import check_country, check_currency, minor_units
+from developer_portal.domain.reference import check_country, check_currency
+from gamekeys_platform.currencies import minor_units
 from gamekeys_platform.errors import format_timestamp
 from gamekeys_platform.refusals import InvalidValue
 

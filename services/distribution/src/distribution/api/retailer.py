@@ -114,17 +114,17 @@ def _key_error(key: dict) -> dict | None:
 
 
 def _sale_body(sale, key_ids, *, status: str = "recorded") -> dict:
-    sale_totals = totals(sale.unit_price, sale.units, sale.commission_rate)
+    sale_totals = totals(sale.unit_price, sale.units, sale.commission_rate, sale.currency)
     currency = sale.currency
     return {
         "saleId": sale.id,
         "orderId": sale.order_id,
         "keyIds": sorted(key_ids),
         "quantity": sale.units,
-        "price": {"amount": money(sale.unit_price), "currency": currency},
-        "gross": {"amount": money(sale_totals.gross), "currency": currency},
-        "commission": {"amount": money(sale_totals.commission), "currency": currency},
-        "net": {"amount": money(sale_totals.net), "currency": currency},
+        "price": {"amount": money(sale.unit_price, currency), "currency": currency},
+        "gross": {"amount": money(sale_totals.gross, currency), "currency": currency},
+        "commission": {"amount": money(sale_totals.commission, currency), "currency": currency},
+        "net": {"amount": money(sale_totals.net, currency), "currency": currency},
         "soldAt": ts(sale.sold_at),
         "status": status,
     }

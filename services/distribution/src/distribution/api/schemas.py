@@ -10,8 +10,10 @@ from marshmallow import validate
 
 from distribution.domain.money import check_price
 from distribution.domain.retailers import RetailerStatus, check_commission_rate
+from gamekeys_platform.currencies import check_currency
 from gamekeys_platform.fields import Country, DecimalString, PastDateTime
 from gamekeys_platform.pagination import PageQuerySchema, page_schema
+from gamekeys_platform.refusals import InvalidValue
 
 KEY_TYPES = ["retail", "promotional", "developer", "gift", "subscription"]
 ALLOCATION_MAX_QUANTITY = 100_000
@@ -38,8 +40,21 @@ class ContactInfoSchema(Strict):
 
 
 class MoneySchema(Strict):
-    amount = DecimalString(required=True, check=check_price)
+    """``{"amount": "19.99", "currency": "EUR"}``: exact in the currency's minor units."""
+
+    amount = DecimalString(required=True)
     currency = Currency
+
+    @ma.validates_schema
+    def _exact_in_its_currency(self, data, **_kwargs):
+        try:
+            check_currency(data["currency"])
+        except ValueError as exc:
+            raise ma.ValidationError(str(exc), field_name="currency") from None
+        try:
+            data["amount"] = check_price(data["amount"], data["currency"])
+        except InvalidValue as exc:
+            raise ma.ValidationError(str(exc), field_name="amount") from None
 
 
 class RetailerCreateSchema(Strict):

@@ -1,4 +1,5 @@
-"""Money with Decimal only: a sale's gross, commission and net, and the sales report."""
+"""Money with Decimal only, in each currency's ISO 4217 minor units (no cents in JPY, three
+decimals in KWD): a sale's gross, commission and net, and the sales report."""
 
 from __future__ import annotations
 
@@ -6,23 +7,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from gamekeys_platform.currencies import check_currency, minor_unit
 from gamekeys_platform.refusals import InvalidValue
 
-CENT = Decimal("0.01")
 MAX_PRICE = Decimal("1000000")
 
 
-def money(amount: Decimal) -> str:
-    return str(amount.quantize(CENT))
+def money(amount: Decimal, currency: str) -> str:
+    return str(amount.quantize(minor_unit(currency)))
 
 
-def check_price(amount: Decimal) -> Decimal:
-    """A unit price: positive, at most 2 decimal places, below a million."""
+def check_price(amount: Decimal, currency: str) -> Decimal:
+    """A unit price in ``currency``: positive, below a million, exact in its minor units."""
+    try:
+        unit = minor_unit(check_currency(currency))
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
     if not amount.is_finite() or amount <= 0 or amount >= MAX_PRICE:
         raise InvalidValue(f"must be positive and below {MAX_PRICE}")
-    if amount != amount.quantize(CENT):
-        raise InvalidValue("has more than 2 decimal places")
-    return amount.quantize(CENT)
+    if amount != amount.quantize(unit):
+        raise InvalidValue(f"has more decimal places than {currency} has ({unit})")
+    return amount.quantize(unit)
 
 
 @dataclass(frozen=True)
@@ -32,11 +37,12 @@ class Totals:
     net: Decimal
 
 
-def totals(unit_price: Decimal, units: int, commission_rate: Decimal) -> Totals:
-    """Gross = price * units; the retailer's commission rounded half-up to the cent; net the rest,
-    so gross = commission + net exactly."""
-    gross = (unit_price * units).quantize(CENT)
-    commission = (gross * commission_rate).quantize(CENT, rounding=ROUND_HALF_UP)
+def totals(unit_price: Decimal, units: int, commission_rate: Decimal, currency: str) -> Totals:
+    """Gross = price * units; the retailer's commission rounded half-up to the currency's minor
+    unit; net the rest, so gross = commission + net exactly."""
+    unit = minor_unit(currency)
+    gross = (unit_price * units).quantize(unit)
+    commission = (gross * commission_rate).quantize(unit, rounding=ROUND_HALF_UP)
     return Totals(gross, commission, gross - commission)
 
 
@@ -60,7 +66,9 @@ def sales_report(lines: Iterable[SaleLine]) -> list[dict]:
             line.currency,
             {"unitsSold": 0, "unitsReturned": 0, "gross": Decimal(0), "commission": Decimal(0)},
         )
-        kept = totals(line.unit_price, line.units_sold - line.units_returned, line.commission_rate)
+        kept = totals(
+            line.unit_price, line.units_sold - line.units_returned, line.commission_rate, line.currency
+        )
         entry["unitsSold"] += line.units_sold
         entry["unitsReturned"] += line.units_returned
         entry["gross"] += kept.gross
@@ -74,9 +82,9 @@ def sales_report(lines: Iterable[SaleLine]) -> list[dict]:
                 "unitsSold": entry["unitsSold"],
                 "unitsReturned": entry["unitsReturned"],
                 "units": entry["unitsSold"] - entry["unitsReturned"],
-                "gross": money(entry["gross"]),
-                "commission": money(entry["commission"]),
-                "net": money(entry["gross"] - entry["commission"]),
+                "gross": money(entry["gross"], currency),
+                "commission": money(entry["commission"], currency),
+                "net": money(entry["gross"] - entry["commission"], currency),
             }
         )
     return report

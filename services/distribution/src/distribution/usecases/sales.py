@@ -77,7 +77,7 @@ def record_sale(
         "request_fingerprint": fingerprint,
     }
     repo.insert_sale(session, sale, {k: delivered[k] for k in key_ids})
-    sale_totals = totals(price_amount, len(key_ids), retailer.commission_rate)
+    sale_totals = totals(price_amount, len(key_ids), retailer.commission_rate, currency)
     games = _units_per_game(session, [delivered[k] for k in key_ids])
     dist.outbox.add(session, events.sale_recorded(sale, key_ids, sale_totals, games))
     _signal_low_stock(dist, session, {delivered[k] for k in key_ids})
