@@ -185,6 +185,7 @@ def test_refund_revokes_unredeemed_keys_and_reports_redeemed_ones(client, gen, s
     assert again.status_code == 200 and again.get_json() == result
     events = outbox_events(km, "store.order_refunded", body["orderId"])
     assert len(events) == 1 and events[0]["redeemedKeyIds"] == [redeemed["keyId"]]
+    assert sorted(events[0]["keyIds"]) == sorted(result["revokedKeyIds"])
     assert events[0]["reason"] == "customer request"
     # A refunded key cannot be redeemed any more; the issue retry shows the keys' states.
     late = client.post(

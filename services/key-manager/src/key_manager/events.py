@@ -199,7 +199,7 @@ def store_order_refunded(
         game_id=order.game_id,
         key_type=order.key_type,
         buyer_id=str(order.buyer_id),
-        revoked_key_ids=revoked,
+        key_ids=revoked,
         redeemed_key_ids=redeemed,
         reason=order.refund_reason,
         refunded_by=actor,

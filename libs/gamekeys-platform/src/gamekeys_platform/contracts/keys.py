@@ -242,7 +242,10 @@ class StoreOrderRefunded(_StoreOrder):
 
     TYPE: ClassVar[str] = "store.order_refunded"
 
-    revoked_key_ids: list[uuid.UUID] = Field(max_length=1000)
+    key_ids: list[uuid.UUID] = Field(
+        max_length=1000,
+        description="the keys this refund revoked (named key_ids so per-key timelines include them)",
+    )
     redeemed_key_ids: list[uuid.UUID] = Field(max_length=1000)
     reason: Text | None
     refunded_by: Actor
