@@ -8,6 +8,7 @@ import pytest
 
 from key_manager.domain.states import (
     FINAL,
+    STORE_SALE,
     TRANSITIONS,
     KeyStatus,
     TransitionRefused,
@@ -62,3 +63,10 @@ def test_refusal_messages_name_the_problem():
     with pytest.raises(TransitionRefused, match="already sold"):
         check_transition("sold", "sold")
     assert not can_transition(S.GENERATED, S.SOLD)
+
+
+def test_the_store_sale_is_a_path_of_allowed_steps():
+    # The store sells a free key through allocated to sold; each step is a step of the table.
+    assert STORE_SALE[0] is S.GENERATED and STORE_SALE[-1] is S.SOLD
+    for current, target in itertools.pairwise(STORE_SALE):
+        assert can_transition(current, target)

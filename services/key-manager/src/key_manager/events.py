@@ -178,3 +178,36 @@ def keys_returned(retailer_id, order_id: str, key_ids: list, reason: str) -> con
         status="revoked",
         reason=reason,
     )
+
+
+def store_keys_sold(order: Row, key_ids: list, sold_at) -> contract.KeySold:
+    return contract.KeySold(
+        retailer_id=None,
+        order_id=order.order_id,
+        buyer_id=str(order.buyer_id),
+        key_ids=key_ids,
+        quantity=len(key_ids),
+        sold_at=sold_at,
+    )
+
+
+def store_order_refunded(
+    order: Row, *, revoked: list, redeemed: list, actor: str
+) -> contract.StoreOrderRefunded:
+    return contract.StoreOrderRefunded(
+        order_id=order.order_id,
+        game_id=order.game_id,
+        key_type=order.key_type,
+        buyer_id=str(order.buyer_id),
+        key_ids=revoked,
+        redeemed_key_ids=redeemed,
+        reason=order.refund_reason,
+        refunded_by=actor,
+        refunded_at=order.refunded_at,
+    )
+
+
+def store_stock_low(game_id, key_type: str, available: int, threshold: int) -> contract.StoreStockLow:
+    return contract.StoreStockLow(
+        game_id=game_id, key_type=key_type, available=available, threshold=threshold
+    )

@@ -33,6 +33,8 @@ class Settings(PlatformSettings):
     # POST /validate: at most this many calls per caller (token subject) in the window.
     key_validate_rate_limit: int = Field(default=60, ge=1, le=100_000)
     key_validate_rate_window_seconds: float = Field(default=60.0, ge=1, le=86_400)
+    # A store order that leaves fewer free keys of its game and key type emits store.stock_low.
+    key_store_low_stock_threshold: int = Field(default=10, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _encryption_keys_parse(self):

@@ -126,13 +126,17 @@ class AllocationReleased(KeysEvent):
 
 
 class KeySold(KeysEvent):
-    """Keys were sold: by a retailer's order (several keys, subject the order id), or one key
+    """Keys were sold: by a retailer's order (several keys, subject the order id), by the store
+    to a buyer (``retailer_id`` null, ``buyer_id`` set, subject the store's order id), or one key
     marked sold by a person with ``PATCH /{keyId}/status`` (no order, subject the key id)."""
 
     TYPE: ClassVar[str] = "key.sold"
 
     retailer_id: uuid.UUID | None
-    order_id: Text | None = Field(description="the retailer's order, or null for a manual sale")
+    order_id: Text | None = Field(
+        description="the retailer's or the store's order, or null for a manual sale"
+    )
+    buyer_id: UserId | None = Field(default=None, description="the store's buyer, for a store order")
     key_ids: KeyIds
     quantity: int = Field(ge=1)
     sold_at: Timestamp | None
@@ -221,3 +225,41 @@ class KeyReleased(_Key):
 
     hold_id: Text
     status: KeyStatus
+
+
+class _StoreOrder(KeysEvent):
+    SUBJECT: ClassVar[str] = "order_id"
+
+    order_id: Text = Field(description="the Payment Service's order id")
+    game_id: uuid.UUID
+    key_type: Text
+    buyer_id: UserId
+
+
+class StoreOrderRefunded(_StoreOrder):
+    """A store order was refunded (the first time; a repeated refund emits nothing): its keys not
+    yet redeemed were revoked, the redeemed ones stay activated and are listed."""
+
+    TYPE: ClassVar[str] = "store.order_refunded"
+
+    key_ids: list[uuid.UUID] = Field(
+        max_length=1000,
+        description="the keys this refund revoked (named key_ids so per-key timelines include them)",
+    )
+    redeemed_key_ids: list[uuid.UUID] = Field(max_length=1000)
+    reason: Text | None
+    refunded_by: Actor
+    refunded_at: Timestamp | None
+
+
+class StoreStockLow(KeysEvent):
+    """A store order left fewer free keys of a game and key type than the low-stock threshold
+    (emitted by the order that crossed it, so once per crossing, not per order)."""
+
+    TYPE: ClassVar[str] = "store.stock_low"
+    SUBJECT: ClassVar[str] = "game_id"
+
+    game_id: uuid.UUID
+    key_type: Text
+    available: int = Field(ge=0, description="free keys left after the order")
+    threshold: int = Field(ge=1)

@@ -13,6 +13,7 @@ from key_manager.domain.batches import (
     ALLOCATION_MAX_QUANTITY,
     BATCH_MAX_QUANTITY,
     BATCH_QUANTITY_MESSAGE,
+    STORE_MAX_QUANTITY,
     SYNC_MAX_QUANTITY,
     SYNC_QUANTITY_MESSAGE,
     end_of_day,
@@ -369,3 +370,82 @@ class KeysChangedSchema(ma.Schema):
     retailerId = ma.fields.UUID(required=True)
     keyIds = ma.fields.List(ma.fields.UUID(), required=True)
     status = ma.fields.String(required=True)
+
+
+# --- the store (Payment and Catalog services) ------------------------------------------------------
+
+ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+OrderId = ma.fields.String(
+    required=True,
+    validate=validate.Regexp(ORDER_ID_PATTERN, error="1-128 letters, digits, '.', '_', ':' or '-'"),
+    metadata={"description": "the Payment Service's order id; the idempotency key of the call"},
+)
+
+
+class StoreIssueRequestSchema(Strict):
+    orderId = OrderId
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True, validate=validate.OneOf(KEY_TYPES))
+    quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, STORE_MAX_QUANTITY))
+    buyerId = ma.fields.UUID(required=True)
+    region = Country(required=True)  # where the buyer will redeem: the keys must be activatable there
+
+
+class StoreKeySchema(ma.Schema):
+    keyId = ma.fields.UUID(required=True)
+    key = ma.fields.String(required=True, allow_none=True, metadata={"description": "null if ``error``"})
+    error = ma.fields.Nested(
+        KeyErrorSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null unless the key cannot be decrypted"},
+    )
+    status = ma.fields.String(required=True, metadata={"description": "sold; later activated or revoked"})
+
+
+class StoreOrderSchema(ma.Schema):
+    orderId = ma.fields.String(required=True)
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    quantity = ma.fields.Integer(required=True)
+    buyerId = ma.fields.UUID(required=True)
+    region = ma.fields.String(required=True)
+    issuedAt = ma.fields.String(required=True)
+    refundedAt = ma.fields.String(required=True, allow_none=True)
+    keys = ma.fields.List(ma.fields.Nested(StoreKeySchema), required=True)
+
+
+class StoreRefundRequestSchema(Strict):
+    reason = Reason
+
+
+class StoreRefundKeySchema(ma.Schema):
+    keyId = ma.fields.UUID(required=True)
+    status = ma.fields.String(required=True)
+    activatedAt = ma.fields.String(required=True, allow_none=True)
+
+
+class StoreRefundSchema(ma.Schema):
+    orderId = ma.fields.String(required=True)
+    refundedAt = ma.fields.String(required=True)
+    revokedKeyIds = ma.fields.List(
+        ma.fields.UUID(), required=True, metadata={"description": "the order's keys now revoked"}
+    )
+    redeemedKeyIds = ma.fields.List(
+        ma.fields.UUID(), required=True, metadata={"description": "activated before the refund: not revoked"}
+    )
+    keys = ma.fields.List(ma.fields.Nested(StoreRefundKeySchema), required=True)
+
+
+class StockQuerySchema(Strict):
+    gameId = ma.fields.UUID(required=True)
+
+
+class StockItemSchema(ma.Schema):
+    keyType = ma.fields.String(required=True)
+    available = ma.fields.Integer(required=True)
+
+
+class StockSchema(ma.Schema):
+    gameId = ma.fields.UUID(required=True)
+    items = ma.fields.List(ma.fields.Nested(StockItemSchema), required=True)

@@ -69,7 +69,7 @@ def create_allocation(
     ).first()
     if created is None:
         return None
-    session.execute(_ALLOCATION_TURN, {"turn": allocation_turn(game_id, key_type)})
+    take_allocation_turn(session, game_id, key_type)
     candidates = session.execute(
         select(batches.c.id, batches.c.free_from)
         .where(
@@ -98,7 +98,7 @@ def create_allocation(
         start = batch.free_from or low
         taken, last = _allocate_range(session, start, high, quantity - allocated, params)
         allocated += taken
-        _advance_free_from(session, batch.id, last if allocated >= quantity else high)
+        advance_free_from(session, batch.id, last if allocated >= quantity else high)
         if allocated >= quantity:
             return allocated
     # Short: keys below a hint (skipped while another transaction held them, or freed again
@@ -120,6 +120,13 @@ def allocation_turn(game_id: uuid.UUID, key_type: str) -> str:
 
 
 _ALLOCATION_TURN = text("SELECT pg_advisory_xact_lock(hashtextextended(:turn, 0))")
+
+
+def take_allocation_turn(session: Session, game_id: uuid.UUID, key_type: str) -> None:
+    """Wait for this transaction's turn to take free keys of the game and type (held until it ends)."""
+    session.execute(_ALLOCATION_TURN, {"turn": allocation_turn(game_id, key_type)})
+
+
 _ALLOCATE_RANGE = text(
     """
     WITH picked AS (
@@ -162,7 +169,7 @@ _ADVANCE_FREE_FROM = text(
 )
 
 
-def _advance_free_from(session: Session, batch_id: uuid.UUID, free_from: uuid.UUID | None) -> None:
+def advance_free_from(session: Session, batch_id: uuid.UUID, free_from: uuid.UUID | None) -> None:
     """Move the batch's allocation hint up to ``free_from``. Only a hint: when another
     transaction holds the batch row it is left as it is rather than waited for, so
     allocations never wait on each other (or deadlock with a release) here."""

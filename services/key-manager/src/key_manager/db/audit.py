@@ -53,6 +53,7 @@ def audit_export(
     fmt: str,
     batch_id: uuid.UUID | None = None,
     allocation_id: uuid.UUID | None = None,
+    order_id: str | None = None,
     key_count: int | None = None,
     cursor: str | None = None,
     request_id: str | None = None,
@@ -61,6 +62,7 @@ def audit_export(
         insert(key_exports).values(
             batch_id=batch_id,
             allocation_id=allocation_id,
+            order_id=order_id,
             actor=actor,
             format=fmt,
             key_count=key_count,

@@ -150,6 +150,26 @@ allocations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Keys issued by the store (the Payment Service's paid orders), one row per order id: the order
+# is the idempotency key of the issue call and what a refund finds the keys by.
+store_orders = Table(
+    "store_orders",
+    metadata,
+    Column("order_id", String(128), primary_key=True),
+    Column("game_id", Uuid, nullable=False),
+    Column("key_type", String(20), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("buyer_id", Uuid, nullable=False),
+    Column("region", String(2), nullable=False),
+    Column("key_ids", ARRAY(Uuid), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("refunded_at", DateTime(timezone=True)),
+    Column("refunded_by", String(128)),
+    Column("refund_reason", String(500)),
+    CheckConstraint("quantity BETWEEN 1 AND 100", name="quantity"),
+)
+
 # Audit of every disclosure of plaintext keys (JSON pages, CSV exports, allocation listings).
 key_exports = Table(
     "key_exports",
@@ -157,6 +177,7 @@ key_exports = Table(
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("batch_id", Uuid),
     Column("allocation_id", Uuid),
+    Column("order_id", String(128)),
     Column("actor", String(128), nullable=False),
     Column("format", String(10), nullable=False),
     Column("key_count", Integer),

@@ -27,7 +27,9 @@ SCOPE_HOLD = "keys:hold"
 SCOPE_ACTIVATE = "keys:activate"
 SCOPE_ALLOCATE = "keys:allocate"
 SCOPE_SELL = "keys:sell"
-SCOPES = (SCOPE_READ, SCOPE_HOLD, SCOPE_ACTIVATE, SCOPE_ALLOCATE, SCOPE_SELL)
+SCOPE_ISSUE = "keys:issue"  # the Payment Service: store orders and their refunds
+SCOPE_CATALOG_READ = "catalog:read"  # the Catalog Service: store stock
+SCOPES = (SCOPE_READ, SCOPE_HOLD, SCOPE_ACTIVATE, SCOPE_ALLOCATE, SCOPE_SELL, SCOPE_ISSUE, SCOPE_CATALOG_READ)
 
 
 def team_role_allows(role: str | None, action: Action, key_type: KeyType | str | None = None) -> bool:

@@ -14,6 +14,8 @@ from key_manager.domain.states import KeyType
 SYNC_MAX_QUANTITY = 1_000
 BATCH_MAX_QUANTITY = 100_000
 ALLOCATION_MAX_QUANTITY = 100_000
+# One store order: a buyer's copies (gifts, bundles), answered decrypted in one response.
+STORE_MAX_QUANTITY = 100
 # One message per route, in the schema and here alike; /generate's says why its limit is lower.
 SYNC_QUANTITY_MESSAGE = (
     f"quantity must be between 1 and {SYNC_MAX_QUANTITY:,} on POST /generate, which returns the keys "

@@ -69,6 +69,10 @@ TRANSITIONS: dict[KeyStatus, frozenset[KeyStatus]] = {
     S.EXPIRED: frozenset(),
 }
 
+# The store sells a free key to a buyer straight from the studio's pool: set aside for the order
+# (allocated), then sold, both steps in one transaction, each a step the table above allows.
+STORE_SALE = (S.GENERATED, S.ALLOCATED, S.SOLD)
+
 # Targets a person may set with PATCH /{keyId}/status; the others have their own operations
 # (allocation, activation, hold/release) that carry what those states need.
 MANUAL_TARGETS = frozenset({S.SOLD, S.REVOKED, S.EXPIRED})
