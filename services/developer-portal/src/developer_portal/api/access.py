@@ -91,6 +91,13 @@ def studio(developer_id: uuid.UUID, action: Action) -> StudioAccess:
     return StudioAccess(developer, role)
 
 
+def studio_to_read(developer_id: uuid.UUID | None, action: Action) -> StudioAccess:
+    """The caller's own studio, or (platform admins) the one named by ``developerId``."""
+    if developer_id is None:
+        return own_studio(action)
+    return studio(developer_id, action)
+
+
 @dataclass(frozen=True)
 class GameAccess:
     game: Row

@@ -53,13 +53,6 @@ CSV_EXPORT_PAGE = 1000
 SCOPE_PAYOUTS = "payouts:process"
 
 
-def _studio_to_read(developer_id: uuid.UUID | None) -> access.StudioAccess:
-    """The caller's own studio, or (platform admins) the one named by ``developerId``."""
-    if developer_id is None:
-        return access.own_studio(Action.FINANCE_READ)
-    return access.studio(developer_id, Action.FINANCE_READ)
-
-
 @public.route("/finance/balance", methods=["GET"])
 @error_responses(access.NO_STUDIO)
 @access.require_user
@@ -68,7 +61,7 @@ def _studio_to_read(developer_id: uuid.UUID | None) -> access.StudioAccess:
 def get_balance(query):
     """The studio's balances per currency: available (may be negative: carried forward), pending
     (held), in payout and paid out."""
-    studio = _studio_to_read(query["developerId"])
+    studio = access.studio_to_read(query["developerId"], Action.FINANCE_READ)
     return finance.balance_document(request_session(), studio.developer.developer_id)
 
 
@@ -82,7 +75,7 @@ def get_balance(query):
 def list_transactions(query):
     """The studio's ledger entries, newest first, by date, type or game: what each did to its
     balances and what it records (sale, return, store revenue, refund, payout...)."""
-    developer_id = _studio_to_read(query["developerId"]).developer.developer_id
+    developer_id = access.studio_to_read(query["developerId"], Action.FINANCE_READ).developer.developer_id
     filters = {
         "kinds": query["type"],
         "game_id": query["gameId"],
@@ -173,7 +166,7 @@ def request_payout(body):
 @public.response(200, PayoutPageSchema)
 def list_payouts(query):
     """The studio's payouts, newest first, optionally by status."""
-    developer_id = _studio_to_read(query["developerId"]).developer.developer_id
+    developer_id = access.studio_to_read(query["developerId"], Action.FINANCE_READ).developer.developer_id
     page = repo.list_payouts(
         request_session(),
         developer_id,
@@ -192,7 +185,7 @@ def list_payouts(query):
 def preview_payout(query):
     """What the next scheduled payout would be: its date, the amount per currency, what is held
     and until when, the threshold, a negative balance carried forward, and what blocks it."""
-    studio = _studio_to_read(query["developerId"])
+    studio = access.studio_to_read(query["developerId"], Action.FINANCE_READ)
     return finance.preview(portal(), request_session(), studio.developer)
 
 
@@ -217,7 +210,7 @@ def get_payout(payout_id):
 @public.response(200, PayoutSettingsSchema)
 def get_payout_settings(query):
     """The payout method (details masked), threshold and schedule."""
-    studio = _studio_to_read(query["developerId"])
+    studio = access.studio_to_read(query["developerId"], Action.FINANCE_READ)
     return finance.settings_document(
         portal(), repo.get_settings(request_session(), studio.developer.developer_id)
     )

@@ -946,3 +946,24 @@ class UploadTokenSchema(ma.Schema):
     developerId = fields.UUID(required=True)
     gameIds = fields.List(fields.UUID(), required=True)
     scopes = fields.List(fields.String(), required=True)
+
+
+# --- analytics ------------------------------------------------------------------------------
+
+
+class AnalyticsQuerySchema(ma.Schema):
+    """The period, as analytics takes it (it checks the dates and the time zone: 422)."""
+
+    since = fields.String(
+        data_key="from", load_default=None, validate=validate.Length(10, 10), metadata={"format": "date"}
+    )
+    until = fields.String(
+        data_key="to", load_default=None, validate=validate.Length(10, 10), metadata={"format": "date"}
+    )
+    tz = fields.String(
+        load_default=None, validate=validate.Length(1, 64), metadata={"example": "Europe/Berlin"}
+    )
+
+
+class StudioAnalyticsQuerySchema(AnalyticsQuerySchema, StudioQuerySchema):
+    pass

@@ -45,6 +45,7 @@ class Action(StrEnum):
     GAME_PUBLISH = "game.publish"
     FINANCE_READ = "finance.read"
     FINANCE_MANAGE = "finance.manage"
+    ANALYTICS_READ = "analytics.read"
     APIKEY_READ = "apikey.read"
     APIKEY_MANAGE = "apikey.manage"
     TRUSTED_PUBLISHER_READ = "trusted_publisher.read"
@@ -63,6 +64,7 @@ READ_ACTIONS = frozenset(
         Action.FINANCE_READ,
         Action.APIKEY_READ,
         Action.TRUSTED_PUBLISHER_READ,
+        Action.ANALYTICS_READ,
     }
 )
 # CI credentials (API keys, trusted publishers) are seen by those who build: admins and developers.
