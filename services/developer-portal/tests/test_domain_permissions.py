@@ -14,7 +14,15 @@ from developer_portal.domain.permissions import (
 )
 
 A = Action
-READS = {A.STUDIO_READ, A.TEAM_READ, A.GAME_READ, A.METADATA_READ, A.PRICING_READ, A.SUBMISSION_READ}
+READS = {
+    A.STUDIO_READ,
+    A.TEAM_READ,
+    A.GAME_READ,
+    A.METADATA_READ,
+    A.PRICING_READ,
+    A.SUBMISSION_READ,
+    A.ANALYTICS_READ,
+}
 EXPECTED = {
     "admin": set(Action),
     "developer": READS
