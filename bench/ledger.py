@@ -196,7 +196,10 @@ def main() -> None:
             jwt_issuer=devkeys.DEV_ISSUER,
             jwt_audience=devkeys.DEV_AUDIENCE,
             jwt_public_key_file=str(key_pair.public_key_file),
+            service_token_signing_key_file=str(key_pair.private_key_file),
             payout_details_keys=Fernet.generate_key().decode(),
+            # The ledger benchmark never calls analytics; the portal still needs its address.
+            analytics_url=os.environ.get("ANALYTICS_URL", "http://127.0.0.1:8007"),
             log_level="WARNING",
         )
         app = create_app(settings)

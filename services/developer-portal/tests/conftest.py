@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dp_testkit import Portal, audit_count, outbox_count
+from dp_testkit import UNREACHABLE_ISSUER, Portal, audit_count, outbox_count
 from oidc_issuer import LocalIssuer
 
 from developer_portal.app import create_app
@@ -29,10 +29,6 @@ def migrated_url(postgres_url: str) -> str:
     return postgres_url
 
 
-# An issuer the portal trusts whose JWKS endpoint answers nothing (a closed port).
-UNREACHABLE_ISSUER = "https://unreachable-issuer.example"
-
-
 @pytest.fixture(scope="session")
 def oidc_issuer():
     issuer = LocalIssuer()
@@ -47,6 +43,9 @@ def portal_env(platform_env, oidc_issuer) -> dict:
     return {
         **platform_env,
         "payout_details_keys": Fernet.generate_key().decode(),
+        # Nothing listens there: the analytics routes' tests serve the real analytics and give
+        # a portal of their own its address.
+        "analytics_url": f"http://127.0.0.1:{free_port()}",
         "oidc_issuers": {
             oidc_issuer.url: oidc_issuer.jwks_url,
             UNREACHABLE_ISSUER: f"http://127.0.0.1:{free_port()}/jwks",

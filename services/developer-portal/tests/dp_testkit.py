@@ -24,6 +24,8 @@ from gamekeys_platform.errors import format_timestamp
 from gamekeys_platform.events import Event
 
 PREFIX = "/api/v1/developer"
+# An issuer the portal trusts (conftest) whose JWKS endpoint answers nothing (a closed port).
+UNREACHABLE_ISSUER = "https://unreachable-issuer.example"
 VERIFY_SCOPE = "developers:verify"
 
 

@@ -9,8 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import UNREACHABLE_ISSUER
-from dp_testkit import Actor, assert_error, expect
+from dp_testkit import UNREACHABLE_ISSUER, Actor, assert_error, expect
 from oidc_issuer import AUDIENCE
 
 INTROSPECT = "/internal/v1/apikeys/introspect"

@@ -29,7 +29,7 @@ from game_builds.worker import BuildProcessor
 from gamekeys_platform.events import Event
 from gamekeys_platform.migrations import upgrade_to_head
 from gamekeys_platform.settings import load_settings
-from gamekeys_platform.testing import fresh_database, serving
+from gamekeys_platform.testing import free_port, fresh_database, serving
 
 PORTAL_DIR = Path(__file__).resolve().parents[2] / "developer-portal"
 PREFIX = "/api/v1/developer"
@@ -72,7 +72,12 @@ def portal(platform_env, make_token):
         upgrade_to_head(PORTAL_DIR / "alembic.ini", url)
         settings = load_settings(
             PortalSettings,
-            **{**platform_env, "database_url": url, "payout_details_keys": Fernet.generate_key().decode()},
+            **{
+                **platform_env,
+                "database_url": url,
+                "payout_details_keys": Fernet.generate_key().decode(),
+                "analytics_url": f"http://127.0.0.1:{free_port()}",  # not called by these tests
+            },
         )
         app = create_portal_app(settings)
         try:

@@ -1,6 +1,6 @@
 """The portal's composition root: what a request, the worker or a test needs besides the
-session (settings, database, outbox, the verifier of CI identity tokens). The app keeps it in
-``app.extensions["developer_portal"]``."""
+session (settings, database, outbox, the verifier of CI identity tokens, the analytics client).
+The app keeps it in ``app.extensions["developer_portal"]``."""
 
 from __future__ import annotations
 

@@ -65,6 +65,15 @@ class Settings(PlatformSettings):
     # How long an upload token from POST /oidc/token lives (UPLOAD_TOKEN_LIFETIME_SECONDS, ≤ 15 min).
     upload_token_lifetime_seconds: int = Field(default=900, ge=60, le=900)
 
+    # The analytics service, whose internal API answers the /analytics routes for a studio
+    # (ANALYTICS_URL, required: it is one of the platform's services, so a deployment without it
+    # is misconfigured and should fail at start-up, not when a studio opens its figures). Our
+    # service token asks for the analytics:read scope.
+    analytics_url: str = Field(pattern=r"^https?://")
+    # How long one call to analytics may take (ANALYTICS_TIMEOUT_SECONDS); a report over a year of
+    # days is a ClickHouse scan, so more than a key look-up.
+    analytics_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
     @model_validator(mode="after")
     def _payout_keys_parse(self):
         self.payout_details_cipher  # noqa: B018  (raises ValueError with a clear message)

@@ -13,8 +13,8 @@ public = Blueprint(
     url_prefix=PUBLIC_PREFIX,
     description=(
         "Studios, verification status, teams and roles, games, metadata, pricing, audit log, "
-        "preflight, submissions and publishing, finance (balance, ledger, payouts), CI API keys and "
-        "trusted publishing."
+        "preflight, submissions and publishing, finance (balance, ledger, payouts), analytics (from the "
+        "analytics service), CI API keys and trusted publishing."
     ),
 )
 internal = Blueprint(

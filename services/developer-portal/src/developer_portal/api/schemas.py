@@ -949,21 +949,127 @@ class UploadTokenSchema(ma.Schema):
 
 
 # --- analytics ------------------------------------------------------------------------------
+# The answers of the analytics service's internal API, passed on. The portal loads each answer
+# through these schemas (fields it does not know are dropped), so a shape that breaks them is a
+# 502 rather than a document that contradicts this spec.
 
 
-class AnalyticsQuerySchema(ma.Schema):
-    """The period, as analytics takes it (it checks the dates and the time zone: 422)."""
-
-    since = fields.String(
-        data_key="from", load_default=None, validate=validate.Length(10, 10), metadata={"format": "date"}
+class AnalyticsPeriodQuerySchema(ma.Schema):
+    from_ = fields.Date(
+        data_key="from",
+        load_default=None,
+        metadata={"description": "first day (in tz), inclusive; default: 29 days before to"},
     )
-    until = fields.String(
-        data_key="to", load_default=None, validate=validate.Length(10, 10), metadata={"format": "date"}
+    to = fields.Date(
+        load_default=None,
+        metadata={"description": "last day (in tz), inclusive; default: today; at most 366 days"},
     )
     tz = fields.String(
-        load_default=None, validate=validate.Length(1, 64), metadata={"example": "Europe/Berlin"}
+        load_default=None,
+        validate=validate.Length(1, 64),
+        metadata={
+            "description": "IANA time zone that draws the day boundaries (default UTC)",
+            "example": "Europe/Berlin",
+        },
     )
 
 
-class StudioAnalyticsQuerySchema(AnalyticsQuerySchema, StudioQuerySchema):
+class AnalyticsStudioQuerySchema(AnalyticsPeriodQuerySchema, StudioQuerySchema):
     pass
+
+
+class AnalyticsReportsQuerySchema(AnalyticsStudioQuerySchema, PageQuerySchema):
+    limit = fields.Integer(
+        load_default=10,
+        validate=validate.Range(1, 20),
+        metadata={"description": "games per page (each is one report of analytics')"},
+    )
+
+
+class ActivationCountsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    attempts = fields.Integer(required=True, metadata={"description": "every attempt below"})
+    activations = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    blocked = fields.Integer(required=True)
+    pendingReview = fields.Integer(required=True)
+    disputed = fields.Integer(required=True)
+
+
+class ActivationDaySchema(ActivationCountsSchema):
+    t = fields.Date(required=True, metadata={"description": "the day, in the report's time zone"})
+
+
+class ActivationCountrySchema(ActivationCountsSchema):
+    country = fields.String(
+        required=True, allow_none=True, metadata={"description": "the region the player claimed (null: none)"}
+    )
+    share = fields.String(
+        required=True, metadata={"description": "this country's part of the activations", "example": "0.2500"}
+    )
+
+
+class GameActivationReportSchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    gameId = fields.UUID(required=True)
+    from_ = fields.Date(data_key="from", attribute="from", required=True)
+    to = fields.Date(required=True)
+    timezone = fields.String(required=True)
+    granularity = fields.String(required=True, validate=validate.OneOf(["day"]))
+    totals = fields.Nested(ActivationCountsSchema, required=True)
+    series = fields.List(
+        fields.Nested(ActivationDaySchema), required=True, metadata={"description": "every day of the period"}
+    )
+    countries = fields.List(fields.Nested(ActivationCountrySchema), required=True)
+
+
+class GameFiguresSchema(ActivationCountsSchema):
+    gameId = fields.UUID(required=True)
+    title = fields.String(required=True, allow_none=True)
+
+
+class AnalyticsSummarySchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    developerId = fields.UUID(required=True)
+    from_ = fields.Date(data_key="from", attribute="from", required=True)
+    to = fields.Date(required=True)
+    timezone = fields.String(required=True)
+    games = fields.Integer(required=True, metadata={"description": "the studio's games"})
+    keysGenerated = fields.Integer(
+        required=True, metadata={"description": "keys of batches generated in the period"}
+    )
+    totals = fields.Nested(ActivationCountsSchema, required=True)
+    topGames = fields.List(
+        fields.Nested(GameFiguresSchema),
+        required=True,
+        metadata={"description": "up to 10, most activations first"},
+    )
+
+
+class GameReportItemSchema(GameActivationReportSchema):
+    title = fields.String(required=True, metadata={"description": "the game's title here"})
+    status = fields.String(required=True, validate=validate.OneOf(games.GAME_STATUSES))
+
+
+class AnalyticsReportsSchema(ma.Schema):
+    developerId = fields.UUID(required=True)
+    from_ = fields.Date(data_key="from", attribute="from", required=True)
+    to = fields.Date(required=True)
+    timezone = fields.String(required=True)
+    games = fields.Integer(required=True, metadata={"description": "the studio's games"})
+    keysGenerated = fields.Integer(
+        required=True, metadata={"description": "keys of batches generated in the period"}
+    )
+    totals = fields.Nested(ActivationCountsSchema, required=True, metadata={"description": "all games"})
+    items = fields.List(
+        fields.Nested(GameReportItemSchema),
+        required=True,
+        metadata={"description": "one activation report per game of the studio, newest game first"},
+    )
+    nextCursor = fields.String(required=True, allow_none=True)

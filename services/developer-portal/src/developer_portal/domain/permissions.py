@@ -50,6 +50,7 @@ class Action(StrEnum):
     APIKEY_MANAGE = "apikey.manage"
     TRUSTED_PUBLISHER_READ = "trusted_publisher.read"
     TRUSTED_PUBLISHER_MANAGE = "trusted_publisher.manage"
+    ANALYTICS_READ = "analytics.read"
 
 
 READ_ACTIONS = frozenset(
@@ -77,7 +78,9 @@ _MEMBER_READS = READ_ACTIONS - {Action.AUDIT_READ, Action.FINANCE_READ} - _CI_RE
 # developer: games with their metadata and prices, submits and publishes them, sees the CI
 # credentials; marketing: metadata;
 # finance: money (balance, transactions, payouts and their settings), so prices; read-only
-# elsewhere. The audit log is for studio admins.
+# elsewhere. The audit log is for studio admins. Analytics (activation reports) every role reads:
+# developers watch a launch, marketing its promotional keys, finance the reports (§7), as the
+# analytics service itself lets any member read.
 STUDIO_PERMISSIONS: dict[StudioRole, frozenset[Action]] = {
     StudioRole.ADMIN: frozenset(Action),
     StudioRole.DEVELOPER: _MEMBER_READS
