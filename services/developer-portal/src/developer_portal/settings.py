@@ -36,10 +36,6 @@ class Settings(PlatformSettings):
     payout_minimum: Decimal = Field(default=Decimal("100"), gt=0)
     # The day of the month scheduled payouts go out (PAYOUT_DAY; the last day of a shorter month).
     payout_day: int = Field(default=15, ge=1, le=31)
-    # analytics' internal API, which answers the studios' /analytics routes (ANALYTICS_URL; unset:
-    # those routes are 503 with the reason, the rest of the portal works).
-    analytics_url: str | None = Field(default=None, pattern=r"^https?://")
-    analytics_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # Fernet keys encrypting payout details, comma-separated, newest first: the first encrypts,
     # all decrypt, so a key is rotated by putting a new one in front (PAYOUT_DETAILS_KEYS).
     payout_details_keys: SecretStr

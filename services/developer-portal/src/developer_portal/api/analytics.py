@@ -45,13 +45,6 @@ _STUDIO_ERRORS = {
 }
 
 
-def _studio_to_read(developer_id: uuid.UUID | None) -> access.StudioAccess:
-    """The caller's own studio, or (platform admins) the one named by ``developerId``."""
-    if developer_id is None:
-        return access.own_studio(Action.ANALYTICS_READ)
-    return access.studio(developer_id, Action.ANALYTICS_READ)
-
-
 def _period(query: dict) -> dict[str, str]:
     """The query's period as analytics takes it; what the caller left out analytics defaults."""
     given = {"from": query["from_"], "to": query["to"], "tz": query["tz"]}
@@ -79,7 +72,7 @@ def _checked(schema: type[ma.Schema], body: dict[str, Any]) -> dict[str, Any]:
 @public.response(200, AnalyticsSummarySchema)
 def analytics_summary(query):
     """The studio's activations over a period: totals, keys generated and its top 10 games."""
-    developer_id = _studio_to_read(query["developerId"]).developer.developer_id
+    developer_id = access.studio_to_read(query["developerId"], Action.ANALYTICS_READ).developer.developer_id
     _release_connection()
     return _checked(AnalyticsSummarySchema, portal().analytics.summary(developer_id, _period(query)))
 
@@ -106,7 +99,7 @@ def analytics_reports(query):
     """The studio's reports for a period: its summary's totals and, a page of games at a time
     (newest game first), each game's activation report. Pass ``from`` and ``to`` with every page:
     the default period ends today, which may change between pages."""
-    developer_id = _studio_to_read(query["developerId"]).developer.developer_id
+    developer_id = access.studio_to_read(query["developerId"], Action.ANALYTICS_READ).developer.developer_id
     page = repository.list_games(
         request_session(),
         developer_id=developer_id,

@@ -50,7 +50,6 @@ class Action(StrEnum):
     APIKEY_MANAGE = "apikey.manage"
     TRUSTED_PUBLISHER_READ = "trusted_publisher.read"
     TRUSTED_PUBLISHER_MANAGE = "trusted_publisher.manage"
-    ANALYTICS_READ = "analytics.read"
 
 
 READ_ACTIONS = frozenset(
