@@ -191,11 +191,11 @@ def test_after_the_hold_a_reversal_takes_from_available():
 
 def test_an_order_of_several_games_shares_its_commission_to_the_cent():
     games = [GameUnits(uuid.uuid4(), 1), GameUnits(uuid.uuid4(), 1), GameUnits(uuid.uuid4(), 1)]
-    lines = order_lines(D("3.33"), D("9.99"), D("1.00"), games)
+    lines = order_lines(D("3.33"), D("9.99"), D("1.00"), games, "USD")
     assert [gross for _g, gross, _c in lines] == [D("3.33")] * 3
     assert sum(c for _g, _gross, c in lines) == D("1.00")
     with pytest.raises(InvalidValue):
-        order_lines(D("3.33"), D("10.00"), D("1.00"), games)
+        order_lines(D("3.33"), D("10.00"), D("1.00"), games, "USD")
 
 
 @pytest.mark.parametrize(

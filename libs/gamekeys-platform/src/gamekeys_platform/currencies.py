@@ -50,3 +50,8 @@ def minor_units(currency: str) -> int:
 def minor_unit(currency: str) -> Decimal:
     """The smallest amount of ``currency``: 0.01 for USD, 1 for JPY, 0.001 for BHD."""
     return Decimal(1).scaleb(-minor_units(currency))
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """The wire's decimal string, in the currency's minor units (``"17.85"``, ``"0.00"``, ``"500"``)."""
+    return str(amount.quantize(minor_unit(currency)))

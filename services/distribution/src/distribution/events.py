@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from distribution.domain.money import money
 from gamekeys_platform.contracts import distribution as contract
 from gamekeys_platform.contracts.base import Money
+from gamekeys_platform.currencies import format_amount
 
 
 def _retailer(row) -> dict:
@@ -45,7 +45,9 @@ def allocation_created(row) -> contract.AllocationCreated:
         game_id=row.game_id,
         key_type=row.key_type,
         quantity=row.quantity,
-        pricing=Money(amount=money(row.price_amount, row.price_currency), currency=row.price_currency),
+        pricing=Money(
+            amount=format_amount(row.price_amount, row.price_currency), currency=row.price_currency
+        ),
         restrictions=row.restrictions,
         created_at=row.created_at,
     )

@@ -33,8 +33,3 @@ def check_amount(amount: Decimal, currency: str, *, allow_zero: bool = False) ->
 
 def round_half_even(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_EVEN)
-
-
-def as_text(amount: Decimal, currency: str) -> str:
-    """The wire's decimal string, in the currency's minor units ("17.85", "0.00", "500")."""
-    return str(amount.quantize(minor_unit(currency)))

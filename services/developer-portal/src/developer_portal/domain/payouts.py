@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from developer_portal.domain.money import as_text
+from gamekeys_platform.currencies import format_amount
 from gamekeys_platform.refusals import InvalidValue, Refusal
 
 
@@ -121,8 +121,12 @@ def check_request(
     if amount < threshold:
         raise Refusal(
             "VALIDATION_ERROR",
-            f"the minimum payout is {as_text(threshold, currency)} {currency}",
-            {"reason": "BELOW_THRESHOLD", "threshold": as_text(threshold, currency), "currency": currency},
+            f"the minimum payout is {format_amount(threshold, currency)} {currency}",
+            {
+                "reason": "BELOW_THRESHOLD",
+                "threshold": format_amount(threshold, currency),
+                "currency": currency,
+            },
         )
     if amount > available:
         raise Refusal(
@@ -130,7 +134,7 @@ def check_request(
             "the amount is more than the available balance",
             {
                 "reason": "INSUFFICIENT_BALANCE",
-                "available": as_text(available, currency),
+                "available": format_amount(available, currency),
                 "currency": currency,
             },
         )

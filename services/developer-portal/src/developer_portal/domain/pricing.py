@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
 from developer_portal.domain.reference import check_country, check_currency
-from gamekeys_platform.currencies import minor_units
+from gamekeys_platform.currencies import minor_unit, minor_units
 from gamekeys_platform.errors import format_timestamp
 from gamekeys_platform.refusals import InvalidValue
 
@@ -61,17 +61,13 @@ def parse_money(amount: object, currency: object) -> Money:
     value = Decimal(amount)
     if value > MAX_AMOUNT:
         raise InvalidValue(f"amount must be at most {MAX_AMOUNT}")
-    return Money(value.quantize(_unit(code)), code)
-
-
-def _unit(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-minor_units(currency))
+    return Money(value.quantize(minor_unit(code)), code)
 
 
 def apply_discount(price: Money, percent: int) -> Money:
     """The price ``percent`` off, rounded half up to the currency's minor unit; a non-free price
     never becomes free through rounding."""
-    unit = _unit(price.currency)
+    unit = minor_unit(price.currency)
     discounted = (price.amount * (_HUNDRED - Decimal(percent)) / _HUNDRED).quantize(unit, ROUND_HALF_UP)
     if price.amount > 0 and discounted < unit:
         discounted = unit

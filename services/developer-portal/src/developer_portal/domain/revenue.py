@@ -27,7 +27,7 @@ from developer_portal.domain.ledger import (
     JournalEntry,
     studio_account,
 )
-from developer_portal.domain.money import round_half_even
+from developer_portal.domain.money import minor_unit, round_half_even
 from gamekeys_platform.refusals import InvalidValue
 
 
@@ -258,7 +258,7 @@ class GameUnits:
 
 
 def order_lines(
-    unit_price: Decimal, gross: Decimal, commission: Decimal, games: Sequence[GameUnits]
+    unit_price: Decimal, gross: Decimal, commission: Decimal, games: Sequence[GameUnits], currency: str
 ) -> list[tuple[GameUnits, Decimal, Decimal]]:
     """A retailer's order split per game: (game, gross, commission). Each game's gross is its keys
     at the order's unit price; the order's commission is shared in proportion, the minor units
@@ -268,8 +268,7 @@ def order_lines(
         raise InvalidValue("the order's gross is not its unit price times its keys")
     if not grosses:
         return []
-    exponent = commission.as_tuple().exponent
-    unit = Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
+    unit = minor_unit(currency)
     exact = [commission * g / gross if gross else Decimal(0) for g in grosses]
     floors = [(e // unit) * unit for e in exact]
     left = int((commission - sum(floors, Decimal(0))) / unit)

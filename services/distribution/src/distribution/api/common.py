@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g
 
-from distribution.domain.money import money
+from gamekeys_platform.currencies import format_amount
 from gamekeys_platform.errors import format_optional_timestamp as ts
 
 
@@ -39,7 +39,10 @@ def allocation_dict(row) -> dict:
         "gameId": row.game_id,
         "keyType": row.key_type,
         "quantity": row.quantity,
-        "pricing": {"amount": money(row.price_amount, row.price_currency), "currency": row.price_currency},
+        "pricing": {
+            "amount": format_amount(row.price_amount, row.price_currency),
+            "currency": row.price_currency,
+        },
         "restrictions": row.restrictions,
         "createdAt": ts(row.created_at),
     }

@@ -15,9 +15,10 @@ from distribution.api.common import ts
 from distribution.api.retailer_auth import require_retailer
 from distribution.context import distribution
 from distribution.db import repository as repo
-from distribution.domain.money import money, totals
+from distribution.domain.money import totals
 from distribution.usecases import sales
 from gamekeys_platform.app import Blueprint
+from gamekeys_platform.currencies import format_amount
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.idempotency import idempotent
@@ -121,10 +122,10 @@ def _sale_body(sale, key_ids, *, status: str = "recorded") -> dict:
         "orderId": sale.order_id,
         "keyIds": sorted(key_ids),
         "quantity": sale.units,
-        "price": {"amount": money(sale.unit_price, currency), "currency": currency},
-        "gross": {"amount": money(sale_totals.gross, currency), "currency": currency},
-        "commission": {"amount": money(sale_totals.commission, currency), "currency": currency},
-        "net": {"amount": money(sale_totals.net, currency), "currency": currency},
+        "price": {"amount": format_amount(sale.unit_price, currency), "currency": currency},
+        "gross": {"amount": format_amount(sale_totals.gross, currency), "currency": currency},
+        "commission": {"amount": format_amount(sale_totals.commission, currency), "currency": currency},
+        "net": {"amount": format_amount(sale_totals.net, currency), "currency": currency},
         "soldAt": ts(sale.sold_at),
         "status": status,
     }

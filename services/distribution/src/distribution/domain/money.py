@@ -7,14 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from gamekeys_platform.currencies import check_currency, minor_unit
+from gamekeys_platform.currencies import check_currency, format_amount, minor_unit
 from gamekeys_platform.refusals import InvalidValue
 
 MAX_PRICE = Decimal("1000000")
-
-
-def money(amount: Decimal, currency: str) -> str:
-    return str(amount.quantize(minor_unit(currency)))
 
 
 def check_price(amount: Decimal, currency: str) -> Decimal:
@@ -82,9 +78,9 @@ def sales_report(lines: Iterable[SaleLine]) -> list[dict]:
                 "unitsSold": entry["unitsSold"],
                 "unitsReturned": entry["unitsReturned"],
                 "units": entry["unitsSold"] - entry["unitsReturned"],
-                "gross": money(entry["gross"], currency),
-                "commission": money(entry["commission"], currency),
-                "net": money(entry["gross"] - entry["commission"], currency),
+                "gross": format_amount(entry["gross"], currency),
+                "commission": format_amount(entry["commission"], currency),
+                "net": format_amount(entry["gross"] - entry["commission"], currency),
             }
         )
     return report

@@ -19,10 +19,10 @@ from developer_portal.domain.ledger import (
     JournalEntry,
     studio_accounts,
 )
-from developer_portal.domain.money import as_text
 from developer_portal.usecases.common import emit
 from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.contracts.base import Money
+from gamekeys_platform.currencies import format_amount
 from gamekeys_platform.errors import format_timestamp
 
 
@@ -64,10 +64,10 @@ def balance_document(session: Session, developer_id: uuid.UUID) -> dict[str, Any
         items.append(
             {
                 "currency": currency,
-                "available": as_text(amounts[Bucket.AVAILABLE], currency),
-                "pending": as_text(amounts[Bucket.PENDING], currency),
-                "inPayout": as_text(amounts[Bucket.IN_PAYOUT], currency),
-                "paidOut": as_text(amounts[Bucket.PAID_OUT], currency),
+                "available": format_amount(amounts[Bucket.AVAILABLE], currency),
+                "pending": format_amount(amounts[Bucket.PENDING], currency),
+                "inPayout": format_amount(amounts[Bucket.IN_PAYOUT], currency),
+                "paidOut": format_amount(amounts[Bucket.PAID_OUT], currency),
                 "negative": amounts[Bucket.AVAILABLE] < 0,
             }
         )
@@ -88,14 +88,14 @@ def entry_documents(session: Session, developer_id: uuid.UUID, rows: list[Row]) 
                 "entryId": str(row.entry_id),
                 "type": row.kind,
                 "amount": {
-                    "amount": as_text(sum(change.values(), Decimal(0)), row.currency),
+                    "amount": format_amount(sum(change.values(), Decimal(0)), row.currency),
                     "currency": row.currency,
                 },
                 "balances": {
-                    "available": as_text(change[Bucket.AVAILABLE], row.currency),
-                    "pending": as_text(change[Bucket.PENDING], row.currency),
-                    "inPayout": as_text(change[Bucket.IN_PAYOUT], row.currency),
-                    "paidOut": as_text(change[Bucket.PAID_OUT], row.currency),
+                    "available": format_amount(change[Bucket.AVAILABLE], row.currency),
+                    "pending": format_amount(change[Bucket.PENDING], row.currency),
+                    "inPayout": format_amount(change[Bucket.IN_PAYOUT], row.currency),
+                    "paidOut": format_amount(change[Bucket.PAID_OUT], row.currency),
                 },
                 "gameId": None if row.game_id is None else str(row.game_id),
                 "source": row.source_id,

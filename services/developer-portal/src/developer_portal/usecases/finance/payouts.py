@@ -24,12 +24,12 @@ from developer_portal.domain.ledger import (
     move,
     studio_account,
 )
-from developer_portal.domain.money import as_text
 from developer_portal.usecases.common import Actor, audit, emit
 from developer_portal.usecases.finance.entries import balances, post
 from gamekeys_platform.contracts import ContractViolation, payments
 from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.contracts.base import Money
+from gamekeys_platform.currencies import format_amount
 from gamekeys_platform.errors import format_optional_timestamp, format_timestamp
 from gamekeys_platform.events import Event
 from gamekeys_platform.refusals import Refusal
@@ -42,7 +42,7 @@ SCHEDULER = Actor("developer-portal.payout-scheduler", is_service=True)
 def payout_document(row: Row) -> dict[str, Any]:
     return {
         "payoutId": str(row.payout_id),
-        "amount": {"amount": as_text(row.amount, row.currency), "currency": row.currency},
+        "amount": {"amount": format_amount(row.amount, row.currency), "currency": row.currency},
         "status": row.status,
         "method": row.method,
         "scheduled": row.scheduled_for is not None,
@@ -267,18 +267,20 @@ def preview(
         currencies.append(
             {
                 "currency": currency,
-                "available": as_text(available, currency),
-                "pending": as_text(amounts[Bucket.PENDING], currency),
-                "inPayout": as_text(amounts[Bucket.IN_PAYOUT], currency),
-                "nextPayout": None if amount is None or blockers or manual else as_text(amount, currency),
-                "negativeCarry": as_text(-available, currency) if available < 0 else None,
+                "available": format_amount(available, currency),
+                "pending": format_amount(amounts[Bucket.PENDING], currency),
+                "inPayout": format_amount(amounts[Bucket.IN_PAYOUT], currency),
+                "nextPayout": None
+                if amount is None or blockers or manual
+                else format_amount(amount, currency),
+                "negativeCarry": format_amount(-available, currency) if available < 0 else None,
                 "belowThreshold": amount is None and available > 0,
             }
         )
     held = [
         {
             "gameId": str(row.game_id),
-            "amount": {"amount": as_text(row.studio, row.currency), "currency": row.currency},
+            "amount": {"amount": format_amount(row.studio, row.currency), "currency": row.currency},
             "availableOn": format_timestamp(row.available_on),
             "reason": "held for the refund and chargeback window",
         }

@@ -161,7 +161,7 @@ def record_sale(portal: PortalState, session: Session, data: distribution.SaleRe
     commission = _money(data.commission, "commission", allow_zero=True)
     try:
         lines = order_lines(
-            unit_price, gross, commission, [GameUnits(g.game_id, g.quantity) for g in data.games]
+            unit_price, gross, commission, [GameUnits(g.game_id, g.quantity) for g in data.games], currency
         )
     except InvalidValue as exc:
         raise ContractViolation(f"sale.recorded: {exc}") from None
