@@ -66,10 +66,7 @@ def list_keys(query):
     """The studio's API keys, newest first: name, prefix and last 4, scopes, games, creator,
     expiry, last use and status (`active`, `expired`, `revoked`); never the key (studio admins
     and developers; platform admins with `developerId`)."""
-    if query["developerId"] is None:
-        studio = access.own_studio(Action.APIKEY_READ)
-    else:
-        studio = access.studio(query["developerId"], Action.APIKEY_READ)
+    studio = access.studio_to_read(query["developerId"], Action.APIKEY_READ)
     after = decode_cursor(query["cursor"], (datetime, uuid.UUID))
     return apikeys.list_keys(
         request_session(), studio.developer.developer_id, after=after, limit=query["limit"]

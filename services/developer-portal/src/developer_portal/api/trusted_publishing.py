@@ -62,10 +62,7 @@ def create_publisher(body):
 def list_publishers(query):
     """The CI identities the studio trusts, newest first (studio admins and developers; platform
     admins with `developerId`)."""
-    if query["developerId"] is None:
-        studio = access.own_studio(Action.TRUSTED_PUBLISHER_READ)
-    else:
-        studio = access.studio(query["developerId"], Action.TRUSTED_PUBLISHER_READ)
+    studio = access.studio_to_read(query["developerId"], Action.TRUSTED_PUBLISHER_READ)
     after = decode_cursor(query["cursor"], (datetime, uuid.UUID))
     return trusted_publishing.list_publishers(
         request_session(), studio.developer.developer_id, after=after, limit=query["limit"]
