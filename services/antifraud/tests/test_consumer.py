@@ -1,4 +1,3 @@
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +10,7 @@ from antifraud.db.tables import assessments
 from antifraud.worker import VELOCITY_CONSUMER, build_loops
 from gamekeys_platform.contracts import activations, keys
 from gamekeys_platform.events import Event
-from gamekeys_platform.testing import consumer_in_own_group
+from gamekeys_platform.testing import consumer_in_own_group, settle_all
 from gamekeys_platform.workers import Deferred
 
 
@@ -193,13 +192,9 @@ def test_worker_consumer_through_the_broker(af, settings, kafka_servers, analyze
         topics=[activations, keys],
         handler=make_handler(worker_af.velocity),
     )
-    settled, deadline = 0, time.monotonic() + 45
     try:
-        while settled < len(failures) + 1 and time.monotonic() < deadline:
-            settled += consumer.poll_once(timeout_ms=500)
+        settled = settle_all(consumer, len(failures) + 1, timeout=45)
     finally:
-        consumer.consumer.close()
-        consumer.dead_letter_producer.close()
         worker_af.db.dispose()
     assert settled == len(failures) + 1
     score = analyze(request_body(context={"ipAddress": ip}))

@@ -3,7 +3,6 @@ a studio, its team and its game arrive as events; a redelivered event has no sec
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from kafka import KafkaProducer
@@ -11,7 +10,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from sqlalchemy import func, select
 
 from gamekeys_platform.events import Event
-from gamekeys_platform.testing import consumer_in_own_group
+from gamekeys_platform.testing import consumer_in_own_group, settle_all
 from key_manager.db.tables import studio_projection
 from key_manager.worker import PROJECTION_CONSUMER
 
@@ -58,14 +57,7 @@ def test_developer_events_feed_the_projection_once(client, km, kafka_servers, ma
         topics=[topic],
         handler=studio_projection.handlers(),
     )
-    settled, deadline = 0, time.monotonic() + 60
-    try:
-        while settled < len(events) and time.monotonic() < deadline:
-            settled += consumer.poll_once(timeout_ms=500)
-    finally:
-        consumer.consumer.close()
-        consumer.dead_letter_producer.close()
-    assert settled == len(events)
+    assert settle_all(consumer, len(events)) == len(events)
 
     with km.db.transaction() as session:
         role = session.execute(
