@@ -2,10 +2,12 @@
 PostgreSQL, in-process (no HTTP for the posting, the Flask test client for the reads):
 
 1. a backlog of sale.recorded events (100,000 by default, LEDGER_BENCH_EVENTS) posted as the
-   finance consumer posts them: 200 a transaction, each claimed in the inbox, its entry, its
-   four postings, the running balances, the game's share counter, its revenue line and its
-   ledger.entry_posted event in the outbox; beside it, in the same run, a raw psycopg INSERT
-   of the same entry and posting rows, 200 events a transaction (the floor of writing them);
+   finance consumer posts them: 200 a transaction, claimed in the inbox, then credited
+   together: their entries, four postings each, the running balances, the games' share
+   counters, their revenue lines and ledger.entry_posted events in the outbox; beside it, in
+   the same run, the same handler called once per event (on LEDGER_BENCH_ONE_BY_ONE_EVENTS
+   other events, 10,000 by default) and a raw psycopg INSERT of the same entry and posting
+   rows, 200 events a transaction (the floor of writing them);
 2. the balance read (GET /finance/balance) and the first page of transactions for one studio
    with 1,000,000 entries (LEDGER_BENCH_ENTRIES), p50 / p99 over 1,000 reads each.
 
@@ -43,6 +45,7 @@ from gamekeys_platform.settings import load_settings  # noqa: E402
 
 EVENTS = int(os.environ.get("LEDGER_BENCH_EVENTS", "100000"))
 ENTRIES = int(os.environ.get("LEDGER_BENCH_ENTRIES", "1000000"))
+ONE_BY_ONE_EVENTS = int(os.environ.get("LEDGER_BENCH_ONE_BY_ONE_EVENTS", "10000"))
 PER_TRANSACTION = int(os.environ.get("LEDGER_BENCH_BATCH", "200"))  # the consumer's max_poll_records
 READS = 1_000
 SERVER = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
@@ -77,7 +80,10 @@ def sale_events(game_ids: list[str], count: int):
         )
 
 
-def post_backlog(app, events: list) -> float:
+def post_backlog(app, events: list, *, together: bool = True) -> float:
+    """Post ``events`` as the finance consumer does: ``PER_TRANSACTION`` a transaction, claimed
+    in the inbox, then handed over together (a run of sales is credited at once), or, with
+    ``together=False``, one handler call per event (how it was done before, for comparison)."""
     state = app.extensions["developer_portal"]
     handle = finance_events(state)
     inbox = state.db.tables.inbox
@@ -98,9 +104,17 @@ def post_backlog(app, events: list) -> float:
                     ]
                 )
             )
-            for event in chunk:
-                handle(session, event)
+            if together:
+                handle.handle_all(session, chunk)
+            else:
+                for event in chunk:
+                    handle(session, event)
     return time.perf_counter() - started
+
+
+def count_rows(state, table: str) -> int:
+    with state.db.transaction() as session:
+        return session.execute(text(f"SELECT count(*) FROM developer_portal.{table}")).scalar_one()  # noqa: S608
 
 
 def raw_insert(url: str, events: list) -> float:
@@ -217,18 +231,23 @@ def main() -> None:
         _token, game_ids = studio_with_games(portal, 100)
         events = list(sale_events(game_ids, EVENTS))
 
+        one_by_one = list(sale_events(game_ids, ONE_BY_ONE_EVENTS))
+        one_by_one_seconds = post_backlog(app, one_by_one, together=False)
+        postings_before = count_rows(state, "ledger_postings")
         seconds = post_backlog(app, events)
-        with state.db.transaction() as session:
-            postings = session.execute(
-                text("SELECT count(*) FROM developer_portal.ledger_postings")
-            ).scalar_one()
-            outbox = session.execute(text("SELECT count(*) FROM developer_portal.outbox")).scalar_one()
+        postings = count_rows(state, "ledger_postings") - postings_before
+        outbox = count_rows(state, "outbox")
         raw_seconds = raw_insert(url, events)
         print(f"backlog of {EVENTS:,} sale.recorded events, {PER_TRANSACTION} a transaction:")
         print(
             f"  ledger (inbox, entry, postings, balances, counter, line, outbox): {seconds:.1f} s, "
             f"{EVENTS / seconds:,.0f} events/s, {postings / seconds:,.0f} postings/s "
-            f"({postings:,} postings, {outbox:,} events in the outbox)"
+            f"({postings:,} postings; {outbox:,} events in the outbox, both runs)"
+        )
+        print(
+            f"  the same, one handler call per event ({ONE_BY_ONE_EVENTS:,} other events): "
+            f"{ONE_BY_ONE_EVENTS / one_by_one_seconds:,.0f} events/s; "
+            f"together / one by one = {one_by_one_seconds / ONE_BY_ONE_EVENTS * EVENTS / seconds:.1f}x"
         )
         print(
             f"  raw psycopg INSERT of the same entry and posting rows: {raw_seconds:.1f} s, "

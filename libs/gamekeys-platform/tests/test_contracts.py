@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import pytest
 from pydantic import ValidationError
+from sample_service import events as sample_events
 
 from gamekeys_platform import contracts
 from gamekeys_platform.contracts import ContractViolation, EventHandlers, docs, keys
@@ -142,6 +143,34 @@ def test_handlers_get_typed_data_and_name_the_types_they_handle():
     broken = Event(type="key.activated", source="key-manager", subject="x", data={"keyId": "nope"})
     with pytest.raises(ContractViolation, match="keyId"):
         handlers(None, broken)
+
+
+def test_runs_of_a_together_type_go_to_its_handler_as_one_list_in_order():
+    calls = []
+    handlers = EventHandlers(
+        {sample_events.WidgetStep: lambda session, data, event: calls.append(("step", data.step))},
+        together={
+            sample_events.WidgetCounted: lambda session, run: calls.append(
+                ("counted", [d.n for d, _e in run])
+            )
+        },
+    )
+    assert handlers.event_types == {"widget.step", "widget.counted"}
+
+    def event(data) -> Event:
+        return data.to_event()
+
+    counted = [event(sample_events.WidgetCounted(widget="w", n=n)) for n in range(5)]
+    steps = [event(sample_events.WidgetStep(widget="w", step=n)) for n in range(2)]
+    handlers.handle_all(
+        None, [counted[0], counted[1], steps[0], counted[2], steps[1], counted[3], counted[4]]
+    )
+    assert calls == [("counted", [0, 1]), ("step", 0), ("counted", [2]), ("step", 1), ("counted", [3, 4])]
+    calls.clear()
+    handlers(None, counted[0])  # one event alone is a run of one
+    assert calls == [("counted", [0])]
+    with pytest.raises(ValueError, match=r"widget\.step"):
+        EventHandlers({sample_events.WidgetStep: print}, together={sample_events.WidgetStep: print})
 
 
 def test_an_event_without_a_contract_is_a_violation():

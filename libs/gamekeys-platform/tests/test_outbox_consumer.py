@@ -384,6 +384,39 @@ def test_a_failing_event_in_a_poll_is_retried_or_dead_lettered_alone(db, kafka_s
     dead.close()
 
 
+def test_a_poll_of_one_type_reaches_a_together_handler_as_one_run(db, kafka_servers, one_partition_topic):
+    """EventHandlers with a ``together`` type: what one poll brings is claimed in the inbox and
+    handed over as one list (a redelivered copy left out); a run that fails rolls the poll back
+    and its events are settled one at a time, each a run of one, none lost or applied twice."""
+    runs = []
+    fail_once = [True]
+
+    def count_run(session, run):
+        if fail_once[0] and len(run) > 1:
+            fail_once[0] = False
+            raise RuntimeError("a dependency went away")
+        runs.append([event.id for _data, event in run])
+
+    events = [sample_events.WidgetCounted(widget="w", n=n).to_event() for n in range(30)]
+    handlers = EventHandlers({}, together={sample_events.WidgetCounted: count_run})
+    consumer = consumer_of(db, kafka_servers, one_partition_topic, handlers)
+    send(kafka_servers, one_partition_topic, [*events[:20], events[3]])
+    try:
+        settle(consumer, 21)
+        first_phase = len(runs)
+        send(kafka_servers, one_partition_topic, [events[5], *events[20:], events[21]])  # with copies
+        settle(consumer, 12)
+    finally:
+        close(consumer)
+    # The failed poll was settled one event at a time, each once.
+    assert runs[:first_phase] == [[e.id] for e in events[:20]]
+    # Later polls went together, in order, copies of settled events left out.
+    later = runs[first_phase:]
+    assert [event_id for run in later for event_id in run] == [e.id for e in events[20:]]
+    assert any(len(run) > 1 for run in later)
+    assert consumed(consumer, "processed") == len(events)
+
+
 def test_an_event_that_breaks_its_contract_is_dead_lettered_at_once_with_the_reason(
     db, kafka_servers, one_partition_topic
 ):

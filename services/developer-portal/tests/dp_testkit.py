@@ -313,13 +313,14 @@ def payout_answer(payout: dict, developer_id: str, *, completed: bool = True) ->
     return payments.PayoutFailed(**common, reason="account closed", failed_at=datetime.now(UTC)).to_event()
 
 
-def consume(app, *events: Event) -> None:
-    """Events through the finance consumer's handler, each in its own transaction."""
+def consume(app, *events: Event, per_poll: int = 1) -> None:
+    """Events through the finance consumer's handler, each in its own transaction, or
+    ``per_poll`` a transaction handed over together as the consumer does with a poll."""
     state = app.extensions["developer_portal"]
     handle = finance_events(state)
-    for event in events:
+    for start in range(0, len(events), per_poll):
         with state.db.transaction() as session:
-            handle(session, event)
+            handle.handle_all(session, events[start : start + per_poll])
 
 
 def release_all(app) -> int:

@@ -30,7 +30,7 @@ from dp_testkit import (
 from sqlalchemy import func, select
 
 from developer_portal.db import ledger, repository
-from developer_portal.db.tables import ledger_entries, payout_settings
+from developer_portal.db.tables import ledger_entries, ledger_postings, payout_settings
 from developer_portal.usecases import finance
 from gamekeys_platform.testing import serving
 
@@ -350,6 +350,52 @@ def test_platform_admins_set_the_revenue_share_and_adjust_with_a_reason(portal, 
         for a in expect(platform_admin.get(f"/accounts/{developer['developerId']}/audit-log"), 200)["items"]
     ]
     assert "ledger.adjusted" in actions and "revenue_share.updated" in actions
+
+
+def test_sales_credited_a_poll_at_a_time_post_what_one_at_a_time_posts(portal, app, db):
+    """Two studios on the same low tiers get the same sales of one game each, one studio's one
+    event a transaction, the other's all in one poll (with a redelivery and a return ahead of
+    its sale): the same share for every sale across the tier boundary, to the cent."""
+    platform_admin = portal.user(roles=("admin",))
+    tiers = {"tiers": [{"upTo": "100", "rate": "0.30"}, {"upTo": None, "rate": "0.15"}]}
+    studios = []
+    for _ in range(2):
+        admin, developer = portal.studio()
+        path = f"/finance/studios/{developer['developerId']}/revenue-share"
+        expect(platform_admin.put(path, json=tiers), 200)
+        studios.append((admin, developer, portal.game(admin)))
+    prices = ["9.99", "33.33", "0.99", "41.17", "19.99", "7.77", "12.34"]  # crosses 100 on the fifth
+
+    def sales_of(game):
+        sales = [retailer_sale(game, unit_price=price, quantity=1 + n % 2) for n, price in enumerate(prices)]
+        return sales, retailer_return(sales[2], 1)
+
+    (one_admin, one, one_game), (poll_admin, poll, poll_game) = studios
+    sales, returned = sales_of(one_game)
+    consume(app, *sales, returned)
+    sales, returned = sales_of(poll_game)
+    consume(app, returned, *sales[:4], sales[1], *sales[4:], per_poll=len(sales) + 2)
+
+    assert balance(one_admin) == balance(poll_admin)
+    assert entries_of(db, one["developerId"]) == entries_of(db, poll["developerId"]) == len(prices) + 1
+    with db.transaction() as session:
+        posted = {
+            developer["developerId"]: session.execute(
+                select(ledger_postings.c.amount)
+                .join(ledger_entries, ledger_entries.c.entry_id == ledger_postings.c.entry_id)
+                .where(
+                    ledger_entries.c.developer_id == uuid.UUID(developer["developerId"]),
+                    ledger_postings.c.account == "platform:revenue",
+                )
+                .order_by(ledger_postings.c.amount)
+            )
+            .scalars()
+            .all()
+            for developer in (one, poll)
+        }
+        assert len(posted[one["developerId"]]) == len(prices) + 1  # every sale and the return
+        assert posted[one["developerId"]] == posted[poll["developerId"]]
+        assert ledger.drifted_balances(session) == []
 
 
 def test_the_ledger_check_finds_every_balance_equal_to_its_postings(db):

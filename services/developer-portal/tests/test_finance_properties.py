@@ -9,6 +9,7 @@ import uuid
 from collections import defaultdict
 from decimal import Decimal
 
+import pytest
 from dp_testkit import (
     PAYPAL_SETTINGS,
     consume,
@@ -28,7 +29,10 @@ from developer_portal.db.tables import ledger_entries, ledger_postings
 ROUNDS = 2000
 
 
-def test_random_money_flows_conserve_every_cent(portal, app, db):
+# One event a transaction, and a poll of them at a time as the consumer takes them (runs of
+# sales credited together, redeliveries and reversals ahead of their sales inside a poll).
+@pytest.mark.parametrize("per_poll", [1, 50])
+def test_random_money_flows_conserve_every_cent(portal, app, db, per_poll):
     rng = random.Random(20261206)
     admin, developer = portal.studio()
     games = [portal.game(admin) for _ in range(3)]
@@ -96,7 +100,7 @@ def test_random_money_flows_conserve_every_cent(portal, app, db):
         if rng.random() < 0.1 and events:
             events.append(rng.choice(events))  # a redelivery
 
-    consume(app, *events)
+    consume(app, *events, per_poll=per_poll)
     release_all(app)
     paid = defaultdict(Decimal)
     for currency in ("USD", "EUR"):

@@ -261,16 +261,22 @@ class EventConsumer:
         ]
         # A list of parameter sets goes out as one multi-row INSERT ... RETURNING.
         claimed = set(session.execute(self._claim, rows).scalars())
-        newly_claimed = len(claimed)
+        fresh = []
         for event in events:
             if event.id in claimed:
                 claimed.remove(event.id)  # a second copy later in the batch is a duplicate
-                token = set_request_id(event.trace_id)
-                try:
-                    self.handler(session, event)
-                finally:
-                    reset_request_id(token)
-        return newly_claimed
+                fresh.append(event)
+        handle_all = getattr(self.handler, "handle_all", None)
+        if handle_all is not None:
+            handle_all(session, fresh)  # an EventHandlers: runs of one type go together
+            return len(fresh)
+        for event in fresh:
+            token = set_request_id(event.trace_id)
+            try:
+                self.handler(session, event)
+            finally:
+                reset_request_id(token)
+        return len(fresh)
 
     def _settle(self, record) -> bool:
         """True when the record needs no further delivery (handled, duplicate, or dead-lettered)."""

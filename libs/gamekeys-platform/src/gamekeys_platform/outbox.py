@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -49,20 +50,31 @@ class Outbox:
         self._insert = insert(self.table)
 
     def add(self, session: Session, data: EventData) -> Event:
-        if self.source != data.SOURCE:
-            raise ValueError(f"{data.TYPE} is {data.SOURCE}'s event, not {self.source}'s")
-        event = data.to_event()
-        session.connection().execute(
-            self._insert,
-            {
-                "event_id": event.id,
-                "topic": self.topic,
-                "message_key": event.subject,
-                "event_type": event.type,
-                "payload": event.to_dict(),
-            },
-        )
-        return event
+        return self.add_all(session, [data])[0]
+
+    def add_all(self, session: Session, datas: Sequence[EventData]) -> list[Event]:
+        """Emit every event of ``datas``, in order, with one statement (a consumer handling a
+        whole poll at once emits its events together)."""
+        for data in datas:
+            if self.source != data.SOURCE:
+                raise ValueError(f"{data.TYPE} is {data.SOURCE}'s event, not {self.source}'s")
+        events = [data.to_event() for data in datas]
+        if events:
+            # A list of parameter sets goes out as one multi-row INSERT.
+            session.connection().execute(
+                self._insert,
+                [
+                    {
+                        "event_id": event.id,
+                        "topic": self.topic,
+                        "message_key": event.subject,
+                        "event_type": event.type,
+                        "payload": event.to_dict(),
+                    }
+                    for event in events
+                ],
+            )
+        return events
 
 
 def kafka_producer(

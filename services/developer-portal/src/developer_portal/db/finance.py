@@ -5,12 +5,12 @@ settings. Functions take the caller's session and never commit."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, text, update
+from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -116,88 +116,100 @@ def pending_lines(session: Session, developer_id: uuid.UUID, limit: int = 100) -
 # --- revenue share --------------------------------------------------------------------------
 
 
-_new_counter = insert(revenue_share_counters).values(
-    game_id=bindparam("game_id"),
-    currency=bindparam("currency"),
-    lifetime_gross=0,
-    platform_exact=0,
-    platform_posted=0,
-)
-# Built once: constructing the statement cost as much as running it. The no-op update makes the
+# Every counter of a batch of sales created at zero if new and locked, in (game, currency)
+# order, so two transactions crediting the same games never deadlock. The no-op update makes a
 # row come back locked whether it was new or not.
-_LOCK_COUNTER = _new_counter.on_conflict_do_update(
-    index_elements=[revenue_share_counters.c.game_id, revenue_share_counters.c.currency],
-    set_={"game_id": _new_counter.excluded.game_id},
-).returning(
-    revenue_share_counters,
-    select(revenue_share_schedules.c.tiers)
-    .where(revenue_share_schedules.c.developer_id == bindparam("developer_id"))
-    .scalar_subquery()
-    .label("tiers"),
+_LOCK_COUNTERS = text(
+    f"""
+    INSERT INTO {SCHEMA}.revenue_share_counters AS c
+        (game_id, currency, lifetime_gross, platform_exact, platform_posted)
+    SELECT game_id, currency, 0, 0, 0
+    FROM unnest(CAST(:game_ids AS uuid[]), CAST(:currencies AS text[])) AS k(game_id, currency)
+    ORDER BY game_id, currency
+    ON CONFLICT (game_id, currency) DO UPDATE SET game_id = EXCLUDED.game_id
+    RETURNING game_id, currency, lifetime_gross, platform_exact, platform_posted
+    """  # noqa: S608 - the schema is this module's constant; every value is bound
 )
 
 
-def counter_for_update(
-    session: Session, game_id: uuid.UUID, currency: str, developer_id: uuid.UUID | None = None
-) -> tuple[ShareCounter, tuple[Tier, ...] | None]:
-    """The game's counter in ``currency`` (created at zero), locked for the transaction, and, with
-    ``developer_id``, the studio's own revenue-share tiers (None: the default), in one statement."""
-    row = (
-        session.connection()
-        .execute(_LOCK_COUNTER, {"game_id": game_id, "currency": currency, "developer_id": developer_id})
-        .one()
+def counters_for_update(
+    session: Session, keys: Collection[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], ShareCounter]:
+    """(game, currency) -> the game's counter in that currency (created at zero), each locked
+    for the transaction."""
+    ordered = sorted(set(keys))
+    rows = session.connection().execute(
+        _LOCK_COUNTERS,
+        {"game_ids": [game for game, _currency in ordered], "currencies": [c for _game, c in ordered]},
     )
-    return ShareCounter(row.lifetime_gross, row.platform_exact, row.platform_posted), _tiers(row.tiers)
+    return {
+        (row.game_id, row.currency): ShareCounter(row.lifetime_gross, row.platform_exact, row.platform_posted)
+        for row in rows
+    }
 
 
-# A credited sale's line and its game's counter written, and the reversals that waited for it
-# taken, in one statement (a round trip was most of what a statement cost).
-_RECORD_CREDIT = text(
+# Credited sales' lines and their games' counters written, and the reversals that waited for
+# them taken, in one statement however many sales.
+_RECORD_CREDITS = text(
     f"""
     WITH line AS (
         INSERT INTO {SCHEMA}.revenue_lines (line_key, developer_id, game_id, currency, source_account,
             commission_account, gross, commission, platform, studio, platform_exact, quantity, entry_id,
             available_on)
-        VALUES (:line_key, :developer_id, :game_id, :currency, :source_account, :commission_account, :gross,
-            :commission, :platform, :studio, :platform_exact, :quantity, :entry_id, :available_on)
+        SELECT * FROM unnest(CAST(:line_keys AS text[]), CAST(:developer_ids AS uuid[]),
+            CAST(:game_ids AS uuid[]), CAST(:currencies AS text[]), CAST(:source_accounts AS text[]),
+            CAST(:commission_accounts AS text[]), CAST(:grosses AS numeric[]),
+            CAST(:commissions AS numeric[]), CAST(:platforms AS numeric[]), CAST(:studios AS numeric[]),
+            CAST(:platform_exacts AS numeric[]), CAST(:quantities AS integer[]),
+            CAST(:entry_ids AS uuid[]), CAST(:available_ons AS timestamptz[]))
     ), counter AS (
-        UPDATE {SCHEMA}.revenue_share_counters
-        SET lifetime_gross = :lifetime_gross, platform_exact = :counter_exact,
-            platform_posted = :counter_posted
-        WHERE game_id = :game_id AND currency = :currency
+        UPDATE {SCHEMA}.revenue_share_counters AS c
+        SET lifetime_gross = v.lifetime_gross, platform_exact = v.platform_exact,
+            platform_posted = v.platform_posted
+        FROM unnest(CAST(:counter_games AS uuid[]), CAST(:counter_currencies AS text[]),
+            CAST(:counter_grosses AS numeric[]), CAST(:counter_exacts AS numeric[]),
+            CAST(:counter_posteds AS numeric[]))
+            AS v(game_id, currency, lifetime_gross, platform_exact, platform_posted)
+        WHERE c.game_id = v.game_id AND c.currency = v.currency
     )
-    DELETE FROM {SCHEMA}.parked_reversals WHERE line_key = :line_key RETURNING source_id, event
+    DELETE FROM {SCHEMA}.parked_reversals WHERE line_key = ANY(CAST(:line_keys AS text[]))
+    RETURNING source_id, event
     """  # noqa: S608 - the schema is this module's constant; every value is bound
 )
 
 
-def record_credit(
-    session: Session, line: Line, counter: ShareCounter, *, entry_id: uuid.UUID, available_on: datetime
+def record_credits(
+    session: Session,
+    lines: Sequence[tuple[Line, uuid.UUID, datetime]],
+    counters: Mapping[tuple[uuid.UUID, str], ShareCounter],
 ) -> list[Row]:
-    """Write a credited sale's line and its game's counter; returns the reversals parked for it."""
-    credit = line.credit
+    """Write credited sales' lines (each with its entry and the end of its hold) and the games'
+    counters after them; returns the reversals parked for those lines."""
+    credits = [line.credit for line, _entry_id, _available_on in lines]
     return (
         session.connection()
         .execute(
-            _RECORD_CREDIT,
+            _RECORD_CREDITS,
             {
-                "line_key": credit.key,
-                "developer_id": credit.developer_id,
-                "game_id": credit.game_id,
-                "currency": credit.currency,
-                "source_account": credit.source_account,
-                "commission_account": credit.commission_account,
-                "gross": line.gross,
-                "commission": line.commission,
-                "platform": line.platform,
-                "studio": line.studio,
-                "platform_exact": line.platform_exact,
-                "quantity": line.quantity,
-                "entry_id": entry_id,
-                "available_on": available_on,
-                "lifetime_gross": counter.lifetime_gross,
-                "counter_exact": counter.exact,
-                "counter_posted": counter.posted,
+                "line_keys": [credit.key for credit in credits],
+                "developer_ids": [credit.developer_id for credit in credits],
+                "game_ids": [credit.game_id for credit in credits],
+                "currencies": [credit.currency for credit in credits],
+                "source_accounts": [credit.source_account for credit in credits],
+                "commission_accounts": [credit.commission_account for credit in credits],
+                "grosses": [line.gross for line, _e, _a in lines],
+                "commissions": [line.commission for line, _e, _a in lines],
+                "platforms": [line.platform for line, _e, _a in lines],
+                "studios": [line.studio for line, _e, _a in lines],
+                "platform_exacts": [line.platform_exact for line, _e, _a in lines],
+                "quantities": [line.quantity for line, _e, _a in lines],
+                "entry_ids": [entry_id for _line, entry_id, _a in lines],
+                "available_ons": [available_on for _line, _e, available_on in lines],
+                "counter_games": [game for game, _currency in counters],
+                "counter_currencies": [currency for _game, currency in counters],
+                "counter_grosses": [counter.lifetime_gross for counter in counters.values()],
+                "counter_exacts": [counter.exact for counter in counters.values()],
+                "counter_posteds": [counter.posted for counter in counters.values()],
             },
         )
         .all()
@@ -224,6 +236,18 @@ def get_tiers(session: Session, developer_id: uuid.UUID) -> tuple[Tier, ...] | N
             )
         ).scalar_one_or_none()
     )
+
+
+def tiers_of_studios(
+    session: Session, developer_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[Tier, ...]]:
+    """The studios' own revenue-share tiers, for those that have some (the default for the others)."""
+    rows = session.execute(
+        select(revenue_share_schedules.c.developer_id, revenue_share_schedules.c.tiers).where(
+            revenue_share_schedules.c.developer_id.in_(list(developer_ids))
+        )
+    )
+    return {row.developer_id: _tiers(row.tiers) for row in rows}
 
 
 def _tiers(document: list[dict] | None) -> tuple[Tier, ...] | None:

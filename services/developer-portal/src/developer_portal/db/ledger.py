@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,27 +19,33 @@ from developer_portal.db.tables import SCHEMA, ledger_balances, ledger_entries, 
 from developer_portal.domain.ledger import JournalEntry
 from gamekeys_platform.pagination import Page, keyset_page
 
-# The entry, its postings and the running balances in one statement (one round trip: most of a
-# posting's cost was round trips). Balances are upserted in account order, so two entries
-# touching the same accounts never deadlock.
+# Entries, their postings and the running balances in one statement, however many entries (a
+# round trip was most of what posting one cost, so a consumer posts a whole poll at once). An
+# entry whose source posted before inserts nothing, and nothing of it reaches the postings or
+# the balances. Each balance moves once, by the sum of the batch's postings to it, in account
+# order, so two transactions touching the same accounts never deadlock.
 _POST = text(
     f"""
     WITH entry AS (
         INSERT INTO {SCHEMA}.ledger_entries
             (entry_id, developer_id, game_id, kind, source_id, currency, memo, occurred_at)
-        VALUES (:entry_id, :developer_id, :game_id, :kind, :source_id, :currency, CAST(:memo AS jsonb),
-                :occurred_at)
+        SELECT * FROM unnest(CAST(:entry_ids AS uuid[]), CAST(:developer_ids AS uuid[]),
+            CAST(:game_ids AS uuid[]), CAST(:kinds AS text[]), CAST(:source_ids AS text[]),
+            CAST(:currencies AS text[]), CAST(:memos AS jsonb[]), CAST(:occurred_ats AS timestamptz[]))
         ON CONFLICT (source_id) DO NOTHING
-        RETURNING entry_id
+        RETURNING entry_id, currency
     ), moves AS (
-        SELECT account, amount FROM unnest(CAST(:accounts AS text[]), CAST(:amounts AS numeric[]))
-            AS m(account, amount)
+        SELECT m.entry_id, m.account, m.amount, entry.currency
+        FROM unnest(CAST(:posting_entry_ids AS uuid[]), CAST(:accounts AS text[]),
+            CAST(:amounts AS numeric[])) AS m(entry_id, account, amount)
+        JOIN entry USING (entry_id)
     ), postings AS (
         INSERT INTO {SCHEMA}.ledger_postings (entry_id, account, amount)
-        SELECT entry.entry_id, moves.account, moves.amount FROM entry, moves
+        SELECT entry_id, account, amount FROM moves
     ), balances AS (
         INSERT INTO {SCHEMA}.ledger_balances AS b (account, currency, balance)
-        SELECT moves.account, :currency, moves.amount FROM entry, moves ORDER BY moves.account
+        SELECT account, currency, sum(amount) FROM moves
+        GROUP BY account, currency ORDER BY account, currency
         ON CONFLICT (account, currency)
         DO UPDATE SET balance = b.balance + EXCLUDED.balance, updated_at = now()
     )
@@ -48,30 +54,41 @@ _POST = text(
 )
 
 
-def post(session: Session, entry: JournalEntry) -> bool:
-    """Write the entry, its postings and the balances it moves; False (and nothing written) when
-    an entry with its source was posted before: a redelivered event or a retried request."""
-    accounts = sorted(entry.postings)
-    inserted = (
-        session.connection()
-        .execute(
-            _POST,
-            {
-                "entry_id": entry.entry_id,
-                "developer_id": entry.developer_id,
-                "game_id": entry.game_id,
-                "kind": entry.kind.value,
-                "source_id": entry.source_id,
-                "currency": entry.currency,
-                "memo": json.dumps(dict(entry.memo)),
-                "occurred_at": entry.occurred_at,
-                "accounts": accounts,
-                "amounts": [entry.postings[a] for a in accounts],
-            },
-        )
-        .first()
+def post(session: Session, entries: Sequence[JournalEntry]) -> set[uuid.UUID]:
+    """Write the entries, their postings and the balances they move; returns the ids of those
+    written. An entry whose source posted before (a redelivered event, a retried request) is
+    not written, and moves nothing."""
+    if not entries:
+        return set()
+    postings = [
+        (entry.entry_id, account, amount) for entry in entries for account, amount in entry.postings.items()
+    ]
+    rows = session.connection().execute(
+        _POST,
+        {
+            "entry_ids": [entry.entry_id for entry in entries],
+            "developer_ids": [entry.developer_id for entry in entries],
+            "game_ids": [entry.game_id for entry in entries],
+            "kinds": [entry.kind.value for entry in entries],
+            "source_ids": [entry.source_id for entry in entries],
+            "currencies": [entry.currency for entry in entries],
+            "memos": [json.dumps(dict(entry.memo)) for entry in entries],
+            "occurred_ats": [entry.occurred_at for entry in entries],
+            "posting_entry_ids": [entry_id for entry_id, _account, _amount in postings],
+            "accounts": [account for _entry_id, account, _amount in postings],
+            "amounts": [amount for _entry_id, _account, amount in postings],
+        },
     )
-    return inserted is not None
+    return {row.entry_id for row in rows}
+
+
+def posted_sources(session: Session, source_ids: Collection[str]) -> set[str]:
+    """Which of these sources have an entry already."""
+    return set(
+        session.execute(
+            select(ledger_entries.c.source_id).where(ledger_entries.c.source_id.in_(list(source_ids)))
+        ).scalars()
+    )
 
 
 def balances(

@@ -4,6 +4,7 @@ balances per currency and entries with what each did to its balances."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,6 @@ from developer_portal.domain.ledger import (
     JournalEntry,
     studio_accounts,
 )
-from developer_portal.usecases.common import emit
 from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.contracts.base import Money
 from gamekeys_platform.currencies import format_amount
@@ -28,24 +28,30 @@ from gamekeys_platform.errors import format_timestamp
 
 def post(portal: PortalState, session: Session, entry: JournalEntry) -> bool:
     """Post the entry with its ledger.entry_posted event; False when its source posted before."""
-    if not ledger.post(session, entry):
-        return False
-    emit(
-        portal,
-        session,
-        events.LedgerEntryPosted(
-            entry_id=entry.entry_id,
-            developer_id=entry.developer_id,
-            kind=entry.kind.value,
-            source_id=entry.source_id,
-            postings=[
-                events.Posting(account=account, amount=Money(amount=amount, currency=entry.currency))
-                for account, amount in entry.postings.items()
-            ],
-            posted_at=datetime.now(UTC),
-        ),
+    return bool(post_all(portal, session, [entry]))
+
+
+def post_all(portal: PortalState, session: Session, entries: Sequence[JournalEntry]) -> list[JournalEntry]:
+    """Post the entries with their ledger.entry_posted events, a few statements for them all;
+    returns those posted (not those whose source posted before)."""
+    written = ledger.post(session, entries)
+    posted = [entry for entry in entries if entry.entry_id in written]
+    portal.outbox.add_all(session, [_entry_posted(entry) for entry in posted])
+    return posted
+
+
+def _entry_posted(entry: JournalEntry) -> events.LedgerEntryPosted:
+    return events.LedgerEntryPosted(
+        entry_id=entry.entry_id,
+        developer_id=entry.developer_id,
+        kind=entry.kind.value,
+        source_id=entry.source_id,
+        postings=[
+            events.Posting(account=account, amount=Money(amount=amount, currency=entry.currency))
+            for account, amount in entry.postings.items()
+        ],
+        posted_at=datetime.now(UTC),
     )
-    return True
 
 
 def balances(session: Session, developer_id: uuid.UUID) -> dict[str, dict[Bucket, Decimal]]:

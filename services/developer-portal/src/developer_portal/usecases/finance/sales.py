@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -42,7 +43,7 @@ from developer_portal.domain.revenue import (
     order_lines,
     reversal_entry,
 )
-from developer_portal.usecases.finance.entries import post
+from developer_portal.usecases.finance.entries import post, post_all
 from developer_portal.usecases.finance.payouts import payout_completed, payout_failed
 from gamekeys_platform.contracts import ContractViolation, EventHandlers, distribution, payments
 from gamekeys_platform.contracts.base import Money
@@ -79,31 +80,58 @@ def tiers_of(session: Session, developer_id: uuid.UUID) -> tuple[Tier, ...]:
     return repo.get_tiers(session, developer_id) or DEFAULT_TIERS
 
 
-def _credit(
-    portal: PortalState,
-    session: Session,
-    credit: Credit,
-    *,
-    kind: EntryKind,
-    occurred_at: datetime,
-    memo: dict[str, Any],
-) -> None:
-    counter, tiers = repo.counter_for_update(session, credit.game_id, credit.currency, credit.developer_id)
-    available_on = occurred_at + timedelta(seconds=portal.settings.revenue_hold_seconds)
-    entry, line, counter = credit_entry(
-        credit,
-        tiers or DEFAULT_TIERS,
-        counter,
-        source_id=credit.key,
-        kind=kind,
-        occurred_at=occurred_at,
-        memo={**memo, "availableOn": format_timestamp(available_on)},
+@dataclass(frozen=True)
+class _Crediting:
+    """A sale to credit, with what its entry records."""
+
+    credit: Credit
+    kind: EntryKind
+    occurred_at: datetime
+    memo: dict[str, Any]
+
+
+def _credit_all(portal: PortalState, session: Session, sales: list[_Crediting]) -> None:
+    """Credit the sales, in order, with a few statements for them all: each game's counter is
+    locked once and carried from sale to sale in memory. A sale credited before (under another
+    event id, or twice in the batch) is skipped; the reversals parked for a sale are applied
+    once it is in."""
+    fresh: dict[str, _Crediting] = {}
+    for sale in sales:
+        fresh.setdefault(sale.credit.key, sale)
+    for key in ledger.posted_sources(session, fresh):
+        del fresh[key]
+    if not fresh:
+        return
+    counters = repo.counters_for_update(
+        session, {(s.credit.game_id, s.credit.currency) for s in fresh.values()}
     )
-    if not post(portal, session, entry):
-        return  # this sale was credited before (under another event id)
-    parked = repo.record_credit(session, line, counter, entry_id=entry.entry_id, available_on=available_on)
-    for reversal in parked:
-        finance_events(portal)(session, Event.from_dict(reversal.event))
+    tiers = repo.tiers_of_studios(session, {s.credit.developer_id for s in fresh.values()})
+    entries, lines = [], []
+    for sale in fresh.values():
+        credit = sale.credit
+        available_on = sale.occurred_at + timedelta(seconds=portal.settings.revenue_hold_seconds)
+        entry, line, counters[credit.game_id, credit.currency] = credit_entry(
+            credit,
+            tiers.get(credit.developer_id) or DEFAULT_TIERS,
+            counters[credit.game_id, credit.currency],
+            source_id=credit.key,
+            kind=sale.kind,
+            occurred_at=sale.occurred_at,
+            memo={**sale.memo, "availableOn": format_timestamp(available_on)},
+        )
+        entries.append(entry)
+        lines.append((line, entry.entry_id, available_on))
+    if len(post_all(portal, session, entries)) != len(entries):
+        # Another transaction credited one of them since the check: the counters moved on
+        # without it, so nothing of this one may stand (the consumer retries one by one).
+        raise ConcurrentCredit("a sale of this batch was credited by another transaction")
+    handle = finance_events(portal)
+    for reversal in repo.record_credits(session, lines, counters):
+        handle(session, Event.from_dict(reversal.event))
+
+
+class ConcurrentCredit(RuntimeError):
+    """A sale was credited by another transaction while this one credited it."""
 
 
 def _reverse(
@@ -131,7 +159,8 @@ def _reverse(
     amount = gross(line)
     if amount > line.gross or (quantity is not None and quantity > (line.quantity or 0)):
         raise ContractViolation(f"{source_id} takes back more than is left of {line_key}")
-    counter, _tiers = repo.counter_for_update(session, line.credit.game_id, line.credit.currency)
+    counter_key = (line.credit.game_id, line.credit.currency)
+    counter = repo.counters_for_update(session, [counter_key])[counter_key]
     entry, left, counter = reversal_entry(
         line,
         amount,
@@ -148,9 +177,16 @@ def _reverse(
     return line
 
 
-def record_sale(portal: PortalState, session: Session, data: distribution.SaleRecorded, event: Event) -> None:
-    """A retailer's sale: per game, the retailer keeps its commission, the platform its share,
+def record_sales(
+    portal: PortalState, session: Session, sales: list[tuple[distribution.SaleRecorded, Event]]
+) -> None:
+    """Retailers' sales: per game, the retailer keeps its commission, the platform its share,
     the studio the rest, pending until the hold passes."""
+    _credit_all(portal, session, [part for data, _event in sales for part in _sale_parts(session, data)])
+
+
+def _sale_parts(session: Session, data: distribution.SaleRecorded) -> list[_Crediting]:
+    """A retailer's sale as each game's part of it."""
     if data.games is None:
         raise ContractViolation("sale.recorded without games: finance cannot tell whose sale it is")
     currency = data.gross.currency
@@ -165,6 +201,7 @@ def record_sale(portal: PortalState, session: Session, data: distribution.SaleRe
         )
     except InvalidValue as exc:
         raise ContractViolation(f"sale.recorded: {exc}") from None
+    parts = []
     for game, line_gross, line_commission in lines:
         credit = Credit(
             key=f"sale:{data.sale_id}:{game.game_id}",
@@ -178,7 +215,8 @@ def record_sale(portal: PortalState, session: Session, data: distribution.SaleRe
             quantity=game.quantity,
         )
         memo = {"retailerId": str(data.retailer_id), "orderId": data.order_id, "quantity": game.quantity}
-        _credit(portal, session, credit, kind=EntryKind.SALE, occurred_at=data.sold_at, memo=memo)
+        parts.append(_Crediting(credit, EntryKind.SALE, data.sold_at, memo))
+    return parts
 
 
 def record_return(
@@ -204,10 +242,14 @@ def record_return(
         )
 
 
-def record_revenue(
-    portal: PortalState, session: Session, data: payments.RevenueCredited, event: Event
+def record_revenues(
+    portal: PortalState, session: Session, revenues: list[tuple[payments.RevenueCredited, Event]]
 ) -> None:
-    """A store sale (the Payment Service): the platform's share and the studio's, pending."""
+    """Store sales (the Payment Service): the platform's share and the studio's, pending."""
+    _credit_all(portal, session, [_revenue_part(session, data) for data, _event in revenues])
+
+
+def _revenue_part(session: Session, data: payments.RevenueCredited) -> _Crediting:
     developer_id = _studio_of(session, data.game_id)
     if developer_id != data.developer_id:
         raise ContractViolation(f"game {data.game_id} is not studio {data.developer_id}'s")
@@ -219,14 +261,7 @@ def record_revenue(
         source_account=STORE_SALES,
         gross=_money(data.gross, "gross"),
     )
-    _credit(
-        portal,
-        session,
-        credit,
-        kind=EntryKind.REVENUE,
-        occurred_at=data.occurred_at,
-        memo={"orderId": data.order_id},
-    )
+    return _Crediting(credit, EntryKind.REVENUE, data.occurred_at, {"orderId": data.order_id})
 
 
 def record_reversal(
@@ -273,20 +308,26 @@ def record_reversal(
 
 def finance_events(portal: PortalState) -> EventHandlers:
     """The finance consumer's handler: distribution's sales and returns, the Payment Service's
-    revenue, reversals and payout answers."""
+    revenue, reversals and payout answers. Sales and store revenue are credited a run at a
+    time (what one poll brings): a backlog posts with a few statements per poll."""
 
     def bound(handle):
         return lambda session, data, event: handle(portal, session, data, event)
 
+    def bound_run(handle):
+        return lambda session, run: handle(portal, session, run)
+
     return EventHandlers(
         {
-            distribution.SaleRecorded: bound(record_sale),
             distribution.SaleReturned: bound(record_return),
-            payments.RevenueCredited: bound(record_revenue),
             payments.RevenueReversed: bound(record_reversal),
             payments.PayoutCompleted: bound(payout_completed),
             payments.PayoutFailed: bound(payout_failed),
-        }
+        },
+        together={
+            distribution.SaleRecorded: bound_run(record_sales),
+            payments.RevenueCredited: bound_run(record_revenues),
+        },
     )
 
 
