@@ -80,11 +80,12 @@ bench: run ## Run the benchmarks under bench/ (against the running platform) and
 	$(INFRA) bench-tools
 	@for script in $(BENCHMARKS); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-lint: install ## ruff (lint, formatting), docker-compose.yml against the Compose spec, hadolint on the Dockerfiles
+lint: install ## ruff (lint, formatting), docker-compose.yml against the Compose spec, hadolint on the Dockerfiles, the gateways' routes
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/hadolint services/*/Dockerfile
+	$(BIN)/python deploy/check_gateway.py
 
 # The production-like render has Prometheus Operator objects, whose schemas kubernetes-validate lacks
 # (--no-warn): helm/check_monitoring.py checks those (and the dashboards) instead.
