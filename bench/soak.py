@@ -248,7 +248,8 @@ def new_world(number: int) -> World:
     # key-manager learns of the game from developer.events: order_batch retries until it has.
     batch = order_batch(studio(), game["gameId"], BATCH_SIZE)
     wait_batch(studio(), batch["batchId"])
-    retailer, allocation = retailer_with_keys(ADMIN(), f"Soak Shop {number}", game["gameId"], ALLOCATION_SIZE)
+    shop_name = f"Soak Shop {number} {uuid.uuid4().hex[:4]}"
+    retailer, allocation = retailer_with_keys(ADMIN(), shop_name, game["gameId"], ALLOCATION_SIZE)
     world = World(number, owner, developer_id, game["gameId"], studio, retailer, ci_key)
     world.batches.append(batch["batchId"])
     take_allocation(world, allocation["allocationId"])
@@ -880,7 +881,10 @@ def main() -> int:
         f"  setting up {args.studios} studios (game, CI key, payout settings, a batch, a retailer)",
         flush=True,
     )
-    worlds = [new_world(n) for n in range(args.studios)]
+    try:
+        worlds = [new_world(n) for n in range(args.studios)]
+    except (SoakError, UnexpectedResponse, TimeoutError, requests.RequestException) as error:
+        raise SystemExit(f"soak: setting up the studios failed: {error}") from None
     with ThreadPoolExecutor(max_workers=args.workers, thread_name_prefix="soak") as pool:
         common = {"rate": args.rate, "workers": args.workers, "studio_every": args.studio_every}
         print(f"  warming up for {args.warmup_seconds:g} s", flush=True)
