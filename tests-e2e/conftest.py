@@ -145,6 +145,7 @@ class EventLog:
         for partition in partitions:  # resolve the end offsets now, not at the first poll
             self.consumer.position(partition)
         self.records: list[tuple[str, dict]] = []
+        self.headers: dict[str, dict[str, bytes]] = {}  # event id -> its record's Kafka headers
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._read, name="e2e-events", daemon=True)
@@ -159,12 +160,22 @@ class EventLog:
                 continue
             for batch in batches.values():
                 with self.lock:
-                    self.records.extend((record.topic, json.loads(record.value)) for record in batch)
+                    for record in batch:
+                        event = json.loads(record.value)
+                        self.records.append((record.topic, event))
+                        if isinstance(event, dict) and isinstance(event.get("id"), str):
+                            self.headers[event["id"]] = dict(record.headers or [])
 
     def close(self) -> None:
         self.stopping.set()
         self.thread.join(timeout=10)
         self.consumer.close()
+
+    def header(self, event: dict, name: str) -> str | None:
+        """A Kafka header of the record ``event`` came in (the last one read with its id)."""
+        with self.lock:
+            value = self.headers.get(event["id"], {}).get(name)
+        return None if value is None else value.decode()
 
     def matching(self, topic: str, type_: str, **where) -> list[dict]:
         """Events of ``type_`` on ``topic`` whose fields (envelope, else data) equal ``where``."""

@@ -27,7 +27,7 @@ from gamekeys_platform.contracts import EventHandlers
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import Outbox, OutboxRelay, kafka_producer
 from gamekeys_platform.request_context import current_request_id
-from gamekeys_platform.testing import consumer_in_own_group
+from gamekeys_platform.testing import consumer_in_own_group, require_local_broker
 
 INFRA = Path(__file__).resolve().parents[3] / "deploy" / "local" / "infra.sh"
 EVENTS = 1_000
@@ -114,6 +114,7 @@ def wait_until(condition, timeout: float, what: str) -> None:
 
 
 def test_every_event_arrives_once_through_a_broker_outage(db, kafka_servers, topic):
+    require_local_broker()
     outbox = Outbox(db, source=sample_events.SOURCE, topic=topic)
     producer = kafka_producer(kafka_servers, client_id="test-relay", delivery_timeout_ms=6_000)
     relay = OutboxRelay(db, producer, service_name="sample", send_timeout_seconds=8)

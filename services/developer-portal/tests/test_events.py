@@ -11,6 +11,7 @@ import pytest
 from dp_testkit import expect
 from kafka import KafkaConsumer, TopicPartition
 
+from gamekeys_platform import tracing
 from gamekeys_platform.errors import format_timestamp
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
@@ -153,7 +154,7 @@ def test_the_whole_flow_arrives_on_developer_events(portal, db, kafka_servers, t
     for event in events:
         assert event.source == "developer-portal" and event.schema_version == 1
         assert set(event.data) == DATA_FIELDS[event.type], event
-        assert event.trace_id  # the request id of the request that caused it
+        assert tracing.is_trace_id(event.trace_id)  # the trace of the request that caused it
 
     data = {(e.subject, e.type): e.data for e in events}
     assert data[(developer_id, "developer.registered")] == {

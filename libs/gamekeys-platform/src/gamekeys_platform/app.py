@@ -19,6 +19,7 @@ import sqlalchemy.exc
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from gamekeys_platform import tracing
 from gamekeys_platform.auth import JwtVerifier, init_auth
 from gamekeys_platform.errors import ApiError, error_body, service_unavailable
 from gamekeys_platform.logs import configure_logging
@@ -36,6 +37,8 @@ from gamekeys_platform.settings import PlatformSettings
 log = logging.getLogger("gamekeys.http")
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# Probes and scrapes are neither logged nor traced: they would bury the requests that matter.
+OPERATIONAL_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 # HTTP errors raised by Flask/Werkzeug/webargs themselves, in §3 terms.
@@ -117,6 +120,7 @@ def create_service_app(
     """``security_schemes``: OpenAPI security schemes beside the platform's bearer JWT
     (``bearerAuth``, every operation's default), for routes that declare them."""
     configure_logging(settings.service_name, settings.log_level)
+    tracing.configure_tracing(settings)
     app = Flask(settings.service_name)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
@@ -155,6 +159,15 @@ def _install_request_hooks(app: Flask, service_name: str) -> None:
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else new_request_id()
         g.request_id_token = set_request_id(request_id)
         g.started_at = time.perf_counter()
+        route = request.url_rule.rule if request.url_rule else "<unmatched>"
+        if route not in OPERATIONAL_ROUTES:
+            # The caller's traceparent (the API gateway's, or a calling service's) is continued.
+            g.trace_span = tracing.start_span(
+                f"{request.method} {route}",
+                kind=tracing.SpanKind.SERVER,
+                parent=tracing.context_from_headers(request.headers),
+                attributes={"http.request.method": request.method, "http.route": route},
+            )
 
     @app.after_request
     def finish_request(response: Response) -> Response:
@@ -164,7 +177,12 @@ def _install_request_hooks(app: Flask, service_name: str) -> None:
         elapsed = time.perf_counter() - g.get("started_at", time.perf_counter())
         HTTP_REQUESTS.labels(service_name, request.method, route, status).inc()
         HTTP_LATENCY.labels(service_name, request.method, route, status).observe(elapsed)
-        if route not in ("/healthz", "/readyz", "/metrics") and log.isEnabledFor(logging.INFO):
+        trace_span = g.get("trace_span")
+        if trace_span is not None and trace_span[0].is_recording():
+            trace_span[0].set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                trace_span[0].set_status(tracing.Status(tracing.StatusCode.ERROR))
+        if route not in OPERATIONAL_ROUTES and log.isEnabledFor(logging.INFO):
             principal = g.get("principal")
             log.info(
                 "request",
@@ -181,6 +199,9 @@ def _install_request_hooks(app: Flask, service_name: str) -> None:
 
     @app.teardown_request
     def clear_request_id(_exc: BaseException | None) -> None:
+        trace_span = g.pop("trace_span", None)
+        if trace_span is not None:
+            tracing.end_span(*trace_span)
         token = g.pop("request_id_token", None)
         if token is not None:
             reset_request_id(token)

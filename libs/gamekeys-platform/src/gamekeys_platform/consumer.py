@@ -20,6 +20,10 @@ dead-letters the failing one alone. A handler may therefore run for an event who
 is then rolled back, and run again: its effects outside the database must be idempotent, as
 they are (antifraud's Redis counters by event or activation id, activation-gateway's
 key-manager calls by activation or hold id).
+
+Each event is handled in a CONSUMER span continuing its record's ``traceparent`` header (or the
+envelope's ``traceId``, see ``tracing.context_from_event``), with the request id set to the
+envelope's ``traceId``: the handler's logs, calls and events stay in the producer's trace.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy.exc
@@ -38,6 +43,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from gamekeys_platform import tracing
 from gamekeys_platform.db import Database
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.events import Event, MalformedEvent
@@ -227,10 +233,10 @@ class EventConsumer:
         """Settle every record in one transaction; False, with nothing done, when one of them
         cannot be: they are then settled one at a time."""
         try:
-            events = [Event.from_json(record.value) for record in records]
+            events = [(record, Event.from_json(record.value)) for record in records]
         except MalformedEvent:
             return False  # dead-lettered on its own, where a failed send is retried
-        handled = [event for event in events if self._wants(event)]
+        handled = [(record, event) for record, event in events if self._wants(event)]
         processed = 0
         if handled:
             try:
@@ -241,7 +247,7 @@ class EventConsumer:
                     "batch of %d rolled back (%s), settling one by one", len(records), type(exc).__name__
                 )
                 return False
-        for event in handled:
+        for _record, event in handled:
             self.failures.pop(event.id, None)
         for outcome, count in (
             ("processed", processed),
@@ -252,31 +258,52 @@ class EventConsumer:
                 CONSUMED.labels(self.name, outcome).inc(count)
         return True
 
-    def _claim_and_handle(self, session: Session, events: list[Event]) -> int:
+    def _claim_and_handle(self, session: Session, events: list[tuple[Any, Event]]) -> int:
         """Insert the events' inbox rows and run the handler, in order, for each event newly
         claimed (neither in the inbox already nor earlier in the batch); returns how many."""
         rows = [
             {"consumer": self.name, "event_id": e.id, "event_type": e.type, "outcome": "processed"}
-            for e in events
+            for _record, e in events
         ]
         # A list of parameter sets goes out as one multi-row INSERT ... RETURNING.
         claimed = set(session.execute(self._claim, rows).scalars())
         fresh = []
-        for event in events:
+        for record, event in events:
             if event.id in claimed:
                 claimed.remove(event.id)  # a second copy later in the batch is a duplicate
-                fresh.append(event)
+                fresh.append((record, event))
         handle_all = getattr(self.handler, "handle_all", None)
-        if handle_all is not None:
-            handle_all(session, fresh)  # an EventHandlers: runs of one type go together
-            return len(fresh)
-        for event in fresh:
-            token = set_request_id(event.trace_id)
-            try:
-                self.handler(session, event)
-            finally:
-                reset_request_id(token)
+        if handle_all is not None:  # an EventHandlers: runs of one type may go together
+            record_of = {event.id: record for record, event in fresh}
+            handle_all(
+                session,
+                [event for _record, event in fresh],
+                context=lambda event: self._handling(record_of[event.id], event),
+            )
+        else:
+            for record, event in fresh:
+                with self._handling(record, event):
+                    self.handler(session, event)
         return len(fresh)
+
+    @contextmanager
+    def _handling(self, record, event: Event) -> Iterator[None]:
+        """The event's trace and request id, current while it is handled."""
+        token = set_request_id(event.trace_id)
+        try:
+            with tracing.span(
+                f"{event.type} process",
+                kind=tracing.SpanKind.CONSUMER,
+                parent=tracing.context_from_event(record.headers, event.trace_id, event.id),
+                attributes={
+                    "messaging.consumer.group.name": self.name,
+                    "messaging.destination.name": record.topic,
+                    "messaging.message.id": str(event.id),
+                },
+            ):
+                yield
+        finally:
+            reset_request_id(token)
 
     def _settle(self, record) -> bool:
         """True when the record needs no further delivery (handled, duplicate, or dead-lettered)."""
@@ -287,7 +314,10 @@ class EventConsumer:
         if not self._wants(event):
             CONSUMED.labels(self.name, "ignored").inc()
             return True
-        token = set_request_id(event.trace_id)
+        with self._handling(record, event):
+            return self._settle_event(record, event)
+
+    def _settle_event(self, record, event: Event) -> bool:
         try:
             with self.db.transaction() as session:
                 claimed = session.execute(
@@ -315,8 +345,6 @@ class EventConsumer:
             if attempts < self.max_attempts:
                 return False
             return self._dead_letter(record, event, f"{type(exc).__name__}: {exc}")
-        finally:
-            reset_request_id(token)
 
     def _dead_letter(self, record, event: Event | None, reason: str) -> bool:
         try:
@@ -351,5 +379,8 @@ def send_to_dead_letter(producer: KafkaProducer, record, *, consumer: str, reaso
         ("error", reason[:500].encode()),
         ("origin", origin.encode()),
     ]
+    traceparent = tracing.traceparent_of(record.headers)
+    if traceparent is not None:  # a replay (gamekeys dlq replay) continues the event's trace
+        headers.append((tracing.TRACEPARENT, traceparent))
     producer.send(f"{record.topic}.dlq", key=record.key, value=record.value, headers=headers).get(timeout=10)
     log.error("event dead-lettered", extra={"origin": origin, "reason": reason[:200]})

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gamekeys_platform.errors import format_timestamp
-from gamekeys_platform.request_context import current_request_id
+from gamekeys_platform.tracing import current_trace_id, new_trace_id
 
 SCHEMA_VERSION = 1
 
@@ -38,7 +38,9 @@ class Event:
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     schema_version: int = SCHEMA_VERSION
-    trace_id: str | None = field(default_factory=current_request_id)
+    # The W3C trace id of the work that emits it (gamekeys_platform.tracing): the request's, or the
+    # handled event's; one of its own for work outside any trace.
+    trace_id: str | None = field(default_factory=lambda: current_trace_id() or new_trace_id())
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -16,6 +16,8 @@ import os
 
 from prometheus_client import multiprocess
 
+from gamekeys_platform import tracing
+
 workers = 2
 threads = 8
 graceful_timeout = 10
@@ -30,3 +32,8 @@ def child_exit(_server, worker) -> None:
     # A dead worker's live gauges (geoip_data_*) must not linger in the multiprocess directory.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(_server, _worker) -> None:
+    # Spans still batched for export leave before the worker does.
+    tracing.shutdown()

@@ -1,7 +1,8 @@
 """Service-to-service HTTP calls with the platform's failure contract built in.
 
-Every call carries the current ``X-Request-Id`` (one trace across services) and, with a
-token provider, the caller's service token. Failures become §3 errors the calling view can
+Every call carries the current ``X-Request-Id`` and the W3C ``traceparent`` of a CLIENT span
+(``gamekeys_platform.tracing``: one trace across services) and, with a token provider, the
+caller's service token. Failures become §3 errors the calling view can
 let propagate: an unreachable, slow or circuit-broken callee is 503 SERVICE_UNAVAILABLE,
 a callee 5xx is 502 EXTERNAL_SERVICE_ERROR. 4xx responses are answers (not found, conflict,
 forbidden) and are returned for the caller to interpret. Error messages name only the
@@ -28,6 +29,7 @@ from urllib.parse import urlencode
 import urllib3
 from prometheus_client import Counter
 
+from gamekeys_platform import tracing
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.request_context import current_request_id, new_request_id
 
@@ -168,6 +170,27 @@ class ServiceClient:
     ) -> ServiceResponse:
         """Send the call (retrying if safe) and return a 2xx-4xx response, or raise ApiError."""
         method = method.upper()
+        with tracing.span(
+            f"{method} {self.service_name}",
+            kind=tracing.SpanKind.CLIENT,
+            attributes={"http.request.method": method, "peer.service": self.service_name},
+        ) as call:
+            response = self._send(method, path, json, params, headers, idempotency_key, retry_safe, timeout)
+            if call.is_recording():
+                call.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        idempotency_key: str | None,
+        retry_safe: bool,
+        timeout: TimeoutSpec | None,
+    ) -> ServiceResponse:
         url = f"{self.base_url}/{path.lstrip('/')}"
         if params:
             url = f"{url}?{urlencode(params, doseq=True)}"
@@ -210,7 +233,7 @@ class ServiceClient:
         self.pool.clear()
 
     def _headers(self, extra: dict[str, str] | None, idempotency_key: str | None) -> dict[str, str]:
-        headers = {"X-Request-Id": current_request_id() or new_request_id()}
+        headers = tracing.inject({"X-Request-Id": current_request_id() or new_request_id()})
         if self.token_provider is not None:
             headers["Authorization"] = f"Bearer {self.token_provider.token()}"
         headers.update(extra or {})

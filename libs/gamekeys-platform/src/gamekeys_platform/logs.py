@@ -1,4 +1,6 @@
-"""JSON-lines logging: one object per line, carrying the request id of the work in hand."""
+"""JSON-lines logging: one object per line, carrying the request id and the trace of the work in
+hand (``traceId``, ``spanId``: W3C ids, the same in every service the work passes through, and
+the ``traceId`` of the events it emits)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import time
 from pythonjsonlogger.json import JsonFormatter
 
 from gamekeys_platform.request_context import current_request_id
+from gamekeys_platform.tracing import current_ids
 
 
 class _ContextFilter(logging.Filter):
@@ -19,6 +22,7 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service_name
         record.requestId = current_request_id()
+        record.traceId, record.spanId = current_ids()
         return True
 
 
@@ -26,7 +30,7 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     """Route every logger to stdout as JSON; safe to call more than once (tests build many apps)."""
     handler = logging.StreamHandler(sys.stdout)
     formatter = JsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(requestId)s",
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(requestId)s %(traceId)s %(spanId)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         datefmt="%Y-%m-%dT%H:%M:%SZ",
     )

@@ -7,6 +7,12 @@ service can only emit what the contract says. ``OutboxRelay`` claims pending row
 them sent only once the broker has acknowledged them; failures are retried with backoff.
 Publishing may repeat an event after a lost ack, never lose one: consumers deduplicate by
 event id (see ``consumer``).
+
+Trace context (``gamekeys_platform.tracing``): the event's envelope carries the writer's trace
+id (``traceId``), and its row keeps the writer's ``traceparent`` beside the envelope in
+``payload`` (a key the relay never publishes as part of the event). The relay sends each event
+from a PRODUCER span, child of that writer, with its ``traceparent`` as a Kafka header, so the
+consumer continues the same trace.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from gamekeys_platform import tracing
 from gamekeys_platform.contracts import EventData
 from gamekeys_platform.db import Database
 from gamekeys_platform.events import TOPIC_BY_SOURCE, Event
@@ -59,21 +66,25 @@ class Outbox:
             if self.source != data.SOURCE:
                 raise ValueError(f"{data.TYPE} is {data.SOURCE}'s event, not {self.source}'s")
         events = [data.to_event() for data in datas]
-        if events:
-            # A list of parameter sets goes out as one multi-row INSERT.
-            session.connection().execute(
-                self._insert,
-                [
-                    {
-                        "event_id": event.id,
-                        "topic": self.topic,
-                        "message_key": event.subject,
-                        "event_type": event.type,
-                        "payload": event.to_dict(),
-                    }
-                    for event in events
-                ],
+        if not events:
+            return events
+        traceparent = tracing.current_traceparent()
+        rows = []
+        for event in events:
+            payload = event.to_dict()
+            if traceparent is not None:
+                payload[tracing.TRACEPARENT] = traceparent
+            rows.append(
+                {
+                    "event_id": event.id,
+                    "topic": self.topic,
+                    "message_key": event.subject,
+                    "event_type": event.type,
+                    "payload": payload,
+                }
             )
+        # A list of parameter sets goes out as one multi-row INSERT.
+        session.connection().execute(self._insert, rows)
         return events
 
 
@@ -178,9 +189,7 @@ class OutboxRelay:
         futures = []
         for row in rows:
             try:
-                future = self.producer.send(
-                    row.topic, key=row.message_key.encode(), value=Event.from_dict(row.payload).to_json()
-                )
+                future = self._send(row)
             except Exception as exc:  # buffer full or metadata unavailable: this row waits
                 futures.append((row, None, f"{type(exc).__name__}: {exc}"))
                 continue
@@ -198,6 +207,24 @@ class OutboxRelay:
             except Exception as exc:
                 failed.append((row, f"{type(exc).__name__}: {exc}"))
         return sent, failed
+
+    def _send(self, row):
+        """Send one row's event from a PRODUCER span in its writer's trace; the future of its ack."""
+        event = Event.from_dict(row.payload)
+        stored = row.payload.get(tracing.TRACEPARENT)
+        writer = tracing.context_from_event(
+            {tracing.TRACEPARENT: stored} if stored else None, event.trace_id, event.id
+        )
+        with tracing.span(
+            f"{row.topic} publish",
+            kind=tracing.SpanKind.PRODUCER,
+            parent=writer,
+            attributes={"messaging.destination.name": row.topic, "messaging.message.id": str(event.id)},
+        ):
+            headers = tracing.kafka_headers(tracing.current_traceparent())
+            return self.producer.send(
+                row.topic, key=row.message_key.encode(), value=event.to_json(), headers=headers
+            )
 
     def _update_lag_metrics(self, session: Session) -> None:
         t = self.table

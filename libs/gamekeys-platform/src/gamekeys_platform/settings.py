@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,6 +56,18 @@ class PlatformSettings(BaseSettings):
     # Where a worker process serves /metrics (unset: it serves none; the API has its own route).
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+    # Traces (gamekeys_platform.tracing): with a collector's OTLP/HTTP address here (e.g.
+    # http://otel-collector:4318), spans are recorded and exported; unset, the trace context is
+    # still propagated and logged, and nothing is recorded or exported. The sampler argument is
+    # the share of new traces recorded (a caller's sampled flag is followed).
+    otel_exporter_otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    otel_traces_sampler_arg: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    @field_validator("otel_exporter_otlp_endpoint", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value):
+        return value or None
 
     @model_validator(mode="after")
     def _one_jwt_key_source(self):

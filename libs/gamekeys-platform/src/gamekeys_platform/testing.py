@@ -1,8 +1,15 @@
 """pytest fixtures for the platform's tests, registered as a plugin so every service gets them.
 
 Tests talk to real components: a fresh PostgreSQL database per run (dropped afterwards),
-the local Redis and Kafka broker (``make infra-up``), and tokens signed by a key pair made
-for the run.
+Redis and a Kafka broker, and tokens signed by a key pair made for the run.
+
+Where PostgreSQL, Redis and Kafka are (``platform_backends``): the local servers
+(``make infra-up``; ``TEST_POSTGRES_ADMIN_URL``, ``REDIS_URL``, ``KAFKA_BOOTSTRAP_SERVERS`` move
+them), unless ``GAMEKEYS_TESTCONTAINERS=1`` and a container engine answers (Docker's
+``DOCKER_HOST`` or socket): then PostgreSQL 15, Redis 7 and Kafka in KRaft mode are started in
+containers with testcontainers for the run and removed at its end. ``GAMEKEYS_TESTCONTAINERS=require``
+fails the run when no engine answers instead of falling back. ClickHouse, S3 and clamd stay the
+local servers either way. pytest's header says which were chosen and why.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -36,9 +44,172 @@ from gamekeys_platform.db import Database
 from gamekeys_platform.events import TOPIC_BY_SOURCE, Event, MalformedEvent
 from gamekeys_platform.studios import StudioProjection
 
+# -- where the tests' PostgreSQL, Redis and Kafka are ---------------------------------------------------
+
+CONTAINERS_VARIABLE = "GAMEKEYS_TESTCONTAINERS"
+_CONTAINERS_OFF = frozenset({"", "0", "false", "no", "off"})
+_CONTAINERS_ON = frozenset({"1", "true", "yes", "on"})
+_CONTAINERS_REQUIRED = "require"
+POSTGRES_IMAGE = "postgres:15-alpine"
+REDIS_IMAGE = "redis:7-alpine"
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"  # run in KRaft mode, no ZooKeeper
+
+
+@dataclass(frozen=True)
+class Backends:
+    """Where this run's PostgreSQL (its admin database), Redis and Kafka are, and why."""
+
+    postgres_admin_url: str
+    redis_url: str
+    kafka_bootstrap_servers: str
+    source: str  # "local servers" or "containers"
+    reason: str
+
+    @classmethod
+    def local(cls, environ: Mapping[str, str], reason: str) -> Backends:
+        return cls(
+            postgres_admin_url=environ.get(
+                "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+            ),
+            redis_url=environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            kafka_bootstrap_servers=environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            source="local servers",
+            reason=reason,
+        )
+
+
+@dataclass(frozen=True)
+class Selection:
+    containers: bool
+    reason: str
+
+
+def select_backends(environ: Mapping[str, str], engine_available: Callable[[], bool]) -> Selection:
+    """Containers only when ``GAMEKEYS_TESTCONTAINERS`` asks for them and ``engine_available()``
+    says a container engine answers; the local servers otherwise. ValueError for a value that is
+    neither on nor off; RuntimeError when it is ``require`` and no engine answers."""
+    value = environ.get(CONTAINERS_VARIABLE, "").strip().lower()
+    if value in _CONTAINERS_OFF:
+        return Selection(False, f"{CONTAINERS_VARIABLE} is not set")
+    if value not in _CONTAINERS_ON and value != _CONTAINERS_REQUIRED:
+        raise ValueError(
+            f"{CONTAINERS_VARIABLE}={value!r}: use 1 (containers when an engine answers, else the "
+            f"local servers), {_CONTAINERS_REQUIRED} (containers or fail), or leave it unset"
+        )
+    if engine_available():
+        return Selection(True, f"{CONTAINERS_VARIABLE}={value} and a container engine answers")
+    if value == _CONTAINERS_REQUIRED:
+        raise RuntimeError(f"{CONTAINERS_VARIABLE}={value}, but no container engine answers")
+    return Selection(False, f"{CONTAINERS_VARIABLE}={value}, but no container engine answers")
+
+
+def container_engine_available() -> bool:
+    """Whether a Docker-compatible engine answers a ping (``DOCKER_HOST`` or the default socket)."""
+    try:
+        import docker
+    except ImportError:  # testcontainers (and its docker client) is a development dependency
+        return False
+    try:
+        client = docker.from_env(timeout=3)
+    except Exception:  # no socket, no DOCKER_HOST, nothing listening
+        return False
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def resolve_backends(
+    environ: Mapping[str, str], engine_available: Callable[[], bool] = container_engine_available
+) -> tuple[Backends, list]:
+    """The backends to use, with the containers started for them (empty for the local servers)."""
+    selection = select_backends(environ, engine_available)
+    if not selection.containers:
+        return Backends.local(environ, selection.reason), []
+    return _start_containers(selection.reason)
+
+
+def _start_containers(reason: str) -> tuple[Backends, list]:
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.community.redis import RedisContainer
+
+    started: list = []
+    try:
+        postgres = PostgresContainer(
+            POSTGRES_IMAGE,
+            username="postgres",
+            password="postgres",  # noqa: S106 - a throwaway container of the test run
+            dbname="postgres",
+            driver=None,
+        ).start()
+        started.append(postgres)
+        redis_container = RedisContainer(REDIS_IMAGE).start()
+        started.append(redis_container)
+        kafka = KafkaContainer(KAFKA_IMAGE).with_kraft().start()
+        started.append(kafka)
+    except BaseException:
+        _stop_containers(started)
+        raise
+    redis_address = f"{redis_container.get_container_host_ip()}:{redis_container.get_exposed_port(6379)}"
+    backends = Backends(
+        postgres_admin_url=postgres.get_connection_url(driver=None),
+        redis_url=f"redis://{redis_address}/0",
+        kafka_bootstrap_servers=kafka.get_bootstrap_server(),
+        source="containers",
+        reason=reason,
+    )
+    return backends, started
+
+
+def _stop_containers(started: list) -> None:
+    for container in reversed(started):
+        try:
+            container.stop()
+        except Exception as exc:  # the run is over: report, do not mask its outcome
+            print(f"gamekeys: could not remove a test container: {exc}")
+
+
+_resolved: tuple[Backends, list] | None = None
+
+
+def platform_backends() -> Backends:
+    """This run's backends, chosen (and containers started) on first use; containers are removed
+    when pytest ends."""
+    global _resolved
+    if _resolved is None:
+        _resolved = resolve_backends(os.environ)
+    return _resolved[0]
+
+
+def pytest_report_header(config) -> str:
+    try:
+        selection = select_backends(os.environ, container_engine_available)
+    except (ValueError, RuntimeError) as exc:
+        return f"gamekeys backends: {exc}"
+    where = "containers (testcontainers)" if selection.containers else "local servers"
+    return f"gamekeys backends: PostgreSQL, Redis, Kafka on {where} ({selection.reason})"
+
+
+def pytest_unconfigure(config) -> None:
+    global _resolved
+    if _resolved is not None:
+        _stop_containers(_resolved[1])
+        _resolved = None
+
+
+def require_local_broker() -> None:
+    """Skip the calling test unless this run's broker is the local one: outage tests pause the
+    local broker process (``deploy/local/infra.sh pause kafka``), which a container's is not."""
+    backends = platform_backends()
+    if backends.source != "local servers":
+        pytest.skip("the broker outage is made by pausing the local broker; this run's is in a container")
+
 
 def _admin_url() -> str:
-    return os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    return platform_backends().postgres_admin_url
 
 
 @contextmanager
@@ -99,17 +270,19 @@ def run_id() -> str:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    return platform_backends().redis_url
 
 
 @pytest.fixture(scope="session")
 def kafka_servers() -> list[str]:
-    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092").split(",")
+    backends = platform_backends()
+    servers = backends.kafka_bootstrap_servers.split(",")
     host, port = servers[0].rsplit(":", 1)
     try:
         socket.create_connection((host, int(port)), timeout=2).close()
     except OSError:
-        pytest.fail(f"no Kafka broker at {servers[0]}: start it with `make infra-up`")
+        hint = "start it with `make infra-up`" if backends.source == "local servers" else backends.reason
+        pytest.fail(f"no Kafka broker at {servers[0]}: {hint}")
     return servers
 
 
@@ -150,7 +323,7 @@ def platform_env(postgres_url: str, redis_url: str, dev_key_dir: Path) -> dict[s
         "environment": "test",
         "database_url": postgres_url,
         "redis_url": redis_url,
-        "kafka_bootstrap_servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        "kafka_bootstrap_servers": platform_backends().kafka_bootstrap_servers,
         "jwt_issuer": devkeys.DEV_ISSUER,
         "jwt_audience": devkeys.DEV_AUDIENCE,
         "jwt_public_key_file": dev_key_dir / devkeys.PUBLIC_KEY_FILE,

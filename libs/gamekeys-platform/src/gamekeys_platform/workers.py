@@ -20,6 +20,7 @@ from prometheus_client import start_http_server
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 
+from gamekeys_platform import tracing
 from gamekeys_platform.consumer import EventConsumer, EventHandler
 from gamekeys_platform.db import Database, delete_in_batches
 from gamekeys_platform.idempotency import purge_expired
@@ -97,11 +98,13 @@ class PeriodicTask:
 
     def run_forever(self) -> None:
         while not self.stop_event.is_set():
-            try:
-                result = self.task()
-                log.info("periodic task done", extra={"task": self.name, "result": result})
-            except Exception:
-                log.exception("periodic task %s failed", self.name)
+            # Each run is a trace of its own: its logs and the events it emits share its id.
+            with tracing.span(f"periodic {self.name}", parent=tracing.Context()):
+                try:
+                    result = self.task()
+                    log.info("periodic task done", extra={"task": self.name, "result": result})
+                except Exception:
+                    log.exception("periodic task %s failed", self.name)
             self.stop_event.wait(self.interval_seconds)
 
     def stop(self) -> None:

@@ -21,6 +21,7 @@ from activation_gateway.db import repository as repo
 from activation_gateway.settings import Settings, get_settings
 from activation_gateway.usecases.reviews import reassess_holds
 from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.tracing import configure_tracing
 from gamekeys_platform.workers import (
     Loop,
     PeriodicTask,
@@ -67,6 +68,7 @@ def build_loops(settings: Settings, gw: Gateway) -> list[Loop]:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings)
     gw = Gateway.from_settings(settings)
     log.info("activation-gateway worker starting")
     run_until_signalled(*build_loops(settings, gw), metrics_port=settings.worker_metrics_port)

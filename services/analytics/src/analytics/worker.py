@@ -14,6 +14,7 @@ from analytics.db.tables import studio_projection
 from analytics.ingest import ClickHouseSink, Ingestor
 from analytics.settings import get_settings
 from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.tracing import configure_tracing
 from gamekeys_platform.workers import Deferred, Loop, event_consumer, housekeeping, run_until_signalled
 
 log = logging.getLogger("analytics.worker")
@@ -53,6 +54,7 @@ def build_loops(ctx: Analytics) -> list[Loop]:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings)
     ctx = Analytics.from_settings(settings)
     log.info("analytics worker starting")
     run_until_signalled(*build_loops(ctx))

@@ -12,6 +12,7 @@ from antifraud.consumers import make_handler
 from antifraud.context import SOURCE, Antifraud
 from antifraud.settings import get_settings
 from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.tracing import configure_tracing
 from gamekeys_platform.workers import Loop, event_consumer, housekeeping, outbox_relay, run_until_signalled
 
 log = logging.getLogger("antifraud.worker")
@@ -40,6 +41,7 @@ def build_loops(af: Antifraud) -> list[Loop]:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings)
     af = Antifraud.from_settings(settings)
     log.info("antifraud worker starting")
     run_until_signalled(*build_loops(af), metrics_port=settings.worker_metrics_port)

@@ -23,6 +23,7 @@ from developer_portal.usecases.publishing import release_due
 from gamekeys_platform.db import Database
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.settings import load_settings
+from gamekeys_platform.tracing import configure_tracing
 from gamekeys_platform.workers import (
     Loop,
     PeriodicTask,
@@ -90,6 +91,7 @@ def build_loops(settings: Settings, db: Database) -> list[Loop]:
 def main() -> None:
     settings = load_settings(Settings)
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings)
     db = Database.from_settings(settings, metadata=metadata)
     loops = build_loops(settings, db)
     log.info("worker started", extra={"loops": [type(loop).__name__ for loop in loops]})

@@ -17,6 +17,7 @@ from distribution.reconcile import release_orphaned_allocations
 from distribution.settings import Settings, get_settings
 from gamekeys_platform.db import Database
 from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.tracing import configure_tracing
 from gamekeys_platform.workers import (
     Loop,
     PeriodicTask,
@@ -57,6 +58,7 @@ def build_loops(settings: Settings, db: Database) -> list[Loop]:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings)
     db = Database.from_settings(settings, metadata=metadata)
     log.info("distribution worker starting")
     run_until_signalled(*build_loops(settings, db), metrics_port=settings.worker_metrics_port)

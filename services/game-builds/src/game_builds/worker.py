@@ -16,6 +16,7 @@ from game_builds.settings import get_settings
 from game_builds.usecases.media import expire_media_uploads
 from game_builds.usecases.processing import expire_uploads, process_next
 from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.tracing import configure_tracing
 from gamekeys_platform.workers import (
     Loop,
     PeriodicTask,
@@ -78,6 +79,7 @@ def build_loops(gb: GameBuilds) -> list[Loop]:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings)
     gb = GameBuilds.from_settings(settings)
     log.info("game-builds worker starting")
     run_until_signalled(*build_loops(gb), metrics_port=settings.worker_metrics_port)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from gamekeys_platform.logs import configure_logging
+from gamekeys_platform.tracing import configure_tracing
 from gamekeys_platform.workers import (
     Loop,
     PeriodicTask,
@@ -50,6 +51,7 @@ def build_loops(km: KeyManager) -> list[Loop]:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings)
     km = KeyManager.from_settings(settings)
     log.info("key-manager worker starting")
     run_until_signalled(*build_loops(km), metrics_port=settings.worker_metrics_port)

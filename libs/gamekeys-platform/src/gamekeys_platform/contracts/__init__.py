@@ -9,6 +9,7 @@ beside it are generated from these modules (``make docs``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,7 +25,6 @@ from gamekeys_platform.contracts import (
 )
 from gamekeys_platform.contracts.base import ContractViolation, EventData, contract_for
 from gamekeys_platform.events import Event
-from gamekeys_platform.request_context import reset_request_id, set_request_id
 
 TOPIC_MODULES = (developer, builds, keys, activations, antifraud, distribution, payments)
 
@@ -73,8 +73,16 @@ class EventHandlers:
     def __call__(self, session: Session, event: Event) -> None:
         self.handle_all(session, [event])
 
-    def handle_all(self, session: Session, events: Sequence[Event]) -> None:
-        """Handle ``events`` in order, runs of a ``together`` contract as one call each."""
+    def handle_all(
+        self,
+        session: Session,
+        events: Sequence[Event],
+        *,
+        context: Callable[[Event], AbstractContextManager] = lambda _event: nullcontext(),
+    ) -> None:
+        """Handle ``events`` in order, runs of a ``together`` contract as one call each; each
+        call inside ``context(event)`` (the consumer's trace and request id of the event), a
+        run inside its first event's."""
         run_contract: type[EventData] | None = None
         run: list[tuple[Any, Event]] = []
         for event in events:
@@ -84,19 +92,20 @@ class EventHandlers:
             contract, handle = entry
             data = contract.load(event.data, event.schema_version)
             if run and contract is not run_contract:
-                self._together[run_contract](session, run)
+                self._handle_run(session, run_contract, run, context)
                 run = []
             if handle is None:
                 run_contract = contract
                 run.append((data, event))
             else:
-                token = set_request_id(event.trace_id)  # its log lines name the event's trace
-                try:
+                with context(event):
                     handle(session, data, event)
-                finally:
-                    reset_request_id(token)
         if run:
-            self._together[run_contract](session, run)
+            self._handle_run(session, run_contract, run, context)
+
+    def _handle_run(self, session: Session, contract, run: list[tuple[Any, Event]], context) -> None:
+        with context(run[0][1]):
+            self._together[contract](session, run)
 
 
 __all__ = [

@@ -33,6 +33,11 @@ fails at once), and consumers load it through the same model. A JSON Schema of e
 whole event is in [`events/`](events/) (`events/<topic>/<type>.v<schemaVersion>.json`), for
 the teams outside (Catalog, Payment, Admin, data).
 
+`traceId` is the W3C trace id (32 lowercase hex digits) of the work that emitted the event: the
+request's, continued from the API gateway's `traceparent`, or the handled event's. The record
+also carries a `traceparent` header in that trace, which consumers continue; a consumer given a
+record without the header continues the `traceId` (`gamekeys_platform.tracing`).
+
 Field names are camelCase, ids are UUID strings, money is `{"amount": "19.99", "currency":
 "USD"}` (the amount a decimal string), timestamps ISO 8601 UTC with `Z`, countries ISO 3166-1
 alpha-2. Every field listed is present in every event of its type; "or null" says it may be
