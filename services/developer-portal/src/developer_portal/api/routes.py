@@ -6,6 +6,7 @@ from developer_portal.api import (  # noqa: F401  (registers the routes)
     accounts,
     analytics,
     apikeys,
+    catalog,
     finance,
     games,
     publishing,

@@ -466,6 +466,78 @@ class PricingSchema(ma.Schema):
     updatedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
 
 
+# --- the Catalog's listings -----------------------------------------------------------------
+
+
+class ListingQuerySchema(PageQuerySchema):
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf(("published", "removed")),
+        metadata={"description": "published (on sale) or removed (taken off the store); both when absent"},
+    )
+    updatedSince = fields.AwareDateTime(
+        load_default=None,
+        format="iso",
+        metadata={"description": "listings changed at or after this time (ISO 8601 with a zone)"},
+    )
+
+
+class ListingMetadataSchema(ma.Schema):
+    description = fields.String(allow_none=True)
+    shortDescription = fields.String(allow_none=True)
+    tags = fields.List(fields.String(), required=True)
+    genres = fields.List(fields.String(), required=True)
+    systemRequirements = fields.Dict(required=True)
+    ageRating = fields.String(allow_none=True)
+
+
+class ListingMediaSchema(ma.Schema):
+    screenshots = fields.List(fields.String(), required=True)
+    videos = fields.List(fields.String(), required=True)
+
+
+class RegionalPriceSchema(ma.Schema):
+    country = fields.String(required=True)
+    price = fields.Nested(MoneyOutSchema, required=True)
+    currentPrice = fields.Nested(MoneyOutSchema, required=True)
+
+
+class ListingPricingSchema(ma.Schema):
+    free = fields.Boolean(required=True)
+    basePrice = fields.Nested(MoneyOutSchema, required=True)
+    currentPrice = fields.Nested(
+        MoneyOutSchema, required=True, metadata={"description": "the base price with the discount in effect"}
+    )
+    regionalPrices = fields.List(fields.Nested(RegionalPriceSchema), required=True)
+    discount = fields.Nested(DiscountOutSchema, allow_none=True)
+    discounts = fields.List(fields.Nested(DiscountOutSchema), required=True)
+    pricedAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class ListingBuildSchema(ma.Schema):
+    platform = fields.String(required=True)
+    versionId = fields.UUID(required=True)
+    version = fields.String(required=True)
+
+
+class ListingSchema(ma.Schema):
+    gameId = fields.UUID(required=True)
+    developerId = fields.UUID(required=True)
+    title = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("published", "removed")))
+    publishedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
+    metadata = fields.Nested(ListingMetadataSchema, required=True)
+    media = fields.Nested(ListingMediaSchema, required=True)
+    pricing = fields.Nested(ListingPricingSchema, allow_none=True)
+    builds = fields.List(fields.Nested(ListingBuildSchema), required=True)
+    updatedAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class ListingPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(ListingSchema), required=True)
+    nextCursor = fields.String(required=True, allow_none=True)
+
+
 # --- publishing -----------------------------------------------------------------------------
 
 

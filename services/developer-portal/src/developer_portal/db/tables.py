@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -58,6 +59,10 @@ developers = Table(
     Column("verified_at", DateTime(timezone=True)),
     Column("created_by", Uuid, nullable=False),
     *_timestamps(),
+    # suspended by the Admin Service (its games off the store, its keys not redeemable)
+    Column("suspended_at", DateTime(timezone=True)),
+    Column("suspension_reason", Text),
+    Column("suspended_by", String(200)),
     CheckConstraint(_in("verification_status", VERIFICATION_STATUSES), name="verification_status"),
     Index("ix_developers_created_at_developer_id", "created_at", "developer_id"),
     Index("ix_developers_verification_status_created_at", "verification_status", "created_at"),
@@ -139,11 +144,16 @@ games = Table(
     Column("release_at", DateTime(timezone=True)),
     Column("published_at", DateTime(timezone=True)),
     Column("published_version_id", Uuid),
+    # when the store listing (title, status, metadata, prices) last changed: the Catalog's sync
+    Column("listing_updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # taken off the store by its studio's suspension: republished when the studio is reinstated
+    Column("unpublished_by_suspension", Boolean, nullable=False, server_default=text("false")),
     UniqueConstraint("developer_id", "title_key"),
     CheckConstraint(_in("status", GAME_STATUSES), name="status"),
     Index("ix_games_developer_id_created_at", "developer_id", "created_at", "game_id"),
     Index("ix_games_created_at_game_id", "created_at", "game_id"),
     Index("ix_games_release_at", "release_at", postgresql_where=text("release_at IS NOT NULL")),
+    Index("ix_games_listing_updated_at_game_id", "listing_updated_at", "game_id"),
 )
 
 game_metadata = Table(

@@ -20,6 +20,7 @@ from developer_portal.db import repository
 from developer_portal.domain import games as rules
 from developer_portal.domain import publishing
 from developer_portal.domain.games import GameStatus
+from developer_portal.usecases import catalog
 from developer_portal.usecases.common import Actor, audit, emit
 from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.pagination import page_body
@@ -336,6 +337,7 @@ def _published(portal: PortalState, session: Session, actor: Actor, game: Row, n
             base_price=prices["basePrice"] if prices else None,
             regional_prices=prices["regionalPrices"] if prices else {},
             build=build,
+            listing=catalog.listing_for_event(session, game.game_id),
         ),
     )
     return updated
@@ -379,7 +381,15 @@ def unpublish(portal: PortalState, session: Session, actor: Actor, game: Row) ->
     if game.release_at is not None and game.status != GameStatus.PUBLISHED:
         return _set_release(session, actor, game, None, action="game.release_cancelled")
     updated = _move(portal, session, actor, game, GameStatus.REMOVED, action="game.unpublished")
-    emit(portal, session, events.GameUnpublished(**_publishing_fields(updated, actor), reason=None))
+    emit(
+        portal,
+        session,
+        events.GameUnpublished(
+            **_publishing_fields(updated, actor),
+            reason=None,
+            listing=catalog.listing_for_event(session, game.game_id),
+        ),
+    )
     return serializers.game(updated)
 
 

@@ -1,0 +1,45 @@
+"""games: when their store listing last changed (the Catalog's sync); studios: suspension by the
+Admin Service, and which games it took off the store
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+
+SCHEMA = "developer_portal"
+
+
+def upgrade() -> None:
+    op.add_column(
+        "games",
+        sa.Column(
+            "listing_updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        schema=SCHEMA,
+    )
+    op.execute("UPDATE developer_portal.games SET listing_updated_at = updated_at")
+    op.add_column(
+        "games",
+        sa.Column("unpublished_by_suspension", sa.Boolean(), nullable=False, server_default=sa.false()),
+        schema=SCHEMA,
+    )
+    op.create_index(
+        "ix_games_listing_updated_at_game_id", "games", ["listing_updated_at", "game_id"], schema=SCHEMA
+    )
+    op.add_column("developers", sa.Column("suspended_at", sa.DateTime(timezone=True)), schema=SCHEMA)
+    op.add_column("developers", sa.Column("suspension_reason", sa.Text()), schema=SCHEMA)
+    op.add_column("developers", sa.Column("suspended_by", sa.String(200)), schema=SCHEMA)
+
+
+def downgrade() -> None:
+    op.drop_column("developers", "suspended_by", schema=SCHEMA)
+    op.drop_column("developers", "suspension_reason", schema=SCHEMA)
+    op.drop_column("developers", "suspended_at", schema=SCHEMA)
+    op.drop_index("ix_games_listing_updated_at_game_id", "games", schema=SCHEMA)
+    op.drop_column("games", "unpublished_by_suspension", schema=SCHEMA)
+    op.drop_column("games", "listing_updated_at", schema=SCHEMA)
