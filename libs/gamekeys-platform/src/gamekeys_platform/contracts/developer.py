@@ -70,6 +70,34 @@ class DeveloperUpdated(_Studio):
     company_name: Text
 
 
+class DeveloperSuspended(_Studio):
+    """The Admin Service suspended a studio: its games are off the store (each also has its
+    game.unpublished) and its keys cannot be redeemed until it is reinstated."""
+
+    TYPE: ClassVar[str] = "developer.suspended"
+
+    reason: Text
+    suspended_by: Actor = Field(description="the platform admin who decided it")
+    suspended_at: Timestamp
+    unpublished_game_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="the games the suspension took off the store"
+    )
+
+
+class DeveloperReinstated(_Studio):
+    """The Admin Service reinstated a suspended studio: its keys can be redeemed again and the
+    games the suspension took off the store are back on it (each also has its game.published)."""
+
+    TYPE: ClassVar[str] = "developer.reinstated"
+
+    reason: Text
+    reinstated_by: Actor = Field(description="the platform admin who decided it")
+    reinstated_at: Timestamp
+    republished_game_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="the games put back on the store"
+    )
+
+
 class TeamMemberInvited(_Studio):
     """Someone was invited to a studio (for the Notification Service)."""
 
