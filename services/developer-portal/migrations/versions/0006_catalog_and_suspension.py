@@ -1,5 +1,6 @@
 """games: when their store listing last changed (the Catalog's sync); studios: suspension by the
-Admin Service, and which games it took off the store
+Admin Service, and which games it took off the store; the support access log (the Admin
+Service's look-ups of studios and games)
 
 Revision ID: 0006
 Revises: 0005
@@ -7,6 +8,8 @@ Revises: 0005
 
 import sqlalchemy as sa
 from alembic import op
+
+from gamekeys_platform.migrations import create_support_log, drop_support_log
 
 revision = "0006"
 down_revision = "0005"
@@ -34,9 +37,11 @@ def upgrade() -> None:
     op.add_column("developers", sa.Column("suspended_at", sa.DateTime(timezone=True)), schema=SCHEMA)
     op.add_column("developers", sa.Column("suspension_reason", sa.Text()), schema=SCHEMA)
     op.add_column("developers", sa.Column("suspended_by", sa.String(200)), schema=SCHEMA)
+    create_support_log(SCHEMA)
 
 
 def downgrade() -> None:
+    drop_support_log(SCHEMA)
     op.drop_column("developers", "suspended_by", schema=SCHEMA)
     op.drop_column("developers", "suspension_reason", schema=SCHEMA)
     op.drop_column("developers", "suspended_at", schema=SCHEMA)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from developer_portal.api import (  # noqa: F401  (registers the routes)
     accounts,
+    admin,
     analytics,
     apikeys,
     catalog,

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from gamekeys_platform.db import service_metadata
+from gamekeys_platform.support import SupportLog
 
 SCHEMA = "developer_portal"
 metadata = service_metadata(SCHEMA)
@@ -480,3 +481,7 @@ upload_tokens = Table(
     Index("ix_upload_tokens_keep_until", "keep_until"),
     Index("ix_upload_tokens_publisher_id", "publisher_id"),
 )
+
+
+# The Admin Service's support look-ups of studios and games: who for, why, what was asked.
+support_log = SupportLog.define(metadata)
