@@ -231,6 +231,16 @@ def test_support_search_of_studios_and_games_is_recorded_with_the_admin_and_reas
         403,
         "FORBIDDEN",
     )
+    games_url = f"{base_url}/internal/v1/support/games"
+    _error(requests.get(games_url, params={**ask, "q": "zz"}, timeout=30), 401, "UNAUTHORIZED")
+    _error(
+        requests.get(
+            games_url, params={**ask, "q": "zz"}, headers=bearer(SUPPORT.replace("read", "x")), timeout=30
+        ),
+        403,
+        "FORBIDDEN",
+    )
+    _error(requests.get(games_url, params=ask, headers=headers, timeout=30), 422, "VALIDATION_ERROR")
     for params in ({"q": "zz", "adminId": ADMIN_ID}, {"q": "zz", "reason": "x"}, ask, {**ask, "q": "z"}):
         _error(
             requests.get(

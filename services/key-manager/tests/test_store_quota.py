@@ -52,8 +52,12 @@ def test_a_quota_caps_store_sales_counting_earlier_ones_and_refunds(
         "free": 8,
         "quota": {"quota": 5, "sold": 2, "remaining": 3},
     }
-    event = outbox_events(km, "store.quota_updated", str(studio.game_id))[-1]
+    [event] = outbox_events(km, "store.quota_updated", str(studio.game_id))
     assert event["quota"] == 5 and event["sold"] == 2 and event["keyType"] == "gift"
+    # the answer was lost and the studio's client asks again: the same quota, no second event
+    again = put_quota(live_server, studio, 5)
+    assert again.status_code == 200 and again.json() == quota
+    assert len(outbox_events(km, "store.quota_updated", str(studio.game_id))) == 1
 
     assert issue(live_server, pay, order_body(studio, 3)).status_code == 201
     refused = issue(live_server, pay, order_body(studio, 1))

@@ -184,7 +184,11 @@ def set_quota(
     actor: str,
 ) -> Row:
     """The studio's cap on the game's keys of ``key_type`` the store may sell in all (the keys
-    it sold already count; a cap below them stops further sales). store.quota_updated."""
+    it sold already count; a cap below them stops further sales). store.quota_updated; the same
+    quota again (a retry) changes nothing and emits nothing."""
+    existing = store_repo.get_quota(session, game_id, key_type)
+    if existing is not None and existing.quota == quota:
+        return existing
     row = store_repo.set_quota(
         session, game_id=game_id, key_type=key_type, developer_id=developer_id, quota=quota, actor=actor
     )
