@@ -5,7 +5,9 @@ search of studios and games (recorded with the admin and reason); scopes and bad
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -251,3 +253,34 @@ def test_support_search_of_studios_and_games_is_recorded_with_the_admin_and_reas
         )
     with db.transaction() as session:
         assert len(session.execute(select(log.c.id).where(log.c.reason == "ticket 4411")).all()) == before
+
+
+def _race_publish_and_suspension(base_url, headers, admin, developer, game) -> tuple[int, int]:
+    barrier = threading.Barrier(2)
+
+    def publish():
+        barrier.wait()
+        return requests.post(
+            f"{base_url}/api/v1/developer/games/{game['gameId']}/publish",
+            headers={"Authorization": f"Bearer {admin.token}"},
+            timeout=30,
+        ).status_code
+
+    def suspension():
+        barrier.wait()
+        return suspend(base_url, headers, developer["developerId"]).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        published, suspended = pool.submit(publish), pool.submit(suspension)
+        return published.result(), suspended.result()
+
+
+def test_a_publish_racing_a_suspension_never_leaves_the_game_on_the_store(portal, db, base_url, bearer):
+    """The studio publishes while the Admin Service suspends it: either the publish came first
+    and the suspension takes the game off, or it comes after and is refused; never on the store."""
+    for _round in range(4):
+        admin, developer = portal.studio()
+        game = approved(portal, db, admin)
+        published, suspended = _race_publish_and_suspension(base_url, bearer(SUSPEND), admin, developer, game)
+        assert suspended == 200 and published in (200, 403)
+        assert status_of(admin, game) == ("removed" if published == 200 else "approved")

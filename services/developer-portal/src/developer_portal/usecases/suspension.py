@@ -59,7 +59,8 @@ def suspend(
         after=after,
     )
     taken_off = []
-    for game in repo.games_of(session, developer_id, status=GameStatus.PUBLISHED.value, lock=True):
+    on_store = [game for game in repo.games_of(session, developer_id) if game.status == GameStatus.PUBLISHED]
+    for game in on_store:
         unpublished_now(
             portal,
             session,
