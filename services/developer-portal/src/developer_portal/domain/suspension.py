@@ -6,14 +6,10 @@ suspended studio, or reinstating one that is not suspended, changes nothing."""
 
 from __future__ import annotations
 
-from developer_portal.domain.games import GameStatus
 from gamekeys_platform.refusals import Refusal
 
 MAX_REASON_LENGTH = 1000
 MAX_ADMIN_ID_LENGTH = 200
-
-# What a suspension takes off the store (and a reinstatement puts back).
-ON_STORE = GameStatus.PUBLISHED
 
 
 def refuse_while_suspended(suspended: bool, what: str) -> None:
