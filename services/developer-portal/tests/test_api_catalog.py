@@ -12,6 +12,7 @@ import pytest
 import requests
 from dp_testkit import expect, outbox_data, published_game
 
+from developer_portal.usecases.catalog import announce_price_changes
 from gamekeys_platform.testing import serving
 
 SCOPE = "catalog:read"
@@ -182,3 +183,35 @@ def test_bad_sync_queries_are_422(base_url, catalog):
     ):
         response = requests.get(f"{base_url}/internal/v1/games", params=params, headers=catalog, timeout=10)
         _error(response, 422, "VALIDATION_ERROR")
+
+
+def test_a_scheduled_discount_starting_and_ending_is_announced_once_each(portal, db, app):
+    admin, game, _version_id = published_game(portal, db)
+    gid = game["gameId"]
+    starts = datetime.now(UTC) + timedelta(hours=1)
+    ends = starts + timedelta(days=1)
+    discount = {"percent": 50, "startsAt": starts.isoformat(), "endsAt": ends.isoformat()}
+    prices = {"basePrice": {"amount": "20.00", "currency": "USD"}, "discounts": [discount]}
+    expect(admin.put(f"/games/{gid}/pricing", json=prices), 200)
+    before = len(outbox_data(db, "pricing.updated", gid))
+    state = app.extensions["developer_portal"]
+
+    assert announce_price_changes(state, now=starts - timedelta(seconds=1)) >= 0
+    assert len(outbox_data(db, "pricing.updated", gid)) == before  # not yet
+    announce_price_changes(state, now=starts + timedelta(seconds=1))
+    announce_price_changes(state, now=starts + timedelta(seconds=2))  # again (a second worker, a restart)
+    started = outbox_data(db, "pricing.updated", gid)[before:]
+    assert len(started) == 1
+    pricing = started[0]["listing"]["pricing"]
+    assert (
+        pricing["currentPrice"] == {"amount": "10.00", "currency": "USD"}
+        and pricing["discount"]["percent"] == 50
+    )
+
+    announce_price_changes(state, now=ends + timedelta(seconds=1))
+    ended = outbox_data(db, "pricing.updated", gid)[before:]
+    assert len(ended) == 2
+    assert ended[1]["listing"]["pricing"]["currentPrice"] == {"amount": "20.00", "currency": "USD"}
+    assert ended[1]["discount"] is None
+    announce_price_changes(state, now=ends + timedelta(days=30))
+    assert len(outbox_data(db, "pricing.updated", gid)) == before + 2  # nothing left to announce

@@ -1,4 +1,5 @@
-"""games: when their store listing last changed (the Catalog's sync); studios: suspension by the
+"""games: when their store listing last changed (the Catalog's sync) and when a scheduled discount
+next starts or ends (announced then); studios: suspension by the
 Admin Service, and which games it took off the store; the support access log (the Admin
 Service's look-ups of studios and games)
 
@@ -34,6 +35,25 @@ def upgrade() -> None:
     op.create_index(
         "ix_games_listing_updated_at_game_id", "games", ["listing_updated_at", "game_id"], schema=SCHEMA
     )
+    op.add_column("games", sa.Column("next_price_change_at", sa.DateTime(timezone=True)), schema=SCHEMA)
+    op.create_index(
+        "ix_games_next_price_change_at",
+        "games",
+        ["next_price_change_at"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("next_price_change_at IS NOT NULL"),
+    )
+    # games priced before this revision: their next discount boundary, from the stored schedule
+    op.execute(
+        """
+        UPDATE developer_portal.games AS g SET next_price_change_at = (
+            SELECT min(moment) FROM developer_portal.game_pricing AS p,
+                LATERAL jsonb_array_elements(p.discounts) AS d,
+                LATERAL (VALUES ((d->>'startsAt')::timestamptz), ((d->>'endsAt')::timestamptz)) AS b(moment)
+            WHERE p.game_id = g.game_id AND moment > now()
+        )
+        """
+    )
     op.add_column("developers", sa.Column("suspended_at", sa.DateTime(timezone=True)), schema=SCHEMA)
     op.add_column("developers", sa.Column("suspension_reason", sa.Text()), schema=SCHEMA)
     op.add_column("developers", sa.Column("suspended_by", sa.String(200)), schema=SCHEMA)
@@ -45,6 +65,8 @@ def downgrade() -> None:
     op.drop_column("developers", "suspended_by", schema=SCHEMA)
     op.drop_column("developers", "suspension_reason", schema=SCHEMA)
     op.drop_column("developers", "suspended_at", schema=SCHEMA)
+    op.drop_index("ix_games_next_price_change_at", "games", schema=SCHEMA)
+    op.drop_column("games", "next_price_change_at", schema=SCHEMA)
     op.drop_index("ix_games_listing_updated_at_game_id", "games", schema=SCHEMA)
     op.drop_column("games", "unpublished_by_suspension", schema=SCHEMA)
     op.drop_column("games", "listing_updated_at", schema=SCHEMA)

@@ -210,7 +210,7 @@ class ListingPricing(Contract):
     )
     discounts: list[Discount] = Field(
         default_factory=list,
-        description="the whole schedule not yet ended: apply it at its boundaries, no event comes then",
+        description="the whole schedule not yet ended (pricing.updated follows each start and end)",
     )
     priced_at: Timestamp
 
@@ -256,7 +256,7 @@ class GameMetadataUpdated(_Game):
 
 
 class PricingUpdated(_Game):
-    """A game's prices changed."""
+    """A game's prices changed: the studio set them, or a scheduled discount started or ended."""
 
     TYPE: ClassVar[str] = "pricing.updated"
 

@@ -149,12 +149,19 @@ games = Table(
     Column("listing_updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # taken off the store by its studio's suspension: republished when the studio is reinstated
     Column("unpublished_by_suspension", Boolean, nullable=False, server_default=text("false")),
+    # the next moment a scheduled discount starts or ends: the worker announces the new price then
+    Column("next_price_change_at", DateTime(timezone=True)),
     UniqueConstraint("developer_id", "title_key"),
     CheckConstraint(_in("status", GAME_STATUSES), name="status"),
     Index("ix_games_developer_id_created_at", "developer_id", "created_at", "game_id"),
     Index("ix_games_created_at_game_id", "created_at", "game_id"),
     Index("ix_games_release_at", "release_at", postgresql_where=text("release_at IS NOT NULL")),
     Index("ix_games_listing_updated_at_game_id", "listing_updated_at", "game_id"),
+    Index(
+        "ix_games_next_price_change_at",
+        "next_price_change_at",
+        postgresql_where=text("next_price_change_at IS NOT NULL"),
+    ),
 )
 
 game_metadata = Table(

@@ -1,7 +1,9 @@
 """The Catalog Service's view of a game: its store listing (title, metadata, media, prices per
 region with the discount in effect, the published build per platform, status), read by the
 internal API and carried whole by game.published, game.unpublished, pricing.updated and
-game.metadata_updated, so the Catalog can follow events alone.
+game.metadata_updated, so the Catalog can follow events alone. A scheduled discount starting or
+ending changes what a buyer pays without anyone editing the prices: the worker announces it with
+pricing.updated at that moment (``announce_price_changes``).
 
 Every part of it is developer-portal's own data (games, metadata, prices) or its projection of
 builds.events (the published build's platform and version): reading a listing makes no call to
@@ -17,6 +19,7 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from developer_portal import serializers
+from developer_portal.context import PortalState
 from developer_portal.db import catalog as repo
 from developer_portal.db import publishing as publishing_repo
 from developer_portal.db import repository
@@ -88,13 +91,45 @@ def listing(session: Session, game: Row, now: datetime) -> events.Listing:
     )
 
 
-def listing_for_event(session: Session, game_id: uuid.UUID) -> events.Listing | None:
-    """The listing an event carries after a change in this transaction: the game read again (its
-    status and listing time as changed), None when it has never been on the store."""
+def listing_for_event(
+    session: Session, game_id: uuid.UUID, now: datetime | None = None
+) -> events.Listing | None:
+    """The listing an event carries after a change in this transaction (prices as at ``now``,
+    the database's time by default): the game read again (its status and listing time as
+    changed), None when it has never been on the store."""
     game = repository.get_game(session, game_id)
     if game is None or game.status not in LISTED:
         return None
-    return listing(session, game, repository.now(session))
+    return listing(session, game, now or repository.now(session))
+
+
+def announce_price_changes(portal: PortalState, *, now: datetime | None = None, limit: int = 50) -> int:
+    """The worker's step: for every game whose scheduled discount starts or ends by ``now``,
+    pricing.updated with the prices (and listing) as they are now, then the next boundary to
+    wait for. Each boundary is announced once: the games are claimed FOR UPDATE SKIP LOCKED and
+    their next boundary moved in the same transaction. Returns how many it announced."""
+    with portal.db.transaction() as session:
+        moment = now or repository.now(session)
+        due = repo.claim_price_changes(session, now=moment, limit=limit)
+        for game in due:
+            row = repository.get_pricing(session, game.game_id)
+            prices = serializers.pricing_from_row(row) if row is not None else None
+            repo.set_next_price_change(
+                session, game.game_id, prices.next_change_after(moment) if prices else None
+            )
+            if prices is None:
+                continue
+            repo.touch_listing(session, game.game_id)
+            portal.outbox.add(
+                session,
+                events.PricingUpdated(
+                    game_id=game.game_id,
+                    developer_id=game.developer_id,
+                    **prices.to_json(moment),
+                    listing=listing_for_event(session, game.game_id, moment),
+                ),
+            )
+    return len(due)
 
 
 def get_listing(session: Session, game_id: uuid.UUID) -> dict[str, Any]:

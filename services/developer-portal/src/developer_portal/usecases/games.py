@@ -245,6 +245,7 @@ def update_pricing(
         after=result,
     )
     catalog_repo.touch_listing(session, game_id)
+    catalog_repo.set_next_price_change(session, game_id, prices.next_change_after(now))
     emit(
         portal,
         session,
