@@ -68,6 +68,13 @@ def test_a_build_pushed_by_the_cli_through_the_gateway_becomes_ready(events, tmp
     events.wait("developer.events", "submission.decided", subject=submission["submissionId"])
     [event] = events.wait("developer.events", "game.published", subject=game["gameId"])
     assert event["data"]["versionId"] == version["versionId"]
+    # the Catalog Service's view: the listing read from developer-portal, and the same in the event
+    catalog = pc.Caller(pc.token("catalog-service", scopes=["catalog:read"]), base=pc.DEVELOPER_PORTAL)
+    listing = catalog.call("GET", f"/internal/v1/games/{game['gameId']}", 200)
+    assert listing["status"] == "published" and listing["title"] == game["title"]
+    assert listing["builds"] == [{"platform": "linux", "versionId": version["versionId"], "version": "1.0.0"}]
+    assert listing["pricing"]["currentPrice"] == {"amount": "19.99", "currency": "EUR"}
+    assert event["data"]["listing"]["builds"] == listing["builds"]
 
     malware = tmp_path / "setup.exe"
     malware.write_bytes(EICAR)

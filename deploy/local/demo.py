@@ -21,14 +21,17 @@ from pathlib import Path
 import payment_service
 from platform_client import (
     GATEWAY,
+    KEY_MANAGER,
     Caller,
     UnexpectedResponse,
     create_verified_game,
     order_batch,
+    payment_service_caller,
     publish_game,
     redeem,
     retailer_session,
     retailer_with_keys,
+    store_order,
     token,
     wait_for,
 )
@@ -181,8 +184,11 @@ def main() -> None:
         time.sleep(0.5)
     print(f"  case {case['caseId']} approved by support; activation now {records[0]['status']}")
 
+    step("The store sells a gift copy: the Payment Service issues the paid order's key, the buyer redeems it")
+    store_order_id = sell_a_gift_copy(studio, game)
+
     step("The studio's money: retail and store sales are pending, the hold passes, it is paid out")
-    show_the_money(studio, game)
+    show_the_money(studio, game, store_order_id)
 
     step("Someone else's token sees none of it")
     stranger = Caller(token(str(uuid.uuid4()), roles=["developer"]))
@@ -232,11 +238,36 @@ def push_builds(studio: Caller, game: dict) -> str:
     return next(v["versionId"] for v in versions if v["status"] == "ready")
 
 
-def show_the_money(studio: Caller, game: dict) -> None:
-    """Finance: distribution's sales and a store sale (from the local Payment Service stand-in)
-    land in the studio's ledger as pending; once the hold passes (seconds locally, 30 days by
-    default) the studio asks for a payout and the stand-in completes it."""
-    payment_service.credit(game["developerId"], game["gameId"], "59.99", "EUR")
+def sell_a_gift_copy(studio: Caller, game: dict) -> str:
+    """The studio generates gift keys for the store and caps what it may sell; the Catalog reads
+    the stock; the Payment Service, once the buyer paid, has key-manager issue the order's key (a
+    retry after a lost answer gives the same key); the buyer redeems it. Returns the order id."""
+    gift = {"gameId": game["gameId"], "keyType": "gift", "quantity": 3}
+    studio.call("POST", "/api/v1/keys/generate", 201, json=gift)
+    studio.call("PUT", f"/api/v1/keys/store-quotas/{game['gameId']}/gift", 200, json={"quota": 2})
+    catalog = Caller(token("catalog-service", scopes=["catalog:read"]), base=KEY_MANAGER)
+    stock = catalog.call("GET", "/internal/v1/keys/stock", 200, params={"gameId": game["gameId"]})
+    gift_stock = next(item for item in stock["items"] if item["keyType"] == "gift")
+    print(f"  3 gift keys for the store, a quota of 2: the Catalog shows {gift_stock['available']} to sell")
+    buyer = str(uuid.uuid4())
+    order = store_order(game["gameId"], buyer)
+    payment = payment_service_caller()
+    issued = payment.call("POST", "/internal/v1/keys/issue", 201, json=order)
+    retried = payment.call("POST", "/internal/v1/keys/issue", 200, json=order)
+    key = issued["keys"][0]
+    same = "the same key" if retried["keys"] == issued["keys"] else "ANOTHER KEY"
+    print(f"  order {order['orderId']}: {key['key']} for the buyer (asked again: {same})")
+    outcome, _body = redeem(key["key"], "192.0.2.201", "DE", caller=Caller(token(buyer, roles=["user"])))
+    print(f"  the buyer redeems it: {outcome}")
+    return order["orderId"]
+
+
+def show_the_money(studio: Caller, game: dict, store_order_id: str) -> None:
+    """Finance: distribution's sales and the store's sale (the local Payment Service stand-in
+    sends its revenue.credited) land in the studio's ledger as pending; once the hold passes
+    (seconds locally, 30 days by default) the studio asks for a payout and the stand-in completes
+    it."""
+    payment_service.credit(game["developerId"], game["gameId"], "59.99", "EUR", order_id=store_order_id)
     credited = wait_for(
         lambda: studio.call(
             "GET", "/api/v1/developer/finance/transactions", 200, params={"type": ["sale", "revenue"]}

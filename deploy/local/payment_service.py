@@ -44,14 +44,17 @@ def publish(data: EventData, servers: str | None = None) -> dict:
     return event.to_dict()
 
 
-def credit(developer_id: str, game_id: str, gross: str, currency: str = "USD") -> dict:
-    """A store sale of the studio's game (revenue.credited)."""
+def credit(
+    developer_id: str, game_id: str, gross: str, currency: str = "USD", *, order_id: str | None = None
+) -> dict:
+    """A store sale of the studio's game (revenue.credited); ``order_id`` the store order whose
+    keys key-manager issued (a new one by default)."""
     return publish(
         payments.RevenueCredited(
             revenue_id=uuid.uuid4(),
             developer_id=developer_id,
             game_id=game_id,
-            order_id=f"store-{uuid.uuid4().hex[:12]}",
+            order_id=order_id or f"store-{uuid.uuid4().hex[:12]}",
             gross=Money(amount=Decimal(gross), currency=currency),
             occurred_at=datetime.now(UTC),
         )

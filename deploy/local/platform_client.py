@@ -15,6 +15,7 @@ from gamekeys_platform import devkeys
 
 GATEWAY = "http://127.0.0.1:8080"
 DEVELOPER_PORTAL = "http://127.0.0.1:8001"  # internal endpoints are never routed by the gateway
+KEY_MANAGER = "http://127.0.0.1:8003"
 
 
 def token(sub: str, *, roles=(), scopes=(), email=None) -> str:
@@ -144,6 +145,32 @@ def generate_keys(studio: Caller, game_id: str, quantity: int, **options) -> dic
     """POST /generate (synchronous, keys shown once)."""
     body = {"gameId": game_id, "keyType": "promotional", "quantity": quantity, **options}
     return _post_once_game_is_known(studio, "/api/v1/keys/generate", body, 201)
+
+
+def payment_service_caller() -> Caller:
+    """The platform's Payment Service: its service token (scope keys:issue), straight to
+    key-manager's internal API (the gateway never routes it)."""
+    return Caller(token("payment-service", scopes=["keys:issue"]), base=KEY_MANAGER)
+
+
+def store_order(
+    game_id: str,
+    buyer_id: str,
+    *,
+    quantity: int = 1,
+    key_type: str = "gift",
+    region: str = "DE",
+    order_id=None,
+) -> dict:
+    """The body of a paid store order for ``POST /internal/v1/keys/issue``."""
+    return {
+        "orderId": order_id or f"store-{uuid.uuid4().hex[:16]}",
+        "gameId": game_id,
+        "keyType": key_type,
+        "quantity": quantity,
+        "buyerId": buyer_id,
+        "region": region,
+    }
 
 
 def retailer_with_keys(admin: Caller, name: str, game_id: str, quantity: int) -> tuple[dict, dict]:

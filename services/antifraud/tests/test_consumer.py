@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from antifraud.consumers import make_handler
 from antifraud.db.tables import assessments
+from antifraud.velocity import Observation
 from antifraud.worker import VELOCITY_CONSUMER, build_loops
 from gamekeys_platform.contracts import activations, keys
 from gamekeys_platform.events import Event
@@ -199,3 +200,19 @@ def test_worker_consumer_through_the_broker(af, settings, kafka_servers, analyze
     assert settled == len(failures) + 1
     score = analyze(request_body(context={"ipAddress": ip}))
     assert "key-enumeration" in [h["id"] for h in score["rulesHit"]]
+
+
+def test_a_suspended_publisher_s_refusal_is_not_counted_against_the_player(af):
+    handle = make_handler(af.velocity)
+    user, revoked_user = str(uuid.uuid4()), str(uuid.uuid4())
+    for _ in range(3):
+        handle(None, failed_activation(user_id=user, reason="PUBLISHER_SUSPENDED"))
+        handle(None, failed_activation(user_id=revoked_user, reason="KEY_REVOKED"))
+
+    def counts(user_id):
+        attempt = Observation(attempt_id=str(uuid.uuid4()), user_id=user_id, ip="203.0.113.7", key_id="k")
+        return af.velocity.observe(attempt).features
+
+    suspended = counts(user)
+    assert suspended["user_attempts_1h"] == 4 and suspended["user_failures_1h"] == 0
+    assert counts(revoked_user)["user_failures_1h"] == 3

@@ -341,3 +341,41 @@ def paid_studio(portal: Portal, app, *, amount: str = "500.00") -> tuple[Actor, 
 
 
 PAYPAL_SETTINGS = {"method": "paypal", "details": {"email": "money@studio.example"}}
+
+
+# --- the Catalog's listings and the Admin Service -----------------------------------------
+
+
+def published_game(portal: Portal, db, admin: Actor | None = None) -> tuple[Actor, dict, str]:
+    """A game through the whole workflow to the store: listing complete, a ready build, submitted,
+    approved by the moderator, published. Returns the studio admin, the game, the version id."""
+    if admin is None:
+        admin, _developer = portal.studio()
+    game = portal.game(admin)
+    complete_listing(admin, game)
+    version_id = ready_build(db, game)
+    submission = expect(admin.post(f"/games/{game['gameId']}/versions/{version_id}/submit"), 202)
+    expect(
+        moderator(portal).post(
+            f"/internal/v1/submissions/{submission['submissionId']}/decision", json={"decision": "approve"}
+        ),
+        200,
+    )
+    expect(admin.post(f"/games/{game['gameId']}/publish"), 200)
+    return admin, game, version_id
+
+
+def outbox_data(db, event_type: str, subject: str) -> list[dict]:
+    """The data of the outbox's ``event_type`` events about ``subject``, oldest first, each one
+    checked against its contract."""
+    outbox = db.tables.outbox
+    with db.transaction() as session:
+        payloads = session.execute(
+            select(outbox.c.payload)
+            .where(outbox.c.event_type == event_type, outbox.c.message_key == subject)
+            .order_by(outbox.c.seq)
+        ).scalars()
+        found = [Event.from_dict(payload) for payload in payloads]
+    for event in found:
+        contract_for(event.source, event.type).load(event.data, event.schema_version)
+    return [event.data for event in found]

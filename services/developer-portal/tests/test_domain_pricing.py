@@ -11,6 +11,7 @@ from developer_portal.domain import reference
 from developer_portal.domain.pricing import (
     Discount,
     Money,
+    Pricing,
     apply_discount,
     build_pricing,
     check_discount,
@@ -151,3 +152,15 @@ def test_a_free_game_has_no_discount_and_regional_countries_are_checked():
         build_pricing(parse_money("0", "USD"), {}, [Discount(10, NOW, NOW + DAY)])
     with pytest.raises(InvalidValue):
         build_pricing(parse_money("1.00", "USD"), {"XX": parse_money("1.00", "EUR")}, [])
+
+
+def test_the_next_price_change_is_the_next_discount_start_or_end():
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    first = Discount(20, now - timedelta(days=1), now + timedelta(days=1))
+    second = Discount(50, now + timedelta(days=3), now + timedelta(days=4))
+    prices = Pricing(Money(Decimal("10.00"), "USD"), {}, (first, second))
+    assert prices.next_change_after(now) == first.ends_at
+    assert prices.next_change_after(first.ends_at) == second.starts_at  # strictly after
+    assert prices.next_change_after(second.starts_at) == second.ends_at
+    assert prices.next_change_after(second.ends_at) is None
+    assert Pricing(Money(Decimal("10.00"), "USD"), {}, ()).next_change_after(now) is None

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from developer_portal.domain import games, metadata, team, verification
+from developer_portal.domain.suspension import refuse_while_suspended
 from gamekeys_platform.refusals import InvalidValue, Refusal
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -193,3 +194,11 @@ def test_tags_and_genres_are_normalised_and_bounded():
     with pytest.raises(InvalidValue):
         metadata.check_age_rating("<18>")
     assert metadata.changed_fields({"a": 1, "b": 2}, {"a": 1, "b": 3}) == ["b"]
+
+
+def test_a_suspended_studio_may_not_publish():
+    refuse_while_suspended(False, "publish games")  # not suspended: nothing refused
+    with pytest.raises(Refusal) as refused:
+        refuse_while_suspended(True, "publish games")
+    assert refused.value.code == "FORBIDDEN" and refused.value.details == {"reason": "STUDIO_SUSPENDED"}
+    assert "publish games" in str(refused.value)

@@ -30,8 +30,16 @@ DATA_FIELDS = {
     "game.created": {"gameId", "developerId", "title", "status"},
     "game.updated": {"gameId", "developerId", "title", "status"},
     "game.deleted": {"gameId", "developerId"},
-    "game.metadata_updated": {"gameId", "developerId", "changedFields"},
-    "pricing.updated": {"gameId", "developerId", "basePrice", "regionalPrices", "discount", "discounts"},
+    "game.metadata_updated": {"gameId", "developerId", "changedFields", "listing"},
+    "pricing.updated": {
+        "gameId",
+        "developerId",
+        "basePrice",
+        "regionalPrices",
+        "discount",
+        "discounts",
+        "listing",
+    },
 }
 
 
@@ -193,6 +201,7 @@ def test_the_whole_flow_arrives_on_developer_events(portal, db, kafka_servers, t
         "regionalPrices": {"DE": {"amount": "22.99", "currency": "EUR"}},
         "discount": discount,
         "discounts": [discount],
+        "listing": None,  # a draft has no store listing
     }
 
 

@@ -18,6 +18,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "FRAUD_DETECTED": 403,
     "ACCOUNT_BLOCKED": 403,
     "RETAILER_NOT_AUTHORIZED": 403,
+    # the key's studio is suspended by the platform: no redemption until it is reinstated
+    "PUBLISHER_SUSPENDED": 403,
     "KEY_NOT_FOUND": 404,
     "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,

@@ -49,6 +49,19 @@ def create_platform_tables(schema: str) -> None:
         table.create(bind, checkfirst=True)
 
 
+def create_support_log(schema: str) -> None:
+    """The support access log (``gamekeys_platform.support``), in the revision that adds it."""
+    from gamekeys_platform.support import SupportLog
+
+    SupportLog.define(MetaData(schema=schema, naming_convention=NAMING_CONVENTION)).table.create(
+        context.get_bind(), checkfirst=True
+    )
+
+
+def drop_support_log(schema: str) -> None:
+    context.get_bind().execute(text(f'DROP TABLE IF EXISTS "{schema}".support_access_log'))
+
+
 def upgrade_to_head(alembic_ini: Path | str, database_url: str) -> None:
     """Apply a service's migrations programmatically (tests, tools); ``make migrate`` uses the CLI."""
     config = Config(str(alembic_ini))

@@ -42,6 +42,7 @@ class GameOwner:
     developer_id: uuid.UUID
     verification_status: str | None
     deleted: bool
+    suspended: bool = False  # its studio is suspended by the Admin Service
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class StudioProjection:
                 Column("developer_id", Uuid, primary_key=True),
                 Column("company_name", String(200)),
                 Column("verification_status", String(20), nullable=False),
+                # set while the Admin Service has the studio suspended (developer.suspended)
+                Column("suspended_at", DateTime(timezone=True)),
                 Column("updated_at", DateTime(timezone=True), nullable=False, server_default=now),
             ),
             members=Table(
@@ -95,6 +98,8 @@ class StudioProjection:
                 developer.DeveloperRegistered: self._registered,
                 developer.DeveloperVerified: self._verified,
                 developer.DeveloperUpdated: self._updated,
+                developer.DeveloperSuspended: self._suspended,
+                developer.DeveloperReinstated: self._reinstated,
                 developer.TeamMemberAdded: self._member_set,
                 developer.TeamMemberRoleChanged: self._member_set,
                 developer.TeamMemberRemoved: self._member_removed,
@@ -139,6 +144,20 @@ class StudioProjection:
             update(self.studios)
             .where(self.studios.c.developer_id == data.developer_id)
             .values(company_name=data.company_name, updated_at=func.now())
+        )
+
+    def _suspended(self, session: Session, data: developer.DeveloperSuspended, _event: Event) -> None:
+        session.execute(
+            update(self.studios)
+            .where(self.studios.c.developer_id == data.developer_id)
+            .values(suspended_at=data.suspended_at, updated_at=func.now())
+        )
+
+    def _reinstated(self, session: Session, data: developer.DeveloperReinstated, _event: Event) -> None:
+        session.execute(
+            update(self.studios)
+            .where(self.studios.c.developer_id == data.developer_id)
+            .values(suspended_at=None, updated_at=func.now())
         )
 
     def _member_set(
@@ -186,13 +205,30 @@ class StudioProjection:
         """The game's studio, deleted games included (``deleted`` says so)."""
         games, studios = self.games, self.studios
         row = session.execute(
-            select(games.c.game_id, games.c.developer_id, games.c.deleted, studios.c.verification_status)
+            select(
+                games.c.game_id,
+                games.c.developer_id,
+                games.c.deleted,
+                studios.c.verification_status,
+                studios.c.suspended_at,
+            )
             .select_from(games.outerjoin(studios, studios.c.developer_id == games.c.developer_id))
             .where(games.c.game_id == game_id)
         ).first()
         if row is None:
             return None
-        return GameOwner(row.game_id, row.developer_id, row.verification_status, row.deleted)
+        return GameOwner(
+            row.game_id, row.developer_id, row.verification_status, row.deleted, row.suspended_at is not None
+        )
+
+    def suspended(self, session: Session, developer_id: uuid.UUID) -> bool:
+        """Whether the studio is suspended by the Admin Service (as last projected)."""
+        return (
+            session.execute(
+                select(self.studios.c.suspended_at).where(self.studios.c.developer_id == developer_id)
+            ).scalar_one_or_none()
+            is not None
+        )
 
     def member_role(self, session: Session, developer_id: uuid.UUID, user_id: str) -> str | None:
         return session.execute(

@@ -2,8 +2,9 @@
 are event or activation ids, so a redelivered event adds nothing).
 
 - ``activation.failed`` / ``activation.blocked``: a failed attempt by the user / IP / subnet /
-  device; a failure for a key that does not exist (KEY_NOT_FOUND, INVALID_KEY_FORMAT) also
-  counts as an invalid key for key-space enumeration.
+  device (not a refusal that says nothing about the player: PUBLISHER_SUSPENDED); a failure
+  for a key that does not exist (KEY_NOT_FOUND, INVALID_KEY_FORMAT) also counts as an invalid
+  key for key-space enumeration.
 - ``key.activated``: the key counts for the user's keys of its batch. key-manager emits it for
   every activation, also those that do not pass through activation-gateway, so the gateway's
   ``activation.succeeded`` (the same activation again) is not consumed.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from antifraud.domain.features import INVALID_KEY_OUTCOMES
+from antifraud.domain.features import INVALID_KEY_OUTCOMES, NOT_THE_PLAYERS_FAILURES
 from antifraud.velocity import Observation, VelocityStore
 from gamekeys_platform.contracts import EventHandlers, activations, keys
 from gamekeys_platform.events import Event
@@ -38,7 +39,8 @@ def make_handler(store: VelocityStore) -> EventHandlers:
                 device=data.device_fingerprint or "",
                 key_id=key_id,
                 key_token=data.key_fingerprint or key_id or str(event.id),
-                failed=isinstance(data, activations.ActivationBlocked) or bool(data.reason),
+                failed=isinstance(data, activations.ActivationBlocked)
+                or (bool(data.reason) and data.reason not in NOT_THE_PLAYERS_FAILURES),
                 invalid=data.reason in INVALID_KEY_OUTCOMES,
             ),
             event.time.timestamp(),

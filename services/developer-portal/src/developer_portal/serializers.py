@@ -21,6 +21,15 @@ def developer(row: Row, role: str | None = None) -> dict[str, Any]:
         "verificationStatus": row.verification_status,
         "verificationReason": row.verification_reason,
         "verifiedAt": ts(row.verified_at),
+        "suspension": (
+            {
+                "suspendedAt": ts(row.suspended_at),
+                "reason": row.suspension_reason,
+                "suspendedBy": row.suspended_by,
+            }
+            if row.suspended_at is not None
+            else None
+        ),
         "role": role,
         "createdAt": ts(row.created_at),
         "updatedAt": ts(row.updated_at),

@@ -22,6 +22,9 @@ class Settings(PlatformSettings):
     submission_requires_media: bool = False
     # How often the worker publishes games whose scheduled release is due (RELEASE_INTERVAL_SECONDS).
     release_interval_seconds: float = Field(default=30, ge=1)
+    # How often the worker announces the prices scheduled discounts change as they start or end
+    # (PRICE_CHANGE_INTERVAL_SECONDS): the Catalog learns of a new price at most this late.
+    price_change_interval_seconds: float = Field(default=30, ge=1)
 
     # Finance. Sales come from distribution.events, store sales and payout answers from the
     # Payment Service's payments.events.

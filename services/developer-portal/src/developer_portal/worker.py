@@ -3,7 +3,8 @@
 Runs the outbox relay (developer.events), the builds.events consumer (the projection of builds
 the preflight reads), the finance consumer (distribution.events sales and returns, the Payment
 Service's payments.events), the release of revenue holds and the scheduled payouts, the
-scheduled releases, apikey.expiring notices and the deletion of spent upload tokens, the
+scheduled releases, the price changes scheduled discounts make (pricing.updated as one starts
+or ends), apikey.expiring notices and the deletion of spent upload tokens, the
 platform housekeeping (expired idempotency keys, old published events) and the expiry of
 overdue invitations, until SIGTERM/SIGINT.
 """
@@ -18,6 +19,7 @@ from developer_portal.db.builds_projection import apply_builds_event
 from developer_portal.db.tables import metadata
 from developer_portal.settings import Settings
 from developer_portal.usecases.apikeys import delete_spent_upload_tokens, notify_expiring
+from developer_portal.usecases.catalog import announce_price_changes
 from developer_portal.usecases.finance import finance_events, make_scheduled_payouts, release_holds
 from developer_portal.usecases.publishing import release_due
 from gamekeys_platform.db import Database
@@ -73,6 +75,11 @@ def build_loops(settings: Settings, db: Database) -> list[Loop]:
             "scheduled-releases",
             lambda: release_due(portal),
             interval_seconds=settings.release_interval_seconds,
+        ),
+        PeriodicTask(
+            "price-changes",
+            lambda: announce_price_changes(portal),
+            interval_seconds=settings.price_change_interval_seconds,
         ),
         PeriodicTask(
             "apikeys",

@@ -211,3 +211,14 @@ def store_stock_low(game_id, key_type: str, available: int, threshold: int) -> c
     return contract.StoreStockLow(
         game_id=game_id, key_type=key_type, available=available, threshold=threshold
     )
+
+
+def store_quota_updated(game_id, developer_id, key_type: str, quota: int | None, sold: int, actor: str):
+    return contract.StoreQuotaUpdated(
+        game_id=game_id,
+        developer_id=developer_id,
+        key_type=key_type,
+        quota=quota,
+        sold=sold,
+        updated_by=actor,
+    )

@@ -60,8 +60,8 @@ class ActivationSucceeded(Activation):
 
 class ActivationFailed(Activation):
     """Refused by a check (status ``failed``; ``reason`` KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED,
-    KEY_ALREADY_ACTIVATED, REGION_RESTRICTED, VPN_DETECTED, CONFLICT), or a review rejected it
-    (status ``rejected``, reason FRAUD_DETECTED)."""
+    KEY_ALREADY_ACTIVATED, REGION_RESTRICTED, VPN_DETECTED, PUBLISHER_SUSPENDED, CONFLICT), or a
+    review rejected it (status ``rejected``, reason FRAUD_DETECTED)."""
 
     TYPE: ClassVar[str] = "activation.failed"
 

@@ -70,6 +70,34 @@ class DeveloperUpdated(_Studio):
     company_name: Text
 
 
+class DeveloperSuspended(_Studio):
+    """The Admin Service suspended a studio: its games are off the store (each also has its
+    game.unpublished) and its keys cannot be redeemed until it is reinstated."""
+
+    TYPE: ClassVar[str] = "developer.suspended"
+
+    reason: Text
+    suspended_by: Actor = Field(description="the platform admin who decided it")
+    suspended_at: Timestamp
+    unpublished_game_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="the games the suspension took off the store"
+    )
+
+
+class DeveloperReinstated(_Studio):
+    """The Admin Service reinstated a suspended studio: its keys can be redeemed again and the
+    games the suspension took off the store are back on it (each also has its game.published)."""
+
+    TYPE: ClassVar[str] = "developer.reinstated"
+
+    reason: Text
+    reinstated_by: Actor = Field(description="the platform admin who decided it")
+    reinstated_at: Timestamp
+    republished_game_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="the games put back on the store"
+    )
+
+
 class TeamMemberInvited(_Studio):
     """Someone was invited to a studio (for the Notification Service)."""
 
@@ -139,22 +167,96 @@ class GameDeleted(_Game):
     TYPE: ClassVar[str] = "game.deleted"
 
 
-class GameMetadataUpdated(_Game):
-    """A game's store metadata changed (which fields, not their values)."""
-
-    TYPE: ClassVar[str] = "game.metadata_updated"
-
-    changed_fields: list[MetadataField]
-
-
 class Discount(Contract):
     percent: int = Field(ge=1, le=100)
     starts_at: Timestamp
     ends_at: Timestamp
 
 
+class ListingMetadata(Contract):
+    description: Text | None = None
+    short_description: Text | None = None
+    tags: list[Text] = Field(default_factory=list)
+    genres: list[Text] = Field(default_factory=list)
+    system_requirements: dict[str, dict[str, dict[str, Text]]] = Field(
+        default_factory=dict, description="per platform (windows, macos, linux): minimum and recommended"
+    )
+    age_rating: Text | None = None
+
+
+class ListingMedia(Contract):
+    screenshots: list[Text] = Field(default_factory=list, description="https URLs")
+    videos: list[Text] = Field(default_factory=list, description="https URLs")
+
+
+class RegionalPrice(Contract):
+    """A country's price: its list price and what a buyer pays at ``pricedAt`` (the discount in
+    effect then applied)."""
+
+    country: Country
+    price: Money
+    current_price: Money
+
+
+class ListingPricing(Contract):
+    free: bool = Field(description="a base price of 0")
+    base_price: Money
+    current_price: Money = Field(description="the base price with the discount in effect at pricedAt")
+    regional_prices: list[RegionalPrice] = Field(
+        default_factory=list, description="countries with a price of their own, sorted by country"
+    )
+    discount: Discount | None = Field(
+        default=None, description="the discount in effect at pricedAt, else the next scheduled one"
+    )
+    discounts: list[Discount] = Field(
+        default_factory=list,
+        description="the whole schedule not yet ended (pricing.updated follows each start and end)",
+    )
+    priced_at: Timestamp
+
+
+class ListingBuild(Contract):
+    platform: Text
+    version_id: uuid.UUID
+    version: Text
+
+
+class Listing(Contract):
+    """A game's store listing as the Catalog shows it: the same shape as developer-portal's
+    ``GET /internal/v1/games/{gameId}``, so the Catalog can follow events alone."""
+
+    game_id: uuid.UUID
+    developer_id: uuid.UUID
+    title: Text
+    status: GameStatus = Field(description="published: on sale; removed: taken off the store")
+    published_at: Timestamp | None = None
+    metadata: ListingMetadata
+    media: ListingMedia
+    pricing: ListingPricing | None = Field(default=None, description="null: no price set")
+    builds: list[ListingBuild] = Field(
+        default_factory=list, description="the published build of each platform, sorted by platform"
+    )
+    updated_at: Timestamp = Field(description="when the listing last changed (the sync's updatedSince)")
+
+
+_LISTING = Field(
+    default=None,
+    description="the game's whole store listing after the change, when it has been on the store "
+    "(status published or removed); null otherwise",
+)
+
+
+class GameMetadataUpdated(_Game):
+    """A game's store metadata changed (which fields, not their values)."""
+
+    TYPE: ClassVar[str] = "game.metadata_updated"
+
+    changed_fields: list[MetadataField]
+    listing: Listing | None = _LISTING
+
+
 class PricingUpdated(_Game):
-    """A game's prices changed."""
+    """A game's prices changed: the studio set them, or a scheduled discount started or ended."""
 
     TYPE: ClassVar[str] = "pricing.updated"
 
@@ -164,6 +266,7 @@ class PricingUpdated(_Game):
         description="the discount in effect, else the next scheduled one, else null"
     )
     discounts: list[Discount] = Field(description="the whole schedule not yet ended, sorted by start")
+    listing: Listing | None = _LISTING
 
 
 class _Publishing(_Game):
@@ -223,6 +326,7 @@ class GamePublished(_Publishing):
     base_price: Money | None = Field(default=None, description="a 0 amount is a free game")
     regional_prices: dict[Country, Money] = Field(default_factory=dict)
     build: PublishedBuild | None = Field(default=None, description="the build the approval was for")
+    listing: Listing | None = _LISTING
 
 
 class GameUnpublished(_Publishing):
@@ -231,6 +335,7 @@ class GameUnpublished(_Publishing):
     TYPE: ClassVar[str] = "game.unpublished"
 
     reason: Text | None
+    listing: Listing | None = _LISTING
 
 
 class SubmissionCreated(DeveloperEvent):

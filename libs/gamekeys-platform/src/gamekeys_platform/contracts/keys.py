@@ -261,5 +261,22 @@ class StoreStockLow(KeysEvent):
 
     game_id: uuid.UUID
     key_type: Text
-    available: int = Field(ge=0, description="free keys left after the order")
+    available: int = Field(
+        ge=0, description="free keys left after the order (within the store quota, if any)"
+    )
     threshold: int = Field(ge=1)
+
+
+class StoreQuotaUpdated(KeysEvent):
+    """A studio set, changed or removed its store quota of a game and key type: how many of
+    those keys the store may sell in all."""
+
+    TYPE: ClassVar[str] = "store.quota_updated"
+    SUBJECT: ClassVar[str] = "game_id"
+
+    game_id: uuid.UUID
+    developer_id: uuid.UUID
+    key_type: Text
+    quota: int | None = Field(ge=0, description="null: the cap was removed")
+    sold: int = Field(ge=0, description="the store's keys counted against it (refunds give keys back)")
+    updated_by: Actor

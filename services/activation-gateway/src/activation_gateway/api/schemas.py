@@ -8,6 +8,7 @@ from marshmallow import validate
 from gamekeys_platform.app import ErrorDetailSchema
 from gamekeys_platform.fields import Country
 from gamekeys_platform.pagination import PageQuerySchema, page_schema
+from gamekeys_platform.support import SupportQuerySchema
 
 
 class Strict(ma.Schema):
@@ -67,6 +68,11 @@ HistoryPageSchema = page_schema(ActivationRecordSchema)
 
 
 class HistoryQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class SupportHistoryQuerySchema(PageQuerySchema, SupportQuerySchema):
     class Meta:
         unknown = ma.RAISE
 

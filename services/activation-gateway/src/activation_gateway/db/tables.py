@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, Column, DateTime, Index, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 
 from gamekeys_platform.db import service_metadata
+from gamekeys_platform.support import SupportLog
 
 SCHEMA = "activation_gateway"
 metadata = service_metadata(SCHEMA)
@@ -76,3 +77,6 @@ blocks = Table(
     Index("ix_blocks_entity_type_value", "entity_type", "value"),
     Index("ix_blocks_expires_at", "expires_at", postgresql_where=text("expires_at IS NOT NULL")),
 )
+
+# The Admin Service's support look-ups of users' activations: who for, why, what was asked.
+support_log = SupportLog.define(metadata)

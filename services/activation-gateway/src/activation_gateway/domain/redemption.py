@@ -81,6 +81,13 @@ def key_state_refusal(key: dict[str, Any]) -> Refusal | None:
         return Refusal("KEY_EXPIRED", "the key has expired", details)
     if status == "pending_review":
         return Refusal("CONFLICT", "the key is held for a fraud review", details)
+    if key.get("publisherSuspended"):
+        return Refusal(
+            "PUBLISHER_SUSPENDED",
+            "this key cannot be redeemed right now: the game's publisher is suspended by the platform; "
+            "the key stays valid and can be redeemed once the suspension ends",
+            details,
+        )
     return None
 
 

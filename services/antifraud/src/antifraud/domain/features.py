@@ -29,6 +29,9 @@ COUNTERS: dict[str, str] = {
     "distinct_keys": "distinct keys tried",
     "invalid_keys": "distinct invalid or never-issued keys tried (key-space enumeration)",
 }
+# Refusals that say nothing about the player: not counted as their failures (a key of a studio
+# the platform suspended is refused to everyone who holds one, honest buyers first).
+NOT_THE_PLAYERS_FAILURES = frozenset({"PUBLISHER_SUSPENDED"})
 # Reasons of a failed activation that mean "this key does not exist": enumeration evidence.
 INVALID_KEY_OUTCOMES = frozenset({"not_found", "invalid_format", "KEY_NOT_FOUND", "INVALID_KEY_FORMAT"})
 FAILED_KEY_OUTCOMES = INVALID_KEY_OUTCOMES | frozenset(

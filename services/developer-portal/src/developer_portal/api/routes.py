@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from developer_portal.api import (  # noqa: F401  (registers the routes)
     accounts,
+    admin,
     analytics,
     apikeys,
+    catalog,
     finance,
     games,
     publishing,

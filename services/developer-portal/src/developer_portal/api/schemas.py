@@ -21,6 +21,7 @@ from developer_portal.domain import (
     publishing,
     reference,
     revenue,
+    suspension,
     trusted_publishing,
     verification,
 )
@@ -29,6 +30,7 @@ from developer_portal.domain.team import INVITATION_STATUSES, MAX_EMAIL_LENGTH
 from gamekeys_platform.fields import Country, DecimalString
 from gamekeys_platform.pagination import PageQuerySchema
 from gamekeys_platform.refusals import InvalidValue
+from gamekeys_platform.support import SupportQuerySchema
 
 
 def _text(max_length: int, *, required: bool = False, allow_none: bool = False):
@@ -159,6 +161,14 @@ class DeveloperSchema(ma.Schema):
     )
     verificationReason = fields.String(allow_none=True)
     verifiedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
+    suspension = fields.Nested(
+        "SuspensionStateSchema",
+        allow_none=True,
+        metadata={
+            "description": "set while the platform has the studio suspended: its games are off the store and "
+            "its keys cannot be redeemed"
+        },
+    )
     role = fields.String(
         allow_none=True,
         validate=validate.OneOf(STUDIO_ROLES),
@@ -166,6 +176,18 @@ class DeveloperSchema(ma.Schema):
     )
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
     updatedAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class SuspensionStateSchema(ma.Schema):
+    suspendedAt = fields.String(required=True, metadata={"format": "date-time"})
+    reason = fields.String(required=True)
+    suspendedBy = fields.String(required=True, metadata={"description": "the platform admin"})
+
+
+class SuspensionRequestSchema(ma.Schema):
+    reason = _text(suspension.MAX_REASON_LENGTH, required=True)
+    # the platform admin deciding it (recorded in the audit log and the event)
+    adminId = _text(suspension.MAX_ADMIN_ID_LENGTH, required=True)
 
 
 class DeveloperPageSchema(ma.Schema):
@@ -464,6 +486,78 @@ class PricingSchema(ma.Schema):
         MoneyOutSchema, allow_none=True, metadata={"description": "the base price with today's discount"}
     )
     updatedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+# --- the Catalog's listings -----------------------------------------------------------------
+
+
+class ListingQuerySchema(PageQuerySchema):
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf(("published", "removed")),
+        metadata={"description": "published (on sale) or removed (taken off the store); both when absent"},
+    )
+    updatedSince = fields.AwareDateTime(
+        load_default=None,
+        format="iso",
+        metadata={"description": "listings changed at or after this time (ISO 8601 with a zone)"},
+    )
+
+
+class ListingMetadataSchema(ma.Schema):
+    description = fields.String(allow_none=True)
+    shortDescription = fields.String(allow_none=True)
+    tags = fields.List(fields.String(), required=True)
+    genres = fields.List(fields.String(), required=True)
+    systemRequirements = fields.Dict(required=True)
+    ageRating = fields.String(allow_none=True)
+
+
+class ListingMediaSchema(ma.Schema):
+    screenshots = fields.List(fields.String(), required=True)
+    videos = fields.List(fields.String(), required=True)
+
+
+class RegionalPriceSchema(ma.Schema):
+    country = fields.String(required=True)
+    price = fields.Nested(MoneyOutSchema, required=True)
+    currentPrice = fields.Nested(MoneyOutSchema, required=True)
+
+
+class ListingPricingSchema(ma.Schema):
+    free = fields.Boolean(required=True)
+    basePrice = fields.Nested(MoneyOutSchema, required=True)
+    currentPrice = fields.Nested(
+        MoneyOutSchema, required=True, metadata={"description": "the base price with the discount in effect"}
+    )
+    regionalPrices = fields.List(fields.Nested(RegionalPriceSchema), required=True)
+    discount = fields.Nested(DiscountOutSchema, allow_none=True)
+    discounts = fields.List(fields.Nested(DiscountOutSchema), required=True)
+    pricedAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class ListingBuildSchema(ma.Schema):
+    platform = fields.String(required=True)
+    versionId = fields.UUID(required=True)
+    version = fields.String(required=True)
+
+
+class ListingSchema(ma.Schema):
+    gameId = fields.UUID(required=True)
+    developerId = fields.UUID(required=True)
+    title = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("published", "removed")))
+    publishedAt = fields.String(allow_none=True, metadata={"format": "date-time"})
+    metadata = fields.Nested(ListingMetadataSchema, required=True)
+    media = fields.Nested(ListingMediaSchema, required=True)
+    pricing = fields.Nested(ListingPricingSchema, allow_none=True)
+    builds = fields.List(fields.Nested(ListingBuildSchema), required=True)
+    updatedAt = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class ListingPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(ListingSchema), required=True)
+    nextCursor = fields.String(required=True, allow_none=True)
 
 
 # --- publishing -----------------------------------------------------------------------------
@@ -1072,4 +1166,62 @@ class AnalyticsReportsSchema(ma.Schema):
         required=True,
         metadata={"description": "one activation report per game of the studio, newest game first"},
     )
+    nextCursor = fields.String(required=True, allow_none=True)
+
+
+# --- the Admin Service's support search -----------------------------------------------------
+
+
+class StudioSearchSchema(PageQuerySchema, SupportQuerySchema):
+    q = fields.String(
+        load_default=None,
+        validate=validate.Length(2, 200),
+        metadata={"description": "part of the company name (case-insensitive)"},
+    )
+    developerId = fields.UUID(load_default=None)
+    userId = fields.UUID(load_default=None, metadata={"description": "the studio this user is a member of"})
+    email = fields.String(
+        load_default=None,
+        validate=validate.Length(3, MAX_EMAIL_LENGTH),
+        metadata={"description": "the studio of the member with this email (exact, case-insensitive)"},
+    )
+    verificationStatus = fields.String(
+        load_default=None, validate=validate.OneOf(verification.VERIFICATION_STATUSES)
+    )
+    suspended = fields.Boolean(load_default=None)
+
+    @validates_schema
+    def _one_criterion(self, data, **_kwargs):
+        if not any(data.get(k) is not None for k in ("q", "developerId", "userId", "email", "suspended")):
+            raise ValidationError("give q, developerId, userId, email or suspended", field_name="_schema")
+
+
+class GameSearchSchema(PageQuerySchema, SupportQuerySchema):
+    q = fields.String(
+        load_default=None,
+        validate=validate.Length(2, 200),
+        metadata={"description": "part of the title (case-insensitive)"},
+    )
+    gameId = fields.UUID(load_default=None)
+    developerId = fields.UUID(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(games.GAME_STATUSES))
+
+    @validates_schema
+    def _one_criterion(self, data, **_kwargs):
+        if not any(data.get(k) is not None for k in ("q", "gameId", "developerId")):
+            raise ValidationError("give q, gameId or developerId", field_name="_schema")
+
+
+class SupportStudioSchema(DeveloperSchema):
+    members = fields.Integer(required=True)
+    games = fields.Integer(required=True)
+
+
+class SupportStudioPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(SupportStudioSchema), required=True)
+    nextCursor = fields.String(required=True, allow_none=True)
+
+
+class SupportGamePageSchema(ma.Schema):
+    items = fields.List(fields.Nested(GameSchema), required=True)
     nextCursor = fields.String(required=True, allow_none=True)

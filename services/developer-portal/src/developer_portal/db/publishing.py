@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from developer_portal.db.tables import builds, games, submissions
+from developer_portal.db.tables import builds, developers, games, submissions
 from developer_portal.domain.publishing import SubmissionStatus
 from gamekeys_platform.pagination import Page, keyset_page
 
@@ -91,11 +91,17 @@ def list_submissions(
 
 
 def claim_due_releases(session: Session, *, now: datetime, statuses: Sequence[str], limit: int) -> list[Row]:
-    """Games whose scheduled release is due, locked; a game another worker holds is skipped."""
+    """Games whose scheduled release is due, locked; a game another worker holds is skipped, and
+    so are the games of a suspended studio (their release waits for its reinstatement)."""
+    suspended = select(developers.c.developer_id).where(developers.c.suspended_at.is_not(None))
     return list(
         session.execute(
             select(games)
-            .where(games.c.release_at <= now, games.c.status == func.any(list(statuses)))
+            .where(
+                games.c.release_at <= now,
+                games.c.status == func.any(list(statuses)),
+                games.c.developer_id.not_in(suspended),
+            )
             .order_by(games.c.release_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -224,7 +224,7 @@ def update_game(session: Session, game_id: uuid.UUID, **values: Any) -> Row:
     return session.execute(
         update(games)
         .where(games.c.game_id == game_id)
-        .values(**values, updated_at=func.now())
+        .values(**values, updated_at=func.now(), listing_updated_at=func.now())
         .returning(games)
     ).one()
 

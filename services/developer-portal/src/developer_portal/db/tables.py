@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from gamekeys_platform.db import service_metadata
+from gamekeys_platform.support import SupportLog
 
 SCHEMA = "developer_portal"
 metadata = service_metadata(SCHEMA)
@@ -58,6 +60,10 @@ developers = Table(
     Column("verified_at", DateTime(timezone=True)),
     Column("created_by", Uuid, nullable=False),
     *_timestamps(),
+    # suspended by the Admin Service (its games off the store, its keys not redeemable)
+    Column("suspended_at", DateTime(timezone=True)),
+    Column("suspension_reason", Text),
+    Column("suspended_by", String(200)),
     CheckConstraint(_in("verification_status", VERIFICATION_STATUSES), name="verification_status"),
     Index("ix_developers_created_at_developer_id", "created_at", "developer_id"),
     Index("ix_developers_verification_status_created_at", "verification_status", "created_at"),
@@ -139,11 +145,23 @@ games = Table(
     Column("release_at", DateTime(timezone=True)),
     Column("published_at", DateTime(timezone=True)),
     Column("published_version_id", Uuid),
+    # when the store listing (title, status, metadata, prices) last changed: the Catalog's sync
+    Column("listing_updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # taken off the store by its studio's suspension: republished when the studio is reinstated
+    Column("unpublished_by_suspension", Boolean, nullable=False, server_default=text("false")),
+    # the next moment a scheduled discount starts or ends: the worker announces the new price then
+    Column("next_price_change_at", DateTime(timezone=True)),
     UniqueConstraint("developer_id", "title_key"),
     CheckConstraint(_in("status", GAME_STATUSES), name="status"),
     Index("ix_games_developer_id_created_at", "developer_id", "created_at", "game_id"),
     Index("ix_games_created_at_game_id", "created_at", "game_id"),
     Index("ix_games_release_at", "release_at", postgresql_where=text("release_at IS NOT NULL")),
+    Index("ix_games_listing_updated_at_game_id", "listing_updated_at", "game_id"),
+    Index(
+        "ix_games_next_price_change_at",
+        "next_price_change_at",
+        postgresql_where=text("next_price_change_at IS NOT NULL"),
+    ),
 )
 
 game_metadata = Table(
@@ -470,3 +488,7 @@ upload_tokens = Table(
     Index("ix_upload_tokens_keep_until", "keep_until"),
     Index("ix_upload_tokens_publisher_id", "publisher_id"),
 )
+
+
+# The Admin Service's support look-ups of studios and games: who for, why, what was asked.
+support_log = SupportLog.define(metadata)

@@ -152,6 +152,12 @@ class Pricing:
             return apply_discount(price, discount.percent)
         return price
 
+    def next_change_after(self, moment: datetime) -> datetime | None:
+        """The next moment after ``moment`` a scheduled discount starts or ends (the price a buyer
+        pays changes then), or None."""
+        boundaries = [t for d in self.discounts for t in (d.starts_at, d.ends_at) if t > moment]
+        return min(boundaries, default=None)
+
     def without_ended(self, moment: datetime) -> Pricing:
         return Pricing(
             self.base_price, self.regional_prices, tuple(d for d in self.discounts if d.ends_at > moment)

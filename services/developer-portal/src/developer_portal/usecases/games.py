@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 
 from developer_portal import serializers
 from developer_portal.context import PortalState
+from developer_portal.db import catalog as catalog_repo
 from developer_portal.db import repository
 from developer_portal.domain import games as rules
 from developer_portal.domain import metadata as metadata_rules
 from developer_portal.domain.pricing import Pricing
 from developer_portal.domain.verification import may_create_games
+from developer_portal.usecases import catalog
 from developer_portal.usecases.common import Actor, audit, emit
 from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.refusals import Refusal
@@ -196,10 +198,16 @@ def update_metadata(
         before=before,
         after=result,
     )
+    catalog_repo.touch_listing(session, game_id)
     emit(
         portal,
         session,
-        events.GameMetadataUpdated(game_id=game_id, developer_id=game.developer_id, changed_fields=changed),
+        events.GameMetadataUpdated(
+            game_id=game_id,
+            developer_id=game.developer_id,
+            changed_fields=changed,
+            listing=catalog.listing_for_event(session, game_id),
+        ),
     )
     return result
 
@@ -236,5 +244,16 @@ def update_pricing(
         before=before,
         after=result,
     )
-    emit(portal, session, events.PricingUpdated(game_id=game_id, developer_id=game.developer_id, **document))
+    catalog_repo.touch_listing(session, game_id)
+    catalog_repo.set_next_price_change(session, game_id, prices.next_change_after(now))
+    emit(
+        portal,
+        session,
+        events.PricingUpdated(
+            game_id=game_id,
+            developer_id=game.developer_id,
+            **document,
+            listing=catalog.listing_for_event(session, game_id),
+        ),
+    )
     return result

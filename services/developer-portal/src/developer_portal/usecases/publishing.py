@@ -18,8 +18,9 @@ from developer_portal.context import PortalState
 from developer_portal.db import publishing as repo
 from developer_portal.db import repository
 from developer_portal.domain import games as rules
-from developer_portal.domain import publishing
+from developer_portal.domain import publishing, suspension
 from developer_portal.domain.games import GameStatus
+from developer_portal.usecases import catalog
 from developer_portal.usecases.common import Actor, audit, emit
 from gamekeys_platform.contracts import developer as events
 from gamekeys_platform.pagination import page_body
@@ -304,7 +305,9 @@ def decide(
 # --- publishing -----------------------------------------------------------------------------
 
 
-def _published(portal: PortalState, session: Session, actor: Actor, game: Row, now: datetime) -> Row:
+def published_now(portal: PortalState, session: Session, actor: Actor, game: Row, now: datetime) -> Row:
+    """The (locked) game on the store from ``now``: published with the latest approved version,
+    audited, game.updated and game.published with its listing."""
     approved = repo.latest_approved(session, game.game_id)
     version_id = approved.version_id if approved is not None else None
     updated = _move(
@@ -317,6 +320,7 @@ def _published(portal: PortalState, session: Session, actor: Actor, game: Row, n
         release_at=None,
         published_at=now,
         published_version_id=version_id,
+        unpublished_by_suspension=False,
     )
     pricing_row = repository.get_pricing(session, game.game_id)
     prices = serializers.pricing_from_row(pricing_row).to_json(now) if pricing_row is not None else None
@@ -336,6 +340,7 @@ def _published(portal: PortalState, session: Session, actor: Actor, game: Row, n
             base_price=prices["basePrice"] if prices else None,
             regional_prices=prices["regionalPrices"] if prices else {},
             build=build,
+            listing=catalog.listing_for_event(session, game.game_id),
         ),
     )
     return updated
@@ -348,9 +353,11 @@ def publish(
     status until the worker publishes it then. Only an approved game (or a removed one coming
     back) may be published: CONFLICT with the current status otherwise."""
     rules.check_transition(game.status, GameStatus.PUBLISHED.value)
+    developer = repository.get_developer(session, game.developer_id)
+    suspension.refuse_while_suspended(developer.suspended_at is not None, "publish games")
     now = repository.now(session)
     if release_at is None:
-        return serializers.game(_published(portal, session, actor, game, now))
+        return serializers.game(published_now(portal, session, actor, game, now))
     return _set_release(session, actor, game, release_at, action="game.release_scheduled")
 
 
@@ -378,9 +385,39 @@ def unpublish(portal: PortalState, session: Session, actor: Actor, game: Row) ->
     release (the game stays as it was). Anything else is CONFLICT with the current status."""
     if game.release_at is not None and game.status != GameStatus.PUBLISHED:
         return _set_release(session, actor, game, None, action="game.release_cancelled")
-    updated = _move(portal, session, actor, game, GameStatus.REMOVED, action="game.unpublished")
-    emit(portal, session, events.GameUnpublished(**_publishing_fields(updated, actor), reason=None))
-    return serializers.game(updated)
+    return serializers.game(unpublished_now(portal, session, actor, game, reason=None))
+
+
+def unpublished_now(
+    portal: PortalState,
+    session: Session,
+    actor: Actor,
+    game: Row,
+    *,
+    reason: str | None,
+    unpublished_by_suspension: bool = False,
+) -> Row:
+    """The (locked, published) game off the store: removed, audited, game.updated and
+    game.unpublished with its listing."""
+    updated = _move(
+        portal,
+        session,
+        actor,
+        game,
+        GameStatus.REMOVED,
+        action="game.unpublished",
+        unpublished_by_suspension=unpublished_by_suspension,
+    )
+    emit(
+        portal,
+        session,
+        events.GameUnpublished(
+            **_publishing_fields(updated, actor),
+            reason=reason,
+            listing=catalog.listing_for_event(session, game.game_id),
+        ),
+    )
+    return updated
 
 
 def release_due(portal: PortalState, *, now: datetime | None = None, limit: int = 50) -> int:
@@ -391,7 +428,7 @@ def release_due(portal: PortalState, *, now: datetime | None = None, limit: int 
         moment = now or repository.now(session)
         due = repo.claim_due_releases(session, now=moment, statuses=rules.SCHEDULABLE, limit=limit)
         for game in due:
-            _published(portal, session, WORKER, game, moment)
+            published_now(portal, session, WORKER, game, moment)
     if due:
         log.info("scheduled releases published", extra={"count": len(due)})
     return len(due)

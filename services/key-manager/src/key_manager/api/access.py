@@ -51,6 +51,12 @@ def game_for(session: Session, game_id: uuid.UUID, action: Action, key_type: str
     if owner is None or owner.deleted:
         raise ApiError("NOT_FOUND", "game not found", {"gameId": str(game_id)})
     _team_check(session, principal, owner.developer_id, action, key_type, "game")
+    if action is Action.GENERATE and owner.suspended:
+        raise ApiError(
+            "FORBIDDEN",
+            "the studio is suspended by the platform: no keys can be generated until it is reinstated",
+            {"reason": "STUDIO_SUSPENDED"},
+        )
     if action is Action.GENERATE and owner.verification_status != "verified":
         raise ApiError(
             "FORBIDDEN",

@@ -20,6 +20,7 @@ from key_manager.context import key_manager
 from key_manager.db import allocations as allocations_repo
 from key_manager.db import audit as audit_repo
 from key_manager.db import keys as keys_repo
+from key_manager.db.tables import studio_projection as projection
 from key_manager.domain.access import SCOPE_ACTIVATE, SCOPE_ALLOCATE, SCOPE_HOLD, SCOPE_READ, SCOPE_SELL
 from key_manager.usecases import keys as key_usecases
 from key_manager.usecases import sales
@@ -41,7 +42,7 @@ def _expired(key: Row) -> bool:
     return key.expires_at is not None and key.expires_at <= datetime.now(UTC)
 
 
-def _lookup_result(key: Row) -> dict:
+def _lookup_result(key: Row, *, suspended: bool) -> dict:
     return {
         "keyId": key.id,
         "status": key.status,
@@ -57,6 +58,7 @@ def _lookup_result(key: Row) -> dict:
         "soldAt": ts(key.sold_at),
         "activatedAt": ts(key.activated_at),
         "holdId": key.hold_id,
+        "publisherSuspended": suspended,
     }
 
 
@@ -80,7 +82,7 @@ def lookup(body):
     key = keys_repo.find_key(request_session(), lookup_hash=ref.lookup_hash, key_id=ref.key_id)
     if key is None:
         raise ApiError("KEY_NOT_FOUND", "key not found")
-    return _lookup_result(key)
+    return _lookup_result(key, suspended=projection.suspended(request_session(), key.developer_id))
 
 
 @blp.route("/hold", methods=["POST"])
@@ -130,7 +132,8 @@ def release(body):
 def activate(body):
     """Activate a key exactly once (one conditional UPDATE) and return its game. Refused when
     the key is activated, revoked, expired (even before the expiry job ran), held for review
-    (unless ``holdId`` is the hold's) or restricted in ``userRegion``. Repeating a successful
+    (unless ``holdId`` is the hold's), restricted in ``userRegion`` or of a suspended studio
+    (PUBLISHER_SUSPENDED). Repeating a successful
     activation with the same ``activationId`` answers the same result again."""
     activated = key_usecases.activate(
         key_manager(),

@@ -9,6 +9,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from gamekeys_platform.fields import Country, PastDateTime
+from gamekeys_platform.support import SupportQuerySchema
 from key_manager.domain.batches import (
     ALLOCATION_MAX_QUANTITY,
     BATCH_MAX_QUANTITY,
@@ -276,6 +277,12 @@ class LookupResultSchema(ma.Schema):
     soldAt = ma.fields.String(allow_none=True)
     activatedAt = ma.fields.String(allow_none=True)
     holdId = ma.fields.String(allow_none=True)
+    publisherSuspended = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "the key's studio is suspended: its redemption is refused PUBLISHER_SUSPENDED"
+        },
+    )
 
 
 class HoldRequestSchema(KeyRefSchema):
@@ -441,11 +448,64 @@ class StockQuerySchema(Strict):
     gameId = ma.fields.UUID(required=True)
 
 
+class QuotaStateSchema(ma.Schema):
+    quota = ma.fields.Integer(required=True)
+    sold = ma.fields.Integer(required=True, metadata={"description": "store keys counted against it"})
+    remaining = ma.fields.Integer(required=True)
+
+
 class StockItemSchema(ma.Schema):
     keyType = ma.fields.String(required=True)
-    available = ma.fields.Integer(required=True)
+    available = ma.fields.Integer(
+        required=True, metadata={"description": "what the store can sell: free keys within the quota"}
+    )
+    free = ma.fields.Integer(required=True, metadata={"description": "free keys (not allocated nor sold)"})
+    quota = ma.fields.Nested(QuotaStateSchema, required=True, allow_none=True)
 
 
 class StockSchema(ma.Schema):
     gameId = ma.fields.UUID(required=True)
     items = ma.fields.List(ma.fields.Nested(StockItemSchema), required=True)
+
+
+STORE_QUOTA_MAX = 10_000_000
+
+
+class StoreQuotaQuerySchema(Strict):
+    gameId = ma.fields.UUID(required=True)
+
+
+class StoreQuotaSetSchema(Strict):
+    quota = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(0, STORE_QUOTA_MAX),
+        metadata={"description": "how many keys of the game and type the store may sell in all"},
+    )
+
+
+class StoreQuotaSchema(ma.Schema):
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    quota = ma.fields.Integer(required=True)
+    sold = ma.fields.Integer(
+        required=True,
+        metadata={"description": "the store's keys counted against it (refunds give keys back)"},
+    )
+    remaining = ma.fields.Integer(required=True)
+    updatedBy = ma.fields.String(required=True)
+    updatedAt = ma.fields.String(required=True, metadata={"format": "date-time"})
+
+
+class StoreQuotaListSchema(ma.Schema):
+    gameId = ma.fields.UUID(required=True)
+    items = ma.fields.List(ma.fields.Nested(StoreQuotaSchema), required=True)
+
+
+class SupportKeyQuerySchema(Strict, SupportQuerySchema):
+    pass
+
+
+class SupportKeySchema(KeyInfoSchema):
+    orderId = ma.fields.String(allow_none=True, metadata={"description": "the store order it was sold to"})
+    publisherSuspended = ma.fields.Boolean(required=True)

@@ -17,9 +17,8 @@ from key_manager.api import schemas as s
 from key_manager.api.views import actor, revealed, ts
 from key_manager.context import key_manager
 from key_manager.db import audit as audit_repo
-from key_manager.db import store as store_repo
 from key_manager.domain.access import SCOPE_CATALOG_READ, SCOPE_ISSUE
-from key_manager.domain.states import KeyStatus, KeyType
+from key_manager.domain.states import KeyStatus
 from key_manager.usecases import store
 
 blp = Blueprint(
@@ -124,10 +123,7 @@ def refund(body, order_id):
 @blp.arguments(s.StockQuerySchema, location="query")
 @blp.response(200, s.StockSchema)
 def stock(query):
-    """Free keys of a game per key type: what store orders (and retailer allocations) can still
-    take. Every key type is listed, 0 meaning sold out; an unknown game has 0 of each."""
-    counts = store_repo.free_key_counts(request_session(), query["gameId"])
-    return {
-        "gameId": query["gameId"],
-        "items": [{"keyType": t.value, "available": counts.get(t.value, 0)} for t in KeyType],
-    }
+    """What the store can sell of a game per key type: its free keys (those retailer
+    allocations also take from), within the studio's store quota when it set one. Every key type
+    is listed, ``available`` 0 meaning sold out; an unknown game has 0 of each."""
+    return {"gameId": query["gameId"], "items": store.stock(request_session(), query["gameId"])}

@@ -253,7 +253,8 @@ def activate(
     hold_id: str | None,
 ) -> Row | None:
     """Activate exactly once: one conditional UPDATE that only matches a key that is
-    activatable now (state, expiry, region; a held key only by its hold). Concurrent callers
+    activatable now (state, expiry, region, its studio not suspended; a held key only by its
+    hold). Concurrent callers
     queue on the row lock and re-check the condition, so exactly one of them changes it."""
     where, params = _key_condition(lookup_hash, key_id)
     return session.execute(
@@ -273,6 +274,8 @@ def activate(
               )
               AND NOT (:region = ANY(b.denied_countries))
               AND (b.allowed_countries IS NULL OR :region = ANY(b.allowed_countries))
+              AND NOT EXISTS (SELECT 1 FROM key_manager.studios AS s
+                              WHERE s.developer_id = k.developer_id AND s.suspended_at IS NOT NULL)
             RETURNING k.id, k.batch_id, k.game_id, k.developer_id, k.key_type, k.retailer_id,
                       k.allocation_id, k.activated_at, old.status AS from_status
             """  # noqa: S608 - `where` is one of two fixed strings

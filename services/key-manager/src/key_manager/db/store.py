@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from key_manager.db.allocations import advance_free_from, take_allocation_turn
-from key_manager.db.tables import batches, keys, store_orders
+from key_manager.db.tables import batches, keys, store_orders, store_quotas
 from key_manager.domain.batches import key_id_range
 from key_manager.domain.regions import RegionPolicy
 from key_manager.domain.states import STORE_SALE, BatchStatus, KeyStatus
@@ -201,3 +201,100 @@ def free_key_counts(session: Session, game_id: uuid.UUID, key_type: str | None =
         ).scalar_one()
         counts[batch.key_type] = counts.get(batch.key_type, 0) + count
     return counts
+
+
+# --- store quotas ---------------------------------------------------------------------------
+
+# The store's keys of a game and type that count against a quota: every key of an order not
+# refunded, and of a refunded order the keys the refund did not revoke (redeemed ones).
+_SOLD_TO_STORE = text(
+    """
+    SELECT coalesce(sum(CASE WHEN o.refunded_at IS NULL THEN o.quantity ELSE (
+        SELECT count(*) FROM key_manager.keys AS k WHERE k.id = ANY(o.key_ids) AND k.status <> :revoked
+    ) END), 0)
+    FROM key_manager.store_orders AS o
+    WHERE o.game_id = :game_id AND o.key_type = :key_type AND cardinality(o.key_ids) > 0
+    """
+)
+
+
+def take_turn(session: Session, game_id: uuid.UUID, key_type: str) -> None:
+    """Wait for this transaction's turn on the free keys of the game and type (store orders,
+    retailer allocations and quota changes take turns; held until the transaction ends)."""
+    take_allocation_turn(session, game_id, key_type)
+
+
+def get_quota(session: Session, game_id: uuid.UUID, key_type: str) -> Row | None:
+    return session.execute(
+        select(store_quotas).where(store_quotas.c.game_id == game_id, store_quotas.c.key_type == key_type)
+    ).first()
+
+
+def quotas_of(session: Session, game_id: uuid.UUID) -> dict[str, Row]:
+    rows = session.execute(select(store_quotas).where(store_quotas.c.game_id == game_id)).all()
+    return {row.key_type: row for row in rows}
+
+
+def set_quota(
+    session: Session, *, game_id: uuid.UUID, key_type: str, developer_id: uuid.UUID, quota: int, actor: str
+) -> Row:
+    """Set the cap, taking the allocation turn of the game and type first (so no order is half
+    counted). A new cap starts from the store's keys sold so far; an existing one keeps its count."""
+    take_allocation_turn(session, game_id, key_type)
+    sold = session.execute(
+        _SOLD_TO_STORE,
+        {"game_id": game_id, "key_type": key_type, "revoked": KeyStatus.REVOKED.value},
+    ).scalar_one()
+    statement = pg_insert(store_quotas).values(
+        game_id=game_id,
+        key_type=key_type,
+        developer_id=developer_id,
+        quota=quota,
+        sold=sold,
+        updated_by=actor,
+    )
+    return session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[store_quotas.c.game_id, store_quotas.c.key_type],
+            set_={"quota": quota, "updated_by": actor, "updated_at": func.now()},
+        ).returning(store_quotas)
+    ).one()
+
+
+def delete_quota(session: Session, game_id: uuid.UUID, key_type: str) -> bool:
+    take_allocation_turn(session, game_id, key_type)
+    deleted = session.execute(
+        store_quotas.delete()
+        .where(store_quotas.c.game_id == game_id, store_quotas.c.key_type == key_type)
+        .returning(store_quotas.c.game_id)
+    ).first()
+    return deleted is not None
+
+
+def take_quota(session: Session, game_id: uuid.UUID, key_type: str, quantity: int) -> Row | None:
+    """Count ``quantity`` keys against the cap if it leaves room for them (one conditional
+    UPDATE; the caller holds the allocation turn). The quota row after it, None when it had no
+    room; call ``get_quota`` first to tell "no room" from "no cap"."""
+    return session.execute(
+        update(store_quotas)
+        .where(
+            store_quotas.c.game_id == game_id,
+            store_quotas.c.key_type == key_type,
+            store_quotas.c.sold + quantity <= store_quotas.c.quota,
+        )
+        .values(sold=store_quotas.c.sold + quantity)
+        .returning(store_quotas)
+    ).first()
+
+
+def give_back_quota(session: Session, game_id: uuid.UUID, key_type: str, count: int) -> None:
+    """A refund's revoked keys no longer count against the cap (if there is one)."""
+    session.execute(
+        update(store_quotas)
+        .where(store_quotas.c.game_id == game_id, store_quotas.c.key_type == key_type)
+        .values(sold=func.greatest(store_quotas.c.sold - count, 0))
+    )
+
+
+def quota_remaining(row: Row | None) -> int | None:
+    return None if row is None else max(row.quota - row.sold, 0)

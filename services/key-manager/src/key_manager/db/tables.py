@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from gamekeys_platform.db import service_metadata
 from gamekeys_platform.studios import StudioProjection
+from gamekeys_platform.support import SupportLog
 
 SCHEMA = "key_manager"
 metadata = service_metadata(SCHEMA)
@@ -168,6 +169,24 @@ store_orders = Table(
     Column("refunded_by", String(128)),
     Column("refund_reason", String(500)),
     CheckConstraint("quantity BETWEEN 1 AND 100", name="quantity"),
+    Index("ix_store_orders_game_key_type", "game_id", "key_type"),
+)
+
+# A studio's cap on the keys of a game and key type the store may sell (absent: no cap). ``sold``
+# counts the store's keys of that game and type not taken back by a refund, kept by the issue and
+# refund calls under the game and type's allocation lock; set from the keys when the cap is.
+store_quotas = Table(
+    "store_quotas",
+    metadata,
+    Column("game_id", Uuid, primary_key=True),
+    Column("key_type", String(20), primary_key=True),
+    Column("developer_id", Uuid, nullable=False),
+    Column("quota", Integer, nullable=False),
+    Column("sold", Integer, nullable=False, server_default=text("0")),
+    Column("updated_by", String(128), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("quota >= 0", name="quota"),
+    CheckConstraint("sold >= 0", name="sold"),
 )
 
 # Audit of every disclosure of plaintext keys (JSON pages, CSV exports, allocation listings).
@@ -189,3 +208,6 @@ key_exports = Table(
 
 # Projection of developer.events: studios, team members and game ownership, for authorization.
 studio_projection = StudioProjection.define(metadata)
+
+# The Admin Service's support look-ups of keys: who for, why, what was asked.
+support_log = SupportLog.define(metadata)

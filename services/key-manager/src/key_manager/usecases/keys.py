@@ -15,6 +15,7 @@ from key_manager import events
 from key_manager.context import KeyManager
 from key_manager.db import audit as audit_repo
 from key_manager.db import keys as keys_repo
+from key_manager.db.tables import studio_projection as projection
 from key_manager.domain.states import KeyStatus, TransitionRefused
 from key_manager.usecases import refusals
 
@@ -116,7 +117,8 @@ def activate(
     developer, type, activation time). Refused when the key is activated, revoked, expired (even
     before the expiry job ran), held for review (unless ``hold_id`` is the hold's) or restricted
     in ``region``. Repeating a successful activation with the same ``activation_id`` answers the
-    key again and changes nothing."""
+    key again and changes nothing. A key of a suspended studio (developer.suspended, until
+    developer.reinstated) is refused PUBLISHER_SUSPENDED and stays as it was."""
     region = region.upper()
     activated = keys_repo.activate(
         session,
@@ -131,7 +133,8 @@ def activate(
         key = keys_repo.find_key(session, lookup_hash=ref.lookup_hash, key_id=ref.key_id)
         if key is not None and key.status == KeyStatus.ACTIVATED and key.activation_id == activation_id:
             return key
-        raise refusals.unusable_key(key, region=region, hold_id=hold_id)
+        suspended = key is not None and projection.suspended(session, key.developer_id)
+        raise refusals.unusable_key(key, region=region, hold_id=hold_id, suspended=suspended)
     audit_repo.record_transition(
         session,
         activated.id,

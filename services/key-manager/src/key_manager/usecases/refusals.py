@@ -34,8 +34,20 @@ def _expired(key: Row) -> bool:
     return key.expires_at is not None and key.expires_at <= datetime.now(UTC)
 
 
-def unusable_key(key: Row | None, *, region: str | None = None, hold_id: str | None = None) -> Refusal:
-    """Why a conditional update of a key (hold, activation) matched nothing."""
+def publisher_suspended(details: dict[str, Any]) -> Refusal:
+    return Refusal(
+        "PUBLISHER_SUSPENDED",
+        "this key cannot be redeemed right now: the game's publisher is suspended by the platform; "
+        "the key stays valid and can be redeemed once the suspension ends",
+        details,
+    )
+
+
+def unusable_key(
+    key: Row | None, *, region: str | None = None, hold_id: str | None = None, suspended: bool = False
+) -> Refusal:
+    """Why a conditional update of a key (hold, activation) matched nothing; ``suspended``: the
+    key's studio is suspended (as projected from developer.events)."""
     if key is None:
         return key_not_found()
     details = {"keyId": str(key.id), "status": key.status}
@@ -47,6 +59,8 @@ def unusable_key(key: Row | None, *, region: str | None = None, hold_id: str | N
         return Refusal("KEY_EXPIRED", "the key has expired", details)
     if key.status == KeyStatus.PENDING_REVIEW and key.hold_id != hold_id:
         return Refusal("CONFLICT", "the key is held for a fraud review", details)
+    if suspended:
+        return publisher_suspended(details)
     if region is not None:
         policy = RegionPolicy.from_columns(key.allowed_countries, key.denied_countries)
         if not policy.permits(region):
