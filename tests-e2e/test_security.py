@@ -20,15 +20,25 @@ LOGGED_KEY = re.compile(
 )
 
 
-def operations(service: local_run.Service) -> list[tuple[str, str]]:
-    """(METHOD, path) of every operation the service documents."""
+def operations(service: local_run.Service) -> list[tuple[str, str, str]]:
+    """(METHOD, path) of every operation the service documents, its path parameters filled in:
+    an enum's first value (any other value is no route), a fresh UUID otherwise."""
     spec = requests.get(f"{service.url}/openapi.json", timeout=10).json()
-    return [
-        (method.upper(), path)
-        for path, item in spec["paths"].items()
-        for method in item
-        if method in ("get", "post", "put", "patch", "delete")
-    ]
+    found = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            enums = {
+                p["name"]: p["schema"]["enum"][0]
+                for p in [*item.get("parameters", []), *operation.get("parameters", [])]
+                if p.get("in") == "path" and "enum" in p.get("schema", {})
+            }
+            filled = PATH_PARAMETER.sub(
+                lambda m, enums=enums: enums.get(m.group(0)[1:-1], str(uuid.uuid4())), path
+            )
+            found.append((method.upper(), path, filled))
+    return found
 
 
 def assert_error_body(response: requests.Response, code: str | None = None) -> None:
@@ -42,8 +52,8 @@ def assert_error_body(response: requests.Response, code: str | None = None) -> N
 def test_every_endpoint_refuses_a_call_without_a_token(service):
     # The operations are read here, not at collection, when the platform may not be up yet.
     wrong = {}
-    for method, path in operations(service):
-        url = pc.GATEWAY + PATH_PARAMETER.sub(lambda _: str(uuid.uuid4()), path)
+    for method, path, filled in operations(service):
+        url = pc.GATEWAY + filled
         if path.endswith("/oauth/token"):  # the retailers' sign-in: its credentials are the token
             response = requests.post(url, data={"grant_type": "client_credentials"}, timeout=30)
         elif path.endswith("/oidc/token"):  # trusted publishing: the CI's identity token is the credential
