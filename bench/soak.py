@@ -64,6 +64,7 @@ from platform_client import (  # noqa: E402
     retailer_session,
     retailer_with_keys,
     token,
+    wait_for,
 )
 from run import read_env_file  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
@@ -195,19 +196,6 @@ def call(caller: Caller, method: str, path: str, expected: int, **kwargs) -> dic
         raise SoakError(str(error)) from None
 
 
-def wait_until(
-    read: Callable[[], object], done: Callable[[object], bool], what: str, timeout: float
-) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise SoakError(f"waited {timeout:.0f} s for {what}; last seen: {str(value)[:300]}")
-        time.sleep(0.5)
-
-
 # -- setting up a studio ---------------------------------------------------------------------------
 
 
@@ -257,7 +245,7 @@ def new_world(number: int) -> World:
 
 
 def wait_batch(studio: Caller, batch_id: str, timeout: float = 120) -> dict:
-    batch = wait_until(
+    batch = wait_for(
         lambda: call(studio, "GET", f"/api/v1/keys/batches/{batch_id}", 200),
         lambda body: body["status"] in ("completed", "failed"),
         f"batch {batch_id}",
@@ -413,7 +401,7 @@ def op_read_analytics(world: World) -> str:
     """The studio's activation report. analytics learns of a new studio from developer.events and
     may say it is catching up (503 with Retry-After): that is waited out, for 30 s at most."""
     url = f"{GATEWAY}/api/v1/analytics/games/{world.game_id}"
-    response = wait_until(
+    response = wait_for(
         lambda: world.studio().session.get(url, timeout=30),
         lambda answer: answer.status_code not in (503, 404),
         "analytics to know the studio",
@@ -466,7 +454,7 @@ def op_fraud_case(world: World) -> str:
     )
     wanted = "activated" if decision == "approve" else None
     history = f"/api/v1/activations/users/{player_id}/history"
-    wait_until(
+    wait_for(
         lambda: call(player, "GET", history, 200)["items"],
         lambda items: (
             bool(items)
@@ -555,7 +543,7 @@ def op_payout(world: World) -> str:
         failed = random.random() < 0.25
         answer = payment_service.fail if failed else payment_service.complete
         answer(payout["payoutId"], world.developer_id, amount, "EUR")
-        wait_until(
+        wait_for(
             lambda: eur_balance(world),
             lambda b: b is not None and Decimal(b["inPayout"]) == 0,
             f"payout {payout['payoutId']} to settle",
@@ -779,7 +767,7 @@ def batches_completed(world: World) -> str:
 
 
 def payouts_settled(world: World) -> str:
-    wait_until(
+    wait_for(
         lambda: eur_balance(world),
         lambda balance: balance is None or Decimal(balance["inPayout"]) == 0,
         f"studio {world.number}'s payouts to settle",
