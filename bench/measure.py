@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,67 +211,3 @@ class KeepAliveConnection:
         if self._sock is not None:
             self._sock.close()
         self._sock = None
-
-
-# -- an OTLP/HTTP trace receiver ------------------------------------------------------------------------
-# What an OpenTelemetry Collector answers on /v1/traces, counting what it is sent: the services export
-# to it when a benchmark turns tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), so the export's cost is real.
-
-
-class OtlpReceiver:
-    """``with OtlpReceiver() as receiver:`` serves ``receiver.url`` on a thread; ``spans`` and
-    ``exports`` count what arrived (by service name in ``by_service``)."""
-
-    def __init__(self) -> None:
-        import gzip
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceRequest,
-            ExportTraceServiceResponse,
-        )
-
-        self.exports = 0
-        self.by_service: Counter = Counter()
-        self._lock = threading.Lock()
-        receiver, answer = self, ExportTraceServiceResponse().SerializeToString()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                export = ExportTraceServiceRequest.FromString(body)
-                with receiver._lock:
-                    receiver.exports += 1
-                    for resource_spans in export.resource_spans:
-                        service = next(
-                            (a.value.string_value for a in resource_spans.resource.attributes
-                             if a.key == "service.name"),
-                            "?",
-                        )  # fmt: skip
-                        receiver.by_service[service] += sum(len(s.spans) for s in resource_spans.scope_spans)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *_args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    @property
-    def spans(self) -> int:
-        with self._lock:
-            return sum(self.by_service.values())
-
-    def __enter__(self) -> OtlpReceiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import psycopg
 import requests
-from measure import OtlpReceiver, Request, WrkRun, percentile, process_stat, wrk
+from measure import Request, WrkRun, percentile, process_stat, wrk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy" / "local"))
 from platform_client import GATEWAY, Caller, create_verified_game, generate_keys, token
@@ -58,6 +58,7 @@ from run import start as start_services
 from run import stop as stop_services
 
 from gamekeys_platform import devkeys
+from gamekeys_platform.testing import OtlpReceiver
 from key_manager.domain import codec
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -586,7 +587,7 @@ def tracing_cost() -> None:
             phases["off"] = tracing_phase(keys[:per_phase])
             restart_platform({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_TRACES_SAMPLER_ARG": "1.0"})
             phases["on"] = tracing_phase(keys[per_phase:])
-            spans, by_service = receiver.spans, dict(receiver.by_service)
+            spans, by_service = len(receiver.spans), receiver.spans_by_service()
         finally:
             restart_platform(before)
 

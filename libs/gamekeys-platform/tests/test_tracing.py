@@ -7,16 +7,13 @@ OTLP/HTTP receiver only when an endpoint is configured."""
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import io
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -25,10 +22,6 @@ from flask import jsonify, request
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient, NewTopic
 from opentelemetry import trace
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from sample_service import events as sample_events
 from sqlalchemy import select
 
@@ -39,7 +32,7 @@ from gamekeys_platform.http_client import ServiceClient
 from gamekeys_platform.outbox import Outbox, OutboxRelay, kafka_producer
 from gamekeys_platform.request_context import current_request_id
 from gamekeys_platform.settings import ConfigError, PlatformSettings, load_settings
-from gamekeys_platform.testing import consumer_in_own_group, serving
+from gamekeys_platform.testing import OtlpReceiver, consumer_in_own_group, serving
 
 log = logging.getLogger("gamekeys.test.tracing")
 
@@ -321,54 +314,6 @@ def settle(consumer: EventConsumer, count: int) -> None:
 # -- export: OTLP/HTTP when configured, nothing otherwise ---------------------------------------------
 
 
-class OtlpReceiver:
-    """An OTLP/HTTP trace receiver (what an OpenTelemetry Collector answers on /v1/traces)."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.spans: list[tuple[str, object]] = []  # (service.name, span)
-        self.requests = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                export = ExportTraceServiceRequest.FromString(body)
-                receiver.requests += 1
-                for resource_spans in export.resource_spans:
-                    attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-                    for scope_spans in resource_spans.scope_spans:
-                        receiver.spans.extend((attributes.get("service.name"), s) for s in scope_spans.spans)
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200 if self.path == "/v1/traces" else 404)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *_args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    def spans_of(self, trace_id: str) -> dict[str, object]:
-        return {span.name: span for _service, span in self.spans if span.trace_id.hex() == trace_id}
-
-
-@contextmanager
-def receiving(port: int = 0) -> Iterator[OtlpReceiver]:
-    receiver = OtlpReceiver(port)
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
-
-
 @contextmanager
 def tracing_configured(config: tracing.TracingConfig) -> Iterator[None]:
     try:
@@ -379,7 +324,7 @@ def tracing_configured(config: tracing.TracingConfig) -> Iterator[None]:
 
 
 def test_with_an_endpoint_spans_are_exported_by_otlp_as_one_trace(services):
-    with receiving() as receiver, tracing_configured(tracing.TracingConfig("a", endpoint=receiver.url)):
+    with OtlpReceiver() as receiver, tracing_configured(tracing.TracingConfig("a", endpoint=receiver.url)):
         trace_id = new_trace_id()
         body = requests.get(
             f"{services}/api/v1/front", headers={"traceparent": gateway_traceparent(trace_id)}, timeout=10
@@ -416,7 +361,7 @@ def test_without_an_endpoint_nothing_is_recorded_or_exported(services, platform_
     settings = load_settings(PlatformSettings, service_name="a", **platform_env)
     with ExitStack() as stack:
         try:
-            receiver = stack.enter_context(receiving(4318))
+            receiver = stack.enter_context(OtlpReceiver(4318))
         except OSError:
             receiver = None  # something else has the port: the other checks still hold
         with tracing_configured(tracing.TracingConfig.from_settings(settings)):

@@ -529,3 +529,69 @@ def migration_drift(url, metadata: MetaData) -> list:
             return compare_metadata(context, metadata)
     finally:
         engine.dispose()
+
+
+class OtlpReceiver:
+    """An OTLP/HTTP trace receiver (what an OpenTelemetry Collector answers on /v1/traces):
+    ``with OtlpReceiver() as receiver:`` serves ``receiver.url`` on a thread and keeps every span
+    it is sent with its service's name, so tests and benchmarks see what was really exported."""
+
+    def __init__(self, port: int = 0) -> None:
+        import gzip
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+            ExportTraceServiceResponse,
+        )
+
+        self.spans: list[tuple[str | None, object]] = []  # (service.name, span)
+        self.requests = 0
+        self._lock = threading.Lock()
+        receiver, answer = self, ExportTraceServiceResponse().SerializeToString()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                export = ExportTraceServiceRequest.FromString(body)
+                with receiver._lock:
+                    receiver.requests += 1
+                    for resource_spans in export.resource_spans:
+                        attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+                        for scope_spans in resource_spans.scope_spans:
+                            receiver.spans.extend(
+                                (attributes.get("service.name"), s) for s in scope_spans.spans
+                            )
+                self.send_response(200 if self.path == "/v1/traces" else 404)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def spans_of(self, trace_id: str) -> dict[str, object]:
+        """The spans of one trace (hex id), by span name."""
+        with self._lock:
+            return {span.name: span for _service, span in self.spans if span.trace_id.hex() == trace_id}
+
+    def spans_by_service(self) -> dict[str | None, int]:
+        with self._lock:
+            counts: dict[str | None, int] = {}
+            for service, _span in self.spans:
+                counts[service] = counts.get(service, 0) + 1
+            return counts
+
+    def __enter__(self) -> OtlpReceiver:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
