@@ -346,11 +346,9 @@ PAYPAL_SETTINGS = {"method": "paypal", "details": {"email": "money@studio.exampl
 # --- the Catalog's listings and the Admin Service -----------------------------------------
 
 
-def published_game(portal: Portal, db, admin: Actor | None = None) -> tuple[Actor, dict, str]:
-    """A game through the whole workflow to the store: listing complete, a ready build, submitted,
-    approved by the moderator, published. Returns the studio admin, the game, the version id."""
-    if admin is None:
-        admin, _developer = portal.studio()
+def approved_game(portal: Portal, db, admin: Actor) -> tuple[dict, str]:
+    """A game of ``admin``'s studio through the workflow up to publishing: listing complete, a
+    ready build, submitted, approved by the moderator. Returns the game and the version id."""
     game = portal.game(admin)
     complete_listing(admin, game)
     version_id = ready_build(db, game)
@@ -361,6 +359,15 @@ def published_game(portal: Portal, db, admin: Actor | None = None) -> tuple[Acto
         ),
         200,
     )
+    return game, version_id
+
+
+def published_game(portal: Portal, db, admin: Actor | None = None) -> tuple[Actor, dict, str]:
+    """An approved game (``approved_game``) published. Returns the studio admin, the game, the
+    version id."""
+    if admin is None:
+        admin, _developer = portal.studio()
+    game, version_id = approved_game(portal, db, admin)
     expect(admin.post(f"/games/{game['gameId']}/publish"), 200)
     return admin, game, version_id
 

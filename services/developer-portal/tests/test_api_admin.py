@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from dp_testkit import complete_listing, expect, moderator, outbox_data, published_game, ready_build
+from dp_testkit import approved_game, expect, outbox_data, published_game
 from sqlalchemy import select
 
 from developer_portal.db.tables import audit_log, support_log
@@ -64,20 +64,6 @@ def reinstate(base_url, headers, developer_id, reason="cleared after review", **
     )
 
 
-def approved(portal, db, admin) -> dict:
-    game = portal.game(admin)
-    complete_listing(admin, game)
-    version_id = ready_build(db, game)
-    submission = expect(admin.post(f"/games/{game['gameId']}/versions/{version_id}/submit"), 202)
-    expect(
-        moderator(portal).post(
-            f"/internal/v1/submissions/{submission['submissionId']}/decision", json={"decision": "approve"}
-        ),
-        200,
-    )
-    return game
-
-
 def status_of(admin, game) -> str:
     return expect(admin.get(f"/games/{game['gameId']}"), 200)["status"]
 
@@ -89,7 +75,7 @@ def test_suspension_takes_games_off_the_store_and_reinstatement_brings_them_back
     developer_id = on_store["developerId"]
     _admin, self_removed, _version = published_game(portal, db, admin)
     expect(admin.post(f"/games/{self_removed['gameId']}/unpublish"), 200)  # the studio's own choice
-    scheduled = approved(portal, db, admin)
+    scheduled = approved_game(portal, db, admin)[0]
     release_at = datetime.now(UTC) + timedelta(hours=1)
     expect(
         admin.post(f"/games/{scheduled['gameId']}/publish", json={"releaseAt": release_at.isoformat()}), 200
@@ -280,7 +266,7 @@ def test_a_publish_racing_a_suspension_never_leaves_the_game_on_the_store(portal
     and the suspension takes the game off, or it comes after and is refused; never on the store."""
     for _round in range(4):
         admin, developer = portal.studio()
-        game = approved(portal, db, admin)
+        game = approved_game(portal, db, admin)[0]
         published, suspended = _race_publish_and_suspension(base_url, bearer(SUSPEND), admin, developer, game)
         assert suspended == 200 and published in (200, 403)
         assert status_of(admin, game) == ("removed" if published == 200 else "approved")
