@@ -112,3 +112,19 @@ def sale_returned(return_row, sale, key_ids, games: Mapping[uuid.UUID, int]) -> 
         reason=return_row["reason"],
         games=_game_units(games),
     )
+
+
+def stock_revoked(revocation, item: Mapping, *, retailer_id: uuid.UUID) -> contract.StockRevoked:
+    """One allocation's share of a revocation (``item``: key-manager's report line)."""
+    return contract.StockRevoked(
+        request_id=revocation.request_id,
+        retailer_id=retailer_id,
+        allocation_id=item["allocationId"],
+        game_id=item["gameId"],
+        revoked_keys=item["revoked"],
+        left_sold=item["leftSold"],
+        left_activated=item["leftActivated"],
+        reason=revocation.reason,
+        revoked_by=revocation.created_by,
+        revoked_at=revocation.created_at,
+    )

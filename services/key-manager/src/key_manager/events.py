@@ -149,7 +149,7 @@ def key_allocated(allocation: Row) -> contract.KeyAllocated:
 
 
 def allocation_released(
-    allocation: Row, *, released: int, status: str, reason: str, actor: str
+    allocation: Row, *, released: int, status: str, reason: str, actor: str, request_id: str | None = None
 ) -> contract.AllocationReleased:
     return contract.AllocationReleased(
         allocation_id=allocation.id,
@@ -160,6 +160,7 @@ def allocation_released(
         status=status,
         reason=reason,
         released_by=actor,
+        request_id=request_id,
     )
 
 

@@ -292,3 +292,54 @@ class TokenSchema(ma.Schema):
     token_type = ma.fields.String(required=True)
     expires_in = ma.fields.Integer(required=True)
     scope = ma.fields.String(required=True)
+
+
+# Leak response: a retailer's unsold stock revoked in one operation.
+
+
+class RevokeUnsoldRequestSchema(Strict):
+    requestId = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", error="1-128 letters, digits, '.', '_', ':' or '-'"
+        ),
+        metadata={"description": "the revocation's id (yours): a retry with it answers the first report"},
+    )
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+    gameId = ma.fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "only this game's stock"}
+    )
+    allocationId = ma.fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "only this allocation's stock"}
+    )
+
+
+class RevokedAllocationSchema(ma.Schema):
+    allocationId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    revoked = ma.fields.Integer(required=True, metadata={"description": "unsold keys revoked"})
+    leftSold = ma.fields.Integer(required=True, metadata={"description": "already sold, so left"})
+    leftActivated = ma.fields.Integer(required=True, metadata={"description": "already activated, so left"})
+
+
+class RevokedGameSchema(ma.Schema):
+    gameId = ma.fields.UUID(required=True)
+    revoked = ma.fields.Integer(required=True)
+    leftSold = ma.fields.Integer(required=True)
+    leftActivated = ma.fields.Integer(required=True)
+
+
+class RevocationReportSchema(ma.Schema):
+    requestId = ma.fields.String(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True, allow_none=True)
+    allocationId = ma.fields.UUID(required=True, allow_none=True)
+    reason = ma.fields.String(required=True)
+    revokedBy = ma.fields.String(required=True)
+    revokedAt = ma.fields.String(required=True)
+    revokedKeys = ma.fields.Integer(required=True)
+    leftSold = ma.fields.Integer(required=True)
+    leftActivated = ma.fields.Integer(required=True)
+    games = ma.fields.List(ma.fields.Nested(RevokedGameSchema), required=True)
+    allocations = ma.fields.List(ma.fields.Nested(RevokedAllocationSchema), required=True)

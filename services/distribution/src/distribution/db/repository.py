@@ -22,6 +22,7 @@ from distribution.db.tables import (
     returns,
     sale_keys,
     sales,
+    stock_revocations,
 )
 from distribution.domain.money import SaleLine
 from gamekeys_platform.pagination import Page, keyset_page
@@ -432,3 +433,33 @@ def analytics_page(session: Session, *, after, limit: int) -> Page:
         activated.label("activated"),
     )
     return keyset_page(session, query, [retailers.c.created_at, retailers.c.id], after, limit)
+
+
+# Leak response: revocations of a retailer's unsold stock (see tables.stock_revocations)
+
+
+def claim_revocation(session: Session, **values) -> bool:
+    """Record a revocation before key-manager is asked; False when its id exists (a retry, or a
+    duplicate that waited for the first to commit)."""
+    created = session.execute(
+        pg_insert(stock_revocations)
+        .values(revoked_keys=0, report={}, **values)
+        .on_conflict_do_nothing()
+        .returning(stock_revocations.c.id)
+    ).first()
+    return created is not None
+
+
+def get_revocation(session: Session, revocation_id: uuid.UUID) -> Row | None:
+    return session.execute(select(stock_revocations).where(stock_revocations.c.id == revocation_id)).first()
+
+
+def store_revocation_report(
+    session: Session, revocation_id: uuid.UUID, *, revoked_keys: int, report: dict
+) -> Row:
+    return session.execute(
+        update(stock_revocations)
+        .where(stock_revocations.c.id == revocation_id)
+        .values(revoked_keys=revoked_keys, report=report)
+        .returning(stock_revocations)
+    ).one()

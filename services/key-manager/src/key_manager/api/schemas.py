@@ -449,3 +449,56 @@ class StockItemSchema(ma.Schema):
 class StockSchema(ma.Schema):
     gameId = ma.fields.UUID(required=True)
     items = ma.fields.List(ma.fields.Nested(StockItemSchema), required=True)
+
+
+# --- leak response: a retailer's unsold keys revoked in one operation ---------------------------
+
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+class RevokeUnsoldRequestSchema(Strict):
+    requestId = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(REQUEST_ID_PATTERN, error="1-128 letters, digits, '.', '_', ':' or '-'"),
+        metadata={"description": "the revocation's id: a retry with it answers the first report"},
+    )
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+    gameIds = ma.fields.List(
+        ma.fields.UUID(),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(1, 1000),
+        metadata={"description": "only these games' allocations (null: every game)"},
+    )
+    allocationId = ma.fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "only this allocation"}
+    )
+
+
+class RevokedAllocationSchema(ma.Schema):
+    allocationId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    revoked = ma.fields.Integer(required=True, metadata={"description": "unsold keys revoked"})
+    leftSold = ma.fields.Integer(required=True, metadata={"description": "already sold: left"})
+    leftActivated = ma.fields.Integer(required=True, metadata={"description": "already activated: left"})
+
+
+class RevokedGameSchema(ma.Schema):
+    gameId = ma.fields.UUID(required=True)
+    revoked = ma.fields.Integer(required=True)
+    leftSold = ma.fields.Integer(required=True)
+    leftActivated = ma.fields.Integer(required=True)
+
+
+class RevocationReportSchema(ma.Schema):
+    requestId = ma.fields.String(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    reason = ma.fields.String(required=True)
+    revokedBy = ma.fields.String(required=True)
+    revokedAt = ma.fields.String(required=True)
+    revokedKeys = ma.fields.Integer(required=True)
+    leftSold = ma.fields.Integer(required=True)
+    leftActivated = ma.fields.Integer(required=True)
+    games = ma.fields.List(ma.fields.Nested(RevokedGameSchema), required=True)
+    allocations = ma.fields.List(ma.fields.Nested(RevokedAllocationSchema), required=True)
