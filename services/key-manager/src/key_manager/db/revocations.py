@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from key_manager.db.tables import allocations, stock_revocations
-from key_manager.domain.states import KeyStatus
+from key_manager.domain.states import KeyStatus, check_transition
 
 
 def allocations_of_retailer(
@@ -34,33 +34,46 @@ def allocations_of_retailer(
     return list(session.execute(query.order_by(allocations.c.id)))
 
 
+_RETAILER_TURN = {
+    True: text("SELECT pg_advisory_xact_lock(hashtextextended(:turn, 0))"),
+    False: text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:turn, 0))"),
+}
+
+
+def take_retailer_turn(session: Session, retailer_id: uuid.UUID, *, exclusive: bool) -> None:
+    """Wait for this transaction's turn on the retailer's stock (held until it ends): sales,
+    returns and releases share it; a revocation of its unsold keys takes it alone. So a
+    revocation never meets a key a sale has locked (no deadlock whatever order each locks keys
+    in): a sale in flight finishes first and its keys are sold and left, a sale after the
+    revocation finds its keys revoked."""
+    session.execute(_RETAILER_TURN[exclusive], {"turn": f"retailer-stock|{retailer_id}"})
+
+
 # The unsold keys of the allocations: allocated, or held for a review from allocated (a player
-# redeeming a key the retailer never reported sold). They are locked in id order first, the
-# order sales, returns and refunds lock keys in, so a racing sale either came first (the key is
-# sold and stays) or waits and then finds the key revoked; the lock re-checks the state after a
-# wait, so a key sold meanwhile is skipped. One statement for 100,000 keys, with a history row
-# each.
+# redeeming a key the retailer never reported sold); one set-based statement per source state
+# (so each history row knows its "from"), through the by-allocation index, a history row each.
 _REVOKE_UNSOLD = text(
     """
-    WITH locked AS (
-        SELECT id, status FROM key_manager.keys
-        WHERE allocation_id = ANY(:allocation_ids) AND allocation_id IS NOT NULL
-          AND (status = :allocated OR (status = :held AND held_from_status = :allocated))
-        ORDER BY id
-        FOR UPDATE
-    ), changed AS (
-        UPDATE key_manager.keys AS k
+    WITH changed AS (
+        UPDATE key_manager.keys
         SET status = :revoked, status_changed_at = now(), hold_id = NULL, held_from_status = NULL
-        FROM locked
-        WHERE k.id = locked.id AND k.status = locked.status
-        RETURNING k.id, k.allocation_id, locked.status AS from_status
+        WHERE allocation_id = ANY(:allocation_ids) AND allocation_id IS NOT NULL
+          AND status = :from_status
+          AND (CAST(:held_from AS varchar) IS NULL OR held_from_status = :held_from)
+        RETURNING id, allocation_id
     ), history AS (
         INSERT INTO key_manager.key_transitions
             (key_id, from_status, to_status, actor, reason, operation, request_id)
-        SELECT id, from_status, :revoked, :actor, :reason, 'revoke_unsold', :request_id FROM changed
+        SELECT id, :from_status, :revoked, :actor, :reason, 'revoke_unsold', :request_id FROM changed
     )
     SELECT allocation_id, count(*) AS revoked FROM changed GROUP BY allocation_id
     """
+)
+
+# (state, state it was held from): allocated keys, then keys held for review from allocated.
+UNSOLD = (
+    (KeyStatus.ALLOCATED, None),
+    (KeyStatus.PENDING_REVIEW, KeyStatus.ALLOCATED),
 )
 
 _STATUS_COUNTS = text(
@@ -80,22 +93,28 @@ def revoke_unsold(
     reason: str,
     request_id: str,
 ) -> dict[uuid.UUID, int]:
-    """Revoke every unsold key of the allocations: how many per allocation (absent: none)."""
+    """Revoke every unsold key of the allocations: how many per allocation (absent: none). The
+    caller holds the retailer's turn alone (``take_retailer_turn(exclusive=True)``)."""
+    revoked: dict[uuid.UUID, int] = {}
     if not allocation_ids:
-        return {}
-    rows = session.execute(
-        _REVOKE_UNSOLD,
-        {
-            "allocation_ids": list(allocation_ids),
-            "allocated": KeyStatus.ALLOCATED.value,
-            "held": KeyStatus.PENDING_REVIEW.value,
-            "revoked": KeyStatus.REVOKED.value,
-            "actor": actor,
-            "reason": reason,
-            "request_id": request_id,
-        },
-    ).all()
-    return {row.allocation_id: row.revoked for row in rows}
+        return revoked
+    for from_status, held_from in UNSOLD:
+        check_transition(from_status, KeyStatus.REVOKED, held_from=held_from)
+        rows = session.execute(
+            _REVOKE_UNSOLD,
+            {
+                "allocation_ids": list(allocation_ids),
+                "from_status": from_status.value,
+                "held_from": held_from.value if held_from else None,
+                "revoked": KeyStatus.REVOKED.value,
+                "actor": actor,
+                "reason": reason,
+                "request_id": request_id,
+            },
+        ).all()
+        for row in rows:
+            revoked[row.allocation_id] = revoked.get(row.allocation_id, 0) + row.revoked
+    return revoked
 
 
 def status_counts(session: Session, allocation_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:

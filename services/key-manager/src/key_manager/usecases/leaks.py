@@ -60,6 +60,7 @@ def revoke_unsold(
         ):
             raise Refusal("IDEMPOTENCY_CONFLICT", "this requestId was used with other parameters")
         return Revocation(existing, created=False)
+    repo.take_retailer_turn(session, retailer_id, exclusive=True)
     targets = repo.allocations_of_retailer(
         session, retailer_id, game_ids=game_ids, allocation_id=allocation_id
     )

@@ -15,6 +15,7 @@ from key_manager import events
 from key_manager.context import KeyManager
 from key_manager.db import allocations as allocations_repo
 from key_manager.db import keys as keys_repo
+from key_manager.db.revocations import take_retailer_turn
 from key_manager.domain.states import KeyStatus, TransitionRefused, check_transition
 from key_manager.usecases import refusals
 
@@ -97,6 +98,7 @@ def release_allocation(
     if allocation is None:
         raise Refusal("NOT_FOUND", "allocation not found")
     status = KeyStatus.REVOKED if revoke else KeyStatus.GENERATED
+    take_retailer_turn(session, allocation.retailer_id, exclusive=False)
     released = allocations_repo.release_allocation(
         session,
         allocation_id,
@@ -118,7 +120,10 @@ def release_allocation(
 def _retailer_keys(
     session: Session, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, Row]:
-    """The keys, locked in id order; every one must exist and be the retailer's."""
+    """The keys, locked in id order; every one must exist and be the retailer's. Takes the
+    retailer's turn (shared) first, so a revocation of its unsold stock waits for this sale or
+    return, or this waits for it."""
+    take_retailer_turn(session, retailer_id, exclusive=False)
     unique = sorted(set(key_ids))
     rows = {row.id: row for row in keys_repo.keys_for_update(session, unique)}
     missing = [str(k) for k in unique if k not in rows]
