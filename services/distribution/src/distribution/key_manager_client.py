@@ -80,6 +80,16 @@ class KeyManager(Protocol):
         return_id: uuid.UUID,
     ) -> dict: ...
 
+    def charge_back(
+        self,
+        *,
+        chargeback_id: uuid.UUID,
+        retailer_id: uuid.UUID,
+        order_id: str,
+        key_ids: list[uuid.UUID],
+        reason: str,
+    ) -> dict: ...
+
 
 class KeyManagerClient:
     def __init__(self, client: ServiceClient) -> None:
@@ -210,6 +220,30 @@ class KeyManagerClient:
                 "reason": reason,
             },
             idempotency_key=f"return:{return_id}",
+        )
+        return self._ok(response)
+
+    def charge_back(
+        self,
+        *,
+        chargeback_id: uuid.UUID,
+        retailer_id: uuid.UUID,
+        order_id: str,
+        key_ids: list[uuid.UUID],
+        reason: str,
+    ) -> dict:
+        """Unredeemed keys revoked, activated ones disputed: ``revokedKeyIds``,
+        ``disputedKeyIds``. Idempotent by the chargeback id (the Idempotency-Key), so retried."""
+        response = self.client.post(
+            f"{INTERNAL}/chargebacks",
+            json={
+                "chargebackId": str(chargeback_id),
+                "retailerId": str(retailer_id),
+                "orderId": order_id,
+                "keyIds": [str(k) for k in key_ids],
+                "reason": reason,
+            },
+            idempotency_key=f"chargeback:{chargeback_id}",
         )
         return self._ok(response)
 

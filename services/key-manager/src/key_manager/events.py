@@ -212,3 +212,35 @@ def store_stock_low(game_id, key_type: str, available: int, threshold: int) -> c
     return contract.StoreStockLow(
         game_id=game_id, key_type=key_type, available=available, threshold=threshold
     )
+
+
+def keys_charged_back(
+    *, chargeback_id, retailer_id, order_id: str, revoked: list, disputed: list, reason: str, actor: str
+) -> contract.KeysChargedBack:
+    return contract.KeysChargedBack(
+        chargeback_id=chargeback_id,
+        retailer_id=retailer_id,
+        order_id=order_id,
+        revoked_key_ids=revoked,
+        disputed_key_ids=disputed,
+        reason=reason,
+        charged_back_by=actor,
+    )
+
+
+def key_disputed(key: Row, dispute: Row) -> contract.KeyDisputed:
+    return contract.KeyDisputed(
+        key_id=key.id,
+        batch_id=key.batch_id,
+        game_id=key.game_id,
+        developer_id=key.developer_id,
+        activation_id=dispute.activation_id,
+        user_id=dispute.activated_by,
+        source=dispute.source,
+        reference=dispute.reference,
+        retailer_id=dispute.retailer_id,
+        order_id=dispute.order_id,
+        reason=dispute.reason,
+        activated_at=key.activated_at,
+        disputed_at=dispute.created_at,
+    )

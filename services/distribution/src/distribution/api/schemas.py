@@ -343,3 +343,30 @@ class RevocationReportSchema(ma.Schema):
     leftActivated = ma.fields.Integer(required=True)
     games = ma.fields.List(ma.fields.Nested(RevokedGameSchema), required=True)
     allocations = ma.fields.List(ma.fields.Nested(RevokedAllocationSchema), required=True)
+
+
+class ChargebackRequestSchema(Strict):
+    orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, SALE_MAX_KEYS))
+    reason = ma.fields.String(
+        required=True,
+        validate=validate.Length(1, 500),
+        metadata={"description": 'why the payment was charged back, e.g. "fraud" or "dispute"'},
+    )
+
+
+class ChargebackSchema(ma.Schema):
+    chargebackId = ma.fields.UUID(required=True)
+    orderId = ma.fields.String(required=True)
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True)
+    revokedKeyIds = ma.fields.List(
+        ma.fields.UUID(), required=True, metadata={"description": "not yet redeemed: revoked at once"}
+    )
+    disputedKeyIds = ma.fields.List(
+        ma.fields.UUID(),
+        required=True,
+        metadata={"description": "already activated: their activations disputed"},
+    )
+    amount = ma.fields.Dict(required=True, metadata={"description": "what was charged back (money)"})
+    reason = ma.fields.String(required=True)
+    chargedBackAt = ma.fields.String(required=True)

@@ -16,6 +16,7 @@ from distribution.db.tables import (
     activations,
     allocation_attempts,
     allocations,
+    chargebacks,
     key_fetches,
     retailer_keys,
     retailers,
@@ -356,20 +357,43 @@ def record_return(session: Session, values: dict, key_ids: Sequence[uuid.UUID]) 
     )
 
 
-def sale_lines(session: Session, retailer_id: uuid.UUID, start: datetime, end: datetime) -> list[SaleLine]:
-    """Sales with ``start <= sold_at < end`` and how many of their keys came back."""
-    returned = (
+def record_chargeback(
+    session: Session, values: dict, *, revoked: Sequence[uuid.UUID], disputed: Sequence[uuid.UUID]
+) -> Row:
+    row = session.execute(insert(chargebacks).values(**values).returning(chargebacks)).one()
+    for outcome, key_ids in (("revoked", revoked), ("disputed", disputed)):
+        if key_ids:
+            session.execute(
+                update(sale_keys)
+                .where(sale_keys.c.key_id.in_(list(key_ids)))
+                .values(status="charged_back", chargeback_id=values["id"], chargeback_outcome=outcome)
+            )
+    return row
+
+
+def _keys_of_sale_in(status: str):
+    return (
         select(func.count())
-        .where(sale_keys.c.sale_id == sales.c.id, sale_keys.c.status == "returned")
+        .where(sale_keys.c.sale_id == sales.c.id, sale_keys.c.status == status)
         .correlate(sales)
         .scalar_subquery()
     )
+
+
+def sale_lines(session: Session, retailer_id: uuid.UUID, start: datetime, end: datetime) -> list[SaleLine]:
+    """Sales with ``start <= sold_at < end`` and how many of their keys came back (returned)
+    or were charged back."""
     rows = session.execute(
-        select(sales.c.currency, sales.c.unit_price, sales.c.commission_rate, sales.c.units, returned).where(
-            sales.c.retailer_id == retailer_id, sales.c.sold_at >= start, sales.c.sold_at < end
-        )
+        select(
+            sales.c.currency,
+            sales.c.unit_price,
+            sales.c.commission_rate,
+            sales.c.units,
+            _keys_of_sale_in("returned"),
+            _keys_of_sale_in("charged_back"),
+        ).where(sales.c.retailer_id == retailer_id, sales.c.sold_at >= start, sales.c.sold_at < end)
     ).all()
-    return [SaleLine(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [SaleLine(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 # Activations (from keys.events)

@@ -1,6 +1,6 @@
-"""Leak response on the internal API, ``/internal/v1/keys`` (service tokens; the gateway never
-routes it): distribution revokes a retailer's unsold keys in one operation (scope
-``keys:allocate``)."""
+"""Leak response and chargebacks on the internal API, ``/internal/v1/keys`` (service tokens; the
+gateway never routes it): distribution revokes a retailer's unsold keys in one operation (scope
+``keys:allocate``) and reports a retailer's chargebacks (scope ``keys:sell``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from sqlalchemy import Row
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import require_scopes
 from gamekeys_platform.db import request_session, transactional
+from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.request_context import current_request_id
 from key_manager.api import schemas as s
 from key_manager.api.views import actor, ts
 from key_manager.context import key_manager
-from key_manager.domain.access import SCOPE_ALLOCATE
-from key_manager.usecases import leaks
+from key_manager.domain.access import SCOPE_ALLOCATE, SCOPE_SELL
+from key_manager.usecases import chargebacks, leaks
 
 blp = Blueprint(
     "internal-leaks",
@@ -60,3 +62,34 @@ def revoke_unsold(body, retailer_id):
         actor=actor(),
     )
     return revocation_body(result.record), 201 if result.created else 200
+
+
+@blp.route("/chargebacks", methods=["POST"])
+@require_scopes(SCOPE_SELL)
+@idempotent
+@blp.arguments(s.ChargebackRequestSchema)
+@blp.response(200, s.ChargebackResultSchema)
+def charge_back(body):
+    """A retailer's chargeback of keys of one order, all or nothing: keys not yet redeemed are
+    revoked at once, activated keys stay activated and are disputed (a key.disputed each, which
+    activation-gateway turns into activation.disputed). A redemption racing it either came first
+    (disputed) or is refused KEY_REVOKED. Refused, nothing changed: keys not the retailer's or
+    not of this order (404 KEY_NOT_FOUND), revoked (410 KEY_REVOKED), disputed already (409)."""
+    result = chargebacks.charge_back(
+        key_manager(),
+        request_session(),
+        chargeback_id=body["chargebackId"],
+        retailer_id=body["retailerId"],
+        order_id=body["orderId"],
+        key_ids=body["keyIds"],
+        reason=body["reason"],
+        actor=actor(),
+        request_id=current_request_id(),
+    )
+    return {
+        "chargebackId": body["chargebackId"],
+        "retailerId": body["retailerId"],
+        "orderId": body["orderId"],
+        "revokedKeyIds": result.revoked,
+        "disputedKeyIds": result.disputed,
+    }

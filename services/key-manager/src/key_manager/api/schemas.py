@@ -502,3 +502,23 @@ class RevocationReportSchema(ma.Schema):
     leftActivated = ma.fields.Integer(required=True)
     games = ma.fields.List(ma.fields.Nested(RevokedGameSchema), required=True)
     allocations = ma.fields.List(ma.fields.Nested(RevokedAllocationSchema), required=True)
+
+
+class ChargebackRequestSchema(Strict):
+    chargebackId = ma.fields.UUID(required=True, metadata={"description": "distribution's chargeback id"})
+    retailerId = ma.fields.UUID(required=True)
+    orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, 1000))
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+
+
+class ChargebackResultSchema(ma.Schema):
+    chargebackId = ma.fields.UUID(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    orderId = ma.fields.String(required=True)
+    revokedKeyIds = ma.fields.List(
+        ma.fields.UUID(), required=True, metadata={"description": "not yet redeemed: revoked now"}
+    )
+    disputedKeyIds = ma.fields.List(
+        ma.fields.UUID(), required=True, metadata={"description": "activated: stay activated, now disputed"}
+    )

@@ -117,9 +117,7 @@ def release_allocation(
     return AllocationReleased(allocation, released, status)
 
 
-def _retailer_keys(
-    session: Session, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, Row]:
+def retailer_keys(session: Session, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]) -> dict[uuid.UUID, Row]:
     """The keys, locked in id order; every one must exist and be the retailer's. Takes the
     retailer's turn (shared) first, so a revocation of its unsold stock waits for this sale or
     return, or this waits for it."""
@@ -162,7 +160,7 @@ def sell(
 ) -> list[uuid.UUID]:
     """Mark a retailer's allocated keys sold, all or nothing; one key.sold event. Repeating an
     order's sale changes nothing. Returns the key ids, sorted."""
-    rows = _retailer_keys(session, retailer_id, key_ids)
+    rows = retailer_keys(session, retailer_id, key_ids)
     if all(row.status == KeyStatus.SOLD and row.order_id == order_id for row in rows.values()):
         return sorted(rows)
     _check_all(rows, KeyStatus.SOLD)
@@ -196,7 +194,7 @@ def return_keys(
 ) -> list[uuid.UUID]:
     """A retailer's return: its unactivated keys are revoked, all or nothing; one key.returned
     event. Returns the key ids, sorted."""
-    rows = _retailer_keys(session, retailer_id, key_ids)
+    rows = retailer_keys(session, retailer_id, key_ids)
     _check_all(rows, KeyStatus.REVOKED)
     ids = sorted(rows)
     keys_repo.bulk_transition(
