@@ -370,3 +370,22 @@ class ChargebackSchema(ma.Schema):
     amount = ma.fields.Dict(required=True, metadata={"description": "what was charged back (money)"})
     reason = ma.fields.String(required=True)
     chargedBackAt = ma.fields.String(required=True)
+
+
+class KeyProvenanceQuerySchema(Strict):
+    allocationId = ma.fields.UUID(
+        load_default=None, metadata={"description": "the key's allocation in key-manager"}
+    )
+
+
+class KeyProvenanceSchema(ma.Schema):
+    keyId = ma.fields.UUID(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    retailerName = ma.fields.String(required=True)
+    allocationId = ma.fields.UUID(required=True)
+    allocatedAt = ma.fields.String(required=True)
+    suggestedPrice = ma.fields.Dict(required=True)
+    deliveredAt = ma.fields.String(required=True, allow_none=True)
+    sale = ma.fields.Dict(required=True, allow_none=True)
+    returned = ma.fields.Dict(required=True, allow_none=True, data_key="return")
+    chargeback = ma.fields.Dict(required=True, allow_none=True)

@@ -487,3 +487,36 @@ def store_revocation_report(
         .values(revoked_keys=revoked_keys, report=report)
         .returning(stock_revocations)
     ).one()
+
+
+# Provenance: what distribution knows of one key
+
+
+def key_channel(session: Session, key_id: uuid.UUID, allocation_id: uuid.UUID | None):
+    """(allocation, retailer, delivery, sale, return, chargeback) of the key, rows or None; None
+    altogether when no allocation here holds the key."""
+    delivered = session.execute(select(retailer_keys).where(retailer_keys.c.key_id == key_id)).first()
+    sold_key = session.execute(select(sale_keys).where(sale_keys.c.key_id == key_id)).first()
+    allocation_id = (
+        (sold_key.allocation_id if sold_key else None)
+        or (delivered.allocation_id if delivered else None)
+        or allocation_id
+    )
+    if allocation_id is None:
+        return None
+    allocation = session.execute(select(allocations).where(allocations.c.id == allocation_id)).first()
+    if allocation is None:
+        return None
+    retailer = session.execute(select(retailers).where(retailers.c.id == allocation.retailer_id)).one()
+    sale = returned = charged_back = None
+    if sold_key is not None:
+        sale = session.execute(select(sales).where(sales.c.id == sold_key.sale_id)).one()
+        if sold_key.return_id is not None:
+            returned = session.execute(select(returns).where(returns.c.id == sold_key.return_id)).first()
+        if sold_key.chargeback_id is not None:
+            charged_back = session.execute(
+                select(chargebacks, sale_keys.c.chargeback_outcome.label("outcome"))
+                .select_from(chargebacks.join(sale_keys, sale_keys.c.chargeback_id == chargebacks.c.id))
+                .where(sale_keys.c.key_id == key_id)
+            ).one()
+    return allocation, retailer, delivered, sale, returned, charged_back

@@ -522,3 +522,78 @@ class ChargebackResultSchema(ma.Schema):
     disputedKeyIds = ma.fields.List(
         ma.fields.UUID(), required=True, metadata={"description": "activated: stay activated, now disputed"}
     )
+
+
+# --- provenance of a key --------------------------------------------------------------------------
+
+
+class ProvenanceLookupSchema(Strict):
+    key = ma.fields.String(
+        required=True,
+        validate=validate.Length(1, 64),
+        metadata={"description": "the key as pasted into a ticket (never stored, logged or answered)"},
+    )
+    reason = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(1, 500),
+        metadata={"description": "the ticket, for the audit"},
+    )
+
+
+class ProvenanceSchema(ma.Schema):
+    """Every step of a key's life, from the services that own each part."""
+
+    keyId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    developerId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    batch = ma.fields.Dict(
+        required=True, metadata={"description": "batchId, createdAt, createdBy, generatedAt"}
+    )
+    allocation = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "allocationId, retailerId, retailerName, allocatedAt, deliveredAt (distribution)"
+        },
+    )
+    sale = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": "channel (retailer | store), orderId, soldAt, price (money), recordedAt"},
+    )
+    returned = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        data_key="return",
+        metadata={"description": "returnId, reason, returnedAt"},
+    )
+    chargeback = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": "chargebackId, reason, outcome (revoked | disputed), chargedBackAt"},
+    )
+    refund = ma.fields.Dict(
+        required=True, allow_none=True, metadata={"description": "a store order's refund"}
+    )
+    activation = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "activationId, activatedAt, userId, region, ipCountry, status "
+            "(activated | disputed), fraud: {score, assessmentId, caseId, reviewReason, outcome} "
+            "(activation-gateway)"
+        },
+    )
+    dispute = ma.fields.Dict(
+        required=True, allow_none=True, metadata={"description": "source, reference, reason, disputedAt"}
+    )
+    steps = ma.fields.List(
+        ma.fields.Dict(), required=True, metadata={"description": "every step, oldest first"}
+    )
+    incomplete = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={"description": "services that could not answer: their parts are missing"},
+    )
