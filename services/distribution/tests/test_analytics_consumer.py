@@ -115,8 +115,10 @@ def test_activations_from_keys_events_feed_the_analytics(
         "sold": 2,
         "returned": 0,
         "activated": 1,
+        "chargedBack": 0,
         "sellThrough": "0.5000",
         "activationRate": "0.5000",
+        "chargebackRate": "0.0000",
     }
     # The same key activated again counts no second time; another key's activation does.
     # activation-gateway's activation.succeeded repeats key-manager's key.activated: not read.

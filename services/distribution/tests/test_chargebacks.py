@@ -90,6 +90,17 @@ def test_chargeback_after_a_redemption(
     [totals] = report["totals"]
     assert totals["unitsSold"] == 3 and totals["unitsChargedBack"] == 3 and totals["units"] == 0
     assert totals["chargedBack"] == "30.00" and totals["gross"] == "0.00" and totals["unitsReturned"] == 0
+    # Counted against the retailer in the analytics.
+    cursor = client.get(f"{API}/analytics", query_string={"limit": 100}, headers=admin_auth).get_json()
+    mine = next((item for item in cursor["items"] if item["retailerId"] == retailer["id"]), None)
+    while mine is None and cursor["nextCursor"]:
+        cursor = client.get(
+            f"{API}/analytics",
+            query_string={"limit": 100, "cursor": cursor["nextCursor"]},
+            headers=admin_auth,
+        ).get_json()
+        mine = next((item for item in cursor["items"] if item["retailerId"] == retailer["id"]), None)
+    assert mine["chargedBack"] == 3 and mine["chargebackRate"] == "1.0000"
 
 
 def test_bad_chargebacks_change_nothing(

@@ -164,11 +164,13 @@ def test_analytics_ratios():
     assert ratio(1, 3) == "0.3333"
     assert ratio(2, 3) == "0.6667"
     assert ratio(5, 0) == "0.0000"
-    assert retailer_metrics(allocated=10, sold=4, returned=1, activated=3) == {
+    assert retailer_metrics(allocated=10, sold=4, returned=1, activated=3, charged_back=1) == {
         "allocated": 10,
         "sold": 4,
         "returned": 1,
         "activated": 3,
+        "chargedBack": 1,
         "sellThrough": "0.4000",
         "activationRate": "1.0000",
+        "chargebackRate": "0.2500",
     }

@@ -279,7 +279,11 @@ def get_distribution_analytics(query):
             "name": row.name,
             "status": row.status,
             **retailer_metrics(
-                allocated=int(row.allocated), sold=row.sold, returned=row.returned, activated=row.activated
+                allocated=int(row.allocated),
+                sold=row.sold,
+                returned=row.returned,
+                activated=row.activated,
+                charged_back=row.charged_back,
             ),
         }
 

@@ -275,8 +275,10 @@ class RetailerMetricsSchema(ma.Schema):
     sold = ma.fields.Integer(required=True)
     returned = ma.fields.Integer(required=True)
     activated = ma.fields.Integer(required=True)
+    chargedBack = ma.fields.Integer(required=True, metadata={"description": "keys of its sales charged back"})
     sellThrough = ma.fields.String(required=True)
     activationRate = ma.fields.String(required=True)
+    chargebackRate = ma.fields.String(required=True, metadata={"description": "charged back / sold"})
 
 
 RetailerMetricsPageSchema = page_schema(RetailerMetricsSchema)

@@ -446,6 +446,12 @@ def analytics_page(session: Session, *, after, limit: int) -> Page:
         .correlate(retailers)
         .scalar_subquery()
     )
+    charged_back = (
+        select(func.count())
+        .where(and_(sale_keys.c.retailer_id == retailers.c.id, sale_keys.c.status == "charged_back"))
+        .correlate(retailers)
+        .scalar_subquery()
+    )
     query = select(
         retailers.c.id,
         retailers.c.name,
@@ -455,6 +461,7 @@ def analytics_page(session: Session, *, after, limit: int) -> Page:
         sold.label("sold"),
         returned.label("returned"),
         activated.label("activated"),
+        charged_back.label("charged_back"),
     )
     return keyset_page(session, query, [retailers.c.created_at, retailers.c.id], after, limit)
 
