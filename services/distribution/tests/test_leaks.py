@@ -266,3 +266,26 @@ def test_revoke_unsold_racing_sales_and_an_allocation_never_sells_a_revoked_key(
                 )
             assert new_states in ({"allocated"}, {"revoked"})
     assert outcomes  # at least one ordering observed; both usually are
+
+
+def test_concurrent_sales_from_one_allocation_do_not_deadlock(
+    app, client, make_game, make_retailer, allocate, retailer_token
+):
+    """Each sale's sale_keys rows hold a KEY SHARE lock on their allocation; the low-stock check
+    then locks the allocation for its counters. With FOR UPDATE two sales from one allocation
+    waited for each other's KEY SHARE (a deadlock, answered 503); FOR NO KEY UPDATE does not."""
+    rounds = 8
+    game = make_game(rounds * 2)
+    with serving(app) as url:
+        for _ in range(rounds):
+            retailer = make_retailer([game.game_id])
+            assert allocate(retailer, game, 2).status_code == 201
+            token = retailer_token(retailer)
+            keys = fetch_all(client, token)
+            orders = [sale(keys[0:1]), sale(keys[1:2])]
+
+            def act(session: requests.Session, n: int, token=token, orders=orders):
+                return session.post(f"{url}{SALES}", json=orders[n], headers=token, timeout=60)
+
+            answers = race(2, act)
+            assert [a.status_code for a in answers] == [201, 201], [a.json() for a in answers]

@@ -139,7 +139,7 @@ def page_allocations_with_counts(session: Session, retailer_id: uuid.UUID, *, af
 
 def get_allocation_for_update(session: Session, allocation_id: uuid.UUID) -> Row | None:
     return session.execute(
-        select(allocations).where(allocations.c.id == allocation_id).with_for_update()
+        select(allocations).where(allocations.c.id == allocation_id).with_for_update(key_share=True)
     ).first()
 
 
@@ -251,11 +251,14 @@ def games_of_allocations(session: Session, allocation_ids: Iterable[uuid.UUID]) 
 
 
 def allocations_for_update(session: Session, allocation_ids: Iterable[uuid.UUID]) -> list[Row]:
+    """Locked for an update of their counters (FOR NO KEY UPDATE): a plain FOR UPDATE would wait
+    for the KEY SHARE lock another sale's sale_keys rows hold on the same allocation, and two
+    concurrent sales from one allocation would deadlock."""
     return session.execute(
         select(allocations)
         .where(allocations.c.id.in_(sorted(set(allocation_ids))))
         .order_by(allocations.c.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).all()
 
 
