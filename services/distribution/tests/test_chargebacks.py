@@ -182,6 +182,13 @@ def test_bad_chargebacks_change_nothing(
         again.status_code == 409
         and again.get_json()["error"]["details"]["reason"] == "KEY_ALREADY_CHARGED_BACK"
     )
+    returned_after = client.post(
+        RETURNS,
+        json={"orderId": first["orderId"], "keyIds": first["keyIds"], "reason": "late"},
+        headers=token,
+    )
+    assert returned_after.status_code == 409
+    assert returned_after.get_json()["error"]["details"]["reason"] == "KEY_ALREADY_CHARGED_BACK"
     assert other_token  # the other retailer is untouched
     with dist.db.transaction() as session:
         assert (

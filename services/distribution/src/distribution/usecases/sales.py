@@ -159,6 +159,13 @@ def return_keys(
     foreign = [str(k) for k in key_ids if k not in in_sale]
     if foreign:
         raise Refusal("KEY_NOT_FOUND", "some keys are not part of this order", {"keyIds": foreign[:50]})
+    charged_back = [str(k) for k in key_ids if in_sale[k].status == "charged_back"]
+    if charged_back:
+        raise Refusal(
+            "CONFLICT",
+            "some keys were charged back already",
+            {"reason": "KEY_ALREADY_CHARGED_BACK", "keyIds": charged_back[:50]},
+        )
     returned = [k for k in key_ids if in_sale[k].status == "returned"]
     if returned and len(returned) == len(key_ids) and len({in_sale[k].return_id for k in key_ids}) == 1:
         return Return(in_sale[key_ids[0]].return_id, sale.order_id, key_ids)
