@@ -190,12 +190,71 @@ def main() -> None:
     step("The studio's money: retail and store sales are pending, the hold passes, it is paid out")
     show_the_money(studio, game, store_order_id)
 
+    leaks_and_chargebacks(studio, platform_admin, retailer, shop, sold_ids)
+
     step("Someone else's token sees none of it")
     stranger = Caller(token(str(uuid.uuid4()), roles=["developer"]))
     stranger.call("GET", f"/api/v1/keys/batches/{batch['batchId']}", 404)
     print("  another studio's developer: 404 for the batch")
 
     print("\nDemo complete.")
+
+
+def leaks_and_chargebacks(
+    studio: Caller, platform_admin: Caller, retailer: dict, shop: Caller, sold_ids: list[str]
+) -> None:
+    """A retailer charges back an order after a key of it was redeemed; the studio traces that
+    key; the retailer turns out to leak, and a platform admin revokes its unsold stock in one call
+    (the report printed)."""
+    step("The retailer charges back two keys of its first order: one redeemed, one not")
+    redeemed, unredeemed = sold_ids[0], sold_ids[150]  # players redeemed the first 100 keys sold
+    chargeback = shop.call(
+        "POST",
+        "/api/v1/distribution/retailer/chargebacks",
+        201,
+        json={"orderId": "demo-order-0", "keyIds": [redeemed, unredeemed], "reason": "fraud"},
+        headers={"Idempotency-Key": f"demo-chargeback-{uuid.uuid4()}"},
+    )
+    print(
+        f"  chargeback {chargeback['chargebackId']} of {chargeback['amount']['amount']} "
+        f"{chargeback['amount']['currency']}: revoked {len(chargeback['revokedKeyIds'])} unredeemed key, "
+        f"disputed {len(chargeback['disputedKeyIds'])} activation"
+    )
+
+    step("The studio traces the redeemed key (provenance: channel, order, price, activation, dispute)")
+    trace = wait_for(
+        lambda: studio.call("GET", f"/api/v1/keys/{redeemed}/provenance", 200),
+        # activation-gateway marks the activation disputed from key.disputed, a moment later.
+        lambda t: t["activation"] is None or t["activation"]["status"] != "activated",
+        "the dispute to reach the activation",
+        timeout=60,
+    )
+    sale, activation = trace["sale"] or {}, trace["activation"] or {}
+    print(
+        f"  {trace['allocation']['retailerName']}, order {sale.get('orderId')} at "
+        f"{(sale.get('price') or {}).get('amount')} {(sale.get('price') or {}).get('currency')}; "
+        f"activation {activation.get('status')} in {activation.get('region')}, fraud score "
+        f"{(activation.get('fraud') or {}).get('score')}"
+    )
+    for entry in trace["steps"]:
+        print(f"    {entry['at']}  {entry['step']}")
+
+    step("The retailer's keys show up on a grey-market site: an admin revokes its unsold stock in one call")
+    report = platform_admin.call(
+        "POST",
+        f"/api/v1/distribution/retailers/{retailer['id']}/revoke-unsold",
+        201,
+        json={"requestId": f"demo-leak-{uuid.uuid4()}", "reason": "keys found on a grey-market site"},
+    )
+    print(
+        f"  revoked {report['revokedKeys']:,} unsold keys; left with their buyers: "
+        f"{report['leftSold']:,} sold, {report['leftActivated']:,} activated"
+    )
+    for line in report["allocations"]:
+        print(
+            f"    allocation {line['allocationId']} (game {line['gameId']}): revoked {line['revoked']:,}, "
+            f"sold {line['leftSold']:,}, activated {line['leftActivated']:,}"
+        )
 
 
 # The antivirus test file every scanner knows (harmless): what malware looks like to clamd.

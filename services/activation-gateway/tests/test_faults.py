@@ -137,6 +137,7 @@ def test_worker_builds_its_loops_without_a_broker(settings, gw):
         "Deferred",
         "Deferred",
         "Deferred",
+        "Deferred",
         "PeriodicTask",
         "PeriodicTask",
         "PeriodicTask",

@@ -270,6 +270,26 @@ def retailer_return(sale: Event, quantity: int) -> Event:
     ).to_event()
 
 
+def retailer_chargeback(sale: Event, quantity: int) -> Event:
+    data = sale.data
+    [line] = data["games"]
+    price = Decimal(data["unitPrice"]["amount"])
+    return distribution.SaleChargedBack(
+        chargeback_id=uuid.uuid4(),
+        sale_id=data["saleId"],
+        retailer_id=data["retailerId"],
+        order_id=data["orderId"],
+        key_ids=data["keyIds"][:quantity],
+        quantity=quantity,
+        amount=Money(amount=price * quantity, currency=data["unitPrice"]["currency"]),
+        revoked_key_ids=data["keyIds"][:quantity],
+        disputed_key_ids=[],
+        reason="fraud",
+        charged_back_at=datetime.now(UTC),
+        games=[distribution.GameUnits(game_id=line["gameId"], quantity=quantity)],
+    ).to_event()
+
+
 def store_revenue(
     game: dict, gross: str, *, currency: str = "USD", occurred_at: datetime | None = None
 ) -> Event:

@@ -22,6 +22,7 @@ from dp_testkit import (
     paid_studio,
     payout_answer,
     release_all,
+    retailer_chargeback,
     retailer_return,
     retailer_sale,
     store_revenue,
@@ -74,6 +75,19 @@ def test_a_retailer_sale_is_pending_then_available_and_a_return_takes_its_part_b
     types = [e["type"] for e in expect(admin.get("/finance/transactions"), 200)["items"]]
     assert types == ["release", "return", "sale"]
     assert release_all(app) == 0  # a hold is released once
+
+
+def test_a_retailers_chargeback_takes_the_charged_back_keys_part_back(portal, app, db):
+    admin, _developer = portal.studio()
+    game = portal.game(admin)
+    sale = retailer_sale(game, quantity=3, unit_price="10.00", commission_rate="0.15")
+    consume(app, sale)
+    assert balance(admin)["pending"] == "17.85"
+    chargeback = retailer_chargeback(sale, 2)
+    consume(app, chargeback, chargeback)  # redelivered: taken back once
+    assert balance(admin)["pending"] == "5.95"
+    [reversal, _sale] = expect(admin.get("/finance/transactions"), 200)["items"]
+    assert reversal["type"] == "reversal" and reversal["details"]["reason"] == "chargeback"
 
 
 def test_store_refunds_and_chargebacks_after_the_hold_can_make_available_negative(portal, app, db):

@@ -75,7 +75,8 @@ def admin_auth(make_token):
 class Game:
     game_id: uuid.UUID
     developer_id: uuid.UUID
-    token: str
+    token: str  # the studio admin's developer token
+    admin: str = ""  # the studio admin's user id
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +98,7 @@ def make_game(km_app, make_token):
             )
             assert response.status_code == 201, response.get_json()
             remaining -= quantity
-        return Game(game_id, developer_id, token)
+        return Game(game_id, developer_id, token, admin)
 
     return make
 

@@ -115,8 +115,10 @@ def test_activations_from_keys_events_feed_the_analytics(
         "sold": 2,
         "returned": 0,
         "activated": 1,
+        "chargedBack": 0,
         "sellThrough": "0.5000",
         "activationRate": "0.5000",
+        "chargebackRate": "0.0000",
     }
     # The same key activated again counts no second time; another key's activation does.
     # activation-gateway's activation.succeeded repeats key-manager's key.activated: not read.
@@ -140,9 +142,15 @@ def test_activations_from_keys_events_feed_the_analytics(
 
 def test_worker_loops_are_deferred(settings, dist):
     loops = build_loops(settings, dist.db)
-    assert [type(loop).__name__ for loop in loops] == ["Deferred", "Deferred", "PeriodicTask", "PeriodicTask"]
-    assert [loop.name for loop in loops[2:]] == ["orphaned allocations", "housekeeping"]
-    assert all(isinstance(loop, Deferred) for loop in loops[:2])
+    assert [type(loop).__name__ for loop in loops] == [
+        "Deferred",
+        "Deferred",
+        "Deferred",
+        "PeriodicTask",
+        "PeriodicTask",
+    ]
+    assert [loop.name for loop in loops[3:]] == ["orphaned allocations", "housekeeping"]
+    assert all(isinstance(loop, Deferred) for loop in loops[:3])
 
 
 def test_openapi_lists_every_route(client):
@@ -155,6 +163,7 @@ def test_openapi_lists_every_route(client):
         "/api/v1/distribution/allocations/{allocation_id}/release",
         "/api/v1/distribution/retailers/{retailer_id}/keys",
         "/api/v1/distribution/retailers/{retailer_id}/sales-report",
+        "/api/v1/distribution/retailers/{retailer_id}/revoke-unsold",
         "/api/v1/distribution/analytics",
         "/api/v1/distribution/oauth/token",
         "/api/v1/distribution/retailer/keys",

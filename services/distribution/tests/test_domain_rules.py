@@ -111,20 +111,22 @@ def test_prices_are_exact_in_their_currency():
     assert check_price(Decimal("1.250"), "KWD") == Decimal("1.250")
 
 
-def test_sales_report_per_currency_with_returns():
+def test_sales_report_per_currency_with_returns_and_chargebacks():
     report = sales_report(
         [
             SaleLine("USD", Decimal("10.00"), Decimal("0.15"), 3, 1),
             SaleLine("USD", Decimal("19.99"), Decimal("0.10"), 1, 0),
-            SaleLine("EUR", Decimal("5.00"), Decimal("0.15"), 2, 0),
+            SaleLine("EUR", Decimal("5.00"), Decimal("0.15"), 3, 0, 1),
         ]
     )
     assert report == [
         {
             "currency": "EUR",
-            "unitsSold": 2,
+            "unitsSold": 3,
             "unitsReturned": 0,
+            "unitsChargedBack": 1,
             "units": 2,
+            "chargedBack": "5.00",
             "gross": "10.00",
             "commission": "1.50",
             "net": "8.50",
@@ -133,7 +135,9 @@ def test_sales_report_per_currency_with_returns():
             "currency": "USD",
             "unitsSold": 4,
             "unitsReturned": 1,
+            "unitsChargedBack": 0,
             "units": 3,
+            "chargedBack": "0.00",
             "gross": "39.99",
             "commission": "5.00",
             "net": "34.99",
@@ -160,11 +164,13 @@ def test_analytics_ratios():
     assert ratio(1, 3) == "0.3333"
     assert ratio(2, 3) == "0.6667"
     assert ratio(5, 0) == "0.0000"
-    assert retailer_metrics(allocated=10, sold=4, returned=1, activated=3) == {
+    assert retailer_metrics(allocated=10, sold=4, returned=1, activated=3, charged_back=1) == {
         "allocated": 10,
         "sold": 4,
         "returned": 1,
         "activated": 3,
+        "chargedBack": 1,
         "sellThrough": "0.4000",
         "activationRate": "1.0000",
+        "chargebackRate": "0.2500",
     }

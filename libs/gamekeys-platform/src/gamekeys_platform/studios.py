@@ -243,3 +243,14 @@ class StudioProjection:
                 select(self.members.c.developer_id).where(self.members.c.user_id == user_id)
             ).scalars()
         )
+
+    def games_of_member(self, session: Session, user_id: str, roles: tuple[str, ...]) -> set[uuid.UUID]:
+        """The games (not deleted) of every studio where ``user_id`` has one of the team ``roles``."""
+        games, members = self.games, self.members
+        return set(
+            session.execute(
+                select(games.c.game_id)
+                .select_from(games.join(members, members.c.developer_id == games.c.developer_id))
+                .where(members.c.user_id == user_id, members.c.role.in_(roles), games.c.deleted.is_(False))
+            ).scalars()
+        )

@@ -367,6 +367,35 @@ def serving(app) -> Iterator[str]:
         server.shutdown()
 
 
+def race(count: int, call: Callable[[requests.Session, int], object]) -> list:
+    """Run ``call(session, n)`` for n in 0..count-1 on ``count`` threads released together (a
+    barrier), each with its own HTTP session; their results in order of n."""
+    barrier = threading.Barrier(count)
+
+    def run(n: int):
+        with requests.Session() as session:
+            barrier.wait()
+            return call(session, n)
+
+    threads_results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def target(n: int) -> None:
+        try:
+            threads_results[n] = run(n)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return threads_results
+
+
 def openapi_problems(app) -> list[str]:
     """What /openapi.json of ``app`` lacks (§3 "OpenAPI"): every operation has a summary and
     declares its 4xx answers with a JSON body schema (§3's error schema unless the route

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from activation_gateway.api.internal import blp as internal_blp
 from activation_gateway.api.routes import blp
 from activation_gateway.api.support import support
 from activation_gateway.context import Gateway
@@ -21,7 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = create_service_app(
         settings,
         title="Activation Gateway",
-        blueprints=[blp, support],
+        blueprints=[blp, internal_blp, support],
         # Redis is a readiness dependency (lockouts fail closed); Kafka is not (the outbox waits).
         # The IP data check never fails: it shows each source's data date and staleness.
         ready_checks={"database": gw.db.ping, "redis": redis_ready, "geoip": gw.geoip.data_status},

@@ -5,6 +5,8 @@ transaction as the effect):
   the activation held for that case, and emits its activation.* event; key-manager being
   unavailable is retried until it answers (its activate/release are idempotent by activation
   id / hold id, so a retried event has one effect).
+- ``activation-gateway.disputes`` (keys.events): ``key.disputed`` marks the activation that
+  redeemed the key ``disputed`` and emits activation.disputed.
 - ``activation-gateway.blocks``: ``fraud.block_added`` / ``fraud.block_lifted`` → the projection
   of blocks in force that refuses block-listed players at step 2. A group of its own, so a new
   deployment reads the topic from its start and the projection holds every block still retained.
@@ -19,14 +21,16 @@ from sqlalchemy.orm import Session
 from activation_gateway.context import Gateway
 from activation_gateway.db import repository as repo
 from activation_gateway.domain.blocks import normalize
+from activation_gateway.usecases.disputes import dispute_activation
 from activation_gateway.usecases.reviews import apply_case_decision
-from gamekeys_platform.contracts import EventHandlers, antifraud
+from gamekeys_platform.contracts import EventHandlers, antifraud, keys
 from gamekeys_platform.events import Event
 
 log = logging.getLogger("activation_gateway.consumers")
 
 CASES_CONSUMER = "activation-gateway.cases"
 BLOCKS_CONSUMER = "activation-gateway.blocks"
+DISPUTES_CONSUMER = "activation-gateway.disputes"
 
 
 def case_decision_handler(gw: Gateway) -> EventHandlers:
@@ -59,3 +63,14 @@ def _block_lifted(session: Session, data: antifraud.BlockLifted, _event: Event) 
 
 def block_list_handler() -> EventHandlers:
     return EventHandlers({antifraud.BlockAdded: _block_added, antifraud.BlockLifted: _block_lifted})
+
+
+def dispute_handler(gw: Gateway) -> EventHandlers:
+    """key.disputed only; the rest of keys.events is settled without a transaction."""
+
+    def disputed(session: Session, data: keys.KeyDisputed, _event: Event) -> None:
+        row = dispute_activation(gw, session, data)
+        if row is not None:
+            log.info("activation disputed", extra={"activationId": str(row.id)})
+
+    return EventHandlers({keys.KeyDisputed: disputed})

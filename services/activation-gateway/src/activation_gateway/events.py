@@ -15,11 +15,21 @@ _EVENT_BY_STATUS: dict[str, type[contract.Activation]] = {
     Status.FAILED: contract.ActivationFailed,
     Status.BLOCKED: contract.ActivationBlocked,
     Status.REJECTED: contract.ActivationFailed,
+    Status.DISPUTED: contract.ActivationDisputed,
 }
 
 
 def activation_event(row: Row) -> contract.Activation:
+    extra = {}
+    if row.status == Status.DISPUTED:
+        extra = {
+            "dispute_source": row.dispute_source,
+            "dispute_reference": row.dispute_reference,
+            "dispute_reason": row.dispute_reason,
+            "disputed_at": row.disputed_at,
+        }
     return _EVENT_BY_STATUS[row.status](
+        **extra,
         activation_id=row.id,
         transaction_id=row.id,
         user_id=row.user_id,
@@ -40,5 +50,5 @@ def activation_event(row: Row) -> contract.Activation:
         case_id=row.case_id,
         review_reason=row.review_reason,
         occurred_at=row.updated_at,
-        activated_at=row.completed_at if row.status == Status.ACTIVATED else None,
+        activated_at=row.completed_at if row.status in (Status.ACTIVATED, Status.DISPUTED) else None,
     )

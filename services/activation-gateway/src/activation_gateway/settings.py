@@ -46,6 +46,7 @@ class Settings(GeoipSettings):
 
     activations_events_topic: str = Field(default="activations.events", min_length=1)
     antifraud_events_topic: str = Field(default="antifraud.events", min_length=1)
+    keys_events_topic: str = Field(default="keys.events", min_length=1)
 
     @model_validator(mode="after")
     def _valid(self):

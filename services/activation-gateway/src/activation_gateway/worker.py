@@ -2,7 +2,8 @@
 
 Runs, until SIGTERM/SIGINT: the outbox relay (activations.events), the antifraud.events
 consumers (fraud.case_decided → complete or reject pending activations; fraud.block_added /
-fraud.block_lifted → the projection of blocks in force), the re-assessment of holds made while
+fraud.block_lifted → the projection of blocks in force), the keys.events consumer (key.disputed
+→ the activation disputed), the re-assessment of holds made while
 antifraud was unavailable, the purge of expired blocks, and the platform housekeeping.
 """
 
@@ -13,8 +14,10 @@ import logging
 from activation_gateway.consumers import (
     BLOCKS_CONSUMER,
     CASES_CONSUMER,
+    DISPUTES_CONSUMER,
     block_list_handler,
     case_decision_handler,
+    dispute_handler,
 )
 from activation_gateway.context import SOURCE, Gateway
 from activation_gateway.db import repository as repo
@@ -58,6 +61,14 @@ def build_loops(settings: Settings, gw: Gateway) -> list[Loop]:
             group=BLOCKS_CONSUMER,
             topics=[settings.antifraud_events_topic],
             handler=block_list_handler(),
+        ),
+        event_consumer(
+            "disputes consumer",
+            gw.db,
+            servers,
+            group=DISPUTES_CONSUMER,
+            topics=[settings.keys_events_topic],
+            handler=dispute_handler(gw),
         ),
         PeriodicTask("reassess holds", lambda: reassess_holds(gw), interval_seconds=30),
         PeriodicTask("purge expired blocks", purge_expired_blocks, interval_seconds=600),

@@ -8,7 +8,12 @@ are event or activation ids, so a redelivered event adds nothing).
 - ``key.activated``: the key counts for the user's keys of its batch. key-manager emits it for
   every activation, also those that do not pass through activation-gateway, so the gateway's
   ``activation.succeeded`` (the same activation again) is not consumed.
-- ``key.sold``: the sale time of each key, for ``seconds_since_sale``.
+- ``key.sold``: the sale time of each key, for ``seconds_since_sale``; for a retailer's order
+  also the order of each key (``order_distinct_countries_10m``) and the retailer's sold keys.
+- ``activation.disputed``: the activation counts against its account, /24 network and device
+  for 90 days (``*_disputed_activations_90d``).
+- ``key.charged_back``: the keys count for the retailer's chargeback rate (30 days); the revoked
+  ones also for ``retailer_revoked_keys_24h``.
 - ``key.returned`` and ``key.revoked`` of a key a retailer sold: the key counts for the
   retailer's ``retailer_revoked_keys_24h`` (a wave of returns or chargebacks means keys bought
   with stolen payment; the retailer's other keys activated meanwhile are suspect). Others
@@ -59,7 +64,31 @@ def make_handler(store: VelocityStore) -> EventHandlers:
         )
 
     def sold(session: Session, data: keys.KeySold, event: Event) -> None:
-        store.record_sale([str(k) for k in data.key_ids], data.sold_at or event.time)
+        store.record_sale(
+            [str(k) for k in data.key_ids],
+            data.sold_at or event.time,
+            retailer_id=str(data.retailer_id) if data.retailer_id else None,
+            order_id=data.order_id,
+        )
+
+    def disputed(session: Session, data: activations.ActivationDisputed, event: Event) -> None:
+        store.record_dispute(
+            Observation(
+                attempt_id=str(data.activation_id),
+                user_id=data.user_id,
+                ip=data.ip_address,
+                device=data.device_fingerprint or "",
+            ),
+            data.disputed_at or event.time,
+        )
+
+    def charged_back(session: Session, data: keys.KeysChargedBack, event: Event) -> None:
+        retailer = str(data.retailer_id)
+        store.record_chargebacks(
+            retailer, [str(k) for k in (*data.revoked_key_ids, *data.disputed_key_ids)], event.time
+        )
+        if data.revoked_key_ids:
+            store.record_revocations(retailer, [str(k) for k in data.revoked_key_ids], event.time)
 
     def returned(session: Session, data: keys.KeyReturned, event: Event) -> None:
         store.record_revocations(str(data.retailer_id), [str(k) for k in data.key_ids], event.time)
@@ -72,6 +101,8 @@ def make_handler(store: VelocityStore) -> EventHandlers:
         {
             activations.ActivationFailed: refused,
             activations.ActivationBlocked: refused,
+            activations.ActivationDisputed: disputed,
+            keys.KeysChargedBack: charged_back,
             keys.KeyActivated: activated,
             keys.KeySold: sold,
             keys.KeyReturned: returned,

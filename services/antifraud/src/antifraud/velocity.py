@@ -25,6 +25,18 @@ from antifraud.domain.features import COUNTERS, WINDOWS, subnet_of
 DAY = 86_400
 TTL = DAY + 3_600
 SALE_TTL = 90 * DAY
+# What chargebacks reveal, kept longer: disputed activations per account, network and device
+# (90 days), a retailer's sold and charged-back keys (30 days), the countries an order's keys
+# were redeemed from (10 minutes).
+DISPUTE_WINDOW = 90 * DAY
+RETAILER_WINDOW = 30 * DAY
+ORDER_WINDOW = 600
+# The sources a disputed activation counts against, and the feature each one feeds.
+DISPUTED_FEATURES = {
+    "user": "account_disputed_activations_90d",
+    "subnet": "subnet_disputed_activations_90d",
+    "device": "device_disputed_activations_90d",
+}
 # One entity per call. KEYS: the entity's sets. ARGV[1] now, ARGV[2] 1 to read back, ARGV[3]
 # how many leading KEYS are windowed counters, counted over the windows of features.WINDOWS
 # (60 s, 1 h, 24 h: written out below); the rest are 24 h sets, counted once. ARGV[3 + i]: the
@@ -62,8 +74,16 @@ _SETS: dict[str, tuple[tuple[str, str], ...]] = {
     "subnet": (),
     "device": (("users", "device_distinct_users_24h"), ("subnets", "device_distinct_subnets_24h")),
 }
-# Features read from sets that only some observations have (a batch, a retailer).
-EXTRA_FEATURES = ("user_batch_keys_24h", "retailer_revoked_keys_24h")
+# Features read from sets that only some observations have (a batch, a retailer, an order).
+EXTRA_FEATURES = (
+    "user_batch_keys_24h",
+    "retailer_revoked_keys_24h",
+    *DISPUTED_FEATURES.values(),
+    "retailer_sold_keys_30d",
+    "retailer_charged_back_keys_30d",
+    "retailer_chargeback_percent_30d",
+    "order_distinct_countries_10m",
+)
 
 
 @dataclass(frozen=True)
@@ -175,14 +195,25 @@ class VelocityStore:
         trip."""
         now = now if now is not None else datetime.now(UTC).timestamp()
         calls = self._calls(obs)
-        retailer_key = f"{self._entity('retailer', obs.retailer_id)}revoked" if obs.retailer_id else None
+        retailer = self._entity("retailer", obs.retailer_id) if obs.retailer_id else None
+        disputed = {
+            feature: self._entity(source, value) + "disputed"
+            for source, value in obs.sources().items()
+            if (feature := DISPUTED_FEATURES.get(source)) and value
+        }
 
         def extra(pipe) -> None:
+            # Plain commands of one key each: cluster-safe like the script calls.
             pipe.get(self._blocks_version_key)
-            if retailer_key:
-                pipe.zcount(retailer_key, now - DAY, "+inf")
+            for key in disputed.values():
+                pipe.zcount(key, now - DISPUTE_WINDOW, "+inf")
+            if retailer:
+                pipe.zcount(retailer + "revoked", now - DAY, "+inf")
+                pipe.zcount(retailer + "sold", now - RETAILER_WINDOW, "+inf")
+                pipe.zcount(retailer + "charged_back", now - RETAILER_WINDOW, "+inf")
             if obs.key_id:
                 pipe.get(self._sold_key(obs.key_id))
+                pipe.get(self._order_key(obs.key_id))
 
         results = self._send(calls, now, read=True, extra=extra)
         counts: dict[str, int] = dict.fromkeys(ALL_FEATURES, 0)
@@ -190,11 +221,33 @@ class VelocityStore:
             for name, value in zip(call.features, values.split(), strict=True):
                 counts[name] = int(value)
         blocks_version, *rest = results[len(calls) :]
-        if retailer_key:
+        for feature in disputed:
+            counts[feature] = int(rest.pop(0))
+        if retailer:
             counts["retailer_revoked_keys_24h"] = int(rest.pop(0))
-        sold_raw = rest[0] if obs.key_id else None
+            sold, charged_back = int(rest.pop(0)), int(rest.pop(0))
+            counts["retailer_sold_keys_30d"] = sold
+            counts["retailer_charged_back_keys_30d"] = charged_back
+            counts["retailer_chargeback_percent_30d"] = 100 * charged_back // sold if sold else 0
+        sold_raw = order = None
+        if obs.key_id:
+            sold_raw, order = rest.pop(0), rest.pop(0)
         sold_at = datetime.fromtimestamp(float(sold_raw), UTC) if sold_raw else None
+        if order and obs.country and not obs.failed:
+            counts["order_distinct_countries_10m"] = self._order_countries(order, obs.country, now)
         return Observed(counts, sold_at, blocks_version)
+
+    def _order_countries(self, order: str | bytes, country: str, now: float) -> int:
+        """Add this redemption's country to its order's and count the order's countries in the
+        last 10 minutes (a second round trip, only for keys sold in a retailer's order)."""
+        order = order.decode() if isinstance(order, bytes) else order
+        key = f"{self._entity('order', order)}countries"
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(key, {country: now})
+        pipe.zremrangebyscore(key, "-inf", now - ORDER_WINDOW)
+        pipe.expire(key, ORDER_WINDOW + 60)
+        pipe.zcount(key, now - ORDER_WINDOW, "+inf")
+        return int(pipe.execute()[-1])
 
     # The block list's version: a token that changes whenever a block is added or lifted
     # (antifraud.blocklist). Absent after Redis lost its data: the first instance to notice
@@ -220,10 +273,65 @@ class VelocityStore:
     def _sold_key(self, key_id: str) -> str:
         return f"{self.prefix}sold:{key_id}"
 
-    def record_sale(self, key_ids: list[str], sold_at: datetime) -> None:
+    def _order_key(self, key_id: str) -> str:
+        return f"{self.prefix}order-of:{key_id}"
+
+    def record_sale(
+        self,
+        key_ids: list[str],
+        sold_at: datetime,
+        *,
+        retailer_id: str | None = None,
+        order_id: str | None = None,
+    ) -> None:
+        """When each key was sold; for a retailer's order also which order (for the countries its
+        keys are redeemed from) and the retailer's sold keys (for its chargeback rate)."""
         pipe = self.client.pipeline(transaction=False)
         for key_id in key_ids:
             pipe.set(self._sold_key(key_id), str(sold_at.timestamp()), ex=SALE_TTL)
+            if retailer_id and order_id:
+                pipe.set(self._order_key(key_id), f"{retailer_id}|{order_id}", ex=SALE_TTL)
+        if retailer_id:
+            self._add_windowed(
+                pipe,
+                f"{self._entity('retailer', retailer_id)}sold",
+                key_ids,
+                sold_at.timestamp(),
+                RETAILER_WINDOW,
+            )
+        pipe.execute()
+
+    @staticmethod
+    def _add_windowed(pipe, key: str, members: list[str], now: float, window: int) -> None:
+        pipe.zadd(key, dict.fromkeys(members, now))
+        pipe.zremrangebyscore(key, "-inf", now - window)
+        pipe.expire(key, window + 3_600)
+
+    def record_dispute(self, obs: Observation, at: datetime) -> None:
+        """A disputed activation (``obs.attempt_id`` the activation) counts against its account,
+        network and device for 90 days."""
+        pipe = self.client.pipeline(transaction=False)
+        for source, value in obs.sources().items():
+            if source in DISPUTED_FEATURES and value:
+                self._add_windowed(
+                    pipe,
+                    self._entity(source, value) + "disputed",
+                    [obs.attempt_id],
+                    at.timestamp(),
+                    DISPUTE_WINDOW,
+                )
+        pipe.execute()
+
+    def record_chargebacks(self, retailer_id: str, key_ids: list[str], at: datetime) -> None:
+        """Keys of a retailer's orders charged back, for its chargeback rate (30 days)."""
+        pipe = self.client.pipeline(transaction=False)
+        self._add_windowed(
+            pipe,
+            f"{self._entity('retailer', retailer_id)}charged_back",
+            key_ids,
+            at.timestamp(),
+            RETAILER_WINDOW,
+        )
         pipe.execute()
 
     def record_revocations(self, retailer_id: str, key_ids: list[str], at: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from distribution.api.admin import blp as admin_blp
+from distribution.api.internal import blp as internal_blp
 from distribution.api.oauth import TOKEN_URL
 from distribution.api.oauth import blp as oauth_blp
 from distribution.api.retailer import blp as retailer_blp
@@ -21,7 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = create_service_app(
         settings,
         title="Distribution",
-        blueprints=[admin_blp, oauth_blp, retailer_blp],
+        blueprints=[admin_blp, oauth_blp, retailer_blp, internal_blp],
         # Kafka is not a readiness dependency: events wait in the outbox while the broker is down.
         ready_checks={"database": dist.db.ping},
         security_schemes={

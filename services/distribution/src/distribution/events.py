@@ -112,3 +112,40 @@ def sale_returned(return_row, sale, key_ids, games: Mapping[uuid.UUID, int]) -> 
         reason=return_row["reason"],
         games=_game_units(games),
     )
+
+
+def sale_charged_back(
+    chargeback, sale, key_ids, *, revoked, disputed, games: Mapping[uuid.UUID, int]
+) -> contract.SaleChargedBack:
+    return contract.SaleChargedBack(
+        chargeback_id=chargeback.id,
+        sale_id=sale.id,
+        retailer_id=sale.retailer_id,
+        order_id=sale.order_id,
+        key_ids=key_ids,
+        quantity=len(key_ids),
+        amount=Money(
+            amount=format_amount(sale.unit_price * len(key_ids), sale.currency), currency=sale.currency
+        ),
+        revoked_key_ids=revoked,
+        disputed_key_ids=disputed,
+        reason=chargeback.reason,
+        charged_back_at=chargeback.created_at,
+        games=_game_units(games),
+    )
+
+
+def stock_revoked(revocation, item: Mapping, *, retailer_id: uuid.UUID) -> contract.StockRevoked:
+    """One allocation's share of a revocation (``item``: key-manager's report line)."""
+    return contract.StockRevoked(
+        request_id=revocation.request_id,
+        retailer_id=retailer_id,
+        allocation_id=item["allocationId"],
+        game_id=item["gameId"],
+        revoked_keys=item["revoked"],
+        left_sold=item["leftSold"],
+        left_activated=item["leftActivated"],
+        reason=revocation.reason,
+        revoked_by=revocation.created_by,
+        revoked_at=revocation.created_at,
+    )

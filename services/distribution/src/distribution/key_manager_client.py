@@ -1,7 +1,8 @@
 """key-manager's internal API, through the lib's ServiceClient (timeouts, retries only where
 repeating is safe, circuit breaker, request id and our service token).
 
-Scopes: ``keys:allocate`` (allocate, list an allocation's keys, release one), ``keys:sell``
+Scopes: ``keys:allocate`` (allocate, list an allocation's keys, release one, revoke a retailer's
+unsold keys), ``keys:sell``
 (sales, returns, which keys are a retailer's).
 An unreachable key-manager is 503 SERVICE_UNAVAILABLE, a failing one 502 (``ApiError``s: the
 call failed); its 4xx answers are key-manager refusing, raised as ``Refusal``s in the §3 terms a
@@ -55,6 +56,16 @@ class KeyManager(Protocol):
 
     def release_allocation(self, allocation_id: uuid.UUID, *, reason: str, revoke: bool) -> dict | None: ...
 
+    def revoke_unsold(
+        self,
+        *,
+        request_id: str,
+        retailer_id: uuid.UUID,
+        reason: str,
+        game_ids: list[uuid.UUID] | None,
+        allocation_id: uuid.UUID | None,
+    ) -> dict: ...
+
     def sell(
         self, *, retailer_id: uuid.UUID, order_id: str, key_ids: list[uuid.UUID], sold_at: datetime
     ) -> dict: ...
@@ -67,6 +78,16 @@ class KeyManager(Protocol):
         key_ids: list[uuid.UUID],
         reason: str,
         return_id: uuid.UUID,
+    ) -> dict: ...
+
+    def charge_back(
+        self,
+        *,
+        chargeback_id: uuid.UUID,
+        retailer_id: uuid.UUID,
+        order_id: str,
+        key_ids: list[uuid.UUID],
+        reason: str,
     ) -> dict: ...
 
 
@@ -139,6 +160,32 @@ class KeyManagerClient:
             return None
         return self._ok(response)
 
+    def revoke_unsold(
+        self,
+        *,
+        request_id: str,
+        retailer_id: uuid.UUID,
+        reason: str,
+        game_ids: list[uuid.UUID] | None,
+        allocation_id: uuid.UUID | None,
+    ) -> dict:
+        """Every unsold key of the retailer's allocations (narrowed to games and/or one
+        allocation) revoked in one operation: key-manager's report. Idempotent by
+        ``request_id`` (a retry answers the first report), so the client may retry it."""
+        response = self.client.post(
+            f"{INTERNAL}/retailers/{retailer_id}/revoke-unsold",
+            json={
+                "requestId": request_id,
+                "reason": reason,
+                "gameIds": [str(g) for g in game_ids] if game_ids is not None else None,
+                "allocationId": str(allocation_id) if allocation_id is not None else None,
+            },
+            retry_safe=True,
+        )
+        if response.status_code == 404:
+            raise Refusal("NOT_FOUND", "allocation not found")
+        return self._ok(response)
+
     def sell(
         self, *, retailer_id: uuid.UUID, order_id: str, key_ids: list[uuid.UUID], sold_at: datetime
     ) -> dict:
@@ -173,6 +220,30 @@ class KeyManagerClient:
                 "reason": reason,
             },
             idempotency_key=f"return:{return_id}",
+        )
+        return self._ok(response)
+
+    def charge_back(
+        self,
+        *,
+        chargeback_id: uuid.UUID,
+        retailer_id: uuid.UUID,
+        order_id: str,
+        key_ids: list[uuid.UUID],
+        reason: str,
+    ) -> dict:
+        """Unredeemed keys revoked, activated ones disputed: ``revokedKeyIds``,
+        ``disputedKeyIds``. Idempotent by the chargeback id (the Idempotency-Key), so retried."""
+        response = self.client.post(
+            f"{INTERNAL}/chargebacks",
+            json={
+                "chargebackId": str(chargeback_id),
+                "retailerId": str(retailer_id),
+                "orderId": order_id,
+                "keyIds": [str(k) for k in key_ids],
+                "reason": reason,
+            },
+            idempotency_key=f"chargeback:{chargeback_id}",
         )
         return self._ok(response)
 

@@ -33,6 +33,7 @@ class Settings(PlatformSettings):
     orphaned_allocation_interval_seconds: float = Field(default=60, gt=0)
 
     keys_events_topic: str = Field(default="keys.events", min_length=1)
+    developer_events_topic: str = Field(default="developer.events", min_length=1)
     distribution_events_topic: str = Field(default="distribution.events", min_length=1)
 
     @model_validator(mode="after")

@@ -1,8 +1,9 @@
 """The distribution worker: ``python -m distribution.worker``.
 
 Runs, until SIGTERM/SIGINT: the outbox relay (distribution.events), the consumer of keys.events
-(activation counts for the analytics), the release of orphaned allocations and the platform
-housekeeping.
+(activation counts for the analytics), the consumer of developer.events (the studio projection
+that says which studio may revoke its games' stock at a retailer), the release of orphaned
+allocations and the platform housekeeping.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 
 from distribution.consumers import ACTIVATIONS_CONSUMER, apply_event
 from distribution.context import SOURCE
-from distribution.db.tables import metadata
+from distribution.db.tables import metadata, studio_projection
 from distribution.key_manager_client import KeyManagerClient
 from distribution.reconcile import release_orphaned_allocations
 from distribution.settings import Settings, get_settings
@@ -29,6 +30,8 @@ from gamekeys_platform.workers import (
 
 log = logging.getLogger("distribution.worker")
 
+STUDIOS_CONSUMER = "distribution.developer-projection"
+
 
 def build_loops(settings: Settings, db: Database) -> list[Loop]:
     servers = settings.kafka_servers
@@ -43,6 +46,14 @@ def build_loops(settings: Settings, db: Database) -> list[Loop]:
             group=ACTIVATIONS_CONSUMER,
             topics=[settings.keys_events_topic],
             handler=apply_event,
+        ),
+        event_consumer(
+            "studio projection",
+            db,
+            servers,
+            group=STUDIOS_CONSUMER,
+            topics=[settings.developer_events_topic],
+            handler=studio_projection.handlers(),
         ),
         PeriodicTask(
             "orphaned allocations",

@@ -11,6 +11,8 @@ from flask import current_app
 from gamekeys_platform.db import Database
 from gamekeys_platform.outbox import Outbox
 from gamekeys_platform.ratelimit import RateLimiter
+from key_manager.clients.activation_gateway import ActivationGatewayClient, ActivationSource
+from key_manager.clients.distribution import DistributionClient, DistributionSource
 from key_manager.db.tables import metadata
 from key_manager.domain.vault import KeyVault
 from key_manager.settings import Settings
@@ -25,6 +27,9 @@ class KeyManager:
     vault: KeyVault
     outbox: Outbox
     limiter: RateLimiter
+    # Read for a key's provenance; None when not configured.
+    distribution: DistributionSource | None = None
+    activations: ActivationSource | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyManager:
@@ -44,6 +49,10 @@ class KeyManager:
                 redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1),
                 fail_open=True,
                 key_prefix="key-manager:rl",
+            ),
+            distribution=DistributionClient.from_settings(settings) if settings.distribution_url else None,
+            activations=(
+                ActivationGatewayClient.from_settings(settings) if settings.activation_gateway_url else None
             ),
         )
 

@@ -149,7 +149,7 @@ def key_allocated(allocation: Row) -> contract.KeyAllocated:
 
 
 def allocation_released(
-    allocation: Row, *, released: int, status: str, reason: str, actor: str
+    allocation: Row, *, released: int, status: str, reason: str, actor: str, request_id: str | None = None
 ) -> contract.AllocationReleased:
     return contract.AllocationReleased(
         allocation_id=allocation.id,
@@ -160,6 +160,7 @@ def allocation_released(
         status=status,
         reason=reason,
         released_by=actor,
+        request_id=request_id,
     )
 
 
@@ -221,4 +222,36 @@ def store_quota_updated(game_id, developer_id, key_type: str, quota: int | None,
         quota=quota,
         sold=sold,
         updated_by=actor,
+    )
+
+
+def keys_charged_back(
+    *, chargeback_id, retailer_id, order_id: str, revoked: list, disputed: list, reason: str, actor: str
+) -> contract.KeysChargedBack:
+    return contract.KeysChargedBack(
+        chargeback_id=chargeback_id,
+        retailer_id=retailer_id,
+        order_id=order_id,
+        revoked_key_ids=revoked,
+        disputed_key_ids=disputed,
+        reason=reason,
+        charged_back_by=actor,
+    )
+
+
+def key_disputed(key: Row, dispute: Row) -> contract.KeyDisputed:
+    return contract.KeyDisputed(
+        key_id=key.id,
+        batch_id=key.batch_id,
+        game_id=key.game_id,
+        developer_id=key.developer_id,
+        activation_id=dispute.activation_id,
+        user_id=dispute.activated_by,
+        source=dispute.source,
+        reference=dispute.reference,
+        retailer_id=dispute.retailer_id,
+        order_id=dispute.order_id,
+        reason=dispute.reason,
+        activated_at=key.activated_at,
+        disputed_at=dispute.created_at,
     )

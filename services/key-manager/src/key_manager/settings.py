@@ -36,6 +36,15 @@ class Settings(PlatformSettings):
     # A store order that leaves fewer free keys of its game and key type emits store.stock_low.
     key_store_low_stock_threshold: int = Field(default=10, ge=1, le=100_000)
 
+    # A key's provenance also reads distribution (channel, sale, return, chargeback) and
+    # activation-gateway (the activation and its fraud outcome); unset: answered without them.
+    distribution_url: str | None = Field(default=None, pattern=r"^https?://")
+    activation_gateway_url: str | None = Field(default=None, pattern=r"^https?://")
+    provenance_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # POST /provenance/lookup (support pasting a key): at most this many per caller per window.
+    key_lookup_rate_limit: int = Field(default=30, ge=1, le=100_000)
+    key_lookup_rate_window_seconds: float = Field(default=3600.0, ge=1, le=86_400)
+
     @model_validator(mode="after")
     def _encryption_keys_parse(self):
         keys = self.encryption_keys  # raises ValueError with a clear message

@@ -49,7 +49,9 @@ class Activation(ActivationsEvent):
     case_id: uuid.UUID | None = Field(description="when it went through a fraud review")
     review_reason: Literal["antifraud_review", "antifraud_unavailable"] | None
     occurred_at: Timestamp
-    activated_at: Timestamp | None = Field(default=None, description="only on activation.succeeded")
+    activated_at: Timestamp | None = Field(
+        default=None, description="only on activation.succeeded and activation.disputed"
+    )
 
 
 class ActivationSucceeded(Activation):
@@ -82,6 +84,14 @@ class ActivationPendingReview(Activation):
 
 class ActivationDisputed(Activation):
     """An activation whose purchase was charged back or found fraudulent afterwards (status
-    ``disputed``), for the platform's entitlement owner."""
+    ``disputed``), for the platform's entitlement owner and antifraud (which counts it against
+    the account, device and network that activated)."""
 
     TYPE: ClassVar[str] = "activation.disputed"
+
+    dispute_source: Literal["chargeback", "store_refund"] | None = Field(
+        default=None, description="what disputed it: a retailer's chargeback or a store refund"
+    )
+    dispute_reference: Text | None = Field(default=None, description="the chargeback id or store order id")
+    dispute_reason: Text | None = None
+    disputed_at: Timestamp | None = None

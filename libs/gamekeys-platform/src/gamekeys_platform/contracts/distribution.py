@@ -173,21 +173,27 @@ class SaleChargedBack(DistributionEvent):
     key_ids: KeyIds
     quantity: int = Field(ge=1)
     amount: Money = Field(description="what was charged back")
+    revoked_key_ids: list[uuid.UUID] = Field(max_length=1000, description="revoked before activation")
+    disputed_key_ids: list[uuid.UUID] = Field(max_length=1000, description="activated, now disputed")
     reason: Text
     charged_back_at: Timestamp
+    games: list[GameUnits] | None = Field(default=None, description="the charged-back keys per game")
 
 
 class StockRevoked(DistributionEvent):
-    """A leaking channel's unsold stock was revoked in one operation."""
+    """A leaking channel's unsold stock was revoked: one event per allocation of the operation
+    (a revocation of a retailer's whole stock emits one per allocation it touched)."""
 
     TYPE: ClassVar[str] = "stock.revoked"
-    SUBJECT: ClassVar[str] = "retailer_id"
+    SUBJECT: ClassVar[str] = "allocation_id"
 
     request_id: Text = Field(description="the revocation's id; a retry emits nothing more")
     retailer_id: uuid.UUID
-    game_ids: list[uuid.UUID] = Field(description="the games whose stock was revoked (all: empty)")
-    allocation_ids: list[uuid.UUID]
-    revoked_keys: int = Field(ge=0)
+    allocation_id: uuid.UUID
+    game_id: uuid.UUID
+    revoked_keys: int = Field(ge=0, description="unsold keys of the allocation revoked now")
+    left_sold: int = Field(ge=0, description="keys already sold (or held for review after a sale): left")
+    left_activated: int = Field(ge=0, description="keys already activated: left")
     reason: Text
     revoked_by: Actor
     revoked_at: Timestamp

@@ -123,6 +123,9 @@ class AllocationReleased(KeysEvent):
     status: Literal["generated", "revoked"] = Field(description="generated: back in the free pool")
     reason: Text
     released_by: Actor
+    request_id: Text | None = Field(
+        default=None, description="the revocation of a retailer's unsold stock this release is part of"
+    )
 
 
 class KeySold(KeysEvent):
@@ -161,6 +164,22 @@ class KeyReturned(KeysEvent):
     quantity: int = Field(ge=1)
     status: Literal["revoked"]
     reason: Text
+
+
+class KeysChargedBack(KeysEvent):
+    """The payment of a retailer's order was charged back: its keys not yet redeemed are revoked,
+    its activated ones stay activated and are disputed (each with a ``key.disputed``)."""
+
+    TYPE: ClassVar[str] = "key.charged_back"
+    SUBJECT: ClassVar[str] = "order_id"
+
+    chargeback_id: uuid.UUID
+    retailer_id: uuid.UUID
+    order_id: Text
+    revoked_key_ids: list[uuid.UUID] = Field(max_length=1000, description="revoked before activation")
+    disputed_key_ids: list[uuid.UUID] = Field(max_length=1000, description="activated, now disputed")
+    reason: Text
+    charged_back_by: Actor
 
 
 class _Key(KeysEvent):
@@ -280,3 +299,22 @@ class StoreQuotaUpdated(KeysEvent):
     quota: int | None = Field(ge=0, description="null: the cap was removed")
     sold: int = Field(ge=0, description="the store's keys counted against it (refunds give keys back)")
     updated_by: Actor
+
+
+class KeyDisputed(_Key):
+    """An activated key's purchase was charged back (a retailer's order) or refunded (a store
+    order): the key stays activated and its activation is disputed. activation-gateway marks the
+    activation ``disputed`` and announces ``activation.disputed``."""
+
+    TYPE: ClassVar[str] = "key.disputed"
+
+    developer_id: uuid.UUID
+    activation_id: Text | None = Field(description="the activation that redeemed the key")
+    user_id: UserId | None = Field(description="who activated it")
+    source: Literal["chargeback", "store_refund"]
+    reference: Text = Field(description="the chargeback id, or the store order id")
+    retailer_id: uuid.UUID | None
+    order_id: Text | None
+    reason: Text
+    activated_at: Timestamp | None
+    disputed_at: Timestamp

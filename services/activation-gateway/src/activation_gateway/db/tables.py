@@ -12,7 +12,7 @@ from gamekeys_platform.support import SupportLog
 SCHEMA = "activation_gateway"
 metadata = service_metadata(SCHEMA)
 
-STATUSES = ("activated", "pending_review", "failed", "blocked", "rejected")
+STATUSES = ("activated", "pending_review", "failed", "blocked", "rejected", "disputed")
 
 # One row per redemption that reached a key decision (the transaction of a RedemptionResult).
 # Malformed keys and lockouts are refused before and leave no row (Redis counts them).
@@ -42,6 +42,12 @@ activations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("completed_at", DateTime(timezone=True)),
+    # A disputed activation (its purchase charged back, or its store order refunded, after the
+    # key was redeemed): key-manager's key.disputed says when, why and which chargeback or order.
+    Column("disputed_at", DateTime(timezone=True)),
+    Column("dispute_source", String(20)),
+    Column("dispute_reference", String(128)),
+    Column("dispute_reason", String(500)),
     CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
     Index("ix_activations_user_id_created_at_id", "user_id", "created_at", "id"),
     Index("ix_activations_key_id_created_at", "key_id", "created_at"),

@@ -33,6 +33,7 @@ class Status(StrEnum):
     FAILED = "failed"  # refused by a check (key state, region, lockout-counted failures)
     BLOCKED = "blocked"  # refused by antifraud (FRAUD_DETECTED, ACCOUNT_BLOCKED)
     REJECTED = "rejected"  # a pending review that support rejected
+    DISPUTED = "disputed"  # activated, then its purchase was charged back or refunded
 
 
 @dataclass(frozen=True)

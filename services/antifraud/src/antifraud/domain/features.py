@@ -104,6 +104,35 @@ def _features() -> dict[str, Feature]:
             0,
             "keys of the selling retailer returned or revoked in 24 h (chargeback / refund waves)",
         ),
+        Feature(
+            "account_disputed_activations_90d",
+            "int",
+            0,
+            "the user's activations disputed in 90 days (their keys charged back or refunded)",
+        ),
+        Feature(
+            "subnet_disputed_activations_90d",
+            "int",
+            0,
+            "disputed activations from the /24 (IPv6 /64) network, 90 days",
+        ),
+        Feature("device_disputed_activations_90d", "int", 0, "disputed activations from the device, 90 days"),
+        Feature("retailer_sold_keys_30d", "int", 0, "keys the selling retailer sold in 30 days"),
+        Feature(
+            "retailer_charged_back_keys_30d", "int", 0, "keys of the selling retailer charged back, 30 days"
+        ),
+        Feature(
+            "retailer_chargeback_percent_30d",
+            "int",
+            0,
+            "charged-back keys as a whole percentage of the selling retailer's keys sold, 30 days",
+        ),
+        Feature(
+            "order_distinct_countries_10m",
+            "int",
+            0,
+            "distinct IP countries the keys of this key's order were redeemed from in 10 minutes (resale)",
+        ),
         Feature("seconds_since_sale", "int", -1, "seconds from the key's sale to now (-1 unknown)"),
         Feature("account_age_days", "int", -1, "age of the user's account in days (-1 unknown)"),
         Feature("session_attempts", "int", 0, "behaviorMetrics.attemptsInSession"),

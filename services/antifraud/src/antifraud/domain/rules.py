@@ -222,6 +222,38 @@ DEFAULT_RULES: list[Rule] = [
         "retailer_id != '' && retailer_revoked_keys_24h >= 20",
         weight=20,
     ),
+    # What chargebacks reveal (issue 21), in shadow mode: measured before they act.
+    Rule(
+        "disputed-network-or-device",
+        "Many disputed activations (charged back or refunded keys) from one network or device",
+        "subnet_disputed_activations_90d >= 3 || device_disputed_activations_90d >= 3",
+        weight=40,
+        action="REVIEW",
+        mode="shadow",
+    ),
+    Rule(
+        "disputed-account",
+        "An account whose activations were disputed before",
+        "account_disputed_activations_90d >= 2",
+        weight=40,
+        action="REVIEW",
+        mode="shadow",
+    ),
+    Rule(
+        "order-resold-across-countries",
+        "Keys of one order redeemed from three or more countries within minutes (resale)",
+        "order_distinct_countries_10m >= 3",
+        weight=40,
+        action="REVIEW",
+        mode="shadow",
+    ),
+    Rule(
+        "retailer-chargeback-rate",
+        "Key sold by a retailer whose chargeback rate crossed 5% of its sales in 30 days",
+        "retailer_id != '' && retailer_sold_keys_30d >= 50 && retailer_chargeback_percent_30d >= 5",
+        weight=30,
+        mode="shadow",
+    ),
     Rule(
         "many-countries",
         "One user from three or more countries in a day",

@@ -13,9 +13,9 @@ from distribution.context import distribution
 from distribution.db import repository as repo
 from distribution.domain.analytics import retailer_metrics
 from distribution.domain.money import sales_report
-from distribution.usecases import allocations, retailers
+from distribution.usecases import allocations, leaks, retailers
 from gamekeys_platform.app import Blueprint
-from gamekeys_platform.auth import require_roles
+from gamekeys_platform.auth import current_principal, require_roles
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError, not_found
 from gamekeys_platform.idempotency import HEADER, idempotent
@@ -166,6 +166,45 @@ def release_allocation(body, allocation_id):
     }
 
 
+@blp.route("/retailers/<uuid:retailer_id>/revoke-unsold", methods=["POST"])
+@error_responses({404: "NOT_FOUND: no such retailer, or a game or allocation the caller may not act on"})
+@require_roles("admin", "developer")
+@transactional
+@blp.arguments(s.RevokeUnsoldRequestSchema)
+@blp.response(201, s.RevocationReportSchema)
+@blp.alt_response(200, schema=s.RevocationReportSchema, description="the requestId was used before (a retry)")
+def revoke_unsold(body, retailer_id):
+    """Leak response: every key allocated to the retailer and not yet sold is revoked in one
+    operation (or only ``gameId``'s, or only ``allocationId``'s), and the retailer's stock there
+    goes to zero; sold and activated keys stay with their buyers and are counted in the report.
+    Platform admins act on every game, a studio's admins and developers on their own games'
+    allocations only. Idempotent by ``requestId`` (per caller): a retry answers 200 with the
+    first report; the same requestId with another game or allocation is 422."""
+    principal = current_principal()
+    result = leaks.revoke_unsold(
+        distribution(),
+        request_session(),
+        leaks.Caller(principal.subject, "admin" in principal.roles),
+        retailer_id=retailer_id,
+        request_id=body["requestId"],
+        reason=body["reason"],
+        game_id=body["gameId"],
+        allocation_id=body["allocationId"],
+    )
+    record = result.record
+    answer = {
+        "requestId": record.request_id,
+        "retailerId": record.retailer_id,
+        "gameId": record.game_id,
+        "allocationId": record.allocation_id,
+        "reason": record.reason,
+        "revokedBy": record.created_by,
+        "revokedAt": ts(record.created_at),
+        **record.report,
+    }
+    return answer, 201 if result.created else 200
+
+
 @blp.route("/retailers/<uuid:retailer_id>/keys", methods=["GET"])
 @require_roles("admin", "support")
 @blp.arguments(s.AllocationListQuerySchema, location="query")
@@ -240,7 +279,11 @@ def get_distribution_analytics(query):
             "name": row.name,
             "status": row.status,
             **retailer_metrics(
-                allocated=int(row.allocated), sold=row.sold, returned=row.returned, activated=row.activated
+                allocated=int(row.allocated),
+                sold=row.sold,
+                returned=row.returned,
+                activated=row.activated,
+                charged_back=row.charged_back,
             ),
         }
 

@@ -181,3 +181,38 @@ def return_keys(body):
         "keyIds": result.key_ids,
         "status": "revoked",
     }
+
+
+@blp.route("/chargebacks", methods=["POST"])
+@error_responses({404: "NOT_FOUND / KEY_NOT_FOUND: an order, or keys of it, that are not the retailer's"})
+@require_retailer
+@idempotent
+@blp.arguments(s.ChargebackRequestSchema)
+@blp.response(201, s.ChargebackSchema)
+def charge_back(body):
+    """The payment of keys of an order was charged back: the keys not yet redeemed are revoked at
+    once, the activated ones stay activated and their activations are disputed (counted against
+    the activating account and this retailer). All or nothing: keys of another order or retailer,
+    returned or charged back already, or revoked, refuse the whole chargeback."""
+    result = sales.charge_back(
+        distribution(),
+        request_session(),
+        g.retailer,
+        order_id=body["orderId"],
+        key_ids=body["keyIds"],
+        reason=body["reason"],
+    )
+    sale, currency = result.sale, result.sale.currency
+    return {
+        "chargebackId": result.chargeback.id,
+        "orderId": sale.order_id,
+        "keyIds": result.key_ids,
+        "revokedKeyIds": result.revoked,
+        "disputedKeyIds": result.disputed,
+        "amount": {
+            "amount": format_amount(sale.unit_price * len(result.key_ids), currency),
+            "currency": currency,
+        },
+        "reason": result.chargeback.reason,
+        "chargedBackAt": ts(result.chargeback.created_at),
+    }

@@ -275,8 +275,10 @@ class RetailerMetricsSchema(ma.Schema):
     sold = ma.fields.Integer(required=True)
     returned = ma.fields.Integer(required=True)
     activated = ma.fields.Integer(required=True)
+    chargedBack = ma.fields.Integer(required=True, metadata={"description": "keys of its sales charged back"})
     sellThrough = ma.fields.String(required=True)
     activationRate = ma.fields.String(required=True)
+    chargebackRate = ma.fields.String(required=True, metadata={"description": "charged back / sold"})
 
 
 RetailerMetricsPageSchema = page_schema(RetailerMetricsSchema)
@@ -292,3 +294,100 @@ class TokenSchema(ma.Schema):
     token_type = ma.fields.String(required=True)
     expires_in = ma.fields.Integer(required=True)
     scope = ma.fields.String(required=True)
+
+
+# Leak response: a retailer's unsold stock revoked in one operation.
+
+
+class RevokeUnsoldRequestSchema(Strict):
+    requestId = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", error="1-128 letters, digits, '.', '_', ':' or '-'"
+        ),
+        metadata={"description": "the revocation's id (yours): a retry with it answers the first report"},
+    )
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+    gameId = ma.fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "only this game's stock"}
+    )
+    allocationId = ma.fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "only this allocation's stock"}
+    )
+
+
+class RevokedAllocationSchema(ma.Schema):
+    allocationId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    revoked = ma.fields.Integer(required=True, metadata={"description": "unsold keys revoked"})
+    leftSold = ma.fields.Integer(required=True, metadata={"description": "already sold, so left"})
+    leftActivated = ma.fields.Integer(required=True, metadata={"description": "already activated, so left"})
+
+
+class RevokedGameSchema(ma.Schema):
+    gameId = ma.fields.UUID(required=True)
+    revoked = ma.fields.Integer(required=True)
+    leftSold = ma.fields.Integer(required=True)
+    leftActivated = ma.fields.Integer(required=True)
+
+
+class RevocationReportSchema(ma.Schema):
+    requestId = ma.fields.String(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True, allow_none=True)
+    allocationId = ma.fields.UUID(required=True, allow_none=True)
+    reason = ma.fields.String(required=True)
+    revokedBy = ma.fields.String(required=True)
+    revokedAt = ma.fields.String(required=True)
+    revokedKeys = ma.fields.Integer(required=True)
+    leftSold = ma.fields.Integer(required=True)
+    leftActivated = ma.fields.Integer(required=True)
+    games = ma.fields.List(ma.fields.Nested(RevokedGameSchema), required=True)
+    allocations = ma.fields.List(ma.fields.Nested(RevokedAllocationSchema), required=True)
+
+
+class ChargebackRequestSchema(Strict):
+    orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, SALE_MAX_KEYS))
+    reason = ma.fields.String(
+        required=True,
+        validate=validate.Length(1, 500),
+        metadata={"description": 'why the payment was charged back, e.g. "fraud" or "dispute"'},
+    )
+
+
+class ChargebackSchema(ma.Schema):
+    chargebackId = ma.fields.UUID(required=True)
+    orderId = ma.fields.String(required=True)
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True)
+    revokedKeyIds = ma.fields.List(
+        ma.fields.UUID(), required=True, metadata={"description": "not yet redeemed: revoked at once"}
+    )
+    disputedKeyIds = ma.fields.List(
+        ma.fields.UUID(),
+        required=True,
+        metadata={"description": "already activated: their activations disputed"},
+    )
+    amount = ma.fields.Dict(required=True, metadata={"description": "what was charged back (money)"})
+    reason = ma.fields.String(required=True)
+    chargedBackAt = ma.fields.String(required=True)
+
+
+class KeyProvenanceQuerySchema(Strict):
+    allocationId = ma.fields.UUID(
+        load_default=None, metadata={"description": "the key's allocation in key-manager"}
+    )
+
+
+class KeyProvenanceSchema(ma.Schema):
+    keyId = ma.fields.UUID(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    retailerName = ma.fields.String(required=True)
+    allocationId = ma.fields.UUID(required=True)
+    allocatedAt = ma.fields.String(required=True)
+    suggestedPrice = ma.fields.Dict(required=True)
+    deliveredAt = ma.fields.String(required=True, allow_none=True)
+    sale = ma.fields.Dict(required=True, allow_none=True)
+    returned = ma.fields.Dict(required=True, allow_none=True, data_key="return")
+    chargeback = ma.fields.Dict(required=True, allow_none=True)

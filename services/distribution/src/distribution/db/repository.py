@@ -16,12 +16,14 @@ from distribution.db.tables import (
     activations,
     allocation_attempts,
     allocations,
+    chargebacks,
     key_fetches,
     retailer_keys,
     retailers,
     returns,
     sale_keys,
     sales,
+    stock_revocations,
 )
 from distribution.domain.money import SaleLine
 from gamekeys_platform.pagination import Page, keyset_page
@@ -137,7 +139,7 @@ def page_allocations_with_counts(session: Session, retailer_id: uuid.UUID, *, af
 
 def get_allocation_for_update(session: Session, allocation_id: uuid.UUID) -> Row | None:
     return session.execute(
-        select(allocations).where(allocations.c.id == allocation_id).with_for_update()
+        select(allocations).where(allocations.c.id == allocation_id).with_for_update(key_share=True)
     ).first()
 
 
@@ -249,11 +251,14 @@ def games_of_allocations(session: Session, allocation_ids: Iterable[uuid.UUID]) 
 
 
 def allocations_for_update(session: Session, allocation_ids: Iterable[uuid.UUID]) -> list[Row]:
+    """Locked for an update of their counters (FOR NO KEY UPDATE): a plain FOR UPDATE would wait
+    for the KEY SHARE lock another sale's sale_keys rows hold on the same allocation, and two
+    concurrent sales from one allocation would deadlock."""
     return session.execute(
         select(allocations)
         .where(allocations.c.id.in_(sorted(set(allocation_ids))))
         .order_by(allocations.c.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).all()
 
 
@@ -355,20 +360,43 @@ def record_return(session: Session, values: dict, key_ids: Sequence[uuid.UUID]) 
     )
 
 
-def sale_lines(session: Session, retailer_id: uuid.UUID, start: datetime, end: datetime) -> list[SaleLine]:
-    """Sales with ``start <= sold_at < end`` and how many of their keys came back."""
-    returned = (
+def record_chargeback(
+    session: Session, values: dict, *, revoked: Sequence[uuid.UUID], disputed: Sequence[uuid.UUID]
+) -> Row:
+    row = session.execute(insert(chargebacks).values(**values).returning(chargebacks)).one()
+    for outcome, key_ids in (("revoked", revoked), ("disputed", disputed)):
+        if key_ids:
+            session.execute(
+                update(sale_keys)
+                .where(sale_keys.c.key_id.in_(list(key_ids)))
+                .values(status="charged_back", chargeback_id=values["id"], chargeback_outcome=outcome)
+            )
+    return row
+
+
+def _keys_of_sale_in(status: str):
+    return (
         select(func.count())
-        .where(sale_keys.c.sale_id == sales.c.id, sale_keys.c.status == "returned")
+        .where(sale_keys.c.sale_id == sales.c.id, sale_keys.c.status == status)
         .correlate(sales)
         .scalar_subquery()
     )
+
+
+def sale_lines(session: Session, retailer_id: uuid.UUID, start: datetime, end: datetime) -> list[SaleLine]:
+    """Sales with ``start <= sold_at < end`` and how many of their keys came back (returned)
+    or were charged back."""
     rows = session.execute(
-        select(sales.c.currency, sales.c.unit_price, sales.c.commission_rate, sales.c.units, returned).where(
-            sales.c.retailer_id == retailer_id, sales.c.sold_at >= start, sales.c.sold_at < end
-        )
+        select(
+            sales.c.currency,
+            sales.c.unit_price,
+            sales.c.commission_rate,
+            sales.c.units,
+            _keys_of_sale_in("returned"),
+            _keys_of_sale_in("charged_back"),
+        ).where(sales.c.retailer_id == retailer_id, sales.c.sold_at >= start, sales.c.sold_at < end)
     ).all()
-    return [SaleLine(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [SaleLine(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 # Activations (from keys.events)
@@ -421,6 +449,12 @@ def analytics_page(session: Session, *, after, limit: int) -> Page:
         .correlate(retailers)
         .scalar_subquery()
     )
+    charged_back = (
+        select(func.count())
+        .where(and_(sale_keys.c.retailer_id == retailers.c.id, sale_keys.c.status == "charged_back"))
+        .correlate(retailers)
+        .scalar_subquery()
+    )
     query = select(
         retailers.c.id,
         retailers.c.name,
@@ -430,5 +464,69 @@ def analytics_page(session: Session, *, after, limit: int) -> Page:
         sold.label("sold"),
         returned.label("returned"),
         activated.label("activated"),
+        charged_back.label("charged_back"),
     )
     return keyset_page(session, query, [retailers.c.created_at, retailers.c.id], after, limit)
+
+
+# Leak response: revocations of a retailer's unsold stock (see tables.stock_revocations)
+
+
+def claim_revocation(session: Session, **values) -> bool:
+    """Record a revocation before key-manager is asked; False when its id exists (a retry, or a
+    duplicate that waited for the first to commit)."""
+    created = session.execute(
+        pg_insert(stock_revocations)
+        .values(revoked_keys=0, report={}, **values)
+        .on_conflict_do_nothing()
+        .returning(stock_revocations.c.id)
+    ).first()
+    return created is not None
+
+
+def get_revocation(session: Session, revocation_id: uuid.UUID) -> Row | None:
+    return session.execute(select(stock_revocations).where(stock_revocations.c.id == revocation_id)).first()
+
+
+def store_revocation_report(
+    session: Session, revocation_id: uuid.UUID, *, revoked_keys: int, report: dict
+) -> Row:
+    return session.execute(
+        update(stock_revocations)
+        .where(stock_revocations.c.id == revocation_id)
+        .values(revoked_keys=revoked_keys, report=report)
+        .returning(stock_revocations)
+    ).one()
+
+
+# Provenance: what distribution knows of one key
+
+
+def key_channel(session: Session, key_id: uuid.UUID, allocation_id: uuid.UUID | None):
+    """(allocation, retailer, delivery, sale, return, chargeback) of the key, rows or None; None
+    altogether when no allocation here holds the key."""
+    delivered = session.execute(select(retailer_keys).where(retailer_keys.c.key_id == key_id)).first()
+    sold_key = session.execute(select(sale_keys).where(sale_keys.c.key_id == key_id)).first()
+    allocation_id = (
+        (sold_key.allocation_id if sold_key else None)
+        or (delivered.allocation_id if delivered else None)
+        or allocation_id
+    )
+    if allocation_id is None:
+        return None
+    allocation = session.execute(select(allocations).where(allocations.c.id == allocation_id)).first()
+    if allocation is None:
+        return None
+    retailer = session.execute(select(retailers).where(retailers.c.id == allocation.retailer_id)).one()
+    sale = returned = charged_back = None
+    if sold_key is not None:
+        sale = session.execute(select(sales).where(sales.c.id == sold_key.sale_id)).one()
+        if sold_key.return_id is not None:
+            returned = session.execute(select(returns).where(returns.c.id == sold_key.return_id)).first()
+        if sold_key.chargeback_id is not None:
+            charged_back = session.execute(
+                select(chargebacks, sale_keys.c.chargeback_outcome.label("outcome"))
+                .select_from(chargebacks.join(sale_keys, sale_keys.c.chargeback_id == chargebacks.c.id))
+                .where(sale_keys.c.key_id == key_id)
+            ).one()
+    return allocation, retailer, delivered, sale, returned, charged_back

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from gamekeys_platform.db import service_metadata
+from gamekeys_platform.studios import StudioProjection
 
 SCHEMA = "distribution"
 metadata = service_metadata(SCHEMA)
@@ -128,7 +129,14 @@ sale_keys = Table(
     Column("retailer_id", Uuid, nullable=False),
     Column("status", String(20), nullable=False, server_default=text("'sold'")),
     Column("return_id", Uuid),
-    CheckConstraint("status IN ('sold', 'returned')", name="status"),
+    # A chargeback of the order: the key was revoked (not yet redeemed) or its activation disputed.
+    Column("chargeback_id", Uuid),
+    Column("chargeback_outcome", String(20)),
+    CheckConstraint("status IN ('sold', 'returned', 'charged_back')", name="status"),
+    CheckConstraint(
+        "chargeback_outcome IS NULL OR chargeback_outcome IN ('revoked', 'disputed')",
+        name="chargeback_outcome",
+    ),
     Index("ix_sale_keys_sale_id", "sale_id"),
     Index("ix_sale_keys_allocation_id", "allocation_id"),
 )
@@ -168,3 +176,43 @@ activations = Table(
     Column("source_event", String(64), nullable=False),
     Index("ix_activations_retailer_id", "retailer_id"),
 )
+
+# A retailer's unsold keys revoked in one operation (a leak), one row per caller and request id
+# (``id`` derives from both): a retry answers the stored report.
+stock_revocations = Table(
+    "stock_revocations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("request_id", String(128), nullable=False),
+    Column("retailer_id", Uuid, ForeignKey("retailers.id"), nullable=False),
+    Column("game_id", Uuid),  # only this game's allocations
+    Column("allocation_id", Uuid),  # only this allocation
+    Column("reason", String(500), nullable=False),
+    Column("revoked_keys", Integer, nullable=False),
+    Column("report", JSONB, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_stock_revocations_retailer_created", "retailer_id", "created_at"),
+)
+
+# A retailer's chargeback of (part of) an order: its keys not yet redeemed were revoked, its
+# activated ones disputed (sale_keys says which, per key).
+chargebacks = Table(
+    "chargebacks",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("retailer_id", Uuid, nullable=False),
+    Column("sale_id", Uuid, ForeignKey("sales.id"), nullable=False),
+    Column("order_id", String(128), nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("revoked_units", Integer, nullable=False),
+    Column("disputed_units", Integer, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_chargebacks_retailer_created", "retailer_id", "created_at"),
+    Index("ix_chargebacks_sale_id", "sale_id"),
+)
+
+# Projection of developer.events (studios, members, game ownership): which studio may revoke its
+# own games' stock at a retailer.
+studio_projection = StudioProjection.define(metadata)

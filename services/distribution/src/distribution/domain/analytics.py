@@ -14,14 +14,19 @@ def ratio(part: int, whole: int) -> str:
     return str((Decimal(part) / Decimal(whole)).quantize(RATIO, rounding=ROUND_HALF_UP))
 
 
-def retailer_metrics(*, allocated: int, sold: int, returned: int, activated: int) -> dict:
-    """sellThrough = sold / allocated; activationRate = activated / (sold - returned)."""
+def retailer_metrics(
+    *, allocated: int, sold: int, returned: int, activated: int, charged_back: int = 0
+) -> dict:
+    """sellThrough = sold / allocated; activationRate = activated / (sold - returned);
+    chargebackRate = charged back / sold (what antifraud's retailer-chargeback-rate watches)."""
     kept = max(sold - returned, 0)
     return {
         "allocated": allocated,
         "sold": sold,
         "returned": returned,
         "activated": activated,
+        "chargedBack": charged_back,
         "sellThrough": ratio(sold, allocated),
         "activationRate": ratio(activated, kept),
+        "chargebackRate": ratio(charged_back, sold),
     }

@@ -51,24 +51,35 @@ class SaleLine:
     commission_rate: Decimal
     units_sold: int
     units_returned: int
+    units_charged_back: int = 0
 
 
 def sales_report(lines: Iterable[SaleLine]) -> list[dict]:
-    """Per currency: units sold, returned and kept; gross, commission and net of the kept units
-    (a return refunds its units at the sale's price and takes back their commission)."""
+    """Per currency: units sold, returned, charged back and kept; gross, commission and net of
+    the kept units (a return or a chargeback takes its units back at the sale's price, with their
+    commission), and the amount charged back."""
     by_currency: dict[str, dict] = {}
     for line in lines:
         entry = by_currency.setdefault(
             line.currency,
-            {"unitsSold": 0, "unitsReturned": 0, "gross": Decimal(0), "commission": Decimal(0)},
+            {
+                "unitsSold": 0,
+                "unitsReturned": 0,
+                "unitsChargedBack": 0,
+                "gross": Decimal(0),
+                "commission": Decimal(0),
+                "chargedBack": Decimal(0),
+            },
         )
-        kept = totals(
-            line.unit_price, line.units_sold - line.units_returned, line.commission_rate, line.currency
-        )
+        kept_units = line.units_sold - line.units_returned - line.units_charged_back
+        kept = totals(line.unit_price, kept_units, line.commission_rate, line.currency)
+        charged_back = totals(line.unit_price, line.units_charged_back, line.commission_rate, line.currency)
         entry["unitsSold"] += line.units_sold
         entry["unitsReturned"] += line.units_returned
+        entry["unitsChargedBack"] += line.units_charged_back
         entry["gross"] += kept.gross
         entry["commission"] += kept.commission
+        entry["chargedBack"] += charged_back.gross
     report = []
     for currency in sorted(by_currency):
         entry = by_currency[currency]
@@ -77,7 +88,9 @@ def sales_report(lines: Iterable[SaleLine]) -> list[dict]:
                 "currency": currency,
                 "unitsSold": entry["unitsSold"],
                 "unitsReturned": entry["unitsReturned"],
-                "units": entry["unitsSold"] - entry["unitsReturned"],
+                "unitsChargedBack": entry["unitsChargedBack"],
+                "units": entry["unitsSold"] - entry["unitsReturned"] - entry["unitsChargedBack"],
+                "chargedBack": format_amount(entry["chargedBack"], currency),
                 "gross": format_amount(entry["gross"], currency),
                 "commission": format_amount(entry["commission"], currency),
                 "net": format_amount(entry["gross"] - entry["commission"], currency),

@@ -159,6 +159,13 @@ def return_keys(
     foreign = [str(k) for k in key_ids if k not in in_sale]
     if foreign:
         raise Refusal("KEY_NOT_FOUND", "some keys are not part of this order", {"keyIds": foreign[:50]})
+    charged_back = [str(k) for k in key_ids if in_sale[k].status == "charged_back"]
+    if charged_back:
+        raise Refusal(
+            "CONFLICT",
+            "some keys were charged back already",
+            {"reason": "KEY_ALREADY_CHARGED_BACK", "keyIds": charged_back[:50]},
+        )
     returned = [k for k in key_ids if in_sale[k].status == "returned"]
     if returned and len(returned) == len(key_ids) and len({in_sale[k].return_id for k in key_ids}) == 1:
         return Return(in_sale[key_ids[0]].return_id, sale.order_id, key_ids)
@@ -184,3 +191,80 @@ def return_keys(
     games = _units_per_game(session, [in_sale[k].allocation_id for k in key_ids])
     dist.outbox.add(session, events.sale_returned(return_row, sale, key_ids, games))
     return Return(return_id, sale.order_id, key_ids)
+
+
+# A chargeback's id derives from the retailer, the order and its keys: a retry after a lost
+# answer asks key-manager for the same chargeback, which it replays instead of refusing the
+# keys it revoked the first time.
+_CHARGEBACK_NAMESPACE = uuid.UUID("5b7d2c9e-1f4a-4e8b-a3c6-9d0e2f7b4a18")
+
+
+@dataclass(frozen=True)
+class Chargeback:
+    chargeback: Any  # the chargebacks row
+    sale: Any
+    key_ids: list[uuid.UUID]
+    revoked: list[uuid.UUID]
+    disputed: list[uuid.UUID]
+
+
+def charge_back(
+    dist: Distribution, session: Session, retailer, *, order_id: str, key_ids: list[uuid.UUID], reason: str
+) -> Chargeback:
+    """The payment of (part of) an order was charged back: its keys not yet redeemed are revoked
+    in key-manager at once, its activated keys stay activated and their activations are
+    disputed; recorded with sale.charged_back. All or nothing, refused with nothing changed for
+    an unknown order (NOT_FOUND), keys not in it (KEY_NOT_FOUND), keys returned or charged back
+    already (CONFLICT), or revoked already (key-manager's KEY_REVOKED)."""
+    repo.lock(session, f"sale|{retailer.id}|{order_id}")
+    sale = repo.get_sale(session, retailer.id, order_id)
+    if sale is None:
+        raise Refusal("NOT_FOUND", "order not found", {"orderId": order_id})
+    key_ids = _unique(key_ids)
+    in_sale = {row.key_id: row for row in repo.keys_of_sale(session, sale.id)}
+    foreign = [str(k) for k in key_ids if k not in in_sale]
+    if foreign:
+        raise Refusal("KEY_NOT_FOUND", "some keys are not part of this order", {"keyIds": foreign[:50]})
+    for status, reason_code in (
+        ("returned", "KEY_ALREADY_RETURNED"),
+        ("charged_back", "KEY_ALREADY_CHARGED_BACK"),
+    ):
+        done = [str(k) for k in key_ids if in_sale[k].status == status]
+        if done:
+            raise Refusal(
+                "CONFLICT",
+                f"some keys were {status.replace('_', ' ')} already",
+                {"reason": reason_code, "keyIds": done[:50]},
+            )
+    chargeback_id = uuid.uuid5(
+        _CHARGEBACK_NAMESPACE, f"{retailer.id}|{sale.order_id}|{','.join(str(k) for k in key_ids)}"
+    )
+    result = dist.key_manager.charge_back(
+        chargeback_id=chargeback_id,
+        retailer_id=retailer.id,
+        order_id=sale.order_id,
+        key_ids=key_ids,
+        reason=reason,
+    )
+    revoked = sorted(uuid.UUID(k) for k in result["revokedKeyIds"])
+    disputed = sorted(uuid.UUID(k) for k in result["disputedKeyIds"])
+    row = repo.record_chargeback(
+        session,
+        {
+            "id": chargeback_id,
+            "retailer_id": retailer.id,
+            "sale_id": sale.id,
+            "order_id": sale.order_id,
+            "units": len(key_ids),
+            "revoked_units": len(revoked),
+            "disputed_units": len(disputed),
+            "reason": reason,
+        },
+        revoked=revoked,
+        disputed=disputed,
+    )
+    games = _units_per_game(session, [in_sale[k].allocation_id for k in key_ids])
+    dist.outbox.add(
+        session, events.sale_charged_back(row, sale, key_ids, revoked=revoked, disputed=disputed, games=games)
+    )
+    return Chargeback(row, sale, key_ids, revoked, disputed)

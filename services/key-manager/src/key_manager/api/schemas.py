@@ -509,3 +509,151 @@ class SupportKeyQuerySchema(Strict, SupportQuerySchema):
 class SupportKeySchema(KeyInfoSchema):
     orderId = ma.fields.String(allow_none=True, metadata={"description": "the store order it was sold to"})
     publisherSuspended = ma.fields.Boolean(required=True)
+
+
+# --- leak response: a retailer's unsold keys revoked in one operation ---------------------------
+
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+class RevokeUnsoldRequestSchema(Strict):
+    requestId = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(REQUEST_ID_PATTERN, error="1-128 letters, digits, '.', '_', ':' or '-'"),
+        metadata={"description": "the revocation's id: a retry with it answers the first report"},
+    )
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+    gameIds = ma.fields.List(
+        ma.fields.UUID(),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(1, 1000),
+        metadata={"description": "only these games' allocations (null: every game)"},
+    )
+    allocationId = ma.fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "only this allocation"}
+    )
+
+
+class RevokedAllocationSchema(ma.Schema):
+    allocationId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    revoked = ma.fields.Integer(required=True, metadata={"description": "unsold keys revoked"})
+    leftSold = ma.fields.Integer(required=True, metadata={"description": "already sold: left"})
+    leftActivated = ma.fields.Integer(required=True, metadata={"description": "already activated: left"})
+
+
+class RevokedGameSchema(ma.Schema):
+    gameId = ma.fields.UUID(required=True)
+    revoked = ma.fields.Integer(required=True)
+    leftSold = ma.fields.Integer(required=True)
+    leftActivated = ma.fields.Integer(required=True)
+
+
+class RevocationReportSchema(ma.Schema):
+    requestId = ma.fields.String(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    reason = ma.fields.String(required=True)
+    revokedBy = ma.fields.String(required=True)
+    revokedAt = ma.fields.String(required=True)
+    revokedKeys = ma.fields.Integer(required=True)
+    leftSold = ma.fields.Integer(required=True)
+    leftActivated = ma.fields.Integer(required=True)
+    games = ma.fields.List(ma.fields.Nested(RevokedGameSchema), required=True)
+    allocations = ma.fields.List(ma.fields.Nested(RevokedAllocationSchema), required=True)
+
+
+class ChargebackRequestSchema(Strict):
+    chargebackId = ma.fields.UUID(required=True, metadata={"description": "distribution's chargeback id"})
+    retailerId = ma.fields.UUID(required=True)
+    orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))
+    keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, 1000))
+    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
+
+
+class ChargebackResultSchema(ma.Schema):
+    chargebackId = ma.fields.UUID(required=True)
+    retailerId = ma.fields.UUID(required=True)
+    orderId = ma.fields.String(required=True)
+    revokedKeyIds = ma.fields.List(
+        ma.fields.UUID(), required=True, metadata={"description": "not yet redeemed: revoked now"}
+    )
+    disputedKeyIds = ma.fields.List(
+        ma.fields.UUID(), required=True, metadata={"description": "activated: stay activated, now disputed"}
+    )
+
+
+# --- provenance of a key --------------------------------------------------------------------------
+
+
+class ProvenanceLookupSchema(Strict):
+    key = ma.fields.String(
+        required=True,
+        validate=validate.Length(1, 64),
+        metadata={"description": "the key as pasted into a ticket (never stored, logged or answered)"},
+    )
+    reason = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(1, 500),
+        metadata={"description": "the ticket, for the audit"},
+    )
+
+
+class ProvenanceSchema(ma.Schema):
+    """Every step of a key's life, from the services that own each part."""
+
+    keyId = ma.fields.UUID(required=True)
+    gameId = ma.fields.UUID(required=True)
+    developerId = ma.fields.UUID(required=True)
+    keyType = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    batch = ma.fields.Dict(
+        required=True, metadata={"description": "batchId, createdAt, createdBy, generatedAt"}
+    )
+    allocation = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "allocationId, retailerId, retailerName, allocatedAt, deliveredAt (distribution)"
+        },
+    )
+    sale = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": "channel (retailer | store), orderId, soldAt, price (money), recordedAt"},
+    )
+    returned = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        data_key="return",
+        metadata={"description": "returnId, reason, returnedAt"},
+    )
+    chargeback = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": "chargebackId, reason, outcome (revoked | disputed), chargedBackAt"},
+    )
+    refund = ma.fields.Dict(
+        required=True, allow_none=True, metadata={"description": "a store order's refund"}
+    )
+    activation = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "activationId, activatedAt, userId, region, ipCountry, status "
+            "(activated | disputed), fraud: {score, assessmentId, caseId, reviewReason, outcome} "
+            "(activation-gateway)"
+        },
+    )
+    dispute = ma.fields.Dict(
+        required=True, allow_none=True, metadata={"description": "source, reference, reason, disputedAt"}
+    )
+    steps = ma.fields.List(
+        ma.fields.Dict(), required=True, metadata={"description": "every step, oldest first"}
+    )
+    incomplete = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={"description": "services that could not answer: their parts are missing"},
+    )

@@ -1,5 +1,6 @@
 """The audit trails: a key's state changes (``key_transitions``: who, when, from, to, why, which
-operation, request id) and every export of plaintext keys (``key_exports``)."""
+operation, request id), every export of plaintext keys (``key_exports``) and every look-up of a
+key by its plaintext (``key_lookups``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
 
-from key_manager.db.tables import key_exports, key_transitions
+from key_manager.db.tables import key_exports, key_lookups, key_transitions
 
 
 def record_transition(
@@ -69,4 +70,14 @@ def audit_export(
             cursor=cursor,
             request_id=request_id,
         )
+    )
+
+
+def audit_lookup(
+    session: Session, *, key_id: uuid.UUID | None, actor: str, reason: str | None, request_id: str | None
+) -> None:
+    """A look-up of a key by its plaintext (support's provenance look-up): who, which key id
+    (None: no key matched), why. Never the plaintext."""
+    session.execute(
+        insert(key_lookups).values(key_id=key_id, actor=actor, reason=reason, request_id=request_id)
     )

@@ -149,6 +149,57 @@ allocations = Table(
     Column("quantity", Integer, nullable=False),
     Column("created_by", String(128), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_allocations_retailer", "retailer_id", "game_id"),
+)
+
+# A retailer's unsold keys revoked in one operation (a leaking channel), one row per request id:
+# a retry answers the stored report instead of revoking again.
+stock_revocations = Table(
+    "stock_revocations",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("retailer_id", Uuid, nullable=False),
+    Column("game_ids", ARRAY(Uuid)),  # NULL: every game
+    Column("allocation_id", Uuid),  # NULL: every allocation (of those games)
+    Column("reason", String(500), nullable=False),
+    Column("revoked_keys", Integer, nullable=False),
+    Column("report", JSONB, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Activated keys whose purchase was charged back (a retailer's order) or refunded (a store
+# order): the key stays activated, its activation is disputed. One row per key (it was activated
+# once); ``reference`` is the chargeback id or the store order id.
+DISPUTE_SOURCES = ("chargeback", "store_refund")
+key_disputes = Table(
+    "key_disputes",
+    metadata,
+    Column("key_id", Uuid, primary_key=True),
+    Column("activation_id", String(128)),
+    Column("activated_by", String(128)),
+    Column("source", String(20), nullable=False),
+    Column("reference", String(128), nullable=False),
+    Column("retailer_id", Uuid),
+    Column("order_id", String(128)),
+    Column("reason", String(500), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("source", DISPUTE_SOURCES), name="source"),
+)
+
+# Support's look-ups of a key by its plaintext (provenance): who, when, which key (NULL: none
+# matched). The plaintext is never stored.
+key_lookups = Table(
+    "key_lookups",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("key_id", Uuid),
+    Column("actor", String(128), nullable=False),
+    Column("reason", String(500)),
+    Column("request_id", String(128)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_key_lookups_actor", "actor", "created_at"),
 )
 
 # Keys issued by the store (the Payment Service's paid orders), one row per order id: the order

@@ -15,6 +15,7 @@ from key_manager import events
 from key_manager.context import KeyManager
 from key_manager.db import allocations as allocations_repo
 from key_manager.db import keys as keys_repo
+from key_manager.db.revocations import take_retailer_turn
 from key_manager.domain.states import KeyStatus, TransitionRefused, check_transition
 from key_manager.usecases import refusals
 
@@ -97,6 +98,7 @@ def release_allocation(
     if allocation is None:
         raise Refusal("NOT_FOUND", "allocation not found")
     status = KeyStatus.REVOKED if revoke else KeyStatus.GENERATED
+    take_retailer_turn(session, allocation.retailer_id, exclusive=False)
     released = allocations_repo.release_allocation(
         session,
         allocation_id,
@@ -115,10 +117,11 @@ def release_allocation(
     return AllocationReleased(allocation, released, status)
 
 
-def _retailer_keys(
-    session: Session, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, Row]:
-    """The keys, locked in id order; every one must exist and be the retailer's."""
+def retailer_keys(session: Session, retailer_id: uuid.UUID, key_ids: list[uuid.UUID]) -> dict[uuid.UUID, Row]:
+    """The keys, locked in id order; every one must exist and be the retailer's. Takes the
+    retailer's turn (shared) first, so a revocation of its unsold stock waits for this sale or
+    return, or this waits for it."""
+    take_retailer_turn(session, retailer_id, exclusive=False)
     unique = sorted(set(key_ids))
     rows = {row.id: row for row in keys_repo.keys_for_update(session, unique)}
     missing = [str(k) for k in unique if k not in rows]
@@ -157,7 +160,7 @@ def sell(
 ) -> list[uuid.UUID]:
     """Mark a retailer's allocated keys sold, all or nothing; one key.sold event. Repeating an
     order's sale changes nothing. Returns the key ids, sorted."""
-    rows = _retailer_keys(session, retailer_id, key_ids)
+    rows = retailer_keys(session, retailer_id, key_ids)
     if all(row.status == KeyStatus.SOLD and row.order_id == order_id for row in rows.values()):
         return sorted(rows)
     _check_all(rows, KeyStatus.SOLD)
@@ -191,7 +194,7 @@ def return_keys(
 ) -> list[uuid.UUID]:
     """A retailer's return: its unactivated keys are revoked, all or nothing; one key.returned
     event. Returns the key ids, sorted."""
-    rows = _retailer_keys(session, retailer_id, key_ids)
+    rows = retailer_keys(session, retailer_id, key_ids)
     _check_all(rows, KeyStatus.REVOKED)
     ids = sorted(rows)
     keys_repo.bulk_transition(

@@ -16,7 +16,7 @@ from key_manager.db import keys as keys_repo
 from key_manager.db import store as store_repo
 from key_manager.db.tables import studio_projection as projection
 from key_manager.domain.states import REVOCABLE, KeyStatus, KeyType, TransitionRefused, check_transition
-from key_manager.usecases import refusals
+from key_manager.usecases import chargebacks, refusals
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,8 @@ def refund(
     reported. The order's keys are locked in id order first, so a redemption of one of them
     either committed before (the key is reported redeemed) or waits and then finds it revoked:
     never both. Idempotent: a repeat revokes nothing and answers the same; one
-    store.order_refunded event, on the first refund."""
+    store.order_refunded event, on the first refund, and a key.disputed per redeemed key (its
+    activation becomes disputed, as after a chargeback)."""
     order = store_repo.get_order(session, order_id, for_update=True)
     if order is None:
         raise Refusal("NOT_FOUND", "store order not found")
@@ -166,9 +167,24 @@ def refund(
     order = store_repo.mark_refunded(session, order_id, actor=actor, reason=reason)
     keys_now = store_repo.order_keys(session, order.key_ids)
     if first:
-        redeemed = [row.id for row in keys_now if row.status == KeyStatus.ACTIVATED]
+        redeemed = [row for row in keys_now if row.status == KeyStatus.ACTIVATED]
         km.outbox.add(
-            session, events.store_order_refunded(order, revoked=revocable, redeemed=redeemed, actor=actor)
+            session,
+            events.store_order_refunded(
+                order, revoked=revocable, redeemed=[row.id for row in redeemed], actor=actor
+            ),
+        )
+        # Redeemed keys of a refunded order: their activations are disputed, as after a chargeback.
+        chargebacks.dispute(
+            km,
+            session,
+            redeemed,
+            source="store_refund",
+            reference=order_id,
+            retailer_id=None,
+            order_id=order_id,
+            reason=reason or "store order refunded",
+            actor=actor,
         )
     return Refunded(order, keys_now, revocable)
 

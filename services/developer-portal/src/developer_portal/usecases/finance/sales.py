@@ -242,6 +242,35 @@ def record_return(
         )
 
 
+def record_chargeback(
+    portal: PortalState, session: Session, data: distribution.SaleChargedBack, event: Event
+) -> None:
+    """A retailer's chargeback: each game's charged-back keys take back their part of the sale,
+    as a return does (also for keys already redeemed: the payment is gone either way)."""
+    if data.games is None:
+        raise ContractViolation("sale.charged_back without games: finance cannot tell whose sale it is")
+    for game in data.games:
+        _reverse(
+            portal,
+            session,
+            f"sale:{data.sale_id}:{game.game_id}",
+            source_id=f"chargeback:{data.chargeback_id}:{game.game_id}",
+            kind=EntryKind.REVERSAL,
+            gross=lambda line, units=game.quantity: (
+                line.gross / line.quantity * units if line.quantity else line.gross
+            ),
+            quantity=game.quantity,
+            occurred_at=data.charged_back_at,
+            memo={
+                "retailerId": str(data.retailer_id),
+                "orderId": data.order_id,
+                "quantity": game.quantity,
+                "reason": "chargeback",
+            },
+            parked=event.to_dict(),
+        )
+
+
 def record_revenues(
     portal: PortalState, session: Session, revenues: list[tuple[payments.RevenueCredited, Event]]
 ) -> None:
@@ -307,9 +336,10 @@ def record_reversal(
 
 
 def finance_events(portal: PortalState) -> EventHandlers:
-    """The finance consumer's handler: distribution's sales and returns, the Payment Service's
-    revenue, reversals and payout answers. Sales and store revenue are credited a run at a
-    time (what one poll brings): a backlog posts with a few statements per poll."""
+    """The finance consumer's handler: distribution's sales, returns and chargebacks, the
+    Payment Service's revenue, reversals and payout answers. Sales and store revenue are
+    credited a run at a time (what one poll brings): a backlog posts with a few statements per
+    poll."""
 
     def bound(handle):
         return lambda session, data, event: handle(portal, session, data, event)
@@ -320,6 +350,7 @@ def finance_events(portal: PortalState) -> EventHandlers:
     return EventHandlers(
         {
             distribution.SaleReturned: bound(record_return),
+            distribution.SaleChargedBack: bound(record_chargeback),
             payments.RevenueReversed: bound(record_reversal),
             payments.PayoutCompleted: bound(payout_completed),
             payments.PayoutFailed: bound(payout_failed),
