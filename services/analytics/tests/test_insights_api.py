@@ -5,6 +5,7 @@ batch and retailer funnels, a key's timeline, fraud statistics, and who may read
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from analytics_testkit import (
@@ -330,3 +331,42 @@ def test_fraud_statistics_by_rule_with_the_false_positive_rate(client, auth, ctx
     assert client.get(url, headers=auth(roles=("admin",))).status_code == 200
     assert client.get(url, headers=auth()).status_code == 403
     assert client.get(f"{API}/fraud/statistics?from=junk", headers=auth(roles=("admin",))).status_code == 422
+
+
+@pytest.fixture()
+def busy_game(ctx, studio):
+    """60 days of activations up to 2026-04-30 with a weekly shape, and a spike on the last day."""
+    developer_id, game_id, users = studio
+    start = at("2026-03-02T12:00:00")
+    events = []
+    for day in range(60):
+        count = (3, 4, 3, 4, 6, 9, 8)[day % 7] + (day * 5) % 3 + (25 if day == 59 else 0)
+        events += [activation(game_id, "activated", start + timedelta(days=day)) for _ in range(count)]
+    store(ctx, events)
+    return developer_id, game_id, users
+
+
+def test_trends_say_how_unusual_the_last_day_is(client, auth, busy_game):
+    _, game_id, users = busy_game
+    body = client.get(
+        f"{API}/games/{game_id}/trends?to=2026-04-30", headers=auth(users["developer"])
+    ).get_json()
+    assert body["asOf"] == "2026-04-30" and body["timezone"] == "UTC" and len(body["series"]) == 28
+    assert body["latest"]["activations"] == 30 and body["latest"]["flag"] == "spike"
+    assert body["dayOverDay"]["previous"] == 5 and body["dayOverDay"]["current"] == 30
+    assert [a["t"] for a in body["anomalies"]] == ["2026-04-30"]
+
+
+def test_the_forecast_names_its_model_and_carries_intervals_and_a_backtest(client, auth, busy_game):
+    _, game_id, users = busy_game
+    url = f"{API}/games/{game_id}/forecast?to=2026-04-29&horizon=21"
+    body = client.get(url, headers=auth(users["finance"])).get_json()
+    assert body["method"] == "ETS(A,N,A)" and "weekly seasonality" in body["methodReason"]
+    assert (body["historyFrom"], body["historyTo"], body["interval"]) == ("2026-03-02", "2026-04-29", 0.8)
+    assert len(body["series"]) == 21 and body["series"][0]["t"] == "2026-04-30"
+    assert all(p["lower"] <= p["expected"] <= p["upper"] for p in body["series"])
+    assert body["backtest"]["origins"] == 4 and body["backtest"]["mase"] is not None
+    for bad, field in (("horizon=91", "horizon"), ("horizon=0", "horizon"), ("tz=Moon/Base", "tz")):
+        answer = client.get(f"{API}/games/{game_id}/forecast?{bad}", headers=auth(users["finance"]))
+        assert answer.status_code == 422 and field in answer.get_json()["error"]["details"]["fields"]["query"]
+    assert client.get(f"{API}/games/{game_id}/forecast", headers=auth()).status_code == 404

@@ -30,6 +30,8 @@ def test_every_route_is_listed(client):
         "/api/v1/analytics/games/{game_id}/activations",
         "/api/v1/analytics/games/{game_id}/regions",
         "/api/v1/analytics/games/{game_id}/key-types",
+        "/api/v1/analytics/games/{game_id}/trends",
+        "/api/v1/analytics/games/{game_id}/forecast",
         "/api/v1/analytics/batches/{batch_id}/performance",
         "/api/v1/analytics/retailers/{retailer_id}/performance",
         "/api/v1/analytics/keys/{key_id}/timeline",

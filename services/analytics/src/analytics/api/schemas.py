@@ -267,3 +267,87 @@ class FraudStatisticsSchema(ma.Schema):
     cases = ma.fields.Nested(CaseFiguresSchema, required=True)
     topCaseReasons = ma.fields.List(ma.fields.Nested(ReasonCountSchema), required=True)
     topRefusalReasons = ma.fields.List(ma.fields.Nested(ReasonCountSchema), required=True)
+
+
+class _AsOfQuerySchema(ma.Schema):
+    to = ma.fields.Date(metadata={"description": "the last day (in tz) the figures run to"})
+    tz = ma.fields.String(validate=validate.Length(1, 64), metadata={"example": "Europe/Berlin"})
+    keyType = ma.fields.String(validate=validate.Length(1, 64))
+
+
+class TrendsQuerySchema(_AsOfQuerySchema):
+    days = ma.fields.Integer(
+        load_default=28, validate=validate.Range(7, 180), metadata={"description": "days shown (7..180)"}
+    )
+
+
+class ForecastQuerySchema(_AsOfQuerySchema):
+    horizon = ma.fields.Integer(
+        load_default=14, validate=validate.Range(1, 90), metadata={"description": "days forecast (1..90)"}
+    )
+
+
+class ChangeSchema(ma.Schema):
+    current = ma.fields.Integer(required=True)
+    previous = ma.fields.Integer(required=True)
+    change = ma.fields.Integer(required=True)
+    changePercent = ma.fields.String(required=True, allow_none=True, metadata={"example": "12.5"})
+
+
+class ScoredDaySchema(ma.Schema):
+    t = ma.fields.String(required=True)
+    activations = ma.fields.Integer(required=True)
+    expected = ma.fields.Float(required=True, allow_none=True, metadata={"description": "baseline median"})
+    zScore = ma.fields.Float(required=True, allow_none=True)
+    flag = ma.fields.String(required=True, allow_none=True, metadata={"description": "spike, drop or null"})
+
+
+class TrendsSchema(ma.Schema):
+    gameId = ma.fields.UUID(required=True)
+    timezone = ma.fields.String(required=True)
+    keyType = ma.fields.String(required=True, allow_none=True)
+    asOf = ma.fields.String(required=True)
+    dayOverDay = ma.fields.Nested(ChangeSchema, required=True)
+    weekOverWeek = ma.fields.Nested(ChangeSchema, required=True)
+    latest = ma.fields.Nested(ScoredDaySchema, required=True)
+    anomalies = ma.fields.List(ma.fields.Nested(ScoredDaySchema), required=True)
+    flagAt = ma.fields.Float(required=True)
+    baselineDays = ma.fields.Integer(required=True)
+    series = ma.fields.List(ma.fields.Nested(ScoredDaySchema), required=True)
+
+
+class ForecastPointSchema(ma.Schema):
+    t = ma.fields.String(required=True)
+    expected = ma.fields.Float(required=True)
+    lower = ma.fields.Float(required=True)
+    upper = ma.fields.Float(required=True)
+
+
+class HistoryPointSchema(ma.Schema):
+    t = ma.fields.String(required=True)
+    activations = ma.fields.Integer(required=True)
+
+
+class BacktestSchema(ma.Schema):
+    origins = ma.fields.Integer(required=True)
+    horizon = ma.fields.Integer(required=True)
+    points = ma.fields.Integer(required=True)
+    mase = ma.fields.Float(required=True, allow_none=True)
+    seasonalNaiveMase = ma.fields.Float(required=True, allow_none=True)
+    coverage80 = ma.fields.Float(required=True, allow_none=True)
+    note = ma.fields.String(required=True)
+
+
+class ForecastSchema(ma.Schema):
+    gameId = ma.fields.UUID(required=True)
+    timezone = ma.fields.String(required=True)
+    keyType = ma.fields.String(required=True, allow_none=True)
+    historyFrom = ma.fields.String(required=True)
+    historyTo = ma.fields.String(required=True)
+    horizon = ma.fields.Integer(required=True)
+    method = ma.fields.String(required=True, metadata={"example": "ETS(A,N,A)"})
+    methodReason = ma.fields.String(required=True)
+    interval = ma.fields.Float(required=True, metadata={"description": "the intervals' nominal coverage"})
+    history = ma.fields.List(ma.fields.Nested(HistoryPointSchema), required=True)
+    series = ma.fields.List(ma.fields.Nested(ForecastPointSchema), required=True)
+    backtest = ma.fields.Nested(BacktestSchema, required=True)

@@ -5,14 +5,16 @@ and platform admins."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from analytics.api import access
 from analytics.api import schemas as s
 from analytics.api.common import PERIOD_ERRORS, invalid_query, period_of
 from analytics.context import analytics
-from analytics.domain.reports import InvalidPeriod
+from analytics.domain.reports import InvalidPeriod, Period
 from analytics.domain.series import Granularity
-from analytics.usecases import series
+from analytics.usecases import insights, series
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import require_roles
 from gamekeys_platform.db import request_session
@@ -71,3 +73,51 @@ def key_types(args, game_id: uuid.UUID):
     period = period_of(args)
     access.readable_game(request_session(), game_id)
     return series.breakdown(analytics().clickhouse, game_id, period, "keyType", args.get("keyType")).to_dict()
+
+
+def _as_of(args: dict, *, default_back: int) -> tuple:
+    try:
+        zone_name = Period.of(None, None, args.get("tz"), now=datetime.now(UTC)).zone_name
+    except InvalidPeriod as exc:
+        raise invalid_query(exc) from None
+    last = args.get("to") or datetime.now(ZoneInfo(zone_name)).date() - timedelta(days=default_back)
+    return last, zone_name
+
+
+@blp.route("/<uuid:game_id>/trends", methods=["GET"])
+@require_roles(*ROLES)
+@error_responses(NOT_FOUND)
+@blp.arguments(s.TrendsQuerySchema, location="query")
+@blp.response(200, s.TrendsSchema)
+def trends(args, game_id: uuid.UUID):
+    """Day-over-day and week-over-week change of the activations up to ``to`` (default today),
+    and each of the last ``days`` days scored against the 28 before it (a robust z-score:
+    spike at 3 or more, drop at -3 or less)."""
+    last, zone_name = _as_of(args, default_back=0)
+    try:
+        period = insights.trend_period(last, args["days"], zone_name, datetime.now(UTC))
+    except InvalidPeriod as exc:
+        raise invalid_query(InvalidPeriod("to", str(exc))) from None
+    access.readable_game(request_session(), game_id)
+    return insights.game_trends(analytics().clickhouse, game_id, period, args["days"], args.get("keyType"))
+
+
+@blp.route("/<uuid:game_id>/forecast", methods=["GET"])
+@require_roles(*ROLES)
+@error_responses(NOT_FOUND)
+@blp.arguments(s.ForecastQuerySchema, location="query")
+@blp.response(200, s.ForecastSchema)
+def forecast(args, game_id: uuid.UUID):
+    """Daily activations for ``horizon`` days (at most 90) after ``to`` (default yesterday), from
+    up to a year of history, with 80 % prediction intervals (statsmodels ETSModel; ``method``
+    and ``methodReason`` say which and why) and a rolling-origin backtest (MASE against the
+    seasonal-naive forecast, 80 % interval coverage)."""
+    last, zone_name = _as_of(args, default_back=1)
+    try:
+        period = insights.forecast_period(last, zone_name, datetime.now(UTC))
+    except InvalidPeriod as exc:
+        raise invalid_query(InvalidPeriod("to", str(exc))) from None
+    access.readable_game(request_session(), game_id)
+    return insights.game_forecast(
+        analytics().clickhouse, game_id, period, args["horizon"], args.get("keyType")
+    )
