@@ -370,3 +370,56 @@ def test_the_forecast_names_its_model_and_carries_intervals_and_a_backtest(clien
         answer = client.get(f"{API}/games/{game_id}/forecast?{bad}", headers=auth(users["finance"]))
         assert answer.status_code == 422 and field in answer.get_json()["error"]["details"]["fields"]["query"]
     assert client.get(f"{API}/games/{game_id}/forecast", headers=auth()).status_code == 404
+
+
+SERIES_ROUTES = {
+    "": "t,timezone,attempts,activations,failed,blocked,pendingReview,disputed",
+    "/activations": "t,timezone,attempts,activations,failed,blocked,pendingReview,disputed",
+    "/regions": "country,attempts,activations,failed,blocked,pendingReview,disputed,share,from,to,timezone",
+    "/key-types": "keyType,attempts,activations,failed,blocked,pendingReview,disputed,share,from,to,timezone",
+    "/trends": "t,timezone,activations,expected,zScore,flag",
+    "/forecast": "t,timezone,kind,activations,expected,lower80,upper80",
+}
+
+
+@pytest.mark.parametrize("path", list(SERIES_ROUTES))
+def test_every_series_answers_csv_and_png(client, auth, busy_game, path):
+    _, game_id, users = busy_game
+    query = (
+        "to=2026-04-30"
+        if path in ("/trends", "/forecast")
+        else "from=2026-04-01&to=2026-04-30&tz=Europe/Berlin"
+    )
+    url = f"{API}/games/{game_id}{path}?{query}"
+    as_csv = client.get(url, headers={**auth(users["developer"]), "Accept": "text/csv"})
+    assert as_csv.status_code == 200 and as_csv.mimetype == "text/csv"
+    lines = as_csv.get_data(as_text=True).split("\r\n")
+    assert lines[0] == SERIES_ROUTES[path] and len(lines) > 2
+    if path in ("", "/activations"):
+        assert (
+            lines[1].startswith("2026-04-01,Europe/Berlin,") and len(lines) == 30 + 2
+        )  # header, 30 days, ''
+    as_png = client.get(url, headers={**auth(users["developer"]), "Accept": "image/png"})
+    assert as_png.status_code == 200 and as_png.mimetype == "image/png"
+    assert as_png.data[:8] == b"\x89PNG\r\n\x1a\n" and len(as_png.data) > 10_000
+    as_json = client.get(url, headers={**auth(users["developer"]), "Accept": "*/*"})
+    assert as_json.is_json
+    refused = client.get(url, headers={**auth(), "Accept": "image/png"})
+    assert refused.status_code == 404 and refused.is_json  # errors stay §3 JSON
+
+
+def test_the_forecast_chart_shades_its_interval(busy_game, client, auth):
+    from io import BytesIO
+
+    from PIL import Image
+
+    _, game_id, users = busy_game
+    png = client.get(
+        f"{API}/games/{game_id}/forecast?to=2026-04-29&horizon=30",
+        headers={**auth(users["developer"]), "Accept": "image/png"},
+    ).data
+    image = Image.open(BytesIO(png)).convert("RGB")
+    assert image.size == (1000, 500)
+    # The shaded interval is tab:green at alpha 0.2 over white: about (212, 234, 212).
+    shaded = sum(1 for r, g, b in image.getdata() if 200 <= r <= 222 and 228 <= g <= 240 and 200 <= b <= 222)
+    assert shaded > 2_000

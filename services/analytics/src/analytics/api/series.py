@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 from analytics.api import access
 from analytics.api import schemas as s
 from analytics.api.common import PERIOD_ERRORS, invalid_query, period_of
+from analytics.api.render import ALTERNATIVES, negotiated
 from analytics.context import analytics
+from analytics.db.projection import game_title
 from analytics.domain.reports import InvalidPeriod, Period
 from analytics.domain.series import Granularity
 from analytics.usecases import insights, series
@@ -36,6 +38,7 @@ NOT_FOUND = {404: "NOT_FOUND: no such game, or not one of the caller's studios",
 @error_responses(NOT_FOUND)
 @blp.arguments(s.SeriesQuerySchema, location="query")
 @blp.response(200, s.ActivationSeriesSchema)
+@blp.doc(responses=ALTERNATIVES)
 def activations(args, game_id: uuid.UUID):
     """Redemption attempts of the game per hour or per day of the time zone, by outcome; ``total``
     is the activations. Hourly series cover at most 31 days."""
@@ -47,7 +50,11 @@ def activations(args, game_id: uuid.UUID):
         )
     except InvalidPeriod as exc:
         raise invalid_query(exc) from None
-    return answer.to_dict()
+    body = answer.to_dict()
+    unit = f"per {answer.granularity.value}"
+    return negotiated(
+        "series", body, title=_title(game_id, f"Activations {unit}", body), name=f"activations-{game_id}"
+    )
 
 
 @blp.route("/<uuid:game_id>/regions", methods=["GET"])
@@ -55,12 +62,16 @@ def activations(args, game_id: uuid.UUID):
 @error_responses(NOT_FOUND)
 @blp.arguments(s.BreakdownQuerySchema, location="query")
 @blp.response(200, s.RegionsSchema)
+@blp.doc(responses=ALTERNATIVES)
 def regions(args, game_id: uuid.UUID):
     """Attempts and activations per region the players claimed, with each region's share of the
     activations, most activations first."""
     period = period_of(args)
     access.readable_game(request_session(), game_id)
-    return series.breakdown(analytics().clickhouse, game_id, period, "country", args.get("keyType")).to_dict()
+    body = series.breakdown(analytics().clickhouse, game_id, period, "country", args.get("keyType")).to_dict()
+    return negotiated(
+        "regions", body, title=_title(game_id, "Activations by region", body), name=f"regions-{game_id}"
+    )
 
 
 @blp.route("/<uuid:game_id>/key-types", methods=["GET"])
@@ -68,11 +79,15 @@ def regions(args, game_id: uuid.UUID):
 @error_responses(NOT_FOUND)
 @blp.arguments(s.BreakdownQuerySchema, location="query")
 @blp.response(200, s.KeyTypesSchema)
+@blp.doc(responses=ALTERNATIVES)
 def key_types(args, game_id: uuid.UUID):
     """Attempts and activations per key type (retail, press, ...), with shares."""
     period = period_of(args)
     access.readable_game(request_session(), game_id)
-    return series.breakdown(analytics().clickhouse, game_id, period, "keyType", args.get("keyType")).to_dict()
+    body = series.breakdown(analytics().clickhouse, game_id, period, "keyType", args.get("keyType")).to_dict()
+    return negotiated(
+        "keyTypes", body, title=_title(game_id, "Activations by key type", body), name=f"key-types-{game_id}"
+    )
 
 
 def _as_of(args: dict, *, default_back: int) -> tuple:
@@ -89,6 +104,7 @@ def _as_of(args: dict, *, default_back: int) -> tuple:
 @error_responses(NOT_FOUND)
 @blp.arguments(s.TrendsQuerySchema, location="query")
 @blp.response(200, s.TrendsSchema)
+@blp.doc(responses=ALTERNATIVES)
 def trends(args, game_id: uuid.UUID):
     """Day-over-day and week-over-week change of the activations up to ``to`` (default today),
     and each of the last ``days`` days scored against the 28 before it (a robust z-score:
@@ -99,7 +115,9 @@ def trends(args, game_id: uuid.UUID):
     except InvalidPeriod as exc:
         raise invalid_query(InvalidPeriod("to", str(exc))) from None
     access.readable_game(request_session(), game_id)
-    return insights.game_trends(analytics().clickhouse, game_id, period, args["days"], args.get("keyType"))
+    body = insights.game_trends(analytics().clickhouse, game_id, period, args["days"], args.get("keyType"))
+    title = _title(game_id, "Daily activations and unusual days", {**body, "to": body["asOf"]})
+    return negotiated("trends", body, title=title, name=f"trends-{game_id}")
 
 
 @blp.route("/<uuid:game_id>/forecast", methods=["GET"])
@@ -107,6 +125,7 @@ def trends(args, game_id: uuid.UUID):
 @error_responses(NOT_FOUND)
 @blp.arguments(s.ForecastQuerySchema, location="query")
 @blp.response(200, s.ForecastSchema)
+@blp.doc(responses=ALTERNATIVES)
 def forecast(args, game_id: uuid.UUID):
     """Daily activations for ``horizon`` days (at most 90) after ``to`` (default yesterday), from
     up to a year of history, with 80 % prediction intervals (statsmodels ETSModel; ``method``
@@ -118,6 +137,16 @@ def forecast(args, game_id: uuid.UUID):
     except InvalidPeriod as exc:
         raise invalid_query(InvalidPeriod("to", str(exc))) from None
     access.readable_game(request_session(), game_id)
-    return insights.game_forecast(
+    body = insights.game_forecast(
         analytics().clickhouse, game_id, period, args["horizon"], args.get("keyType")
     )
+    span = {**body, "from": body["historyFrom"], "to": body["historyTo"]}
+    title = _title(game_id, f"Daily activations and a {body['horizon']}-day forecast", span)
+    return negotiated("forecast", body, title=title, name=f"forecast-{game_id}")
+
+
+def _title(game_id: uuid.UUID, what: str, body: dict) -> str:
+    game = game_title(request_session(), game_id) or str(game_id)
+    span = f"{body['from']} to {body['to']}" if "from" in body else f"to {body['to']}"
+    key_type = f", {body['keyType']} keys" if body.get("keyType") else ""
+    return f"{what}: {game}{key_type}, {span} ({body['timezone']})"
