@@ -1,11 +1,16 @@
-"""Events as the producers emit them, built through their contracts, for the analytics tests."""
+"""Events as the producers emit them, built through their contracts, and publishing and draining
+them through the broker, for the analytics tests."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from kafka import KafkaProducer, TopicPartition
+
+from analytics.ingest import Ingestor
 from gamekeys_platform.contracts import activations, antifraud, distribution, keys
 from gamekeys_platform.contracts.base import Money
 from gamekeys_platform.events import Event
@@ -227,3 +232,41 @@ def case_decided(case_id, assessment_id, decision: str, moment: datetime) -> Eve
         decided_by="support-1",
         decided_at=moment,
     ).to_event()
+
+
+# --- ingestion through the broker ---------------------------------------------------------
+
+
+def publish(servers, records: list[tuple[str, Event | bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    for topic, event in records:
+        if isinstance(event, Event):
+            producer.send(topic, key=event.subject.encode(), value=event.to_json())
+        else:
+            producer.send(topic, key=b"bad", value=event)
+    producer.flush(timeout=15)
+    producer.close()
+
+
+def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: float = 60) -> None:
+    """Poll until the offsets committed on ``topics`` cover the ``published`` records they hold
+    (counted, not asked of the broker: the local one's end offsets lag behind its records)."""
+    consumer = ingestor.consumer
+    deadline, committed = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        ingestor.poll_once(timeout_ms=200)
+        if not ingestor.batch.empty or not consumer.assignment():
+            continue
+        partitions = [
+            TopicPartition(t, p) for t in topics.values() for p in consumer.partitions_for_topic(t) or ()
+        ]
+        committed = sum(consumer.committed(tp) or 0 for tp in partitions)
+        if committed >= published:
+            assert committed == published
+            return
+    raise AssertionError(f"the ingestor did not catch up: {committed} of {published} committed")
+
+
+def close(ingestor: Ingestor) -> None:
+    ingestor.consumer.close(autocommit=False)
+    ingestor.dead_letter_producer.close(timeout=5)
