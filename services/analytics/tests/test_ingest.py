@@ -195,13 +195,17 @@ def test_offsets_are_committed_only_after_the_insert_succeeded(ctx, kafka_server
     ingestor = ingestor_for(
         ctx, kafka_servers, own_topics, sink=FlakySink(ClickHouseSink(ctx.clickhouse), 3, log)
     )
-    commit = ingestor.consumer.commit
+    commit, commit_async = ingestor.consumer.commit, ingestor.consumer.commit_async
 
     def logged_commit(offsets):
         log.append("commit")
         return commit(offsets)
 
-    ingestor.consumer.commit = logged_commit
+    def logged_commit_async(offsets, callback=None):
+        log.append("commit")
+        return commit_async(offsets, callback=callback)
+
+    ingestor.consumer.commit, ingestor.consumer.commit_async = logged_commit, logged_commit_async
     try:
         drain(ingestor, own_topics, len(events))
     finally:
