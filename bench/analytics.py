@@ -125,6 +125,9 @@ def client(query: str, *, stdin=None, stdout=None) -> None:
             shutil.which("clickhouse-client") or "clickhouse-client",
             "--port",
             CLICKHOUSE_PORT,
+            # Blocks of 100,000 rows: the default (about a million) of rows carrying their JSON
+            # payload outgrows the local server's 4 GB per query.
+            "--max_insert_block_size=100000",
             "--query",
             query,
         ],
