@@ -143,3 +143,30 @@ def test_key_lifecycle(caller, events, seen_keys):
     assert {row["country"] for row in report["countries"]} >= {"DE"}
     stranger = caller(roles=["developer"])
     stranger.call("GET", f"/api/v1/analytics/games/{game_id}", 404)
+
+    # A sold and redeemed key's timeline (its batch, allocation, sale, activation, oldest first),
+    # the regions, and the batch's and the retailer's funnels.
+    key_id = sold[0]["keyId"]
+    timeline = pc.wait_for(
+        lambda: support.call("GET", f"/api/v1/analytics/keys/{key_id}/timeline", 200),
+        lambda body: (
+            {"batch.generated", "key.allocated", "key.sold", "fraud.assessed", "key.activated"}
+            <= {item["type"] for item in body["items"]}
+        ),
+        "the key's events to reach analytics",
+    )
+    types = [item["type"] for item in timeline["items"]]
+    assert types.index("key.sold") < types.index("key.activated"), types
+    studio.call("GET", f"/api/v1/analytics/keys/{key_id}/timeline", 200)
+    stranger.call("GET", f"/api/v1/analytics/keys/{key_id}/timeline", 404)
+    regions = studio.call("GET", f"/api/v1/analytics/games/{game_id}/regions", 200)
+    assert regions["items"][0]["country"] == "DE"
+    assert (
+        studio.call("GET", f"/api/v1/analytics/batches/{batch['batchId']}/performance", 200)["counts"][
+            "generated"
+        ]
+        == 40
+    )
+    funnel = admin.call("GET", f"/api/v1/analytics/retailers/{retailer['id']}/performance", 200)
+    assert (funnel["counts"]["sold"], funnel["counts"]["activated"]) == (10, 5), funnel
+    assert funnel["medianHoursFromSaleToActivation"] is not None

@@ -126,6 +126,9 @@ def main() -> None:
         f"  last 30 days: {totals['activations']} activations of {totals['attempts']} attempts; {countries}"
     )
 
+    step("Its regions, a forecast of daily activations, and a chart of it (analytics)")
+    show_regions_and_forecast(studio, game)
+
     step("An attacker guessing keys is stopped")
     attacker, seen = Caller(token(str(uuid.uuid4()), roles=["user"])), []
     # A new address and rig each run: lockouts last an hour, and a second `make run` within it
@@ -259,6 +262,35 @@ def leaks_and_chargebacks(
 
 # The antivirus test file every scanner knows (harmless): what malware looks like to clamd.
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def show_regions_and_forecast(studio: Caller, game: dict) -> None:
+    base = f"/api/v1/analytics/games/{game['gameId']}"
+    regions = studio.call("GET", f"{base}/regions", 200)
+    for item in regions["items"][:5]:
+        print(
+            f"  {item['country'] or '(none)'}: {item['activations']} activations of {item['attempts']} "
+            f"attempts, {float(item['share']):.0%}"
+        )
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    forecast = studio.call("GET", f"{base}/forecast", 200, params={"to": today, "horizon": 14})
+    week = ", ".join(
+        f"{p['expected']:.0f} [{p['lower']:.0f}-{p['upper']:.0f}]" for p in forecast["series"][:7]
+    )
+    print(f"  forecast ({forecast['method']}: {forecast['methodReason']})")
+    print(f"  next 7 days, expected [80 % interval]: {week}")
+    chart = studio.session.get(
+        GATEWAY + f"{base}/forecast",
+        params={"to": today, "horizon": 14},
+        headers={"Accept": "image/png"},
+        timeout=60,
+    )
+    if chart.status_code != 200 or chart.headers.get("Content-Type") != "image/png":
+        raise UnexpectedResponse(f"the forecast chart answered {chart.status_code}: {chart.text[:300]}")
+    path = Path(__file__).resolve().parents[2] / ".local" / "demo-forecast.png"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(chart.content)
+    print(f"  chart: {path}")
 
 
 def push_builds(studio: Caller, game: dict) -> str:

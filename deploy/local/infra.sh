@@ -9,7 +9,7 @@
 #   infra.sh pause|resume kafka     SIGSTOP/SIGCONT the broker (fault tests; a restart would lose data)
 #   infra.sh restart postgres       restart whichever PostgreSQL serves 127.0.0.1:5432 (fault tests)
 #   infra.sh reload-gateway         regenerate the nginx config from gateway-routes.txt and reload it
-#   infra.sh bench-tools            install the benchmarks' HTTP load generator (wrk) if missing
+#   infra.sh bench-tools            install the benchmarks' tools (wrk, clickhouse-client) if missing
 #
 # Components: postgres redis kafka clickhouse s3 clamav gateway (default: all).
 # shellcheck source-path=SCRIPTDIR disable=SC2016  # single quotes in `bash -c` are intended
@@ -742,7 +742,9 @@ cmd_reload_gateway() {
 
 cmd_bench_tools() {
     command -v wrk >/dev/null || apt_install wrk
+    command -v clickhouse-client >/dev/null || apt_install clickhouse-client
     say wrk "$(command -v wrk)"
+    say clickhouse-client "$(command -v clickhouse-client)"
 }
 
 usage() {

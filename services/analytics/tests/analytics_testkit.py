@@ -1,12 +1,17 @@
-"""Events as the producers emit them, built through their contracts, for the analytics tests."""
+"""Events as the producers emit them, built through their contracts, and publishing and draining
+them through the broker, for the analytics tests."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from gamekeys_platform.contracts import activations, distribution, keys
+from kafka import KafkaProducer, TopicPartition
+
+from analytics.ingest import Ingestor
+from gamekeys_platform.contracts import activations, antifraud, distribution, keys
 from gamekeys_platform.contracts.base import Money
 from gamekeys_platform.events import Event
 
@@ -28,6 +33,9 @@ def activation(
     activation_id: uuid.UUID | None = None,
     developer_id: uuid.UUID | None = None,
     reason: str | None = None,
+    key_type: str = "retail",
+    key_id: uuid.UUID | None = None,
+    batch_id: uuid.UUID | None = None,
 ) -> Event:
     activation_id = activation_id or uuid.uuid4()
     data = _ACTIVATION_BY_STATUS[status](
@@ -35,11 +43,11 @@ def activation(
         transaction_id=activation_id,
         user_id=f"player-{uuid.uuid4().hex[:6]}",
         status=status,
-        key_id=uuid.uuid4(),
+        key_id=key_id or uuid.uuid4(),
         game_id=game_id,
-        batch_id=uuid.uuid4(),
+        batch_id=batch_id or uuid.uuid4(),
         developer_id=developer_id or uuid.uuid4(),
-        key_type="retail",
+        key_type=key_type,
         key_fingerprint=None,
         region=region,
         ip_address="198.51.100.7",
@@ -93,3 +101,172 @@ def sale_recorded(retailer_id: uuid.UUID, key_ids: list[uuid.UUID], gross: str, 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def at_time(event: Event, moment: datetime) -> Event:
+    return Event(type=event.type, source=event.source, subject=event.subject, data=event.data, time=moment)
+
+
+def batch_of(
+    batch_id: uuid.UUID, game_id: uuid.UUID, developer_id: uuid.UUID, quantity: int, moment: datetime
+) -> Event:
+    return keys.BatchGenerated(
+        batch_id=batch_id,
+        game_id=game_id,
+        developer_id=developer_id,
+        key_type="retail",
+        quantity=quantity,
+        regional_restrictions=[],
+        expires_at=None,
+        synchronous=True,
+        generated_at=moment,
+        created_by="user-1",
+    ).to_event()
+
+
+def key_allocated(allocation_id, retailer_id, game_id, quantity: int, moment: datetime) -> Event:
+    return keys.KeyAllocated(
+        allocation_id=allocation_id,
+        retailer_id=retailer_id,
+        game_id=game_id,
+        key_type="retail",
+        quantity=quantity,
+        allocated_at=moment,
+    ).to_event()
+
+
+def key_sold(retailer_id, order_id: str, key_ids: list, moment: datetime) -> Event:
+    return keys.KeySold(
+        retailer_id=retailer_id, order_id=order_id, key_ids=key_ids, quantity=len(key_ids), sold_at=moment
+    ).to_event()
+
+
+def key_activated(
+    key_id, batch_id, game_id, developer_id, moment: datetime, *, retailer_id=None, allocation_id=None
+):
+    return keys.KeyActivated(
+        key_id=key_id,
+        batch_id=batch_id,
+        game_id=game_id,
+        developer_id=developer_id,
+        key_type="retail",
+        previous_status="sold",
+        user_id="player-1",
+        activation_id=str(uuid.uuid4()),
+        region="DE",
+        retailer_id=retailer_id,
+        allocation_id=allocation_id,
+        activated_at=moment,
+    ).to_event()
+
+
+def key_revoked(key_id, batch_id, game_id, developer_id, moment: datetime, *, retailer_id=None) -> Event:
+    return keys.KeyRevoked(
+        key_id=key_id,
+        batch_id=batch_id,
+        game_id=game_id,
+        developer_id=developer_id,
+        key_type="retail",
+        previous_status="allocated",
+        status="revoked",
+        reason="leak",
+        changed_by="user-1",
+        changed_at=moment,
+        retailer_id=retailer_id,
+    ).to_event()
+
+
+def key_returned(retailer_id, order_id: str, key_ids: list, moment: datetime) -> Event:
+    event = keys.KeyReturned(
+        retailer_id=retailer_id,
+        order_id=order_id,
+        key_ids=key_ids,
+        quantity=len(key_ids),
+        status="revoked",
+        reason="customer",
+    ).to_event()
+    return at_time(event, moment)
+
+
+def assessed(action: str, rules: list[str], moment: datetime, *, shadow=(), key_id=None, assessment_id=None):
+    event = antifraud.FraudAssessed(
+        assessment_id=assessment_id or uuid.uuid4(),
+        key_id=key_id,
+        user_id="player-1",
+        activation_id=None,
+        game_id=None,
+        score={"ALLOW": 5, "REVIEW": 50, "BLOCK": 90}[action],
+        risk_level={"ALLOW": "LOW", "REVIEW": "MEDIUM", "BLOCK": "HIGH"}[action],
+        recommended_action=action,
+        rules_hit=rules,
+        shadow_rules_hit=list(shadow),
+        rule_set_version=1,
+    ).to_event()
+    return at_time(event, moment)
+
+
+def case_opened(case_id, assessment_id, reasons: list[str], moment: datetime) -> Event:
+    event = antifraud.CaseOpened(
+        case_id=case_id,
+        assessment_id=assessment_id,
+        key_id=None,
+        user_id="player-1",
+        activation_id=None,
+        score=50,
+        risk_level="MEDIUM",
+        reasons=reasons,
+    ).to_event()
+    return at_time(event, moment)
+
+
+def case_decided(case_id, assessment_id, decision: str, moment: datetime) -> Event:
+    return antifraud.CaseDecided(
+        case_id=case_id,
+        assessment_id=assessment_id,
+        key_id=None,
+        user_id="player-1",
+        activation_id=None,
+        decision=decision,
+        status="approved" if decision == "approve" else "rejected",
+        note=None,
+        decided_by="support-1",
+        decided_at=moment,
+    ).to_event()
+
+
+# --- ingestion through the broker ---------------------------------------------------------
+
+
+def publish(servers, records: list[tuple[str, Event | bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    for topic, event in records:
+        if isinstance(event, Event):
+            producer.send(topic, key=event.subject.encode(), value=event.to_json())
+        else:
+            producer.send(topic, key=b"bad", value=event)
+    producer.flush(timeout=15)
+    producer.close()
+
+
+def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: float = 60) -> None:
+    """Poll until the offsets committed on ``topics`` cover the ``published`` records they hold
+    (counted, not asked of the broker: the local one's end offsets lag behind its records)."""
+    consumer = ingestor.consumer
+    deadline, committed = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        ingestor.poll_once(timeout_ms=200)
+        if not ingestor.batch.empty or not consumer.assignment():
+            continue
+        partitions = [
+            TopicPartition(t, p) for t in topics.values() for p in consumer.partitions_for_topic(t) or ()
+        ]
+        committed = sum(consumer.committed(tp) or 0 for tp in partitions)
+        if committed >= published:
+            assert committed == published
+            return
+    raise AssertionError(f"the ingestor did not catch up: {committed} of {published} committed")
+
+
+def close(ingestor: Ingestor) -> None:
+    ingestor.consumer.close(autocommit=False)
+    ingestor.dead_letter_producer.close(timeout=5)

@@ -9,8 +9,8 @@ import uuid
 from datetime import date
 
 import pytest
-from analytics_testkit import activation, at, batch_generated, sale_recorded
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from analytics_testkit import activation, at, batch_generated, close, drain, publish, sale_recorded
+from kafka import KafkaConsumer, TopicPartition
 
 from analytics.db.clickhouse import ClickHouseUnavailable
 from analytics.domain.reports import Period
@@ -30,41 +30,6 @@ def ingestor_for(ctx, servers, topics: dict[str, str], *, sink=None, group=None,
         topics=list(topics.values()),
         **{"batch_size": 1000, "batch_seconds": 0.3, "retry_backoff_seconds": 0.2, **options},
     )
-
-
-def publish(servers, records: list[tuple[str, Event | bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
-    for topic, event in records:
-        if isinstance(event, Event):
-            producer.send(topic, key=event.subject.encode(), value=event.to_json())
-        else:
-            producer.send(topic, key=b"bad", value=event)
-    producer.flush(timeout=15)
-    producer.close()
-
-
-def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: float = 60) -> None:
-    """Poll until the offsets committed on ``topics`` cover the ``published`` records they hold
-    (counted, not asked of the broker: the local one's end offsets lag behind its records)."""
-    consumer = ingestor.consumer
-    deadline, committed = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline:
-        ingestor.poll_once(timeout_ms=200)
-        if not ingestor.batch.empty or not consumer.assignment():
-            continue
-        partitions = [
-            TopicPartition(t, p) for t in topics.values() for p in consumer.partitions_for_topic(t) or ()
-        ]
-        committed = sum(consumer.committed(tp) or 0 for tp in partitions)
-        if committed >= published:
-            assert committed == published
-            return
-    raise AssertionError(f"the ingestor did not catch up: {committed} of {published} committed")
-
-
-def close(ingestor: Ingestor) -> None:
-    ingestor.consumer.close(autocommit=False)
-    ingestor.dead_letter_producer.close(timeout=5)
 
 
 def figures(ctx, game_id: uuid.UUID) -> dict:
@@ -230,13 +195,17 @@ def test_offsets_are_committed_only_after_the_insert_succeeded(ctx, kafka_server
     ingestor = ingestor_for(
         ctx, kafka_servers, own_topics, sink=FlakySink(ClickHouseSink(ctx.clickhouse), 3, log)
     )
-    commit = ingestor.consumer.commit
+    commit, commit_async = ingestor.consumer.commit, ingestor.consumer.commit_async
 
     def logged_commit(offsets):
         log.append("commit")
         return commit(offsets)
 
-    ingestor.consumer.commit = logged_commit
+    def logged_commit_async(offsets, callback=None):
+        log.append("commit")
+        return commit_async(offsets, callback=callback)
+
+    ingestor.consumer.commit, ingestor.consumer.commit_async = logged_commit, logged_commit_async
     try:
         drain(ingestor, own_topics, len(events))
     finally:

@@ -27,6 +27,16 @@ def test_every_route_is_listed(client):
     assert set(paths) == {
         "/api/v1/analytics/games/{game_id}",
         "/api/v1/analytics/summary",
+        "/api/v1/analytics/games/{game_id}/activations",
+        "/api/v1/analytics/games/{game_id}/regions",
+        "/api/v1/analytics/games/{game_id}/key-types",
+        "/api/v1/analytics/games/{game_id}/trends",
+        "/api/v1/analytics/games/{game_id}/forecast",
+        "/api/v1/analytics/batches/{batch_id}/performance",
+        "/api/v1/analytics/retailers/{retailer_id}/performance",
+        "/api/v1/analytics/keys/{key_id}/timeline",
+        "/api/v1/analytics/fraud/statistics",
+        "/internal/v1/analytics/keys/{key_id}/timeline",
         "/internal/v1/analytics/developers/{developer_id}/games/{game_id}",
         "/internal/v1/analytics/developers/{developer_id}/summary",
     }

@@ -70,18 +70,25 @@ def _is_transient(exc: Exception) -> bool:
     return isinstance(exc, ApiError) and exc.code in ("SERVICE_UNAVAILABLE", "DATABASE_ERROR")
 
 
-def kafka_consumer(bootstrap_servers: list[str], *, group_id: str, topics: list[str]) -> KafkaConsumer:
+def kafka_consumer(
+    bootstrap_servers: list[str], *, group_id: str, topics: list[str], **options: Any
+) -> KafkaConsumer:
+    """The platform's consumer settings; ``options`` override them (a bulk reader's larger polls
+    and fetches, say)."""
     return KafkaConsumer(
         *topics,
-        bootstrap_servers=bootstrap_servers,
-        group_id=group_id,
-        client_id=group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        # Short session: a restarted consumer rejoins in seconds, not the ~20 s default.
-        session_timeout_ms=6_000,
-        heartbeat_interval_ms=2_000,
-        max_poll_records=200,
+        **{
+            "bootstrap_servers": bootstrap_servers,
+            "group_id": group_id,
+            "client_id": group_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            # Short session: a restarted consumer rejoins in seconds, not the ~20 s default.
+            "session_timeout_ms": 6_000,
+            "heartbeat_interval_ms": 2_000,
+            "max_poll_records": 200,
+            **options,
+        },
     )
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
+from analytics.api.fraud import blp as fraud_blp
+from analytics.api.funnels import blp as funnels_blp
 from analytics.api.internal import blp as internal_blp
+from analytics.api.keys import blp as keys_blp
+from analytics.api.keys import internal_blp as internal_keys_blp
 from analytics.api.reports import blp as reports_blp
+from analytics.api.series import blp as series_blp
 from analytics.context import Analytics
 from analytics.db.clickhouse import ClickHouseUnavailable
 from analytics.settings import Settings, get_settings
@@ -19,7 +24,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = create_service_app(
         settings,
         title="Analytics",
-        blueprints=[reports_blp, internal_blp],
+        blueprints=[
+            reports_blp,
+            series_blp,
+            funnels_blp,
+            keys_blp,
+            fraud_blp,
+            internal_blp,
+            internal_keys_blp,
+        ],
         # Kafka is not a readiness dependency: the reports answer while ingestion waits.
         ready_checks={"database": ctx.db.ping, "clickhouse": ctx.clickhouse.ping},
     )

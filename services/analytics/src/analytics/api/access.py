@@ -17,16 +17,54 @@ from gamekeys_platform.errors import ApiError
 NO_ANALYTICS = "your platform role has no analytics"
 
 
-def readable_game(session: Session, game_id: uuid.UUID) -> None:
+def readable_game(session: Session, game_id: uuid.UUID, not_found: ApiError | None = None) -> None:
+    """Members of the game's studio and platform admins read its figures (and those of its
+    batches: ``not_found`` is what a stranger is told)."""
+    not_found = not_found or game_not_found(game_id)
     principal = current_principal()
     owner = projection.game_owner(session, game_id)
     if owner is None or owner.deleted:
-        raise game_not_found(game_id)
+        raise not_found
     verdict = game_access(principal.roles, _team_role(session, principal, owner.developer_id))
     if verdict is Verdict.FORBIDDEN:
         raise ApiError("FORBIDDEN", NO_ANALYTICS)
     if verdict is Verdict.HIDDEN:
-        raise game_not_found(game_id)
+        raise not_found
+
+
+def retailer_games(session: Session) -> set[uuid.UUID] | None:
+    """The games whose figures at a retailer the caller may read: every game (None) for a platform
+    admin, else the games of the caller's studios (a retailer that sold none of them is then
+    answered as unknown)."""
+    principal = current_principal()
+    if principal.has_role("admin"):
+        return None
+    studios = projection.member_studios(session, principal.subject)
+    if not studios and principal.has_role("support"):
+        raise ApiError("FORBIDDEN", NO_ANALYTICS)
+    return {game.game_id for game in reads.games_of(session, studios)} if studios else set()
+
+
+def key_reader(session: Session, key_id: uuid.UUID, game_id: uuid.UUID | None) -> bool:
+    """Whether the caller reads a key's timeline with its details (platform staff: support and
+    admins), or without them (a member of the studio that owns the key's game); a stranger is
+    told the key does not exist."""
+    principal = current_principal()
+    if principal.has_role("admin", "support"):
+        return True
+    owner = projection.game_owner(session, game_id) if game_id is not None else None
+    if owner is None or _team_role(session, principal, owner.developer_id) is None:
+        raise key_not_found(key_id)
+    return False
+
+
+def platform_staff() -> None:
+    if not current_principal().has_role("admin", "support"):
+        raise ApiError("FORBIDDEN", "fraud statistics are for platform staff")
+
+
+def key_not_found(key_id: uuid.UUID) -> ApiError:
+    return ApiError("KEY_NOT_FOUND", "no event names this key", {"keyId": str(key_id)})
 
 
 def summary_scope(session: Session, developer_id: uuid.UUID | None) -> list[uuid.UUID] | None:

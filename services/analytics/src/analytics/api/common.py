@@ -24,3 +24,7 @@ def period_of(args: dict) -> Period:
 
 def game_not_found(game_id) -> ApiError:
     return ApiError("NOT_FOUND", "game not found", {"gameId": str(game_id)})
+
+
+def invalid_query(exc: InvalidPeriod) -> ApiError:
+    return ApiError("VALIDATION_ERROR", str(exc), {"fields": {"query": {exc.field: [str(exc)]}}})

@@ -69,9 +69,14 @@ class ClickHouse:
             raise ClickHouseUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> int:
-        """Insert ``rows`` (dicts by column name) as one block; returns how many."""
+        """Insert ``rows`` (dicts by column name) as one block; returns how many. Sent by column
+        (the native protocol's own layout), several times faster than row by row."""
+        rows = list(rows)
+        data = [[row[column] for row in rows] for column in columns]
         try:
-            return self.client().execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", list(rows))
+            return self.client().execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data, columnar=True
+            )
         except UNAVAILABLE as exc:
             self._reset()
             raise ClickHouseUnavailable(f"{type(exc).__name__}: {exc}") from exc

@@ -27,3 +27,8 @@ def games_of(session: Session, developer_ids: list[uuid.UUID] | None) -> list[Ga
     if developer_ids is not None:
         query = query.where(games.c.developer_id.in_(developer_ids))
     return [GameInScope(row.game_id, row.title) for row in session.execute(query)]
+
+
+def game_title(session: Session, game_id: uuid.UUID) -> str | None:
+    games = projection.games
+    return session.execute(select(games.c.title).where(games.c.game_id == game_id)).scalar()

@@ -22,15 +22,16 @@ _RANK = "multiIf({}, 1)".format(
 )
 
 # One row per attempt with an event since :start: when it began, the region its player claimed,
-# and the type of its latest event (aliases unlike any column: ClickHouse lets an alias shadow
+# the key type, and the type of its latest event (aliases unlike any column: ClickHouse lets an alias shadow
 # a column in WHERE). Every event of an attempt that began in the period is at or
 # after the period's start, so the filter loses none of them; ``game_filter`` narrows the games.
-_ATTEMPTS = f"""
+ATTEMPTS = f"""
     SELECT
         subject,
         any(game_id) AS attempt_game,
         min(occurred_at) AS started_at,
         argMin(country, occurred_at_us) AS claimed_country,
+        anyIf(key_type, key_type != '') AS attempt_key_type,
         argMax(type, tuple(occurred_at_us, {_RANK})) AS final_type
     FROM events
     WHERE type IN %(types)s AND occurred_at >= %(start)s AND game_id != %(nil)s {{game_filter}}
@@ -38,17 +39,17 @@ _ATTEMPTS = f"""
 """  # noqa: S608 - fixed text; values are the driver's parameters
 
 
-def _params(period: Period, **extra) -> dict:
+def query_params(period: Period, **extra) -> dict:
     return {
         "types": ACTIVATION_TYPES,
-        "start": _naive(period.start),
-        "end": _naive(period.end),
+        "start": naive(period.start),
+        "end": naive(period.end),
         "nil": NIL,
         **extra,
     }
 
 
-def _naive(moment: datetime) -> datetime:
+def naive(moment: datetime) -> datetime:
     # The driver sends a datetime as wall-clock text; the columns are UTC.
     return moment.replace(tzinfo=None)
 
@@ -56,7 +57,7 @@ def _naive(moment: datetime) -> datetime:
 def activations_by_day_and_country(
     ch: ClickHouse, game_id: uuid.UUID, period: Period
 ) -> list[DayCountryCount]:
-    attempts = _ATTEMPTS.format(game_filter="AND game_id = %(game)s")
+    attempts = ATTEMPTS.format(game_filter="AND game_id = %(game)s")
     rows = ch.execute(
         f"""
         SELECT toDate(started_at, %(tz)s) AS day, claimed_country, final_type, count()
@@ -64,7 +65,7 @@ def activations_by_day_and_country(
         WHERE started_at < %(end)s
         GROUP BY day, claimed_country, final_type
         """,  # noqa: S608 - fixed text; values are the driver's parameters
-        _params(period, game=game_id, tz=period.zone_name),
+        query_params(period, game=game_id, tz=period.zone_name),
     )
     return [DayCountryCount(day, country, outcome, count) for day, country, outcome, count in rows]
 
@@ -73,7 +74,7 @@ def activations_by_game(ch: ClickHouse, game_ids: list[uuid.UUID] | None, period
     """Per game and outcome; every game when ``game_ids`` is None."""
     if game_ids == []:
         return []
-    attempts = _ATTEMPTS.format(game_filter="" if game_ids is None else "AND game_id IN %(games)s")
+    attempts = ATTEMPTS.format(game_filter="" if game_ids is None else "AND game_id IN %(games)s")
     rows = ch.execute(
         f"""
         SELECT attempt_game, final_type, count()
@@ -81,7 +82,7 @@ def activations_by_game(ch: ClickHouse, game_ids: list[uuid.UUID] | None, period
         WHERE started_at < %(end)s
         GROUP BY attempt_game, final_type
         """,  # noqa: S608 - fixed text; values are the driver's parameters
-        _params(period, games=tuple(game_ids or ())),
+        query_params(period, games=tuple(game_ids or ())),
     )
     return [GameCount(game, outcome, count) for game, outcome, count in rows]
 
@@ -97,6 +98,6 @@ def keys_generated(ch: ClickHouse, game_ids: list[uuid.UUID] | None, period: Per
         FROM events FINAL
         WHERE type = 'batch.generated' AND occurred_at >= %(start)s AND occurred_at < %(end)s {game_filter}
         """,  # noqa: S608 - fixed text; values are the driver's parameters
-        _params(period, games=tuple(game_ids or ())),
+        query_params(period, games=tuple(game_ids or ())),
     )
     return int(rows[0][0] or 0) if rows else 0

@@ -84,11 +84,19 @@ def event_row(event: Event, topic: str, *, ingested_at: datetime | None = None) 
     """The ``events`` row of ``event`` read from ``topic``; ``ContractViolation`` when the event
     breaks its contract or has none."""
     data = contracts.load(event)
-    fields = data.model_dump(by_alias=False)  # snake_case, Python values (UUIDs, datetimes, Money as dicts)
+    fields = data.__dict__  # the field values by their snake_case names (UUIDs, datetimes, Money), not copied
     occurred_at = _first(fields, _BUSINESS_TIME) or event.time
     key_ids = list(fields.get("key_ids") or [])
     money = _money(data)
-    payload = {**event.to_dict(), "data": data.to_data()}
+    # The envelope, then the data as the contract serializes it (pydantic's own JSON encoder:
+    # the same text as ``to_data``, several times faster than a dict through ``json``).
+    envelope = {name: value for name, value in event.to_dict().items() if name != "data"}
+    payload = (
+        json.dumps(envelope, separators=(",", ":"), default=str)[:-1]
+        + ',"data":'
+        + data.model_dump_json()
+        + "}"
+    )
     return {
         "event_id": event.id,
         "type": event.type,
@@ -121,7 +129,7 @@ def event_row(event: Event, topic: str, *, ingested_at: datetime | None = None) 
         "quantity": _quantity(fields),
         "amount": money.amount if money else None,
         "currency": money.currency if money else "",
-        "payload": json.dumps(payload, separators=(",", ":"), default=str),
+        "payload": payload,
     }
 
 
@@ -133,8 +141,9 @@ def _first(fields: dict[str, Any], names: tuple[str, ...]) -> Any:
 
 
 def _money(data: contracts.EventData) -> Money | None:
+    fields = type(data).model_fields  # asked first: a missing attribute costs pydantic an exception
     for name in _AMOUNT:
-        value = getattr(data, name, None)
+        value = getattr(data, name) if name in fields else None
         if isinstance(value, Money):
             return value
     return None

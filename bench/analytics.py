@@ -1,0 +1,268 @@
+"""Analytics benchmark (issue 18), on the local ClickHouse and broker, in a database and a topic
+of its own (dropped at the end), in-process (the worker's and the API's code without HTTP):
+
+1. ingestion: a backlog of activation events (``--ingest-events``, 1,000,000 by default) on a
+   topic of 3 partitions, read from the start by the analytics consumer (``Ingestor``: each
+   event through its contract, batches of 5,000 or 1 s, offsets committed after each insert)
+   into ``events``; beside it, in the same run, ``clickhouse-client`` inserting the same rows
+   from a TabSeparated file (the floor: no Kafka, no parsing in Python);
+2. reports: ``--query-events`` events (10,000,000 by default) of ``--games`` games (1,000) over a
+   year, generated inside ClickHouse; then one game's 90-day daily activation series and its
+   regions report, each through the use case the API calls (query and shaping), ``--reads``
+   times on random games: p50 / p99.
+
+Prints rates and latencies; asserts nothing. Targets: ingestion >= 20,000 events/s, report
+p99 <= 300 ms.
+
+    .venv/bin/python bench/analytics.py [--ingest-events N] [--query-events N] [--games N] [--reads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from measure import percentile
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# This file is bench/analytics.py: with bench/ first on the path, `import analytics` would import
+# it again instead of the service's package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(ROOT / "services" / "analytics" / "tests"))
+
+from analytics_testkit import activation  # noqa: E402
+
+from analytics.db.clickhouse import ClickHouse, connect  # noqa: E402
+from analytics.domain.reports import Period  # noqa: E402
+from analytics.domain.series import Granularity  # noqa: E402
+from analytics.ingest import ClickHouseSink, Ingestor  # noqa: E402
+from analytics.migrate import migrate  # noqa: E402
+from analytics.usecases import series  # noqa: E402
+
+CLICKHOUSE = os.environ.get("BENCH_CLICKHOUSE", "clickhouse://127.0.0.1:9000")
+CLICKHOUSE_PORT = CLICKHOUSE.rsplit(":", 1)[-1]
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092").split(",")
+AS_OF = date(2026, 11, 30)  # the query data's last day
+
+
+class CountingSink:
+    def __init__(self, sink: ClickHouseSink) -> None:
+        self.sink, self.rows = sink, 0
+
+    def insert_events(self, rows) -> None:
+        self.sink.insert_events(rows)
+        self.rows += len(rows)
+
+
+def backlog(topic: str, count: int, games: list[uuid.UUID]) -> float:
+    """Publish ``count`` activation events (each a unique attempt of one of ``games``); returns
+    the seconds it took."""
+    template = json.loads(activation(games[0], "activated", datetime(2026, 3, 1, tzinfo=UTC)).to_json())
+    producer = KafkaProducer(
+        bootstrap_servers=KAFKA,
+        acks="all",
+        linger_ms=20,
+        batch_size=512 * 1024,
+        max_request_size=4 * 1024 * 1024,
+    )
+    started = time.perf_counter()
+    for n in range(count):
+        attempt = str(uuid.uuid4())
+        moment = f"2026-{1 + n % 11:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00Z"
+        event = {**template, "id": str(uuid.uuid4()), "subject": attempt, "time": moment}
+        event["data"] = {
+            **template["data"],
+            "activationId": attempt,
+            "transactionId": attempt,
+            "keyId": str(uuid.uuid4()),
+            "gameId": str(games[n % len(games)]),
+            "occurredAt": moment,
+            "activatedAt": moment,
+            "region": ("DE", "FR", "US", "BR", "JP")[n % 5],
+        }
+        producer.send(topic, key=attempt.encode(), value=json.dumps(event, separators=(",", ":")).encode())
+    producer.flush(timeout=600)
+    producer.close()
+    return time.perf_counter() - started
+
+
+def ingest(database: str, topic: str, count: int) -> float:
+    """Seconds from the consumer's first record to the last event inserted."""
+    sink = CountingSink(ClickHouseSink(ClickHouse(CLICKHOUSE, database, timeout_seconds=120)))
+    ingestor = Ingestor.connect(
+        sink, KAFKA, group=f"bench.analytics.{uuid.uuid4().hex[:8]}", topics=[topic], batch_size=5_000
+    )
+    try:
+        while ingestor.poll_once(timeout_ms=500) == 0:
+            pass  # joining the group
+        started = time.perf_counter()
+        deadline = started + 3_600
+        while sink.rows < count and time.perf_counter() < deadline:
+            ingestor.poll_once(timeout_ms=500)
+        ingestor.flush()
+        return time.perf_counter() - started
+    finally:
+        ingestor.consumer.close(autocommit=False)
+        ingestor.dead_letter_producer.close(timeout=5)
+
+
+def client(query: str, *, stdin=None, stdout=None) -> None:
+    subprocess.run(  # noqa: S603 - the Debian client, fixed arguments
+        [
+            shutil.which("clickhouse-client") or "clickhouse-client",
+            "--port",
+            CLICKHOUSE_PORT,
+            # Blocks of 100,000 rows: the default (about a million) of rows carrying their JSON
+            # payload outgrows the local server's 4 GB per query.
+            "--max_insert_block_size=100000",
+            "--query",
+            query,
+        ],
+        stdin=stdin,
+        stdout=stdout,
+        check=True,
+    )
+
+
+def client_insert(database: str) -> tuple[int, float]:
+    """The ingested rows exported to a file and inserted again by clickhouse-client into a copy of
+    the table: (rows, seconds of the insert)."""
+    with tempfile.NamedTemporaryFile(suffix=".tsv") as rows_file:
+        with open(rows_file.name, "wb") as out:
+            client(f"SELECT * FROM {database}.events FORMAT TabSeparated", stdout=out)  # noqa: S608 - a database name of ours
+        client(f"CREATE TABLE {database}.events_copy AS {database}.events")
+        with open(rows_file.name, "rb") as source:
+            started = time.perf_counter()
+            client(f"INSERT INTO {database}.events_copy FORMAT TabSeparated", stdin=source)
+            elapsed = time.perf_counter() - started
+    (rows,) = connect(CLICKHOUSE, database, timeout_seconds=60).execute("SELECT count() FROM events_copy")[0]
+    return rows, elapsed
+
+
+# One attempt per event, of a random game, at a random second of the year, with a random outcome.
+_GENERATE = """
+    INSERT INTO events (event_id, type, source, topic, subject, schema_version, time, occurred_at,
+                        occurred_at_us, ingested_at, game_id, key_id, key_type, country, outcome)
+    SELECT generateUUIDv4(), type, 'activation-gateway', 'activations.events',
+           toString(generateUUIDv4()), 1, at, at, toInt64(toUInt32(at)) * 1000000, now(),
+           toUUID(concat('00000000-0000-4000-8000-',
+                         substring(hex(toUInt64(281474976710656 + game)), 3, 12))),
+           generateUUIDv4(), if(rand(3) % 10 = 0, 'press', 'retail'),
+           arrayElement(['DE', 'FR', 'US', 'BR', 'JP', 'GB', 'PL', 'RU', 'CN', 'KR'], 1 + rand(4) % 10),
+           'activated'
+    FROM (
+        SELECT rand(1) % {games} AS game,
+               toDateTime({first} + rand(2) % (365 * 86400), 'UTC') AS at,
+               multiIf(rand(5) % 100 < 80, 'activation.succeeded',
+                       rand(5) % 100 < 90, 'activation.failed',
+                       rand(5) % 100 < 95, 'activation.blocked',
+                       'activation.pending_review') AS type
+        FROM numbers({size})
+    )
+"""
+
+
+def generate(database: str, count: int, games: int) -> float:
+    """``count`` activation events of ``games`` games over the year to AS_OF, made by ClickHouse."""
+    ch = connect(CLICKHOUSE, database, timeout_seconds=600)
+    first = int(datetime.combine(AS_OF - timedelta(days=364), datetime.min.time(), UTC).timestamp())
+    started = time.perf_counter()
+    chunk = 1_000_000
+    for offset in range(0, count, chunk):
+        size = min(chunk, count - offset)
+        ch.execute(_GENERATE.format(games=games, first=first, size=size))
+    return time.perf_counter() - started
+
+
+def game_id(n: int) -> uuid.UUID:
+    return uuid.UUID(f"00000000-0000-4000-8000-{n:012x}")
+
+
+def reads(database: str, games: int, count: int) -> dict[str, list[float]]:
+    ch = ClickHouse(CLICKHOUSE, database, timeout_seconds=60)
+    period = Period.of(AS_OF - timedelta(days=89), AS_OF, "UTC", now=datetime.now(UTC))
+    timings: dict[str, list[float]] = {"activations": [], "regions": []}
+    chosen = random.Random(18)
+    for _ in range(count):
+        game = game_id(chosen.randrange(games))
+        started = time.perf_counter()
+        series.activations(ch, game, period, Granularity.DAY, None)
+        timings["activations"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        series.breakdown(ch, game, period, "country", None)
+        timings["regions"].append(time.perf_counter() - started)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    env = os.environ.get
+    parser.add_argument(
+        "--ingest-events", type=int, default=int(env("ANALYTICS_BENCH_INGEST_EVENTS", "1000000"))
+    )
+    parser.add_argument(
+        "--query-events", type=int, default=int(env("ANALYTICS_BENCH_QUERY_EVENTS", "10000000"))
+    )
+    parser.add_argument("--games", type=int, default=int(env("ANALYTICS_BENCH_GAMES", "1000")))
+    parser.add_argument("--reads", type=int, default=int(env("ANALYTICS_BENCH_READS", "200")))
+    args = parser.parse_args()
+
+    run = uuid.uuid4().hex[:8]
+    ingest_db, query_db, topic = (
+        f"analytics_bench_{run}",
+        f"analytics_bench_q_{run}",
+        f"bench.analytics.{run}",
+    )
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=30_000)
+    admin.create_topics([NewTopic(topic, 3, 1), NewTopic(f"{topic}.dlq", 1, 1)])
+    try:
+        migrate(CLICKHOUSE, ingest_db)
+        games = [uuid.uuid4() for _ in range(args.games)]
+        published = backlog(topic, args.ingest_events, games)
+        print(f"backlog: {args.ingest_events:,} events published in {published:.1f} s")
+        seconds = ingest(ingest_db, topic, args.ingest_events)
+        rate = args.ingest_events / seconds
+        print(
+            f"ingestion: {args.ingest_events:,} events in {seconds:.1f} s = {rate:,.0f} events/s "
+            f"(target >= 20,000)"
+        )
+        rows, client_seconds = client_insert(ingest_db)
+        print(
+            f"clickhouse-client, the same {rows:,} rows from a TabSeparated file: {client_seconds:.2f} s = "
+            f"{rows / client_seconds:,.0f} rows/s (ingestion at {rate / (rows / client_seconds):.3f} of it)"
+        )
+
+        migrate(CLICKHOUSE, query_db)
+        made = generate(query_db, args.query_events, args.games)
+        print(f"reports: {args.query_events:,} events of {args.games:,} games generated in {made:.1f} s")
+        timings = reads(query_db, args.games, args.reads)
+        for name, samples in timings.items():
+            label = "90-day daily activation series" if name == "activations" else "regions report (90 days)"
+            print(
+                f"{label}, one game, {len(samples)} reads: p50 {percentile(samples, 0.5) * 1000:.1f} ms, "
+                f"p99 {percentile(samples, 0.99) * 1000:.1f} ms (target p99 <= 300 ms)"
+            )
+    finally:
+        server = connect(CLICKHOUSE, "default", timeout_seconds=120)
+        for database in (ingest_db, query_db):
+            server.execute(f"DROP DATABASE IF EXISTS {database}")
+        server.disconnect()
+        admin.delete_topics([topic, f"{topic}.dlq"])
+        admin.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The queries of a game's activation series and breakdowns, on the attempts of
+``db.reports`` (one row per attempt, however many copies of its events are stored)."""
+
+from __future__ import annotations
+
+import uuid
+
+from analytics.db.clickhouse import ClickHouse
+from analytics.db.reports import ATTEMPTS, query_params
+from analytics.domain.reports import Period
+from analytics.domain.series import BucketCount, Granularity, GroupCount, hour_bucket
+
+_BUCKET = {
+    Granularity.DAY: "toDate(started_at, %(tz)s)",
+    # The epoch second the local hour starts at: an instant, unambiguous in any zone.
+    Granularity.HOUR: "toUInt32(toStartOfHour(started_at, %(tz)s))",
+}
+_GROUP = {"country": "claimed_country", "keyType": "attempt_key_type"}
+
+
+def _grouped(ch: ClickHouse, game_id: uuid.UUID, period: Period, expression: str, key_type: str | None):
+    attempts = ATTEMPTS.format(game_filter="AND game_id = %(game)s")
+    key_filter = "" if key_type is None else "AND attempt_key_type = %(key_type)s"
+    return ch.execute(
+        f"""
+        SELECT {expression} AS bucket, final_type, count()
+        FROM ({attempts})
+        WHERE started_at < %(end)s {key_filter}
+        GROUP BY bucket, final_type
+        """,  # noqa: S608 - fixed text; values are the driver's parameters
+        query_params(period, game=game_id, tz=period.zone_name, key_type=key_type or ""),
+    )
+
+
+def activations_by_bucket(
+    ch: ClickHouse, game_id: uuid.UUID, period: Period, granularity: Granularity, key_type: str | None
+) -> list[BucketCount]:
+    rows = _grouped(ch, game_id, period, _BUCKET[granularity], key_type)
+    if granularity is Granularity.HOUR:
+        return [BucketCount(hour_bucket(bucket), outcome, count) for bucket, outcome, count in rows]
+    return [BucketCount(bucket, outcome, count) for bucket, outcome, count in rows]
+
+
+def activations_by_group(
+    ch: ClickHouse, game_id: uuid.UUID, period: Period, dimension: str, key_type: str | None
+) -> list[GroupCount]:
+    rows = _grouped(ch, game_id, period, _GROUP[dimension], key_type)
+    return [GroupCount(group, outcome, count) for group, outcome, count in rows]

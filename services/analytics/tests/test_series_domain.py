@@ -1,0 +1,78 @@
+"""Series buckets, funnels and fraud figures without a store."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime
+
+from analytics.domain.fraud import Assessment, Decision, fraud_statistics
+from analytics.domain.funnels import KeyFacts, Performance, median_hours_to_activation, rate
+from analytics.domain.reports import Period
+from analytics.domain.series import ActivationSeries, BucketCount, Granularity, buckets
+
+NOW = datetime(2026, 10, 30, tzinfo=UTC)
+
+
+def test_the_night_the_clocks_go_back_has_25_local_hours_each_named_with_its_offset():
+    period = Period.of(date(2026, 10, 25), date(2026, 10, 25), "Europe/Berlin", now=NOW)
+    hours = buckets(period, Granularity.HOUR)
+    assert len(hours) == 25
+    series = ActivationSeries.build(uuid.uuid4(), period, Granularity.HOUR, None, [
+        BucketCount(hours[2], "activation.succeeded", 1),
+        BucketCount(hours[3], "activation.succeeded", 2),
+    ])  # fmt: skip
+    labels = [point["t"] for point in series.to_dict()["series"]]
+    assert labels[2:4] == ["2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00"]
+    assert series.to_dict()["total"] == 3
+
+
+def test_a_day_series_is_zero_filled():
+    period = Period.of(date(2026, 3, 1), date(2026, 3, 3), None, now=NOW)
+    series = ActivationSeries.build(
+        uuid.uuid4(), period, Granularity.DAY, None, [BucketCount(date(2026, 3, 2), "activation.failed", 4)]
+    )
+    assert [(p["t"], p["failed"]) for p in series.to_dict()["series"]] == [
+        ("2026-03-01", 0),
+        ("2026-03-02", 4),
+        ("2026-03-03", 0),
+    ]
+
+
+def test_funnel_counts_rates_and_the_median_from_sale_to_activation():
+    sold = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    keys = [
+        KeyFacts(allocated=True, sold_at=sold, activated_at=sold.replace(hour=11)),
+        KeyFacts(allocated=True, sold_at=sold, activated_at=sold.replace(hour=13)),
+        KeyFacts(allocated=True, sold_at=sold, returned=True),
+        KeyFacts(activated_at=sold),  # activated without a known sale: not in the median
+    ]
+    performance = Performance.of_keys(keys, generated=10, revoked=2)
+    answer = performance.to_dict(rate_of="generated")
+    assert (
+        answer["counts"]["sold"] == 3
+        and answer["counts"]["activated"] == 3
+        and answer["counts"]["revoked"] == 2
+    )
+    assert answer["activationRate"] == "0.3000" and answer["returnRate"] == "0.3333"
+    assert median_hours_to_activation(keys) == 2.0
+    assert rate(1, 0) is None
+
+
+def test_the_false_positive_rate_is_approved_over_decided():
+    period = Period.of(date(2026, 3, 1), date(2026, 3, 1), None, now=NOW)
+    body = fraud_statistics(
+        period,
+        [
+            Assessment("REVIEW", ("a",), ()),
+            Assessment("REVIEW", ("a", "b"), ()),
+            Assessment("BLOCK", ("b",), ()),
+        ],
+        2,
+        [Decision(True, ("a",)), Decision(False, ("a", "b"))],
+        Counter({"x": 2}),
+        Counter(),
+    )
+    rules = {r["ruleId"]: r for r in body["rules"]}
+    assert rules["a"]["falsePositiveRate"] == "0.5000" and rules["b"]["falsePositiveRate"] == "0.0000"
+    assert body["cases"]["falsePositiveRate"] == "0.5000" and body["assessments"]["review"] == 2
