@@ -69,7 +69,9 @@ def test_chargeback_after_a_redemption_then_provenance_and_leak_response(caller,
     assert chargeback["amount"] == {"amount": "39.98", "currency": "EUR"}
     events.wait("distribution.events", "sale.charged_back", orderId=order_id, quantity=2)
     events.wait("keys.events", "key.charged_back", subject=order_id, chargebackId=chargeback["chargebackId"])
-    events.wait("keys.events", "key.disputed", subject=redeemed["keyId"], source="chargeback")
+    # (``source`` names the producer in the envelope: the dispute's own source is in its data)
+    key_disputed = events.wait("keys.events", "key.disputed", subject=redeemed["keyId"])[0]["data"]
+    assert key_disputed["source"] == "chargeback"
     disputed = events.wait("activations.events", "activation.disputed", subject=transaction_id)[0]["data"]
     assert disputed["status"] == "disputed" and disputed["disputeReference"] == chargeback["chargebackId"]
     # The revoked key can no longer be redeemed; charging it back again is refused.
