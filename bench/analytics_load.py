@@ -14,7 +14,7 @@ of its own (dropped at the end), in-process (the worker's and the API's code wit
 Prints rates and latencies; asserts nothing. Targets: ingestion >= 20,000 events/s, report
 p99 <= 300 ms.
 
-    .venv/bin/python bench/analytics.py [--ingest-events N] [--query-events N] [--games N] [--reads N]
+    .venv/bin/python bench/analytics_load.py [--ingest-events N] [--query-events N] [--games N] [--reads N]
 """
 
 from __future__ import annotations
@@ -38,9 +38,6 @@ from measure import percentile
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# This file is bench/analytics.py: with bench/ first on the path, `import analytics` would import
-# it again instead of the service's package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT / "services" / "analytics" / "tests"))
 
 from analytics_testkit import activation  # noqa: E402
