@@ -223,23 +223,16 @@ def record_return(
     portal: PortalState, session: Session, data: distribution.SaleReturned, event: Event
 ) -> None:
     """A retailer's return: each game's returned keys take back their part of the sale."""
-    if data.games is None:
-        raise ContractViolation("sale.returned without games: finance cannot tell whose sale it is")
-    for game in data.games:
-        _reverse(
-            portal,
-            session,
-            f"sale:{data.sale_id}:{game.game_id}",
-            source_id=f"return:{data.return_id}:{game.game_id}",
-            kind=EntryKind.RETURN,
-            gross=lambda line, units=game.quantity: (
-                line.gross / line.quantity * units if line.quantity else line.gross
-            ),
-            quantity=game.quantity,
-            occurred_at=event.time,
-            memo={"retailerId": str(data.retailer_id), "orderId": data.order_id, "quantity": game.quantity},
-            parked=event.to_dict(),
-        )
+    _take_back_keys(
+        portal,
+        session,
+        data,
+        event,
+        source=f"return:{data.return_id}",
+        kind=EntryKind.RETURN,
+        occurred_at=event.time,
+        memo={},
+    )
 
 
 def record_chargeback(
@@ -247,25 +240,50 @@ def record_chargeback(
 ) -> None:
     """A retailer's chargeback: each game's charged-back keys take back their part of the sale,
     as a return does (also for keys already redeemed: the payment is gone either way)."""
+    _take_back_keys(
+        portal,
+        session,
+        data,
+        event,
+        source=f"chargeback:{data.chargeback_id}",
+        kind=EntryKind.REVERSAL,
+        occurred_at=data.charged_back_at,
+        memo={"reason": "chargeback"},
+    )
+
+
+def _take_back_keys(
+    portal: PortalState,
+    session: Session,
+    data: distribution.SaleReturned | distribution.SaleChargedBack,
+    event: Event,
+    *,
+    source: str,
+    kind: EntryKind,
+    occurred_at: datetime,
+    memo: dict[str, Any],
+) -> None:
+    """Each game's keys of a retailer's sale taken back (returned or charged back): their share
+    of what each posting of the sale has left."""
     if data.games is None:
-        raise ContractViolation("sale.charged_back without games: finance cannot tell whose sale it is")
+        raise ContractViolation(f"{event.type} without games: finance cannot tell whose sale it is")
     for game in data.games:
         _reverse(
             portal,
             session,
             f"sale:{data.sale_id}:{game.game_id}",
-            source_id=f"chargeback:{data.chargeback_id}:{game.game_id}",
-            kind=EntryKind.REVERSAL,
+            source_id=f"{source}:{game.game_id}",
+            kind=kind,
             gross=lambda line, units=game.quantity: (
                 line.gross / line.quantity * units if line.quantity else line.gross
             ),
             quantity=game.quantity,
-            occurred_at=data.charged_back_at,
+            occurred_at=occurred_at,
             memo={
                 "retailerId": str(data.retailer_id),
                 "orderId": data.order_id,
                 "quantity": game.quantity,
-                "reason": "chargeback",
+                **memo,
             },
             parked=event.to_dict(),
         )
