@@ -99,6 +99,7 @@ PLATFORM_GROUPS = (
 TOPICS = tuple(TOPIC_BY_SOURCE.values())
 
 BATCH_SIZE = 1_000  # retail keys per batch
+HELD_REDEMPTION_SECONDS = 180  # a redemption held because antifraud answered late completes within
 ALLOCATION_SIZE = 200  # keys per allocation to a world's retailer
 PROMOTIONAL_SIZE = 20  # keys per /generate
 RESALE_QUIET_SECONDS = 65  # antifraud scores an activation within a minute of its sale as instant resale
@@ -290,7 +291,23 @@ def op_redeem(world: World) -> str:
     if key is None:
         op_generate(world)
         return "redeem (no key yet: generated promotional keys)"
-    outcome, body = redeem(key, player_address(), "DE")
+    player_id = str(uuid.uuid4())
+    player = Caller(token(player_id, roles=["user"]))
+    outcome, body = redeem(key, player_address(), "DE", caller=player)
+    if outcome == "pending_review" and body.get("error") is None:
+        # antifraud did not answer in time: the redemption is held and activation-gateway's worker
+        # completes it once antifraud answers (the documented policy); it must end activated.
+        wait_for(
+            lambda: call(player, "GET", f"/api/v1/activations/users/{player_id}/history", 200)["items"],
+            lambda items: bool(items) and items[0]["status"] != "pending_review",
+            f"the held redemption of a {kind} key to complete",
+            HELD_REDEMPTION_SECONDS,
+        )
+        outcome = call(player, "GET", f"/api/v1/activations/users/{player_id}/history", 200)["items"][0][
+            "status"
+        ]
+        if outcome == "activated":
+            return f"redeem {kind} (held: antifraud answered late; completed by the worker)"
     if outcome != "activated":
         raise SoakError(f"redeeming a {kind} key: {outcome} {str(body)[:300]}")
     return f"redeem {kind}"
@@ -805,8 +822,12 @@ def report(
     for name in sorted(set(start.memory) | set(end.memory) | set(before.memory)):
         b, s, e = (snap.memory.get(name, (0, 0)) for snap in (before, start, end))
         change = (e[1] - s[1]) / s[1] * 100 if s[1] else float("nan")
-        flag = "  <-- over 10 %" if s[1] and abs(change) > 10 else ""
-        if flag:
+        over = bool(s[1]) and abs(change) > 10
+        # The platform's own processes must stay flat; the infrastructure's grow with the data
+        # they hold (the broker's log, ClickHouse's parts and caches, Redis' counters): shown only.
+        platform = name not in INFRASTRUCTURE.values()
+        flag = ("  <-- over 10 %" if platform else "  (holds more data)") if over else ""
+        if over and platform:
             growth_over.append(name)
         sizes = f"{mib(b[1]):>8}{mib(s[1]):>8}{mib(e[1]):>8}"
         print(f"  {name:<36}{sizes}{change:>+10.1f} %  {s[0]} -> {e[0]}{flag}")
@@ -828,7 +849,7 @@ def report(
     verdict = {
         "0 errors": errors == 0,
         "0 new dead letters": sum(new_letters.values()) == 0,
-        "memory flat within 10 % (start to end, per component)": not growth_over,
+        "memory of the platform's processes flat within 10 % (start to end)": not growth_over,
         "outboxes and consumers caught up at the end": behind == 0,
         "every operation started on schedule": tally.skipped == 0,
     }
@@ -881,9 +902,10 @@ def main() -> int:
         start = snapshot("start", engine)  # the operations and errors of the warm-up count too
         print(f"  driving for {args.minutes:g} minutes", flush=True)
         drive(worlds, tally, pool, seconds=args.minutes * 60, **common)
+    verify(worlds, tally)
+    # After the verification, whose waits let the last payouts and batches cause events too.
     print(f"  letting outboxes and consumers catch up (at most {args.drain_seconds:g} s)", flush=True)
     drain(engine, args.drain_seconds)
-    verify(worlds, tally)
     end = snapshot("end", engine)
     engine.dispose()
     return 0 if report(tally, before, start, end, args.minutes, len(worlds)) else 1
