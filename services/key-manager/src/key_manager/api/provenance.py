@@ -6,17 +6,14 @@ the key is in no log, event or answer)."""
 
 from __future__ import annotations
 
-import functools
-
 from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import current_principal, require_roles
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
-from gamekeys_platform.openapi import declare
 from gamekeys_platform.request_context import current_request_id
 from key_manager.api import access
 from key_manager.api import schemas as s
-from key_manager.api.views import normalized_or_400
+from key_manager.api.views import caller_rate_limit, normalized_or_400
 from key_manager.context import key_manager
 from key_manager.db import audit as audit_repo
 from key_manager.db import keys as keys_repo
@@ -48,22 +45,11 @@ def key_provenance(key_id):
     return provenance(key_manager(), session, key)
 
 
-def lookup_rate_limit(view):
-    """Count the look-up against the caller's limit before the body is read; over it 429."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        km = key_manager()
-        km.limiter.hit(
-            "provenance-lookup",
-            current_principal().subject,
-            km.settings.key_lookup_rate_limit,
-            km.settings.key_lookup_rate_window_seconds,
-        ).raise_if_limited()
-        return view(*args, **kwargs)
-
-    declare(wrapper, rate_limited=True)
-    return wrapper
+# Counted before the body is read: a malformed key counts too.
+lookup_rate_limit = caller_rate_limit(
+    "provenance-lookup",
+    lambda settings: (settings.key_lookup_rate_limit, settings.key_lookup_rate_window_seconds),
+)
 
 
 @blp.route("/provenance/lookup", methods=["POST"])

@@ -16,7 +16,7 @@ from gamekeys_platform.auth import current_principal, require_auth, require_role
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.idempotency import idempotent
-from gamekeys_platform.openapi import declare, error_responses
+from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.pagination import decode_cursor, page_body
 from gamekeys_platform.request_context import current_request_id
 from key_manager.api import access
@@ -24,6 +24,7 @@ from key_manager.api import schemas as s
 from key_manager.api.views import (
     actor,
     batch_dict,
+    caller_rate_limit,
     exported_keys_page,
     key_info,
     normalized_or_400,
@@ -267,23 +268,9 @@ def revoke_batch(body, batch_id):
     return {"batchId": batch_id, "status": "revoked", "revokedKeys": revoked}
 
 
-def validate_rate_limit(view):
-    """Count the call against the caller's /validate limit before the body is even parsed;
-    over it, 429 RATE_LIMITED with Retry-After and nothing else done."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        km = key_manager()
-        km.limiter.hit(
-            "validate",
-            current_principal().subject,
-            km.settings.key_validate_rate_limit,
-            km.settings.key_validate_rate_window_seconds,
-        ).raise_if_limited()
-        return view(*args, **kwargs)
-
-    declare(wrapper, rate_limited=True)
-    return wrapper
+validate_rate_limit = caller_rate_limit(
+    "validate", lambda settings: (settings.key_validate_rate_limit, settings.key_validate_rate_window_seconds)
+)
 
 
 @blp.route("/validate", methods=["POST"])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Row
@@ -10,7 +12,9 @@ from sqlalchemy import Row
 from gamekeys_platform.auth import current_principal
 from gamekeys_platform.errors import ApiError
 from gamekeys_platform.errors import format_optional_timestamp as ts
+from gamekeys_platform.openapi import declare
 from gamekeys_platform.pagination import Page, page_body
+from key_manager.context import key_manager
 from key_manager.domain import codec
 from key_manager.domain.batches import progress
 from key_manager.domain.states import BATCH_WITH_KEYS
@@ -21,6 +25,25 @@ log = logging.getLogger("key_manager.keys")
 
 def actor() -> str:
     return current_principal().subject
+
+
+def caller_rate_limit(name: str, limit: Callable[[Any], tuple[int, int]]):
+    """Decorator: count the call against the caller's (token subject's) ``name`` limit before the
+    body is even parsed; over it, 429 RATE_LIMITED with Retry-After and nothing else done.
+    ``limit(settings)`` gives (calls, window in seconds)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            km = key_manager()
+            calls, window = limit(km.settings)
+            km.limiter.hit(name, current_principal().subject, calls, window).raise_if_limited()
+            return view(*args, **kwargs)
+
+        declare(wrapper, rate_limited=True)
+        return wrapper
+
+    return decorator
 
 
 def batch_dict(batch: Row, key_counts: dict[str, int] | None = None) -> dict[str, Any]:
