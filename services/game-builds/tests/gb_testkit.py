@@ -95,8 +95,13 @@ def events_of(gb: GameBuilds, subject, event_type: str | None = None) -> list[di
 
 def remove_bucket(client, bucket: str) -> None:
     """Empty and delete a test run's bucket: the local S3 gives every bucket volumes of its own
-    and has a fixed number, so buckets left behind run it out of space for later runs."""
-    for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+    and has a fixed number, so buckets left behind run it out of space for later runs. A run that
+    stored nothing never made its bucket (the service creates it on first use)."""
+    try:
+        uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    except client.exceptions.NoSuchBucket:
+        return
+    for upload in uploads:
         client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
