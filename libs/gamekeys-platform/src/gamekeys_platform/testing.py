@@ -399,7 +399,8 @@ def race(count: int, call: Callable[[requests.Session, int], object]) -> list:
 def openapi_problems(app) -> list[str]:
     """What /openapi.json of ``app`` lacks (§3 "OpenAPI"): every operation has a summary and
     declares its 4xx answers with a JSON body schema (§3's error schema unless the route
-    documents its own), authenticated ones 401 and 403, and the routes that honour
+    documents its own), a 2xx answer with a body offers JSON (CSV or a chart only beside it),
+    authenticated ones 401 and 403, and the routes that honour
     Idempotency-Key declare that header with its 409 and 422."""
     spec = app.test_client().get("/openapi.json").get_json()
     idempotent_paths = set()
@@ -423,6 +424,14 @@ def openapi_problems(app) -> list[str]:
             for status in client_errors:
                 if "schema" not in responses[status].get("content", {}).get("application/json", {}):
                     problems.append(f"{where}: {status} has no JSON schema")
+            for status, answer in responses.items():
+                # Other media types (CSV, a chart) are alternatives to the JSON answer, never instead.
+                if (
+                    status.startswith("2")
+                    and answer.get("content")
+                    and "application/json" not in answer["content"]
+                ):
+                    problems.append(f"{where}: {status} offers no application/json answer")
             if "default" in responses:
                 problems.append(f"{where}: a default response lets any status through")
             security = operation.get("security", spec.get("security"))

@@ -123,7 +123,7 @@ _SUCCESS_STATUS = {Status.ACTIVATED: 200, Status.PENDING_REVIEW: 202}
 @blp.alt_response(
     403,
     schema=s.RedemptionResultSchema,
-    description="REGION_RESTRICTED, VPN_DETECTED, FRAUD_DETECTED, ACCOUNT_BLOCKED",
+    description="REGION_RESTRICTED, VPN_DETECTED, FRAUD_DETECTED, ACCOUNT_BLOCKED, PUBLISHER_SUSPENDED",
 )
 @blp.alt_response(404, schema=s.RedemptionResultSchema, description="KEY_NOT_FOUND")
 @blp.alt_response(

@@ -9,15 +9,20 @@ from analytics import charts
 
 JSON, CSV, PNG = "application/json", "text/csv", "image/png"
 
-# Merged into each series route's OpenAPI 200 answer beside its JSON schema.
-ALTERNATIVES = {
-    "200": {
-        "content": {
-            CSV: {"schema": {"type": "string", "description": "RFC 4180 table, one row per point"}},
-            PNG: {"schema": {"type": "string", "format": "binary", "description": "a chart"}},
+
+def alternatives(schema) -> dict:
+    """A series route's OpenAPI 200 answer in its three media types: ``@blp.doc(responses=
+    alternatives(Schema))`` beside ``@blp.response(200, Schema)`` (content written by hand
+    replaces the one the response decorator would have made, so JSON is named here too)."""
+    return {
+        "200": {
+            "content": {
+                JSON: {"schema": schema},
+                CSV: {"schema": {"type": "string", "description": "RFC 4180 table, one row per point"}},
+                PNG: {"schema": {"type": "string", "format": "binary", "description": "a chart"}},
+            }
         }
     }
-}
 
 
 def negotiated(kind: str, body: dict, *, title: str, name: str):

@@ -8,7 +8,7 @@ import uuid
 from analytics.api import access
 from analytics.api import schemas as s
 from analytics.api.common import PERIOD_ERRORS, period_of
-from analytics.api.render import ALTERNATIVES, negotiated
+from analytics.api.render import alternatives, negotiated
 from analytics.context import analytics
 from analytics.usecases import reports
 from gamekeys_platform.app import Blueprint
@@ -28,7 +28,7 @@ ROLES = ("developer", "admin", "support")
 @error_responses({404: "NOT_FOUND: no such game, or not one of the caller's studios", **PERIOD_ERRORS})
 @blp.arguments(s.PeriodQuerySchema, location="query")
 @blp.response(200, s.ActivationReportSchema)
-@blp.doc(responses=ALTERNATIVES)
+@blp.doc(responses=alternatives(s.ActivationReportSchema))
 def game_report(args, game_id: uuid.UUID):
     """A game's activation attempts per day and per country over a period, by outcome
     (activated, failed, blocked, pending review, disputed); members of its studio and platform

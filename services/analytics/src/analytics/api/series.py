@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from analytics.api import access
 from analytics.api import schemas as s
 from analytics.api.common import PERIOD_ERRORS, invalid_query, period_of
-from analytics.api.render import ALTERNATIVES, negotiated
+from analytics.api.render import alternatives, negotiated
 from analytics.context import analytics
 from analytics.db.projection import game_title
 from analytics.domain.reports import InvalidPeriod, Period
@@ -38,7 +38,7 @@ NOT_FOUND = {404: "NOT_FOUND: no such game, or not one of the caller's studios",
 @error_responses(NOT_FOUND)
 @blp.arguments(s.SeriesQuerySchema, location="query")
 @blp.response(200, s.ActivationSeriesSchema)
-@blp.doc(responses=ALTERNATIVES)
+@blp.doc(responses=alternatives(s.ActivationSeriesSchema))
 def activations(args, game_id: uuid.UUID):
     """Redemption attempts of the game per hour or per day of the time zone, by outcome; ``total``
     is the activations. Hourly series cover at most 31 days."""
@@ -62,7 +62,7 @@ def activations(args, game_id: uuid.UUID):
 @error_responses(NOT_FOUND)
 @blp.arguments(s.BreakdownQuerySchema, location="query")
 @blp.response(200, s.RegionsSchema)
-@blp.doc(responses=ALTERNATIVES)
+@blp.doc(responses=alternatives(s.RegionsSchema))
 def regions(args, game_id: uuid.UUID):
     """Attempts and activations per region the players claimed, with each region's share of the
     activations, most activations first."""
@@ -79,7 +79,7 @@ def regions(args, game_id: uuid.UUID):
 @error_responses(NOT_FOUND)
 @blp.arguments(s.BreakdownQuerySchema, location="query")
 @blp.response(200, s.KeyTypesSchema)
-@blp.doc(responses=ALTERNATIVES)
+@blp.doc(responses=alternatives(s.KeyTypesSchema))
 def key_types(args, game_id: uuid.UUID):
     """Attempts and activations per key type (retail, press, ...), with shares."""
     period = period_of(args)
@@ -104,7 +104,7 @@ def _as_of(args: dict, *, default_back: int) -> tuple:
 @error_responses(NOT_FOUND)
 @blp.arguments(s.TrendsQuerySchema, location="query")
 @blp.response(200, s.TrendsSchema)
-@blp.doc(responses=ALTERNATIVES)
+@blp.doc(responses=alternatives(s.TrendsSchema))
 def trends(args, game_id: uuid.UUID):
     """Day-over-day and week-over-week change of the activations up to ``to`` (default today),
     and each of the last ``days`` days scored against the 28 before it (a robust z-score:
@@ -125,7 +125,7 @@ def trends(args, game_id: uuid.UUID):
 @error_responses(NOT_FOUND)
 @blp.arguments(s.ForecastQuerySchema, location="query")
 @blp.response(200, s.ForecastSchema)
-@blp.doc(responses=ALTERNATIVES)
+@blp.doc(responses=alternatives(s.ForecastSchema))
 def forecast(args, game_id: uuid.UUID):
     """Daily activations for ``horizon`` days (at most 90) after ``to`` (default yesterday), from
     up to a year of history, with 80 % prediction intervals (statsmodels ETSModel; ``method``

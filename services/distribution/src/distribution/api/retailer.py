@@ -184,7 +184,13 @@ def return_keys(body):
 
 
 @blp.route("/chargebacks", methods=["POST"])
-@error_responses({404: "NOT_FOUND / KEY_NOT_FOUND: an order, or keys of it, that are not the retailer's"})
+@error_responses(
+    {
+        404: "NOT_FOUND / KEY_NOT_FOUND: an order, or keys of it, that are not the retailer's",
+        409: "CONFLICT: keys returned or charged back already, or an activated key disputed already",
+        410: "KEY_REVOKED / KEY_EXPIRED: a key revoked or expired already",
+    }
+)
 @require_retailer
 @idempotent
 @blp.arguments(s.ChargebackRequestSchema)

@@ -10,6 +10,7 @@ from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import require_scopes
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.idempotency import idempotent
+from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.request_context import current_request_id
 from key_manager.api import schemas as s
 from key_manager.api.views import actor, ts
@@ -65,6 +66,13 @@ def revoke_unsold(body, retailer_id):
 
 
 @blp.route("/chargebacks", methods=["POST"])
+@error_responses(
+    {
+        404: "KEY_NOT_FOUND: keys that are not the retailer's or not of this order",
+        409: "CONFLICT: a key that was not sold, or an activated key disputed already (KEY_ALREADY_DISPUTED)",
+        410: "KEY_REVOKED / KEY_EXPIRED: a key revoked or expired already",
+    }
+)
 @require_scopes(SCOPE_SELL)
 @idempotent
 @blp.arguments(s.ChargebackRequestSchema)

@@ -10,6 +10,7 @@ from gamekeys_platform.app import Blueprint
 from gamekeys_platform.auth import current_principal, require_roles
 from gamekeys_platform.db import request_session, transactional
 from gamekeys_platform.errors import ApiError
+from gamekeys_platform.openapi import error_responses
 from gamekeys_platform.request_context import current_request_id
 from key_manager.api import access
 from key_manager.api import schemas as s
@@ -53,6 +54,7 @@ lookup_rate_limit = caller_rate_limit(
 
 
 @blp.route("/provenance/lookup", methods=["POST"])
+@error_responses({404: "KEY_NOT_FOUND: no such key (the look-up is audited all the same)"})
 @require_roles(*LOOKERS)
 @lookup_rate_limit
 @transactional
