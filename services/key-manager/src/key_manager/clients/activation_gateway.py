@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gamekeys_platform.errors import ApiError
-from gamekeys_platform.http_client import ServiceClient
-from gamekeys_platform.service_tokens import ServiceTokenProvider
-from key_manager.clients import SourceUnavailable
+from key_manager.clients import ProvenanceReader
 
 SCOPE = "activations:read"
 
@@ -21,32 +18,16 @@ class ActivationSource(Protocol):
 
 
 class ActivationGatewayClient:
-    def __init__(self, client: ServiceClient) -> None:
-        self.client = client
+    def __init__(self, reader: ProvenanceReader) -> None:
+        self.reader = reader
 
     @classmethod
     def from_settings(cls, settings) -> ActivationGatewayClient:
-        timeout = settings.provenance_timeout_seconds
         return cls(
-            ServiceClient(
-                settings.activation_gateway_url,
-                service_name="activation-gateway",
-                token_provider=ServiceTokenProvider.from_settings(settings, scope=SCOPE),
-                connect_timeout=min(1.0, timeout),
-                read_timeout=timeout,
+            ProvenanceReader.from_settings(
+                settings, url=settings.activation_gateway_url, name="activation-gateway", scope=SCOPE
             )
         )
 
     def activation(self, activation_id: str) -> dict | None:
-        try:
-            response = self.client.get(f"/internal/v1/activations/{activation_id}")
-        except ApiError as exc:
-            raise SourceUnavailable(f"activation-gateway: {exc.code}") from None
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise SourceUnavailable(f"activation-gateway answered {response.status_code}")
-        try:
-            return response.json()
-        except ValueError:
-            raise SourceUnavailable("activation-gateway answered no JSON") from None
+        return self.reader.get(f"/internal/v1/activations/{activation_id}")

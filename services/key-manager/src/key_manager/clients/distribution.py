@@ -7,10 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Protocol
 
-from gamekeys_platform.errors import ApiError
-from gamekeys_platform.http_client import ServiceClient
-from gamekeys_platform.service_tokens import ServiceTokenProvider
-from key_manager.clients import SourceUnavailable
+from key_manager.clients import ProvenanceReader
 
 SCOPE = "distribution:read"
 
@@ -22,33 +19,17 @@ class DistributionSource(Protocol):
 
 
 class DistributionClient:
-    def __init__(self, client: ServiceClient) -> None:
-        self.client = client
+    def __init__(self, reader: ProvenanceReader) -> None:
+        self.reader = reader
 
     @classmethod
     def from_settings(cls, settings) -> DistributionClient:
-        timeout = settings.provenance_timeout_seconds
         return cls(
-            ServiceClient(
-                settings.distribution_url,
-                service_name="distribution",
-                token_provider=ServiceTokenProvider.from_settings(settings, scope=SCOPE),
-                connect_timeout=min(1.0, timeout),
-                read_timeout=timeout,
+            ProvenanceReader.from_settings(
+                settings, url=settings.distribution_url, name="distribution", scope=SCOPE
             )
         )
 
     def key_channel(self, key_id: uuid.UUID, allocation_id: uuid.UUID | None) -> dict | None:
         params = {"allocationId": str(allocation_id)} if allocation_id else {}
-        try:
-            response = self.client.get(f"/internal/v1/distribution/keys/{key_id}", params=params)
-        except ApiError as exc:
-            raise SourceUnavailable(f"distribution: {exc.code}") from None
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise SourceUnavailable(f"distribution answered {response.status_code}")
-        try:
-            return response.json()
-        except ValueError:
-            raise SourceUnavailable("distribution answered no JSON") from None
+        return self.reader.get(f"/internal/v1/distribution/keys/{key_id}", params)
