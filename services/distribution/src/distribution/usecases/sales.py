@@ -95,6 +95,22 @@ def sale_fingerprint(
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
+def _order_keys(session: Session, retailer, order_id: str, key_ids: list[uuid.UUID]):
+    """The retailer's order, locked against its other returns and chargebacks, with ``key_ids``
+    sorted and each key's row in it: (sale, key ids, key id -> row). NOT_FOUND for an unknown
+    order, KEY_NOT_FOUND for keys not in it, VALIDATION_ERROR for a key listed twice."""
+    repo.lock(session, f"sale|{retailer.id}|{order_id}")
+    sale = repo.get_sale(session, retailer.id, order_id)
+    if sale is None:
+        raise Refusal("NOT_FOUND", "order not found", {"orderId": order_id})
+    key_ids = _unique(key_ids)
+    in_sale = {row.key_id: row for row in repo.keys_of_sale(session, sale.id)}
+    foreign = [str(k) for k in key_ids if k not in in_sale]
+    if foreign:
+        raise Refusal("KEY_NOT_FOUND", "some keys are not part of this order", {"keyIds": foreign[:50]})
+    return sale, key_ids, in_sale
+
+
 def _unique(key_ids: list[uuid.UUID]) -> list[uuid.UUID]:
     if len(set(key_ids)) != len(key_ids):
         raise Refusal(
@@ -150,15 +166,7 @@ def return_keys(
     """Refund keys of an order: they are revoked in key-manager as returned, all or nothing (an
     activated key makes it KEY_ALREADY_ACTIVATED there, and nothing changes), then the return is
     written with sale.returned. The same keys of the same order again are the same return."""
-    repo.lock(session, f"sale|{retailer.id}|{order_id}")
-    sale = repo.get_sale(session, retailer.id, order_id)
-    if sale is None:
-        raise Refusal("NOT_FOUND", "order not found", {"orderId": order_id})
-    key_ids = _unique(key_ids)
-    in_sale = {row.key_id: row for row in repo.keys_of_sale(session, sale.id)}
-    foreign = [str(k) for k in key_ids if k not in in_sale]
-    if foreign:
-        raise Refusal("KEY_NOT_FOUND", "some keys are not part of this order", {"keyIds": foreign[:50]})
+    sale, key_ids, in_sale = _order_keys(session, retailer, order_id, key_ids)
     charged_back = [str(k) for k in key_ids if in_sale[k].status == "charged_back"]
     if charged_back:
         raise Refusal(
@@ -216,15 +224,7 @@ def charge_back(
     disputed; recorded with sale.charged_back. All or nothing, refused with nothing changed for
     an unknown order (NOT_FOUND), keys not in it (KEY_NOT_FOUND), keys returned or charged back
     already (CONFLICT), or revoked already (key-manager's KEY_REVOKED)."""
-    repo.lock(session, f"sale|{retailer.id}|{order_id}")
-    sale = repo.get_sale(session, retailer.id, order_id)
-    if sale is None:
-        raise Refusal("NOT_FOUND", "order not found", {"orderId": order_id})
-    key_ids = _unique(key_ids)
-    in_sale = {row.key_id: row for row in repo.keys_of_sale(session, sale.id)}
-    foreign = [str(k) for k in key_ids if k not in in_sale]
-    if foreign:
-        raise Refusal("KEY_NOT_FOUND", "some keys are not part of this order", {"keyIds": foreign[:50]})
+    sale, key_ids, in_sale = _order_keys(session, retailer, order_id, key_ids)
     for status, reason_code in (
         ("returned", "KEY_ALREADY_RETURNED"),
         ("charged_back", "KEY_ALREADY_CHARGED_BACK"),
