@@ -564,12 +564,10 @@ class RevocationReportSchema(ma.Schema):
     allocations = ma.fields.List(ma.fields.Nested(RevokedAllocationSchema), required=True)
 
 
-class ChargebackRequestSchema(Strict):
+class ChargebackRequestSchema(ReturnRequestSchema):
+    """A return's fields (the retailer's keys of one order, why) and distribution's id for it."""
+
     chargebackId = ma.fields.UUID(required=True, metadata={"description": "distribution's chargeback id"})
-    retailerId = ma.fields.UUID(required=True)
-    orderId = ma.fields.String(required=True, validate=validate.Length(1, 128))
-    keyIds = ma.fields.List(ma.fields.UUID(), required=True, validate=validate.Length(1, 1000))
-    reason = ma.fields.String(required=True, validate=validate.Length(1, 500))
 
 
 class ChargebackResultSchema(ma.Schema):
