@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask, jsonify
 
+from gamekeys_platform import auth as auth_module
 from gamekeys_platform import cli, devkeys
 from gamekeys_platform.auth import (
     JwtVerifier,
@@ -897,10 +898,13 @@ def test_a_remembered_token_is_refused_once_it_expires(public_pem, make_token):
     assert refused.value.code == "UNAUTHORIZED"
 
 
-def test_the_remembered_tokens_stay_bounded(verifier, make_token):
-    for n in range(1100):
-        verifier.verify(make_token(sub=f"user-{n}"))
-    assert len(verifier._verified) <= 1024
+def test_the_remembered_tokens_stay_bounded_and_the_oldest_make_room(verifier, make_token, monkeypatch):
+    monkeypatch.setattr(auth_module, "_VERIFIED_CACHE_SIZE", 100)
+    tokens = [make_token(sub=f"user-{n}") for n in range(150)]
+    for token in tokens:
+        verifier.verify(token)
+    assert len(verifier._verified) == 100
+    assert list(verifier._verified) == tokens[50:]  # the newest kept, not all dropped at once
 
 
 # --- opaque tokens (a service's own, e.g. game-builds' CI keys) ----------------------------

@@ -51,9 +51,12 @@ _JWKS_CACHE_SECONDS = 300
 # Verified tokens are remembered (exact token string -> principal) until their expiry, at most
 # this long: a service calls with one token for minutes, and checking its signature again on
 # every request is a tenth of a millisecond of CPU. The cap bounds how long a verification
-# outlives a key removed from the JWKS.
+# outlives a key removed from the JWKS. The size covers the players of a busy gateway process
+# within that minute (a principal is about 1 KiB); past it the oldest entries make room, so a
+# crowd of new callers never flushes everyone else (emptying the cache on overflow did, and then
+# every request of 4,000 players in turn paid for its signature check).
 _VERIFIED_CACHE_SECONDS = 60.0
-_VERIFIED_CACHE_SIZE = 1024
+_VERIFIED_CACHE_SIZE = 8192
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -183,8 +186,9 @@ class JwtVerifier:
         principal = self._verify_signature_and_claims(token)
         # Remembered until exp (not exp + leeway: a token in its leeway is checked again).
         until = min(float(principal.claims["exp"]), now + _VERIFIED_CACHE_SECONDS)
-        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
-            self._verified.clear()  # many distinct callers at once: start over, stay bounded
+        while len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            # dicts keep insertion order: the first is the oldest; another thread may take it first
+            self._verified.pop(next(iter(self._verified), None), None)
         self._verified[token] = (principal, until)
         return principal
 

@@ -115,7 +115,8 @@ def transactional(view: Callable) -> Callable:
         session = request_session()
         try:
             result = view(*args, **kwargs)
-            session.commit()
+            if session.in_transaction():  # a view that refused before touching the database
+                session.commit()
             return result
         except BaseException:
             session.rollback()

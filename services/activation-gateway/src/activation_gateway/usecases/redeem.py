@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from activation_gateway import events
@@ -192,7 +193,7 @@ def _record(
 ) -> Row:
     """The activation record and its activation.* event, in the caller's transaction."""
     if status is not Status.PENDING_REVIEW:
-        values.setdefault("completed_at", func.now())
+        values.setdefault("completed_at", datetime.now(UTC))
     row = repo.add(
         session,
         {

@@ -20,7 +20,6 @@ from key_manager.context import key_manager
 from key_manager.db import allocations as allocations_repo
 from key_manager.db import audit as audit_repo
 from key_manager.db import keys as keys_repo
-from key_manager.db.tables import studio_projection as projection
 from key_manager.domain.access import SCOPE_ACTIVATE, SCOPE_ALLOCATE, SCOPE_HOLD, SCOPE_READ, SCOPE_SELL
 from key_manager.usecases import keys as key_usecases
 from key_manager.usecases import sales
@@ -42,7 +41,7 @@ def _expired(key: Row) -> bool:
     return key.expires_at is not None and key.expires_at <= datetime.now(UTC)
 
 
-def _lookup_result(key: Row, *, suspended: bool) -> dict:
+def _lookup_result(key: Row) -> dict:
     return {
         "keyId": key.id,
         "status": key.status,
@@ -58,7 +57,7 @@ def _lookup_result(key: Row, *, suspended: bool) -> dict:
         "soldAt": ts(key.sold_at),
         "activatedAt": ts(key.activated_at),
         "holdId": key.hold_id,
-        "publisherSuspended": suspended,
+        "publisherSuspended": key.publisher_suspended,
     }
 
 
@@ -79,10 +78,10 @@ def lookup(body):
     """A key by what the player typed (normalised, hashed) or by id: state, game, batch, type,
     regions, expiry, retailer."""
     ref = _ref(body)
-    key = keys_repo.find_key(request_session(), lookup_hash=ref.lookup_hash, key_id=ref.key_id)
+    key = keys_repo.look_up(request_session(), lookup_hash=ref.lookup_hash, key_id=ref.key_id)
     if key is None:
         raise ApiError("KEY_NOT_FOUND", "key not found")
-    return _lookup_result(key, suspended=projection.suspended(request_session(), key.developer_id))
+    return _lookup_result(key)
 
 
 @blp.route("/hold", methods=["POST"])

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 
 from key_manager.db.tables import key_exports, key_lookups, key_transitions
 
+# Built once, values as parameters: the compiled statement is reused on every activation.
+_INSERT_TRANSITION = insert(key_transitions)
+
 
 def record_transition(
     session: Session,
@@ -24,15 +27,16 @@ def record_transition(
     request_id: str | None = None,
 ) -> None:
     session.execute(
-        insert(key_transitions).values(
-            key_id=key_id,
-            from_status=from_status,
-            to_status=to_status,
-            actor=actor,
-            operation=operation,
-            reason=reason,
-            request_id=request_id,
-        )
+        _INSERT_TRANSITION,
+        {
+            "key_id": key_id,
+            "from_status": from_status,
+            "to_status": to_status,
+            "actor": actor,
+            "operation": operation,
+            "reason": reason,
+            "request_id": request_id,
+        },
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gamekeys_platform.pagination import Page, keyset_page
 from key_manager.db.audit import record_transition
-from key_manager.db.tables import batches, key_transitions, keys
+from key_manager.db.tables import batches, key_transitions, keys, studio_projection
 from key_manager.domain.batches import key_id_range
 from key_manager.domain.states import ACTIVATABLE, HOLDABLE, KeyStatus, check_transition, ordered, sql_values
 
@@ -50,6 +50,21 @@ def find_key(session: Session, *, lookup_hash: bytes | None, key_id: uuid.UUID |
     if lookup_hash is not None:
         return find_key_by_hash(session, lookup_hash)
     return get_key(session, key_id)
+
+
+def look_up(session: Session, *, lookup_hash: bytes | None, key_id: uuid.UUID | None) -> Row | None:
+    """``find_key`` with ``publisher_suspended`` (the studio suspended by the Admin Service, as
+    last projected), in one statement: the look-up is on every redemption's path."""
+    suspended = (
+        select(studio_projection.studios.c.suspended_at.is_not(None))
+        .where(studio_projection.studios.c.developer_id == keys.c.developer_id)
+        .scalar_subquery()
+    )
+    query = select(*_KEY_WITH_BATCH, func.coalesce(suspended, False).label("publisher_suspended"))
+    query = query.select_from(keys.join(batches, batches.c.id == keys.c.batch_id))
+    if lookup_hash is not None:
+        return session.execute(query.where(keys.c.lookup_hash == lookup_hash)).first()
+    return session.execute(query.where(keys.c.id == key_id)).first()
 
 
 def key_exists(session: Session, lookup_hash: bytes) -> bool:
