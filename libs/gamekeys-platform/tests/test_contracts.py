@@ -95,6 +95,22 @@ def test_a_consumer_ignores_fields_it_does_not_know_and_refuses_a_missing_one():
         keys.KeyActivated.load(["keyId"])
 
 
+def test_a_bulk_sale_names_one_batch_per_key_and_loads_without_batches_from_before():
+    batch, key_ids = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
+    fields = {"retailer_id": None, "order_id": "order-1", "key_ids": key_ids, "quantity": 2, "sold_at": None}
+    data = keys.KeySold(**fields, batch_ids=[batch, batch]).to_data()
+    assert data["batchIds"] == [str(batch), str(batch)]
+    del data["batchIds"]  # written before the field existed
+    assert keys.KeySold.load(data).batch_ids is None
+    with pytest.raises(ValidationError, match="one batch for each of keyIds"):
+        keys.KeySold(**fields, batch_ids=[batch])
+    with pytest.raises(ContractViolation, match="one batch for each of keyIds"):
+        keys.KeyReturned.load(
+            {"retailerId": str(uuid.uuid4()), "orderId": "order-1", "keyIds": [str(k) for k in key_ids],
+             "batchIds": [], "quantity": 2, "status": "revoked", "reason": "refund"}
+        )  # fmt: skip
+
+
 def test_money_is_a_decimal_string_never_a_float():
     from gamekeys_platform.contracts.base import Money
 

@@ -1,11 +1,15 @@
-"""Helpers of key-manager's batch tests: ordering a batch through the API, running the worker's
-generator until it has nothing left, and a key manager whose vault is a test double. (A module
-with a name of its own: every service's tests share one interpreter.)"""
+"""Helpers of key-manager's tests: ordering a batch through the API, running the worker's
+generator until it has nothing left, a key manager whose vault is a test double, and the events
+in its outbox. (A module with a name of its own: every service's tests share one interpreter.)"""
 
 from __future__ import annotations
 
 import dataclasses
 
+from sqlalchemy import select
+
+from gamekeys_platform import contracts
+from gamekeys_platform.events import Event
 from key_manager.context import KeyManager
 from key_manager.domain.vault import KeyVault
 from key_manager.generator import BatchGenerator
@@ -36,3 +40,17 @@ def with_vault(km: KeyManager, vault_class: type[KeyVault]) -> KeyManager:
         active_key_id=km.settings.key_encryption_active_key_id,
     )
     return dataclasses.replace(km, vault=vault)
+
+
+def outbox_events(km: KeyManager, event_type: str, subject: str | None = None) -> list[dict]:
+    """The data of the outbox's events of ``event_type`` (about ``subject`` if given), oldest
+    first, each checked against its contract."""
+    table = km.db.tables.outbox
+    query = select(table.c.payload).where(table.c.event_type == event_type).order_by(table.c.seq)
+    if subject is not None:
+        query = query.where(table.c.message_key == subject)
+    with km.db.transaction() as session:
+        events = [Event.from_dict(payload) for payload in session.execute(query).scalars()]
+    for event in events:
+        contracts.load(event)
+    return [event.data for event in events]

@@ -8,26 +8,13 @@ from __future__ import annotations
 import uuid
 
 import requests
+from km_testkit import outbox_events
 from sqlalchemy import func, select
 
-from gamekeys_platform import contracts
-from gamekeys_platform.events import Event
 from gamekeys_platform.testing import race
 from key_manager.db.tables import key_disputes, keys
 
 INTERNAL = "/internal/v1/keys"
-
-
-def outbox(km, event_type: str) -> list[dict]:
-    table = km.db.tables.outbox
-    with km.db.transaction() as session:
-        payloads = session.execute(
-            select(table.c.payload).where(table.c.event_type == event_type).order_by(table.c.seq)
-        ).scalars()
-        events = [Event.from_dict(payload) for payload in payloads]
-    for event in events:
-        contracts.load(event)
-    return [event.data for event in events]
 
 
 def statuses(km, key_ids) -> dict[str, str]:
@@ -107,11 +94,13 @@ def test_chargeback_revokes_unredeemed_keys_and_disputes_activated_ones(
     result = response.get_json()
     assert result["revokedKeyIds"] == ids[1:] and result["disputedKeyIds"] == [ids[0]]
     assert statuses(km, ids) == {ids[0]: "activated", ids[1]: "revoked", ids[2]: "revoked"}
-    [disputed] = [e for e in outbox(km, "key.disputed") if e["keyId"] == ids[0]]
+    [disputed] = [e for e in outbox_events(km, "key.disputed") if e["keyId"] == ids[0]]
     assert disputed["activationId"] == activation_id and disputed["userId"] == "player-1"
     assert disputed["source"] == "chargeback" and disputed["reference"] == body["chargebackId"]
     assert disputed["retailerId"] == str(retailer) and disputed["orderId"] == order_id
-    [charged] = [e for e in outbox(km, "key.charged_back") if e["chargebackId"] == body["chargebackId"]]
+    [charged] = [
+        e for e in outbox_events(km, "key.charged_back") if e["chargebackId"] == body["chargebackId"]
+    ]
     assert charged["revokedKeyIds"] == ids[1:] and charged["disputedKeyIds"] == [ids[0]]
     assert not any(key in str(charged) + str(disputed) for key in generated.values())
     # A retry replays; a second chargeback of the same keys is refused and changes nothing.
@@ -124,7 +113,7 @@ def test_chargeback_revokes_unredeemed_keys_and_disputes_activated_ones(
     disputed_again, _ = chargeback(client, auth, retailer, order_id, ids[:1])
     assert disputed_again.status_code == 409
     assert disputed_again.get_json()["error"]["details"]["reason"] == "KEY_ALREADY_DISPUTED"
-    assert len([e for e in outbox(km, "key.disputed") if e["keyId"] == ids[0]]) == 1
+    assert len([e for e in outbox_events(km, "key.disputed") if e["keyId"] == ids[0]]) == 1
 
 
 def test_bad_chargebacks_change_nothing(client, gen, studio, service_auth, km):
@@ -220,10 +209,10 @@ def test_a_refunded_store_orders_redeemed_keys_are_disputed(client, gen, studio,
     refund = client.post(f"{INTERNAL}/orders/{order['orderId']}/refund", json={}, headers=issue_auth)
     assert refund.status_code == 200, refund.get_json()
     assert refund.get_json()["redeemedKeyIds"] == [redeemed]
-    [disputed] = [e for e in outbox(km, "key.disputed") if e["keyId"] == redeemed]
+    [disputed] = [e for e in outbox_events(km, "key.disputed") if e["keyId"] == redeemed]
     assert disputed["source"] == "store_refund" and disputed["reference"] == order["orderId"]
     assert disputed["userId"] == "buyer" and disputed["retailerId"] is None
-    assert not [e for e in outbox(km, "key.disputed") if e["keyId"] == unredeemed]
+    assert not [e for e in outbox_events(km, "key.disputed") if e["keyId"] == unredeemed]
     # A repeated refund disputes nothing more.
     client.post(f"{INTERNAL}/orders/{order['orderId']}/refund", json={}, headers=issue_auth)
-    assert len([e for e in outbox(km, "key.disputed") if e["keyId"] == redeemed]) == 1
+    assert len([e for e in outbox_events(km, "key.disputed") if e["keyId"] == redeemed]) == 1

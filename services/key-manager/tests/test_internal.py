@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from km_testkit import outbox_events
 from sqlalchemy import select, update
 
 from key_manager.db.tables import batches, key_transitions, keys
@@ -251,6 +252,42 @@ def test_allocation_is_all_or_nothing_idempotent_and_exclusive(client, gen, stud
             .all()
         )
     assert sorted(events) == ["key.allocated", "key.returned", "key.sold"]
+
+
+def test_allocation_sale_and_return_events_name_each_keys_batch(client, gen, studio, service_auth, km):
+    """So that a batch's figures can count keys no later event names (sold, never redeemed)."""
+    older = gen(studio, 3).get_json()["batchId"]
+    newer = gen(studio, 4).get_json()["batchId"]
+    retailer, allocation_id = str(uuid.uuid4()), str(uuid.uuid4())
+    request = {"allocationId": allocation_id, "retailerId": retailer, "gameId": str(studio.game_id),
+               "keyType": "retail", "quantity": 5}  # fmt: skip
+    assert (
+        client.post(
+            f"{INTERNAL}/allocations", json=request, headers=service_auth("keys:allocate")
+        ).status_code
+        == 201
+    )
+    [allocated] = outbox_events(km, "key.allocated", allocation_id)
+    assert allocated["batches"] == [{"batchId": older, "quantity": 3}, {"batchId": newer, "quantity": 2}]
+
+    with km.db.transaction() as session:
+        batch_of = dict(
+            session.execute(
+                select(keys.c.id, keys.c.batch_id).where(keys.c.allocation_id == allocation_id)
+            ).all()
+        )
+    sold = sorted(batch_of)[:4]
+    sale = {"retailerId": retailer, "orderId": "order-batches", "keyIds": [str(k) for k in sold]}
+    assert client.post(f"{INTERNAL}/sales", json=sale, headers=service_auth("keys:sell")).status_code == 200
+    returned = {**sale, "keyIds": sale["keyIds"][1:], "reason": "refund"}
+    assert (
+        client.post(f"{INTERNAL}/returns", json=returned, headers=service_auth("keys:sell")).status_code
+        == 200
+    )
+    for event_type, key_ids in (("key.sold", sold), ("key.returned", sold[1:])):
+        [event] = outbox_events(km, event_type, "order-batches")
+        assert event["keyIds"] == [str(k) for k in key_ids]
+        assert event["batchIds"] == [str(batch_of[k]) for k in key_ids]
 
 
 def test_released_allocation_gives_unsold_keys_back_or_revokes_them(client, gen, studio, service_auth, km):

@@ -7,10 +7,9 @@ from __future__ import annotations
 import uuid
 
 import requests
+from km_testkit import outbox_events
 from sqlalchemy import func, select
 
-from gamekeys_platform import contracts
-from gamekeys_platform.events import Event
 from gamekeys_platform.testing import race
 from key_manager.db.tables import key_transitions, keys, stock_revocations
 
@@ -46,18 +45,6 @@ def allocation_key_ids(km, allocation_id) -> list[uuid.UUID]:
 def statuses(km, key_ids) -> dict[uuid.UUID, str]:
     with km.db.transaction() as session:
         return dict(session.execute(select(keys.c.id, keys.c.status).where(keys.c.id.in_(key_ids))).all())
-
-
-def outbox(km, event_type: str) -> list[dict]:
-    table = km.db.tables.outbox
-    with km.db.transaction() as session:
-        payloads = session.execute(
-            select(table.c.payload).where(table.c.event_type == event_type).order_by(table.c.seq)
-        ).scalars()
-        events = [Event.from_dict(payload) for payload in payloads]
-    for event in events:
-        contracts.load(event)
-    return [event.data for event in events]
 
 
 def revoke(client, auth, retailer_id, **body):
@@ -121,7 +108,9 @@ def test_revoke_unsold_takes_every_unsold_key_of_the_retailer_and_reports_what_w
             .order_by(key_transitions.c.id.desc())
         ).first()
     assert tuple(history) == ("allocated", "revoke_unsold", body["requestId"])
-    released = [e for e in outbox(km, "allocation.released") if e.get("requestId") == body["requestId"]]
+    released = [
+        e for e in outbox_events(km, "allocation.released") if e.get("requestId") == body["requestId"]
+    ]
     assert sorted((e["allocationId"], e["released"], e["status"]) for e in released) == sorted(
         [(a1, 5, "revoked"), (a2, 5, "revoked")]
     )
@@ -129,7 +118,10 @@ def test_revoke_unsold_takes_every_unsold_key_of_the_retailer_and_reports_what_w
     # A retry answers the first report and changes nothing; other parameters are refused.
     retry = client.post(f"{INTERNAL}/retailers/{retailer}/revoke-unsold", json=body, headers=auth)
     assert retry.status_code == 200 and retry.get_json() == report
-    assert len([e for e in outbox(km, "allocation.released") if e.get("requestId") == body["requestId"]]) == 2
+    assert (
+        len([e for e in outbox_events(km, "allocation.released") if e.get("requestId") == body["requestId"]])
+        == 2
+    )
     conflict = client.post(
         f"{INTERNAL}/retailers/{retailer}/revoke-unsold",
         json={**body, "gameIds": [str(first.game_id)]},

@@ -9,10 +9,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from km_testkit import outbox_events
 from sqlalchemy import func, select
 
-from gamekeys_platform import contracts
-from gamekeys_platform.events import Event
 from key_manager.db.tables import key_exports, key_transitions, keys, store_orders
 
 INTERNAL = "/internal/v1/keys"
@@ -35,20 +34,6 @@ def gift_keys(gen, studio, quantity, **fields) -> dict[str, str]:
     response = gen(studio, quantity, keyType="gift", **fields)
     assert response.status_code == 201, response.get_json()
     return {k["id"]: k["key"] for k in response.get_json()["keys"]}
-
-
-def outbox_events(km, event_type: str, subject: str) -> list[dict]:
-    outbox = km.db.tables.outbox
-    with km.db.transaction() as session:
-        payloads = session.execute(
-            select(outbox.c.payload)
-            .where(outbox.c.event_type == event_type, outbox.c.message_key == subject)
-            .order_by(outbox.c.seq)
-        ).scalars()
-        events = [Event.from_dict(payload) for payload in payloads]
-    for event in events:
-        contracts.load(event)  # each one valid against its contract
-    return [event.data for event in events]
 
 
 def count(km, query) -> int:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import Row
 
 from gamekeys_platform.contracts import keys as contract
@@ -78,6 +80,7 @@ def key_changed(
             retailer_id=key.retailer_id,
             order_id=None,
             key_ids=[key.id],
+            batch_ids=[key.batch_id],
             quantity=1,
             sold_at=key.sold_at,
             sold_by=actor,
@@ -137,7 +140,8 @@ def key_released(released: Row, hold_id: str) -> contract.KeyReleased:
     )
 
 
-def key_allocated(allocation: Row) -> contract.KeyAllocated:
+def key_allocated(allocation: Row, batches: list[tuple[uuid.UUID, int]]) -> contract.KeyAllocated:
+    """``batches``: (batch id, keys it gave), oldest batch first."""
     return contract.KeyAllocated(
         allocation_id=allocation.id,
         retailer_id=allocation.retailer_id,
@@ -145,6 +149,7 @@ def key_allocated(allocation: Row) -> contract.KeyAllocated:
         key_type=allocation.key_type,
         quantity=allocation.quantity,
         allocated_at=allocation.created_at,
+        batches=[contract.BatchShare(batch_id=batch_id, quantity=quantity) for batch_id, quantity in batches],
     )
 
 
@@ -164,31 +169,38 @@ def allocation_released(
     )
 
 
-def keys_sold(retailer_id, order_id: str, key_ids: list, sold_at) -> contract.KeySold:
+def keys_sold(retailer_id, order_id: str, keys: list[Row], sold_at) -> contract.KeySold:
     return contract.KeySold(
-        retailer_id=retailer_id, order_id=order_id, key_ids=key_ids, quantity=len(key_ids), sold_at=sold_at
+        retailer_id=retailer_id,
+        order_id=order_id,
+        key_ids=[key.id for key in keys],
+        batch_ids=[key.batch_id for key in keys],
+        quantity=len(keys),
+        sold_at=sold_at,
     )
 
 
-def keys_returned(retailer_id, order_id: str, key_ids: list, reason: str) -> contract.KeyReturned:
+def keys_returned(retailer_id, order_id: str, keys: list[Row], reason: str) -> contract.KeyReturned:
     return contract.KeyReturned(
         retailer_id=retailer_id,
         order_id=order_id,
-        key_ids=key_ids,
-        quantity=len(key_ids),
+        key_ids=[key.id for key in keys],
+        batch_ids=[key.batch_id for key in keys],
+        quantity=len(keys),
         status="revoked",
         reason=reason,
     )
 
 
-def store_keys_sold(order: Row, key_ids: list, sold_at) -> contract.KeySold:
+def store_keys_sold(order: Row, keys: list[Row]) -> contract.KeySold:
     return contract.KeySold(
         retailer_id=None,
         order_id=order.order_id,
         buyer_id=str(order.buyer_id),
-        key_ids=key_ids,
-        quantity=len(key_ids),
-        sold_at=sold_at,
+        key_ids=[key.id for key in keys],
+        batch_ids=[key.batch_id for key in keys],
+        quantity=len(keys),
+        sold_at=keys[0].sold_at,
     )
 
 

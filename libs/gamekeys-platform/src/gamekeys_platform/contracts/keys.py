@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gamekeys_platform.contracts.base import (
     Actor,
+    Contract,
     Country,
     EventData,
     KeyIds,
@@ -94,6 +95,23 @@ class BatchExpired(_Batch):
     expires_at: Timestamp | None
 
 
+class BatchShare(Contract):
+    """How many of an operation's keys came from one batch."""
+
+    batch_id: uuid.UUID
+    quantity: int = Field(ge=1)
+
+
+# A bulk event names its keys' batches so that a batch's figures count keys no later event
+# names (sold and never redeemed, say); null in events written before the field existed.
+_BATCH_IDS_DESCRIPTION = "each key's batch, in the order of keyIds (null in events written before this field)"
+
+
+def _check_batch_ids(key_ids: list[uuid.UUID], batch_ids: list[uuid.UUID] | None) -> None:
+    if batch_ids is not None and len(batch_ids) != len(key_ids):
+        raise ValueError("batchIds must name one batch for each of keyIds")
+
+
 class KeyAllocated(KeysEvent):
     """Free keys were allocated to a retailer (the keys: internal
     ``GET /internal/v1/keys/allocations/{id}/keys``)."""
@@ -107,6 +125,11 @@ class KeyAllocated(KeysEvent):
     key_type: Text
     quantity: int = Field(ge=1)
     allocated_at: Timestamp | None
+    batches: list[BatchShare] | None = Field(
+        default=None,
+        description="how many of the keys each batch gave, oldest batch first (null in events "
+        "written before this field)",
+    )
 
 
 class AllocationReleased(KeysEvent):
@@ -141,10 +164,16 @@ class KeySold(KeysEvent):
     )
     buyer_id: UserId | None = Field(default=None, description="the store's buyer, for a store order")
     key_ids: KeyIds
+    batch_ids: list[uuid.UUID] | None = Field(default=None, description=_BATCH_IDS_DESCRIPTION)
     quantity: int = Field(ge=1)
     sold_at: Timestamp | None
     sold_by: Actor | None = Field(default=None, description="the person, for a manual sale")
     reason: Text | None = Field(default=None, description="the person's reason, for a manual sale")
+
+    @model_validator(mode="after")
+    def _one_batch_per_key(self) -> KeySold:
+        _check_batch_ids(self.key_ids, self.batch_ids)
+        return self
 
     @property
     def subject(self) -> str:
@@ -161,9 +190,15 @@ class KeyReturned(KeysEvent):
     retailer_id: uuid.UUID
     order_id: Text
     key_ids: KeyIds
+    batch_ids: list[uuid.UUID] | None = Field(default=None, description=_BATCH_IDS_DESCRIPTION)
     quantity: int = Field(ge=1)
     status: Literal["revoked"]
     reason: Text
+
+    @model_validator(mode="after")
+    def _one_batch_per_key(self) -> KeyReturned:
+        _check_batch_ids(self.key_ids, self.batch_ids)
+        return self
 
 
 class KeysChargedBack(KeysEvent):

@@ -27,6 +27,20 @@ def get_allocation(session: Session, allocation_id: uuid.UUID) -> Row | None:
     return session.execute(select(allocations).where(allocations.c.id == allocation_id)).first()
 
 
+def batch_shares(session: Session, allocation_id: uuid.UUID) -> list[tuple[uuid.UUID, int]]:
+    """How many of the allocation's keys each batch gave, oldest batch first."""
+    return [
+        (row.batch_id, row.quantity)
+        for row in session.execute(
+            select(keys.c.batch_id, func.count().label("quantity"))
+            .join(batches, batches.c.id == keys.c.batch_id)
+            .where(keys.c.allocation_id == allocation_id)
+            .group_by(keys.c.batch_id, batches.c.created_at)
+            .order_by(batches.c.created_at, keys.c.batch_id)
+        )
+    ]
+
+
 def page_allocation_keys(
     session: Session, allocation_id: uuid.UUID, *, after: Sequence[Any] | None, limit: int
 ) -> Page:

@@ -70,7 +70,9 @@ def allocate(
             {"requested": quantity, "available": allocated},
         )
     allocation = allocations_repo.get_allocation(session, allocation_id)
-    km.outbox.add(session, events.key_allocated(allocation))
+    km.outbox.add(
+        session, events.key_allocated(allocation, allocations_repo.batch_shares(session, allocation_id))
+    )
     return Allocated(allocation, created=True)
 
 
@@ -177,7 +179,7 @@ def sell(
         request_id=request_id,
         values={"sold_at": sold_at, "order_id": order_id},
     )
-    km.outbox.add(session, events.keys_sold(retailer_id, order_id, ids, sold_at))
+    km.outbox.add(session, events.keys_sold(retailer_id, order_id, [rows[k] for k in ids], sold_at))
     return ids
 
 
@@ -208,5 +210,5 @@ def return_keys(
         request_id=request_id,
         values={"hold_id": None, "held_from_status": None},
     )
-    km.outbox.add(session, events.keys_returned(retailer_id, order_id, ids, reason))
+    km.outbox.add(session, events.keys_returned(retailer_id, order_id, [rows[k] for k in ids], reason))
     return ids

@@ -104,7 +104,7 @@ def issue(
         )
     order = store_repo.set_order_keys(session, order_id, sold)
     rows = store_repo.order_keys(session, sold)
-    km.outbox.add(session, events.store_keys_sold(order, sold, rows[0].sold_at))
+    km.outbox.add(session, events.store_keys_sold(order, rows))
     threshold = km.settings.key_store_low_stock_threshold
     left = store_repo.free_key_counts(session, game_id, key_type).get(key_type, 0)
     if quota is not None:
