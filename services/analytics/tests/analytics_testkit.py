@@ -255,7 +255,7 @@ def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: f
     deadline, committed = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
         ingestor.poll_once(timeout_ms=200)
-        if not ingestor.batch.empty or not consumer.assignment():
+        if not ingestor.batch.empty or ingestor.in_flight is not None or not consumer.assignment():
             continue
         partitions = [
             TopicPartition(t, p) for t in topics.values() for p in consumer.partitions_for_topic(t) or ()
@@ -265,8 +265,3 @@ def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: f
             assert committed == published
             return
     raise AssertionError(f"the ingestor did not catch up: {committed} of {published} committed")
-
-
-def close(ingestor: Ingestor) -> None:
-    ingestor.consumer.close(autocommit=False)
-    ingestor.dead_letter_producer.close(timeout=5)

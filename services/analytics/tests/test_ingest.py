@@ -9,7 +9,7 @@ import uuid
 from datetime import date
 
 import pytest
-from analytics_testkit import activation, at, batch_generated, close, drain, publish, sale_recorded
+from analytics_testkit import activation, at, batch_generated, drain, publish, sale_recorded
 from kafka import KafkaConsumer, TopicPartition
 
 from analytics.db.clickhouse import ClickHouseUnavailable
@@ -96,14 +96,14 @@ def test_every_topic_lands_once_and_a_replayed_backlog_changes_no_figure(ctx, ka
         drain(ingestor, own_topics, 2 * len(records))
         assert figures(ctx, game) == first
     finally:
-        close(ingestor)
+        ingestor.close()
 
     # A new consumer group reads every copy from the start: still the same figures.
     replay = ingestor_for(ctx, kafka_servers, own_topics)
     try:
         drain(replay, own_topics, 2 * len(records))
     finally:
-        close(replay)
+        replay.close()
     assert figures(ctx, game) == first
 
 
@@ -153,13 +153,13 @@ def test_a_consumer_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
         for p in range(3)
     )
     assert 100 <= committed < 600  # the first batch is committed, the one in flight is not
-    close(doomed)  # no commit on the way out: a killed process commits nothing
+    doomed.close()  # no commit on the way out: a killed process commits nothing
 
     restarted = ingestor_for(ctx, kafka_servers, own_topics, group=group)
     try:
         drain(restarted, own_topics, len(events))
     finally:
-        close(restarted)
+        restarted.close()
     result = figures(ctx, game)
     assert result["distinctEvents"] == result["rowsFinal"] == 600
     assert result["report"]["totals"] == {
@@ -209,7 +209,7 @@ def test_offsets_are_committed_only_after_the_insert_succeeded(ctx, kafka_server
     try:
         drain(ingestor, own_topics, len(events))
     finally:
-        close(ingestor)
+        ingestor.close()
     assert log[:4] == ["insert failed"] * 3 + ["inserted"]
     assert all(log[i - 1] == "inserted" for i, entry in enumerate(log) if entry == "commit")
     assert figures(ctx, game)["report"]["totals"]["activations"] == 50
@@ -233,7 +233,7 @@ def test_bad_events_are_dead_lettered_with_the_reason_and_ingestion_goes_on(ctx,
     try:
         drain(ingestor, own_topics, 4)
     finally:
-        close(ingestor)
+        ingestor.close()
     assert figures(ctx, game)["report"]["totals"]["activations"] == 1
 
     dead = KafkaConsumer(
