@@ -265,3 +265,12 @@ def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: f
             assert committed == published
             return
     raise AssertionError(f"the ingestor did not catch up: {committed} of {published} committed")
+
+
+def wait_for(condition, timeout: float, what: str, *, every: float = 0.3) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")

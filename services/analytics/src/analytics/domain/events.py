@@ -111,7 +111,7 @@ def event_row(record: bytes, topic: str, *, ingested_at: datetime | None = None)
     fields = data.__dict__  # the field values by their snake_case names (UUIDs, datetimes, Money), not copied
     occurred_at_us = _microseconds(_first(fields, _BUSINESS_TIME) or envelope.time)
     key_ids = list(fields.get("key_ids") or [])
-    money = _money(data)
+    money = _money(fields)
     return EventRow(
         event_id=envelope.id,
         type=envelope.type,
@@ -221,10 +221,9 @@ def _first(fields: dict[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
-def _money(data: EventData) -> Money | None:
-    fields = type(data).model_fields  # asked first: a missing attribute costs pydantic an exception
+def _money(fields: dict[str, Any]) -> Money | None:
     for name in _AMOUNT:
-        value = getattr(data, name) if name in fields else None
+        value = fields.get(name)
         if isinstance(value, Money):
             return value
     return None
@@ -258,5 +257,5 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _microseconds(moment: datetime) -> int:
     """Microseconds since the epoch, exactly (a float timestamp rounds them); a naive time is
     taken as local time, as ``astimezone`` does."""
-    delta = moment.astimezone(UTC) - _EPOCH
+    delta = (moment if moment.tzinfo else moment.astimezone(UTC)) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
