@@ -308,7 +308,7 @@ def test_the_next_batch_is_read_while_one_is_inserted_and_nothing_is_committed_b
     group = f"test.analytics.{uuid.uuid4().hex[:8]}"
     sink = GatedSink(ClickHouseSink(ctx.clickhouse), failures=1)
     ingestor = ingestor_for(
-        ctx, kafka_servers, own_topics, sink=sink, group=group, batch_size=100, batch_seconds=60
+        ctx, kafka_servers, own_topics, sink=sink, group=group, batch_size=100, batch_seconds=1
     )
     committed = CommittedOffsets(kafka_servers, group, topic)
     worker = threading.Thread(target=ingestor.run_forever, daemon=True)
