@@ -9,12 +9,12 @@ spells a game ``game_id``, a retailer ``retailer_id``, ...). The stored payload 
 contract knows (a plaintext key a buggy producer added, say).
 
 A record is read in one pass: the envelope and its data validated together, by the contract
-and straight from the bytes (pydantic's JSON parser), and then the record itself is the
-payload. That is every record a producer of the platform writes. Anything else (a field the
-contract does not know, an earlier schema version, an error to explain) takes the reference
-path: the envelope parsed (``Event.from_json``), the data loaded by ``contracts.load`` (which
-drops unknown fields, upgrades earlier versions and words the errors), the payload written
-again from what it loaded. Both give the same row.
+its source and type name, straight from the bytes (pydantic's parser), and then the record
+itself is the payload. That is every record a producer of the platform writes. Anything else
+(a field the contract does not know, an earlier schema version, an error to explain) takes the
+reference path: the envelope parsed (``Event.from_json``), the data loaded by
+``contracts.load`` (which drops unknown fields, upgrades earlier versions and words the
+errors), the payload written again from what it loaded. Both give the same row.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
@@ -68,7 +69,7 @@ class EventRow(NamedTuple):
     outcome: str
     reason: str
     quantity: int | None
-    amount: Any  # Decimal | None
+    amount: Decimal | None
     currency: str
     payload: str
 
