@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from analytics.db.clickhouse import ClickHouseUnavailable
 from analytics.domain.reports import Period
-from analytics.ingest import ClickHouseSink, Ingestor
+from analytics.ingest import ClickHouseSink, Ingestor, _FlushOnRevoke
 from analytics.usecases import reports
 from gamekeys_platform.contracts import developer
 from gamekeys_platform.events import Event
@@ -379,3 +379,37 @@ def test_stopping_while_an_insert_is_in_flight_writes_and_commits_everything_rea
     result = figures(ctx, game)
     assert result["rowsFinal"] == result["distinctEvents"] == len(events)
     assert result["report"]["totals"]["failed"] == len(events)
+
+
+def test_partitions_revoked_while_an_insert_fails_are_rewound_and_their_events_delivered_again(
+    ctx, kafka_servers, own_topics
+):
+    topic, game = own_topics["activations_events_topic"], uuid.uuid4()
+    events = [activation(game, "blocked", at("2026-03-09T12:00:00")) for _ in range(150)]
+    publish(kafka_servers, [(topic, e) for e in events])
+    group = f"test.analytics.{uuid.uuid4().hex[:8]}"
+    sink = GatedSink(ClickHouseSink(ctx.clickhouse), failures=2)
+    sink.let_through(100)  # no waiting here: ClickHouse refuses, then accepts
+    ingestor = ingestor_for(
+        ctx, kafka_servers, own_topics, sink=sink, group=group, batch_size=100, batch_seconds=1
+    )
+    committed = CommittedOffsets(kafka_servers, group, topic)
+    try:
+        deadline = time.monotonic() + 30
+        while "insert failed" not in sink.log and time.monotonic() < deadline:
+            ingestor.poll_once(timeout_ms=200)
+        assert sink.log == ["insert failed"]
+
+        # A rebalance now: the failed batch is tried once more, fails, and everything read is
+        # forgotten and rewound, nothing committed; the partitions kept deliver it again.
+        _FlushOnRevoke(ingestor).on_partitions_revoked(ingestor.consumer.assignment())
+        assert "inserted" not in sink.log and committed() == 0
+        assert ingestor.in_flight is None and ingestor.batch.empty and not ingestor.consumer.paused()
+
+        drain(ingestor, own_topics, len(events))
+    finally:
+        ingestor.close()
+        committed.close()
+    assert sum(sink.sizes) == len(events)  # every event inserted once: a refused insert wrote nothing
+    result = figures(ctx, game)
+    assert result["rowsFinal"] == result["distinctEvents"] == len(events)
