@@ -1,11 +1,14 @@
 """Analytics benchmark (issue 18), on the local ClickHouse and broker, in a database and a topic
-of its own (dropped at the end), in-process (the worker's and the API's code without HTTP):
+of its own (dropped at the end), with the worker's and the API's code (without HTTP):
 
-1. ingestion: a backlog of activation events (``--ingest-events``, 1,000,000 by default) on a
-   topic of 3 partitions, read from the start by the analytics consumer (``Ingestor``: each
-   event through its contract, batches of 5,000 or 1 s, offsets committed after each insert)
-   into ``events``; beside it, in the same run, ``clickhouse-client`` inserting the same rows
-   from a TabSeparated file (the floor: no Kafka, no parsing in Python);
+1. ingestion: a backlog of activation events (``--ingest-events``, 1,000,000 by default, their
+   business times spread over 11 months) on a topic of 3 partitions, read from the start by
+   ``--consumers`` processes (1 by default) in one consumer group, each running the worker's
+   ``Ingestor`` (each event through its contract, batches of ``--batch-size`` events, by default
+   the service's ``INGEST_BATCH_SIZE``, or 1 s, each inserted by a writer thread while the next
+   is read, offsets committed after its insert) into ``events``; timed from the first record
+   polled to the last event inserted. Beside it, in the same run, ``clickhouse-client``
+   inserting the same rows from a TabSeparated file (the floor: no Kafka, no parsing in Python);
 2. reports: ``--query-events`` events (10,000,000 by default) of ``--games`` games (1,000) over a
    year, generated inside ClickHouse; then one game's 90-day daily activation series and its
    regions report, each through the use case the API calls (query and shaping), ``--reads``
@@ -15,12 +18,14 @@ Prints rates and latencies; asserts nothing. Targets: ingestion >= 20,000 events
 p99 <= 300 ms.
 
     .venv/bin/python bench/analytics_load.py [--ingest-events N] [--query-events N] [--games N] [--reads N]
+                                             [--consumers N] [--batch-size N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -29,8 +34,10 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -47,21 +54,13 @@ from analytics.domain.reports import Period  # noqa: E402
 from analytics.domain.series import Granularity  # noqa: E402
 from analytics.ingest import ClickHouseSink, Ingestor  # noqa: E402
 from analytics.migrate import migrate  # noqa: E402
+from analytics.settings import Settings  # noqa: E402
 from analytics.usecases import series  # noqa: E402
 
 CLICKHOUSE = os.environ.get("BENCH_CLICKHOUSE", "clickhouse://127.0.0.1:9000")
 CLICKHOUSE_PORT = CLICKHOUSE.rsplit(":", 1)[-1]
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092").split(",")
 AS_OF = date(2026, 11, 30)  # the query data's last day
-
-
-class CountingSink:
-    def __init__(self, sink: ClickHouseSink) -> None:
-        self.sink, self.rows = sink, 0
-
-    def insert_events(self, rows) -> None:
-        self.sink.insert_events(rows)
-        self.rows += len(rows)
 
 
 def backlog(topic: str, count: int, games: list[uuid.UUID]) -> float:
@@ -96,24 +95,70 @@ def backlog(topic: str, count: int, games: list[uuid.UUID]) -> float:
     return time.perf_counter() - started
 
 
-def ingest(database: str, topic: str, count: int) -> float:
-    """Seconds from the consumer's first record to the last event inserted."""
-    sink = CountingSink(ClickHouseSink(ClickHouse(CLICKHOUSE, database, timeout_seconds=120)))
-    ingestor = Ingestor.connect(
-        sink, KAFKA, group=f"bench.analytics.{uuid.uuid4().hex[:8]}", topics=[topic], batch_size=5_000
-    )
+def ingest(database: str, topic: str, count: int, consumers: int, batch_size: int) -> float:
+    """Seconds from the first record any consumer polled to the ``count``-th event inserted,
+    ``consumers`` processes in one group each running the worker's ``Ingestor``."""
+    spawn = multiprocessing.get_context("spawn")
+    progress = Progress(spawn.Value("q", 0), spawn.Value("d", 0.0), spawn.Value("d", 0.0))
+    group = f"bench.analytics.{uuid.uuid4().hex[:8]}"
+    processes = [
+        spawn.Process(target=consume, args=(database, topic, group, count, batch_size, progress))
+        for _ in range(consumers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    if progress.inserted.value < count:
+        raise SystemExit(f"ingestion stopped at {progress.inserted.value:,} of {count:,} events")
+    return progress.finished.value - progress.started.value
+
+
+@dataclass
+class Progress:
+    """Shared by the consumer processes: events inserted, when the first record was polled and
+    when the last event was inserted (seconds since the epoch)."""
+
+    inserted: Any
+    started: Any
+    finished: Any
+
+
+class CountingSink:
+    def __init__(self, sink: ClickHouseSink, count: int, progress: Progress) -> None:
+        self.sink, self.count, self.progress = sink, count, progress
+
+    def insert_events(self, rows) -> None:
+        self.sink.insert_events(rows)
+        with self.progress.inserted.get_lock():
+            self.progress.inserted.value += len(rows)
+            if self.progress.inserted.value >= self.count and not self.progress.finished.value:
+                self.progress.finished.value = time.time()
+
+
+def consume(database: str, topic: str, group: str, count: int, batch_size: int, progress: Progress) -> None:
+    """One consumer process: ingests until the group has inserted ``count`` events, then commits
+    what it wrote and leaves."""
+    clickhouse = ClickHouse(CLICKHOUSE, database, timeout_seconds=120)
+    sink = CountingSink(ClickHouseSink(clickhouse), count, progress)
+    ingestor = Ingestor.connect(sink, KAFKA, group=group, topics=[topic], batch_size=batch_size)
+    poll = ingestor.consumer.poll
+
+    def noting_the_first_record(*args, **kwargs):
+        polled = poll(*args, **kwargs)
+        if polled and not progress.started.value:
+            with progress.started.get_lock():
+                progress.started.value = progress.started.value or time.time()
+        return polled
+
+    ingestor.consumer.poll = noting_the_first_record
     try:
-        while ingestor.poll_once(timeout_ms=500) == 0:
-            pass  # joining the group
-        started = time.perf_counter()
-        deadline = started + 3_600
-        while sink.rows < count and time.perf_counter() < deadline:
+        deadline = time.monotonic() + 3_600
+        while progress.inserted.value < count and time.monotonic() < deadline:
             ingestor.poll_once(timeout_ms=500)
         ingestor.flush()
-        return time.perf_counter() - started
     finally:
-        ingestor.consumer.close(autocommit=False)
-        ingestor.dead_letter_producer.close(timeout=5)
+        ingestor.close()
 
 
 def client(query: str, *, stdin=None, stdout=None) -> None:
@@ -215,6 +260,11 @@ def main() -> None:
     )
     parser.add_argument("--games", type=int, default=int(env("ANALYTICS_BENCH_GAMES", "1000")))
     parser.add_argument("--reads", type=int, default=int(env("ANALYTICS_BENCH_READS", "200")))
+    parser.add_argument("--consumers", type=int, default=int(env("ANALYTICS_BENCH_CONSUMERS", "1")))
+    service_batch_size = Settings.model_fields["ingest_batch_size"].default
+    parser.add_argument(
+        "--batch-size", type=int, default=int(env("ANALYTICS_BENCH_BATCH_SIZE", str(service_batch_size)))
+    )
     args = parser.parse_args()
 
     run = uuid.uuid4().hex[:8]
@@ -230,11 +280,11 @@ def main() -> None:
         games = [uuid.uuid4() for _ in range(args.games)]
         published = backlog(topic, args.ingest_events, games)
         print(f"backlog: {args.ingest_events:,} events published in {published:.1f} s")
-        seconds = ingest(ingest_db, topic, args.ingest_events)
+        seconds = ingest(ingest_db, topic, args.ingest_events, args.consumers, args.batch_size)
         rate = args.ingest_events / seconds
         print(
-            f"ingestion: {args.ingest_events:,} events in {seconds:.1f} s = {rate:,.0f} events/s "
-            f"(target >= 20,000)"
+            f"ingestion, {args.consumers} consumer process(es), batches of {args.batch_size:,}: "
+            f"{args.ingest_events:,} events in {seconds:.1f} s = {rate:,.0f} events/s (target >= 20,000)"
         )
         rows, client_seconds = client_insert(ingest_db)
         print(

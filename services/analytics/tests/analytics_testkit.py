@@ -255,7 +255,7 @@ def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: f
     deadline, committed = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
         ingestor.poll_once(timeout_ms=200)
-        if not ingestor.batch.empty or not consumer.assignment():
+        if not ingestor.batch.empty or ingestor.in_flight is not None or not consumer.assignment():
             continue
         partitions = [
             TopicPartition(t, p) for t in topics.values() for p in consumer.partitions_for_topic(t) or ()
@@ -267,6 +267,10 @@ def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: f
     raise AssertionError(f"the ingestor did not catch up: {committed} of {published} committed")
 
 
-def close(ingestor: Ingestor) -> None:
-    ingestor.consumer.close(autocommit=False)
-    ingestor.dead_letter_producer.close(timeout=5)
+def wait_for(condition, timeout: float, what: str, *, every: float = 0.3) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")

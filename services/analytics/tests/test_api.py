@@ -19,7 +19,7 @@ MARCH = "from=2026-03-01&to=2026-03-31"
 
 
 def store(ctx, events) -> None:
-    ClickHouseSink(ctx.clickhouse).insert_events([event_row(e, "test") for e in events])
+    ClickHouseSink(ctx.clickhouse).insert_events([event_row(e.to_json(), "test") for e in events])
 
 
 @pytest.fixture()

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from analytics_testkit import activation, at, publish
+from analytics_testkit import activation, at, publish, wait_for
 from kafka import KafkaConsumer, TopicPartition
 
 from analytics.db.clickhouse import ClickHouse, ClickHouseUnavailable
@@ -102,15 +102,6 @@ def private_clickhouse(tmp_path):
         yield server
     finally:
         server.stop()
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_clickhouse_stopped_and_started_again_loses_nothing_and_counts_nothing_twice(

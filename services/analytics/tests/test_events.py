@@ -1,4 +1,5 @@
-"""The processor: an event becomes one typed row, or a ContractViolation (dead-lettered)."""
+"""The processor: a record becomes one typed row, or a MalformedEvent / ContractViolation
+(dead-lettered)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 from analytics_testkit import activation, at, sale_recorded
 
 from analytics.domain.events import COLUMNS, NIL, event_row
-from gamekeys_platform.contracts import ContractViolation
-from gamekeys_platform.events import Event
+from gamekeys_platform.contracts import ContractViolation, activations
+from gamekeys_platform.events import Event, MalformedEvent
 
 
 def test_an_activation_fills_the_columns_the_reports_read():
@@ -19,34 +20,58 @@ def test_an_activation_fills_the_columns_the_reports_read():
     event = activation(
         game, "blocked", at("2026-03-01T23:59:59.250000"), region="BR", reason="FRAUD_DETECTED"
     )
-    row = event_row(event, "activations.events")
-    assert set(row) == set(COLUMNS)
-    assert row["event_id"] == event.id
-    assert row["type"] == "activation.blocked"
-    assert row["subject"] == event.data["activationId"]
-    assert row["game_id"] == game
-    assert row["country"] == "BR" and row["ip_country"] == "BR"
-    assert row["outcome"] == "blocked" and row["reason"] == "FRAUD_DETECTED"
-    assert row["occurred_at"] == at("2026-03-01T23:59:59.250000")
-    assert row["occurred_at_us"] % 1_000_000 == 250_000
-    assert row["retailer_id"] == NIL and row["amount"] is None
+    row = event_row(event.to_json(), "activations.events")
+    assert row._fields == COLUMNS
+    assert row.event_id == event.id
+    assert row.type == "activation.blocked"
+    assert row.subject == event.data["activationId"]
+    assert row.game_id == game
+    assert row.country == "BR" and row.ip_country == "BR"
+    assert row.outcome == "blocked" and row.reason == "FRAUD_DETECTED"
+    assert row.occurred_at == int(at("2026-03-01T23:59:59").timestamp())  # DateTime: whole seconds
+    assert row.occurred_at_us == int(at("2026-03-01T23:59:59").timestamp()) * 1_000_000 + 250_000
+    assert row.retailer_id == NIL and row.amount is None
 
 
 def test_a_sale_carries_its_keys_and_its_money_as_a_decimal():
     retailer, keys = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
-    row = event_row(sale_recorded(retailer, keys, "19.99", at("2026-03-02T10:00:00")), "distribution.events")
-    assert row["retailer_id"] == retailer
-    assert row["key_ids"] == keys and row["key_id"] == NIL  # two keys: no single key id
-    assert row["amount"] == Decimal("19.99") and row["currency"] == "EUR"
-    assert row["quantity"] == 2 and row["order_id"] == "order-1"
+    event = sale_recorded(retailer, keys, "19.99", at("2026-03-02T10:00:00"))
+    row = event_row(event.to_json(), "distribution.events")
+    assert row.retailer_id == retailer
+    assert row.key_ids == keys and row.key_id == NIL  # two keys: no single key id
+    assert row.amount == Decimal("19.99") and row.currency == "EUR"
+    assert row.quantity == 2 and row.order_id == "order-1"
+    assert row.occurred_at == int(at("2026-03-02T10:00:00").timestamp())
 
 
 def test_fields_no_contract_knows_never_reach_the_payload():
     event = activation(uuid.uuid4(), "activated", at("2026-03-01T12:00:00"))
-    leaky = Event(**{**event.__dict__, "data": {**event.data, "plaintextKey": "ABCD-EFGH-JKMN-PQR7"}})
-    payload = json.loads(event_row(leaky, "activations.events")["payload"])
-    assert "plaintextKey" not in payload["data"]
+    record = json.loads(event.to_json())
+    record["data"]["plaintextKey"] = "ABCD-EFGH-JKMN-PQR7"
+    record["debugKey"] = "ABCD-EFGH-JKMN-PQR7"
+    payload = json.loads(event_row(json.dumps(record).encode(), "activations.events").payload)
+    assert "plaintextKey" not in payload["data"] and "debugKey" not in payload
     assert payload["id"] == str(event.id) and payload["data"]["gameId"] == event.data["gameId"]
+
+
+def test_a_record_the_contract_reads_leniently_gives_the_same_row():
+    """A field the contract does not know, the schema version as text, a time without its
+    milliseconds: the record is read the reference way (``contracts.load``), to the same row."""
+    event = sale_recorded(uuid.uuid4(), [uuid.uuid4()], "19.99", at("2026-03-02T10:00:00"))
+    exact = event_row(event.to_json(), "distribution.events")
+    record = json.loads(event.to_json())
+    record["data"]["couponCode"] = "SPRING"
+    record["schemaVersion"] = "1"
+    record["time"] = record["time"].replace(".000Z", "Z")
+    lenient = event_row(json.dumps(record).encode(), "distribution.events")
+    assert lenient._replace(payload="", ingested_at=0) == exact._replace(payload="", ingested_at=0)
+    assert json.loads(lenient.payload)["data"] == json.loads(exact.payload)["data"]
+    assert "couponCode" not in lenient.payload
+
+
+def test_the_payload_is_the_record_as_its_producer_wrote_it():
+    event = activation(uuid.uuid4(), "activated", at("2026-03-01T12:00:00"))
+    assert json.loads(event_row(event.to_json(), "activations.events").payload) == json.loads(event.to_json())
 
 
 @pytest.mark.parametrize(
@@ -60,4 +85,30 @@ def test_fields_no_contract_knows_never_reach_the_payload():
 )
 def test_events_without_a_valid_contract_are_refused(event):
     with pytest.raises(ContractViolation):
-        event_row(event, "activations.events")
+        event_row(event.to_json(), "activations.events")
+
+
+def test_a_contract_violation_says_which_field():
+    data = activation(uuid.uuid4(), "activated", at("2026-03-01T12:00:00")).data
+    event = Event(
+        type=activations.ActivationSucceeded.TYPE,
+        source=activations.ActivationSucceeded.SOURCE,
+        subject="x",
+        data={**data, "gameId": "nope"},
+    )
+    with pytest.raises(ContractViolation, match=r"activation.succeeded v1: gameId: .*UUID"):
+        event_row(event.to_json(), "activations.events")
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"id": "x", "type": "activation.succeeded"}', "not an event envelope"),
+    ],
+    ids=["not JSON", "not an object", "not an envelope"],
+)
+def test_records_that_are_not_envelopes_are_refused(record, reason):
+    with pytest.raises(MalformedEvent, match=reason):
+        event_row(record, "activations.events")

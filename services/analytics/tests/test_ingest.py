@@ -4,17 +4,26 @@ dead-lettered while ingestion goes on."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import date
 
 import pytest
-from analytics_testkit import activation, at, batch_generated, close, drain, publish, sale_recorded
+from analytics_testkit import (
+    activation,
+    at,
+    batch_generated,
+    drain,
+    publish,
+    sale_recorded,
+    wait_for,
+)
 from kafka import KafkaConsumer, TopicPartition
 
 from analytics.db.clickhouse import ClickHouseUnavailable
 from analytics.domain.reports import Period
-from analytics.ingest import ClickHouseSink, Ingestor
+from analytics.ingest import ClickHouseSink, Ingestor, _FlushOnRevoke
 from analytics.usecases import reports
 from gamekeys_platform.contracts import developer
 from gamekeys_platform.events import Event
@@ -96,14 +105,14 @@ def test_every_topic_lands_once_and_a_replayed_backlog_changes_no_figure(ctx, ka
         drain(ingestor, own_topics, 2 * len(records))
         assert figures(ctx, game) == first
     finally:
-        close(ingestor)
+        ingestor.close()
 
     # A new consumer group reads every copy from the start: still the same figures.
     replay = ingestor_for(ctx, kafka_servers, own_topics)
     try:
         drain(replay, own_topics, 2 * len(records))
     finally:
-        close(replay)
+        replay.close()
     assert figures(ctx, game) == first
 
 
@@ -153,13 +162,13 @@ def test_a_consumer_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
         for p in range(3)
     )
     assert 100 <= committed < 600  # the first batch is committed, the one in flight is not
-    close(doomed)  # no commit on the way out: a killed process commits nothing
+    doomed.close()  # no commit on the way out: a killed process commits nothing
 
     restarted = ingestor_for(ctx, kafka_servers, own_topics, group=group)
     try:
         drain(restarted, own_topics, len(events))
     finally:
-        close(restarted)
+        restarted.close()
     result = figures(ctx, game)
     assert result["distinctEvents"] == result["rowsFinal"] == 600
     assert result["report"]["totals"] == {
@@ -209,7 +218,7 @@ def test_offsets_are_committed_only_after_the_insert_succeeded(ctx, kafka_server
     try:
         drain(ingestor, own_topics, len(events))
     finally:
-        close(ingestor)
+        ingestor.close()
     assert log[:4] == ["insert failed"] * 3 + ["inserted"]
     assert all(log[i - 1] == "inserted" for i, entry in enumerate(log) if entry == "commit")
     assert figures(ctx, game)["report"]["totals"]["activations"] == 50
@@ -233,7 +242,7 @@ def test_bad_events_are_dead_lettered_with_the_reason_and_ingestion_goes_on(ctx,
     try:
         drain(ingestor, own_topics, 4)
     finally:
-        close(ingestor)
+        ingestor.close()
     assert figures(ctx, game)["report"]["totals"]["activations"] == 1
 
     dead = KafkaConsumer(
@@ -247,3 +256,160 @@ def test_bad_events_are_dead_lettered_with_the_reason_and_ingestion_goes_on(ctx,
     assert b"activation.succeeded" in letters[f"{activations}.dlq"]["error"]
     assert b"no contract for fraud.exploded" in letters[f"{antifraud}.dlq"]["error"]
     assert all(headers["consumer"].startswith(b"test.analytics.") for headers in letters.values())
+
+
+class GatedSink:
+    """Each insert waits until the test lets it through (``let_through``), then fails while
+    ``failures`` remain, else inserts for real; logs what it did and the size of each batch."""
+
+    def __init__(self, sink: ClickHouseSink, *, failures: int = 0) -> None:
+        self.sink, self.failures = sink, failures
+        self.gate = threading.Semaphore(0)
+        self.started = 0
+        self.log: list[str] = []
+        self.sizes: list[int] = []
+
+    def let_through(self, inserts: int = 1) -> None:
+        self.gate.release(inserts)
+
+    def insert_events(self, rows) -> None:
+        self.started += 1
+        assert self.gate.acquire(timeout=60), "the test never let the insert through"
+        if self.failures:
+            self.failures -= 1
+            self.log.append("insert failed")
+            raise ClickHouseUnavailable("connection refused")
+        self.sink.insert_events(rows)
+        self.sizes.append(len(rows))
+        self.log.append("inserted")
+
+
+class CommittedOffsets:
+    """The group's committed offsets on one topic, read beside its running consumer (without
+    joining the group)."""
+
+    def __init__(self, servers, group: str, topic: str) -> None:
+        self.topic = topic
+        self.observer = KafkaConsumer(bootstrap_servers=servers, group_id=group, enable_auto_commit=False)
+
+    def __call__(self) -> int:
+        return sum(self.observer.committed(TopicPartition(self.topic, p)) or 0 for p in range(3))
+
+    def close(self) -> None:
+        self.observer.close()
+
+
+def test_the_next_batch_is_read_while_one_is_inserted_and_nothing_is_committed_before_its_insert_succeeds(
+    ctx, kafka_servers, own_topics
+):
+    topic, game = own_topics["activations_events_topic"], uuid.uuid4()
+    events = [activation(game, "activated", at("2026-03-07T12:00:00")) for _ in range(250)]
+    publish(kafka_servers, [(topic, e) for e in events])
+    group = f"test.analytics.{uuid.uuid4().hex[:8]}"
+    sink = GatedSink(ClickHouseSink(ctx.clickhouse), failures=1)
+    ingestor = ingestor_for(
+        ctx, kafka_servers, own_topics, sink=sink, group=group, batch_size=100, batch_seconds=1
+    )
+    committed = CommittedOffsets(kafka_servers, group, topic)
+    worker = threading.Thread(target=ingestor.run_forever, daemon=True)
+    worker.start()
+    try:
+        wait_for(lambda: sink.started == 1, 30, "the first insert", every=0.05)
+        # The first batch is in the writer's hands; the consumer reads the next one meanwhile.
+        wait_for(lambda: len(ingestor.batch.rows) > 0, 30, "the next batch", every=0.05)
+        assert committed() == 0
+
+        sink.let_through()  # ClickHouse refuses the first insert: retried after the backoff
+        wait_for(lambda: sink.started == 2, 30, "the retry", every=0.05)
+        assert sink.log == ["insert failed"] and committed() == 0
+
+        sink.let_through()  # the retry succeeds: its batch, and only it, is committed
+        wait_for(lambda: committed() > 0, 30, "the first commit", every=0.05)
+        assert sink.log == ["insert failed", "inserted"] and committed() == sink.sizes[0]
+
+        sink.let_through(10)
+        wait_for(lambda: committed() == len(events), 30, "every event")
+    finally:
+        ingestor.stop()
+        sink.let_through(10)
+        worker.join(timeout=30)
+        committed.close()
+    assert sink.log[:2] == ["insert failed", "inserted"] and "insert failed" not in sink.log[2:]
+    result = figures(ctx, game)
+    assert result["rowsFinal"] == result["distinctEvents"] == len(events)
+
+
+def test_stopping_while_an_insert_is_in_flight_writes_and_commits_everything_read(
+    ctx, kafka_servers, own_topics
+):
+    topic, game = own_topics["activations_events_topic"], uuid.uuid4()
+    events = [activation(game, "failed", at("2026-03-08T12:00:00")) for _ in range(300)]
+    publish(kafka_servers, [(topic, e) for e in events])
+    group = f"test.analytics.{uuid.uuid4().hex[:8]}"
+    sink = GatedSink(ClickHouseSink(ctx.clickhouse))
+    ingestor = ingestor_for(
+        ctx, kafka_servers, own_topics, sink=sink, group=group, batch_size=100, batch_seconds=60
+    )
+    committed = CommittedOffsets(kafka_servers, group, topic)
+    worker = threading.Thread(target=ingestor.run_forever, daemon=True)
+    worker.start()
+    try:
+        wait_for(lambda: sink.started == 1, 30, "the first insert", every=0.05)
+        wait_for(lambda: len(ingestor.batch.rows) > 0, 30, "the next batch", every=0.05)
+        ingestor.stop()  # the first batch still in flight, the next one half read
+        time.sleep(0.5)
+        assert committed() == 0
+        sink.let_through(10)
+        worker.join(timeout=30)
+        assert not worker.is_alive()
+        # Both were written and committed on the way out, in order, and nothing beyond them.
+        assert sink.log == ["inserted", "inserted"]
+        assert committed() == sum(sink.sizes)
+    finally:
+        ingestor.stop()
+        sink.let_through(10)
+        worker.join(timeout=30)
+        committed.close()
+
+    restarted = ingestor_for(ctx, kafka_servers, own_topics, group=group)
+    try:
+        drain(restarted, own_topics, len(events))
+    finally:
+        restarted.close()
+    result = figures(ctx, game)
+    assert result["rowsFinal"] == result["distinctEvents"] == len(events)
+    assert result["report"]["totals"]["failed"] == len(events)
+
+
+def test_partitions_revoked_while_an_insert_fails_are_rewound_and_their_events_delivered_again(
+    ctx, kafka_servers, own_topics
+):
+    topic, game = own_topics["activations_events_topic"], uuid.uuid4()
+    events = [activation(game, "blocked", at("2026-03-09T12:00:00")) for _ in range(150)]
+    publish(kafka_servers, [(topic, e) for e in events])
+    group = f"test.analytics.{uuid.uuid4().hex[:8]}"
+    sink = GatedSink(ClickHouseSink(ctx.clickhouse), failures=2)
+    sink.let_through(100)  # no waiting here: ClickHouse refuses, then accepts
+    ingestor = ingestor_for(
+        ctx, kafka_servers, own_topics, sink=sink, group=group, batch_size=100, batch_seconds=1
+    )
+    committed = CommittedOffsets(kafka_servers, group, topic)
+    try:
+        deadline = time.monotonic() + 30
+        while "insert failed" not in sink.log and time.monotonic() < deadline:
+            ingestor.poll_once(timeout_ms=200)
+        assert sink.log == ["insert failed"]
+
+        # A rebalance now: the failed batch is tried once more, fails, and everything read is
+        # forgotten and rewound, nothing committed; the partitions kept deliver it again.
+        _FlushOnRevoke(ingestor).on_partitions_revoked(ingestor.consumer.assignment())
+        assert "inserted" not in sink.log and committed() == 0
+        assert ingestor.in_flight is None and ingestor.batch.empty and not ingestor.consumer.paused()
+
+        drain(ingestor, own_topics, len(events))
+    finally:
+        ingestor.close()
+        committed.close()
+    assert sum(sink.sizes) == len(events)  # every event inserted once: a refused insert wrote nothing
+    result = figures(ctx, game)
+    assert result["rowsFinal"] == result["distinctEvents"] == len(events)

@@ -31,7 +31,7 @@ API = "/api/v1/analytics"
 
 
 def store(ctx, events) -> None:
-    rows = [event_row(e, "test") for e in events]
+    rows = [event_row(e.to_json(), "test") for e in events]
     ClickHouseSink(ctx.clickhouse).insert_events(rows)
     ClickHouseSink(ctx.clickhouse).insert_events(rows)
 

@@ -124,7 +124,7 @@ def activation(game_id: str, status: str, at: str, *, region: str | None = "DE")
 
 def store(analytics_app, *events: Event) -> None:
     ClickHouseSink(analytics_app.extensions["analytics"].clickhouse).insert_events(
-        [event_row(event, "test") for event in events]
+        [event_row(event.to_json(), "test") for event in events]
     )
 
 

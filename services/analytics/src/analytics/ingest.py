@@ -1,18 +1,25 @@
 """Ingestion: every topic of ARCHITECTURE.md §4 into ClickHouse's ``events`` table, in batches.
 
 One consumer group reads all the topics; each record goes through the pure processor
-(``domain.events.event_row``) and joins the current batch. A batch is inserted when it holds
-``batch_size`` events or its first event is ``batch_seconds`` old, and the Kafka offsets of its
-records are committed only once ClickHouse has acknowledged the insert (getsentry/snuba's
-consumer). A crash before the commit redelivers the batch, and a rebalance may too: the table
-collapses a redelivered event with its first copy (ReplacingMergeTree on the event id, see the
-migration), and the reports read it exactly, so nothing is counted twice and nothing is lost.
+(``domain.events.event_row``) and joins the current batch. A batch is due when it holds
+``batch_size`` events or its first event is ``batch_seconds`` old; it is then handed to a
+writer thread, which inserts it while the consumer reads and processes the next batch (the
+insert is mostly waiting for ClickHouse to write its parts). At most one batch is in flight:
+the next due batch waits for it. The Kafka offsets of a batch's records are committed only
+once ClickHouse has acknowledged its insert, by the consumer's thread (a KafkaConsumer is not
+thread-safe), and in order, so no offset is committed past an event that is not written
+(getsentry/snuba's consumer). A crash before the commit redelivers the batch, and a rebalance
+may too: the table collapses a redelivered event with its first copy (ReplacingMergeTree on
+the event id, see the migration), and the reports read it exactly, so nothing is counted twice
+and nothing is lost.
 
 An insert that fails is retried after a backoff with the batch kept and the partitions paused
-(the consumer keeps polling, so it stays in its group). An event that is not a valid envelope,
-or breaks its contract, or has no contract goes to ``<topic>.dlq`` with the reason (the
-platform's dead-letter shape, ``gamekeys_platform.consumer.send_to_dead_letter``) and ingestion
-goes on; its offset is committed with the batch it came in.
+(the consumer keeps polling, so it stays in its group). Before a rebalance takes partitions
+away, and before stopping, the batch in flight and the batch being read are written and
+committed (one try), or else rewound. An event that is not a valid envelope, or breaks its
+contract, or has no contract goes to ``<topic>.dlq`` with the reason (the platform's
+dead-letter shape, ``gamekeys_platform.consumer.send_to_dead_letter``) and ingestion goes on;
+its offset is committed with the batch it came in.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,9 +36,9 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Histogram
 
 from analytics.db.clickhouse import ClickHouse
-from analytics.domain.events import COLUMNS, event_row
+from analytics.domain.events import COLUMNS, EventRow, event_row
 from gamekeys_platform.consumer import kafka_consumer, send_to_dead_letter
-from gamekeys_platform.events import Event, MalformedEvent
+from gamekeys_platform.events import MalformedEvent
 from gamekeys_platform.outbox import kafka_producer
 
 log = logging.getLogger("analytics.ingest")
@@ -46,14 +54,14 @@ EVENTS_TABLE = "events"
 
 
 class EventSink(Protocol):
-    def insert_events(self, rows: list[dict[str, Any]]) -> None: ...
+    def insert_events(self, rows: list[EventRow]) -> None: ...
 
 
 class ClickHouseSink:
     def __init__(self, clickhouse: ClickHouse) -> None:
         self.clickhouse = clickhouse
 
-    def insert_events(self, rows: list[dict[str, Any]]) -> None:
+    def insert_events(self, rows: list[EventRow]) -> None:
         self.clickhouse.insert(EVENTS_TABLE, COLUMNS, rows)
 
 
@@ -63,7 +71,7 @@ class _Stopping(Exception):
 
 @dataclass
 class Batch:
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[EventRow] = field(default_factory=list)
     # Per partition: the first offset the batch holds (where to rewind when it is dropped) and
     # the offset to commit once it is written.
     first_offsets: dict[TopicPartition, int] = field(default_factory=dict)
@@ -104,6 +112,12 @@ class Ingestor:
         self.retry_backoff_seconds = retry_backoff_seconds
         self.clock = clock
         self.batch = Batch()
+        # The batch handed to the writer, until its offsets are committed; its insert (None
+        # while waiting to retry it); when to retry it, from its first failure until it is written.
+        self.in_flight: Batch | None = None
+        self._insert: Future | None = None
+        self._retry_at: float | None = None
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-insert")
         self.stop_event = threading.Event()
         self.consumer.subscribe(topics=topics, listener=_FlushOnRevoke(self))
 
@@ -135,25 +149,43 @@ class Ingestor:
         try:
             while not self.stop_event.is_set():
                 self.poll_once()
-            self._write_and_commit(wait=True)  # one last try; what is not written is redelivered
+            self._write_all_once()  # one last try; what is not written is redelivered
         finally:
-            self.consumer.close(autocommit=False)
-            self.dead_letter_producer.close(timeout=5)
+            self.close()
             log.info("ingestion stopped", extra={"consumer": self.name})
 
     def stop(self) -> None:
         self.stop_event.set()
 
+    def close(self) -> None:
+        """Close the clients, committing nothing more: what is not committed yet is delivered
+        again (an insert in flight is waited for; it ends within ClickHouse's timeout)."""
+        self.writer.shutdown(wait=True)
+        self._forget()  # leaving the group revokes the partitions: nothing to write then
+        self.consumer.close(autocommit=False)
+        self.dead_letter_producer.close(timeout=5)
+
     def poll_once(self, timeout_ms: int = 500) -> int:
-        """Take what one poll returns into the batch and write the batch when it is due; returns
-        how many records were taken."""
-        if self.batch.started_at is not None:
-            remaining = self.batch.started_at + self.batch_seconds - self.clock()
-            timeout_ms = max(0, min(timeout_ms, int(remaining * 1000)))
-        taken = self._take_all(self.consumer.poll(timeout_ms=timeout_ms))
+        """Commit the batch in flight if its insert has finished (or retry it when due), take
+        what one poll returns into the batch, and hand the batch to the writer when it is due;
+        returns how many records were taken."""
+        self._settle()
+        if self._retry_at is not None:
+            self._pause()  # a partition assigned meanwhile too
+        taken = self._take_all(self.consumer.poll(timeout_ms=self._poll_timeout_ms(timeout_ms)))
         if self._due():
-            self.flush()
+            self._hand_over()
         return taken
+
+    def _poll_timeout_ms(self, timeout_ms: int) -> int:
+        """Until the retry of a failed insert, or else until the batch is due."""
+        if self.in_flight is not None and self._insert is None:
+            deadline = self._retry_at
+        elif self.batch.started_at is not None:
+            deadline = self.batch.started_at + self.batch_seconds
+        else:
+            return timeout_ms
+        return max(0, min(timeout_ms, int((deadline - self.clock()) * 1000)))
 
     def _due(self) -> bool:
         batch = self.batch
@@ -174,7 +206,7 @@ class Ingestor:
 
     def _take(self, partition: TopicPartition, record) -> None:
         try:
-            row = event_row(Event.from_json(record.value), record.topic)
+            row = event_row(record.value, record.topic)
         except MalformedEvent as exc:  # ContractViolation included: no retry can mend it
             self._dead_letter(record, str(exc))
         else:
@@ -195,36 +227,84 @@ class Ingestor:
     # --- writing --------------------------------------------------------------------------------
 
     def flush(self) -> bool:
-        """Write the batch and commit its offsets, retrying the insert until it succeeds or the
-        ingestor is stopped (then nothing is committed and Kafka delivers the batch again)."""
-        while not self._write_and_commit():
-            if self.stop_event.is_set():
-                return False
-            self._wait_keeping_membership()
-        return True
+        """Write every batch read so far and commit its offsets, retrying a failed insert after
+        the backoff until it succeeds or the ingestor is stopped (then nothing more is
+        committed and Kafka delivers the rest again)."""
+        while not self.stop_event.is_set():
+            if self.in_flight is None:
+                if self.batch.empty:
+                    return True
+                self._hand_over()
+            if not self._settle(wait=True):
+                self._wait_keeping_membership()
+        return False
 
-    def _write_and_commit(self, *, wait: bool = False) -> bool:
-        """Insert the batch and, once ClickHouse has it, commit its offsets: without waiting for
-        the broker's answer while ingesting (a lost commit only redelivers events that collapse;
-        waiting on each took a tenth of the time), waiting for it before stopping or handing
-        partitions over (``wait``)."""
-        batch = self.batch
-        if batch.empty:
+    def _hand_over(self) -> None:
+        """Give the batch to the writer once the one before it is written and committed (waited
+        for: at most one insert in flight); not while that one waits for its retry."""
+        if self._settle(wait=True):
+            self.in_flight, self.batch = self.batch, Batch()
+            self._start_insert()
+
+    def _start_insert(self) -> None:
+        self._insert = self.writer.submit(self._write, self.in_flight.rows)
+
+    def _write(self, rows: list[EventRow]) -> None:
+        """The writer thread's work: one insert (none for a batch of dead letters only)."""
+        if not rows:
+            return
+        started = time.perf_counter()
+        self.sink.insert_events(rows)
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+        INGESTED.inc(len(rows))
+
+    def _settle(self, *, wait: bool = False, commit_wait: bool = False) -> bool:
+        """Commit the batch in flight once its insert has succeeded (waiting for the insert
+        with ``wait``, and for the broker's answer to the commit with ``commit_wait``), start
+        its retry when due, or note its failure (partitions paused, retry after the backoff).
+        True when no batch is in flight any more.
+
+        Offsets are committed without waiting for the broker's answer while ingesting (a lost
+        commit only redelivers events that collapse; waiting on each took a tenth of the time),
+        and with it before stopping or handing partitions over."""
+        if self.in_flight is None:
             return True
-        if batch.rows:
-            started = time.perf_counter()
-            try:
-                self.sink.insert_events(batch.rows)
-            except Exception as exc:
-                INSERT_FAILURES.inc()
-                log.warning("insert of %d events failed: %s: %s", len(batch.rows), type(exc).__name__, exc)
+        if self._insert is None:
+            if self.clock() < self._retry_at:
                 return False
-            BATCH_SECONDS.observe(time.perf_counter() - started)
-            INGESTED.inc(len(batch.rows))
-        self._commit(batch.next_offsets, wait=wait)
-        self.batch = Batch()
+            self._start_insert()
+        if not (wait or self._insert.done()):
+            return False
+        try:
+            self._insert.result()  # a BaseException (the process dying) goes on up
+        except Exception as exc:
+            INSERT_FAILURES.inc()
+            log.warning(
+                "insert of %d events failed: %s: %s", len(self.in_flight.rows), type(exc).__name__, exc
+            )
+            self._insert, self._retry_at = None, self.clock() + self.retry_backoff_seconds
+            self._pause()
+            return False
+        self._commit(self.in_flight.next_offsets, wait=commit_wait)
+        self.in_flight = self._insert = self._retry_at = None
         self._resume()
         return True
+
+    def _write_all_once(self) -> bool:
+        """Write what was read and commit it, waiting for the broker's answer: the batch in
+        flight (retried at once if it had failed), then the batch being read; one try each.
+        Before stopping and before a rebalance. False when an insert failed (nothing after it
+        is committed)."""
+        if self.in_flight is not None:
+            if self._insert is None:
+                self._start_insert()
+            if not self._settle(wait=True, commit_wait=True):
+                return False
+        if self.batch.empty:
+            return True
+        self.in_flight, self.batch = self.batch, Batch()
+        self._start_insert()
+        return self._settle(wait=True, commit_wait=True)
 
     def _commit(self, offsets: dict[TopicPartition, int], *, wait: bool) -> None:
         positions = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
@@ -240,12 +320,14 @@ class Ingestor:
         """Wait out the backoff while polling paused partitions, so the group does not drop this
         consumer; a partition assigned by a rebalance meanwhile is paused too, but a record it
         yielded before the pause joins the batch rather than being dropped."""
+        while self._insert is None and self._retry_at is not None and self.clock() < self._retry_at:
+            if self.stop_event.is_set():
+                return
+            self._pause()
+            self._take_all(self.consumer.poll(timeout_ms=max(1, self._poll_timeout_ms(500))))
+
+    def _pause(self) -> None:
         self.consumer.pause(*self.consumer.assignment())
-        deadline = self.clock() + self.retry_backoff_seconds
-        while not self.stop_event.is_set() and self.clock() < deadline:
-            polled = self.consumer.poll(timeout_ms=max(1, int((deadline - self.clock()) * 1000)))
-            self._take_all(polled)
-            self.consumer.pause(*self.consumer.assignment())
 
     def _resume(self) -> None:
         paused = self.consumer.paused()
@@ -253,15 +335,22 @@ class Ingestor:
             self.consumer.resume(*paused)
 
     def _drop_batch(self) -> None:
-        """Forget an unwritten batch: rewind its partitions to its first records, so the
-        partitions this consumer keeps deliver them again (the others go to their new owner
-        from the committed offsets)."""
-        for partition, offset in self.batch.first_offsets.items():
+        """Forget what is not written (the batch in flight whose insert failed, the batch being
+        read): rewind their partitions to their first records, so the partitions this consumer
+        keeps deliver them again (the others go to their new owner from the committed offsets)."""
+        rewind = dict(self.batch.first_offsets)
+        if self.in_flight is not None:
+            rewind.update(self.in_flight.first_offsets)  # read before the batch
+        for partition, offset in rewind.items():
             try:
                 self.consumer.seek(partition, offset)
             except Exception as exc:  # already unassigned: its new owner starts from the commit
                 log.info("no rewind of %s: %s", partition, type(exc).__name__)
-        self.batch = Batch()
+        self._forget()
+        self._resume()
+
+    def _forget(self) -> None:
+        self.batch, self.in_flight, self._insert, self._retry_at = Batch(), None, None, None
 
 
 def _log_commit_failure(offsets, response) -> None:
@@ -277,7 +366,7 @@ class _FlushOnRevoke(ConsumerRebalanceListener):
         self.ingestor = ingestor
 
     def on_partitions_revoked(self, revoked) -> None:
-        if not self.ingestor._write_and_commit(wait=True):
+        if not self.ingestor._write_all_once():
             self.ingestor._drop_batch()
 
     def on_partitions_assigned(self, assigned) -> None:

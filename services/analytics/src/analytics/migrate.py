@@ -79,9 +79,7 @@ def migrate(url: str, database: str, *, timeout_seconds: float = 30.0) -> list[i
                 continue
             for statement in migration.statements:
                 store.execute(statement)
-            store.insert(
-                VERSION_TABLE, ("version", "name"), [{"version": migration.version, "name": migration.name}]
-            )
+            store.insert(VERSION_TABLE, ("version", "name"), [(migration.version, migration.name)])
             log.info("applied ClickHouse migration %04d_%s", migration.version, migration.name)
             done.append(migration.version)
         return done

@@ -35,7 +35,7 @@ class Settings(PlatformSettings, ClickHouseSettings):
 
     # Ingestion: a batch is written when it holds this many events or is this old, whichever
     # comes first; a failed insert is retried after the backoff, the batch kept.
-    ingest_batch_size: int = Field(default=5_000, ge=1, le=100_000)
+    ingest_batch_size: int = Field(default=50_000, ge=1, le=100_000)
     ingest_batch_seconds: float = Field(default=1.0, gt=0, le=60)
     ingest_retry_backoff_seconds: float = Field(default=2.0, gt=0, le=300)
 
