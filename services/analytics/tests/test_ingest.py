@@ -9,7 +9,7 @@ import uuid
 from datetime import date
 
 import pytest
-from analytics_testkit import activation, at, batch_generated, close, drain, publish, sale_recorded
+from analytics_testkit import activation, aggregate, at, batch_generated, close, drain, publish, sale_recorded
 from kafka import KafkaConsumer, TopicPartition
 
 from analytics.db.clickhouse import ClickHouseUnavailable
@@ -33,6 +33,7 @@ def ingestor_for(ctx, servers, topics: dict[str, str], *, sink=None, group=None,
 
 
 def figures(ctx, game_id: uuid.UUID) -> dict:
+    aggregate(ctx.db, ctx.clickhouse)
     period = Period.of(date(2026, 3, 1), date(2026, 3, 31), "Europe/Berlin", now=NOW)
     report = reports.activation_report(ctx.clickhouse, game_id, period).to_dict()
     (exact,) = ctx.clickhouse.execute(
