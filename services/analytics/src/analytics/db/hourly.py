@@ -35,7 +35,9 @@ def mark_changed_hours(ch: ClickHouse, since: int) -> int:
         INSERT INTO activation_dirty_hours (game_id, hour)
         SELECT DISTINCT game_id, toStartOfHour(occurred_at)
         FROM activation_attempt_events
-        WHERE subject IN (SELECT subject FROM activation_changes WHERE logged_at >= toDateTime(%(since)s))
+        WHERE (game_id, subject) IN (
+            SELECT game_id, subject FROM activation_changes WHERE logged_at >= toDateTime(%(since)s)
+        )
         """,
         {"since": since},
     )

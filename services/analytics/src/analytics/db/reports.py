@@ -26,7 +26,7 @@ _RANK = "multiIf({}, 1)".format(
 # One row per attempt that has an event matching ``candidates`` (a condition on ``events``, whose
 # order key serves a game and a time range): when it began, its game, the region its player
 # claimed, the key type, and the type of its latest event, from all of its events whenever they
-# happened (``activation_attempt_events`` finds them by attempt), so an attempt that began
+# happened (``activation_attempt_events`` finds them by game and attempt), so an attempt that began
 # before the range and was decided in it keeps its first hour. Aliases unlike any column:
 # ClickHouse lets an alias shadow a column in WHERE.
 ATTEMPTS = f"""
@@ -38,8 +38,8 @@ ATTEMPTS = f"""
         anyIf(key_type, key_type != '') AS attempt_key_type,
         argMax(type, tuple(occurred_at_us, {_RANK})) AS final_type
     FROM activation_attempt_events
-    WHERE subject IN (
-        SELECT subject FROM events
+    WHERE (game_id, subject) IN (
+        SELECT game_id, subject FROM events
         WHERE type IN %(types)s AND game_id != %(nil)s AND {{candidates}}
     )
     GROUP BY subject

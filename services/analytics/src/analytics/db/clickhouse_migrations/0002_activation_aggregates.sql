@@ -5,10 +5,11 @@
 -- changed); the counts are recomputed, a whole hour of a game at a time, from de-duplicated
 -- attempts.
 
--- Every activation event again, ordered by its attempt (the subject), so that all the events of
--- an attempt are found by its id whenever they happened. Copies of an event collapse on
--- (subject, event_id); the readers group by attempt with min/argMin/argMax, which a copy does
--- not change. Attempts whose key matched no game are in no report and are left out.
+-- Every activation event again, ordered by game and attempt (the subject), so that all the
+-- events of an attempt are found by its game and id whenever they happened (an attempt's events
+-- all name its game). Copies of an event collapse on (game_id, subject, event_id); the readers
+-- group by attempt with min/argMin/argMax, which a copy does not change. Attempts whose key
+-- matched no game are in no report and are left out.
 CREATE TABLE IF NOT EXISTS activation_attempt_events
 (
     subject String,
@@ -21,7 +22,7 @@ CREATE TABLE IF NOT EXISTS activation_attempt_events
     key_type String
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (subject, event_id)
+ORDER BY (game_id, subject, event_id)
 SETTINGS index_granularity = 1024;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS activation_attempt_events_feed TO activation_attempt_events AS
@@ -38,6 +39,7 @@ WHERE type IN ('activation.succeeded', 'activation.failed', 'activation.blocked'
 CREATE TABLE IF NOT EXISTS activation_changes
 (
     logged_at DateTime('UTC'),
+    game_id UUID,
     subject String
 )
 ENGINE = MergeTree
@@ -45,7 +47,7 @@ PARTITION BY toYYYYMMDD(logged_at)
 ORDER BY logged_at;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS activation_changes_feed TO activation_changes AS
-SELECT now() AS logged_at, subject
+SELECT now() AS logged_at, game_id, subject
 FROM events
 WHERE type IN ('activation.succeeded', 'activation.failed', 'activation.blocked',
                'activation.pending_review', 'activation.disputed')
