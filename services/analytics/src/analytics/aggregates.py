@@ -59,6 +59,7 @@ class Aggregator:
         self.stop_event = threading.Event()
         # A position in one ClickHouse database's change log.
         self.position = f"{clickhouse.database}.activation_hourly"
+        self.changes_kept_from: int | None = None
 
     @classmethod
     def from_settings(cls, db: Database, clickhouse: ClickHouse, settings) -> Aggregator:
@@ -91,6 +92,9 @@ class Aggregator:
 
     def _drop_read_changes(self, read_from: int) -> None:
         kept_from = int((datetime.fromtimestamp(read_from, UTC) - KEEP_CHANGES).strftime("%Y%m%d"))
+        if kept_from == self.changes_kept_from:  # looked once a day
+            return
+        self.changes_kept_from = kept_from
         for day in hourly.changes_partitions(self.clickhouse):
             if day < kept_from:
                 hourly.drop_changes_partition(self.clickhouse, day)
