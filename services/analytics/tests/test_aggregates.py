@@ -4,7 +4,7 @@ events arriving late and out of order (a decision stored before the hold it deci
 decided days later, disputes, day boundaries in UTC, Europe/Berlin across its clock change and
 Asia/Kolkata (whose +05:30 the aggregate cannot answer: the raw events do). Then a whole backlog
 stored again changes no figure, and the passes' own rules: one at a time, a margin for inserts
-seen late, the change log's old days dropped."""
+seen late, the change log's old days dropped. The fraud assessments' aggregate the same way."""
 
 from __future__ import annotations
 
@@ -13,17 +13,18 @@ import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
-from analytics_testkit import activation, aggregate, at
+from analytics_testkit import activation, aggregate, assessed, at
 
-from analytics.aggregates import Aggregator
-from analytics.db import hourly, positions
+from analytics.aggregates import ACTIVATION_HOURLY, AGGREGATES, Aggregator
+from analytics.db import fraud as raw_fraud
+from analytics.db import fraud_hourly, hourly, positions
 from analytics.db import reports as raw_reports
 from analytics.db import series as raw_series
 from analytics.domain.events import event_row
 from analytics.domain.reports import OUTCOME_RANK, Period
 from analytics.domain.series import Granularity
 from analytics.ingest import ClickHouseSink
-from analytics.usecases import reports, series
+from analytics.usecases import fraud, reports, series
 
 NOW = at("2026-04-02T12:00:00")
 STATUS_TYPE = {
@@ -251,7 +252,8 @@ def test_an_insert_seen_after_a_pass_read_past_its_stamp_is_caught_by_the_margin
     def pass_after_reading_past_it(margin_seconds: float) -> int:
         aggregator = Aggregator(ctx.db, ctx.clickhouse, interval_seconds=1.0, margin_seconds=margin_seconds)
         with ctx.db.transaction() as session:
-            positions.advance(session, aggregator.position, datetime.fromtimestamp(stamped + 2, UTC))
+            position = aggregator.position(ACTIVATION_HOURLY)
+            positions.advance(session, position, datetime.fromtimestamp(stamped + 2, UTC))
         aggregator.run_once()
         return sum(count for _, _, count in counted(ctx, game_id, day))
 
@@ -262,8 +264,9 @@ def test_an_insert_seen_after_a_pass_read_past_its_stamp_is_caught_by_the_margin
 def test_passes_take_turns_and_versions_only_grow(ctx):
     aggregator = Aggregator(ctx.db, ctx.clickhouse, interval_seconds=1.0, margin_seconds=5.0)
     with ctx.db.transaction() as session:
-        assert positions.claim(session, aggregator.position) is not None
-        assert aggregator.run_once() is None  # another worker's pass has the turn
+        for each in AGGREGATES:
+            assert positions.claim(session, aggregator.position(each)) is not None
+        assert aggregator.run_once() is None  # another worker's passes have the turn
         first = positions.next_version(session)
     assert aggregator.run_once() is not None
     with ctx.db.transaction() as session:
@@ -271,8 +274,58 @@ def test_passes_take_turns_and_versions_only_grow(ctx):
 
 
 def test_the_change_logs_days_are_dropped_once_passed(ctx):
-    logged = {"logged_at": datetime(2026, 1, 2, 3, 0), "subject": "x"}
-    ctx.clickhouse.insert("activation_changes", ("logged_at", "subject"), [logged])
-    assert 20260102 in hourly.changes_partitions(ctx.clickhouse)
+    old = datetime(2026, 1, 2, 3)
+    ctx.clickhouse.insert("activation_changes", ("logged_at", "subject"), [{"logged_at": old, "subject": ""}])
+    ctx.clickhouse.insert("fraud_changes", ("logged_at", "hour"), [{"logged_at": old, "hour": old}])
+    for log in (each.changes for each in AGGREGATES):
+        assert 20260102 in hourly.changes_partitions(ctx.clickhouse, log)
     aggregate(ctx.db, ctx.clickhouse)
-    assert 20260102 not in hourly.changes_partitions(ctx.clickhouse)
+    for log in (each.changes for each in AGGREGATES):
+        assert 20260102 not in hourly.changes_partitions(ctx.clickhouse, log)
+
+
+def test_fraud_verdicts_from_the_aggregate_equal_the_raw_events_and_a_hand_count(ctx):
+    """Assessments of 2033 (no other test's): random verdicts and rules over three days, stored in
+    two rounds, each twice, with a pass after each; then the backlog again."""
+    rng = random.Random(33)
+    assessments = []
+    for _ in range(120):
+        action = rng.choice(["ALLOW", "REVIEW", "BLOCK"])
+        rules = rng.sample(["velocity", "vpn", "new_device", "geo_mismatch"], rng.randrange(3))
+        shadow = rng.sample(["burst", "proxy"], rng.randrange(2))
+        moment = at("2033-05-01T00:00:00") + timedelta(minutes=rng.randrange(3 * 24 * 60))
+        assessments.append((action, rules, shadow, moment))
+    events = [assessed(action, rules, moment, shadow=shadow) for action, rules, shadow, moment in assessments]
+
+    def by_hand(period: Period) -> Counter:
+        counts: Counter = Counter()
+        for action, rules, shadow, moment in assessments[:visible]:
+            if period.start <= moment < period.end:
+                counts["", "", action] += 1
+                counts.update((rule, "active", action) for rule in rules)
+                counts.update((rule, "shadow", action) for rule in shadow)
+        return counts
+
+    def counted(rows) -> Counter:
+        return Counter({(row.rule, row.mode, row.action): row.count for row in rows})
+
+    periods = [
+        Period.of(date(2033, 5, 2), date(2033, 5, 3), zone, now=NOW)
+        for zone in ("UTC", "Europe/Berlin", "America/New_York")
+    ]
+    for first, visible in ((0, 70), (70, 120)):
+        store(ctx, events[first:visible])
+        store(ctx, events[first:visible])
+        aggregate(ctx.db, ctx.clickhouse)
+        for period in periods:
+            expected_counts = by_hand(period)
+            assert counted(fraud_hourly.assessment_verdicts(ctx.clickhouse, period)) == expected_counts
+            assert counted(raw_fraud.assessment_verdicts(ctx.clickhouse, period)) == expected_counts
+
+    kolkata = Period.of(date(2033, 5, 2), date(2033, 5, 3), "Asia/Kolkata", now=NOW)
+    before = [fraud.statistics(ctx.clickhouse, period) for period in [*periods, kolkata]]
+    assert before[0]["assessments"]["total"] > 50
+    store(ctx, events)  # the whole backlog again
+    aggregate(ctx.db, ctx.clickhouse)
+    ctx.clickhouse.execute("OPTIMIZE TABLE fraud_hourly FINAL")
+    assert [fraud.statistics(ctx.clickhouse, period) for period in [*periods, kolkata]] == before

@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from analytics_testkit import activation, at, key_sold
+from analytics_testkit import activation, assessed, at, key_sold
 
-from analytics.db import hourly, timeline
+from analytics.db import fraud_hourly, hourly, timeline
 from analytics.db.clickhouse import ClickHouse, connect
 from analytics.db.tables import metadata
 from analytics.domain.events import event_row
@@ -49,8 +49,8 @@ def test_statements_split_at_semicolons_ending_a_line_comments_dropped():
 
 
 def test_the_aggregates_and_key_events_take_in_the_events_stored_before_them():
-    """Applied to a database that already holds events, migrations 0002 and 0003 fill the
-    hourly aggregate and the key look-up from them (each event stored twice, counted once)."""
+    """Applied to a database that already holds events, migrations 0002 to 0004 fill the hourly
+    aggregates and the key look-up from them (each event stored twice, counted once)."""
     database = f"analytics_migrate_{uuid.uuid4().hex[:8]}"
     game_id, key_id, retailer_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     held = uuid.uuid4()
@@ -59,6 +59,7 @@ def test_the_aggregates_and_key_events_take_in_the_events_stored_before_them():
         activation(game_id, "activated", at("2026-03-02T09:00:00"), activation_id=held, key_id=key_id),
         activation(game_id, "failed", at("2026-03-02T10:00:00"), reason="KEY_REVOKED"),
         key_sold(retailer_id, "order-7", [uuid.uuid4(), key_id], at("2026-02-27T12:00:00")),
+        assessed("BLOCK", ["vpn"], at("2026-03-01T05:00:00"), shadow=["burst"]),
     ]
     first, *later = load_migrations()
     try:
@@ -84,6 +85,12 @@ def test_the_aggregates_and_key_events_take_in_the_events_stored_before_them():
         assert sorted((row.day.day, row.event_type, row.count) for row in counts) == [
             (1, "activation.succeeded", 1),
             (2, "activation.failed", 1),
+        ]
+        verdicts = fraud_hourly.assessment_verdicts(store, period)
+        assert sorted((v.rule, v.mode, v.action, v.count) for v in verdicts) == [
+            ("", "", "BLOCK", 1),
+            ("burst", "shadow", "BLOCK", 1),
+            ("vpn", "active", "BLOCK", 1),
         ]
         assert [event.type for event in timeline.key_events(store, key_id)] == [
             "key.sold",

@@ -1,5 +1,6 @@
-"""The aggregator: keeps the hourly activation aggregate (``activation_hourly``) exact, a loop
-of the worker.
+"""The aggregator: keeps the hourly aggregates exact, a loop of the worker: activation attempts
+(``activation_hourly``) and fraud assessments (``fraud_hourly``, the same way with a change log
+of hours).
 
 Materialized views count an insert, and a redelivered event is inserted again, so no count is
 kept by one. Instead, two views copy each activation event as it is inserted: into
@@ -24,11 +25,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Gauge, Histogram
 
-from analytics.db import hourly, positions
+from analytics.db import fraud_hourly, hourly, positions
 from analytics.db.clickhouse import ClickHouse
 from gamekeys_platform.db import Database
 
@@ -37,15 +40,38 @@ log = logging.getLogger("analytics.aggregates")
 # The change log's days are dropped once a pass has got this far past them.
 KEEP_CHANGES = timedelta(days=1)
 
-PASS_SECONDS = Histogram("analytics_aggregate_pass_seconds", "Time one aggregator pass takes")
+PASS_SECONDS = Histogram("analytics_aggregate_pass_seconds", "Time one aggregator pass takes", ["aggregate"])
 HOURS_RECOMPUTED = Histogram(
     "analytics_aggregate_hours_recomputed",
-    "Hours of a game one aggregator pass wrote again",
+    "Hours (of a game, for activations) one aggregator pass wrote again",
+    ["aggregate"],
     buckets=(0, 1, 10, 100, 1_000, 10_000, 100_000),
 )
 LAG_SECONDS = Gauge(
-    "analytics_aggregate_lag_seconds", "How far behind the server's clock the last pass started reading"
+    "analytics_aggregate_lag_seconds",
+    "How far behind the server's clock the last pass started reading",
+    ["aggregate"],
 )
+
+
+@dataclass(frozen=True)
+class HourlyAggregate:
+    """An aggregate the passes keep: its table, its change log, and the pass's two ClickHouse
+    steps (mark the hours changed since an epoch second; write them again at a version)."""
+
+    table: str
+    changes: str
+    mark_changed_hours: Callable[[ClickHouse, int], int]
+    recompute_marked_hours: Callable[[ClickHouse, int], None]
+
+
+ACTIVATION_HOURLY = HourlyAggregate(
+    "activation_hourly", hourly.CHANGES, hourly.mark_changed_hours, hourly.recompute_marked_hours
+)
+FRAUD_HOURLY = HourlyAggregate(
+    "fraud_hourly", fraud_hourly.CHANGES, fraud_hourly.mark_changed_hours, fraud_hourly.recompute_marked_hours
+)
+AGGREGATES = (ACTIVATION_HOURLY, FRAUD_HOURLY)
 
 
 class Aggregator:
@@ -57,9 +83,7 @@ class Aggregator:
         self.interval_seconds = interval_seconds
         self.margin_seconds = margin_seconds
         self.stop_event = threading.Event()
-        # A position in one ClickHouse database's change log.
-        self.position = f"{clickhouse.database}.activation_hourly"
-        self.changes_kept_from: int | None = None
+        self.changes_kept_from: dict[str, int] = {}
 
     @classmethod
     def from_settings(cls, db: Database, clickhouse: ClickHouse, settings) -> Aggregator:
@@ -70,34 +94,43 @@ class Aggregator:
             margin_seconds=settings.aggregate_margin_seconds,
         )
 
+    def position(self, aggregate: HourlyAggregate) -> str:
+        """The aggregate's position: in one ClickHouse database's change log."""
+        return f"{self.clickhouse.database}.{aggregate.table}"
+
     def run_once(self) -> int | None:
-        """One pass; returns how many hours it wrote, None when another worker's pass has the turn."""
+        """A pass of each aggregate; returns how many hours they wrote, None when another
+        worker's passes had the turn."""
+        written = [hours for hours in map(self._pass, AGGREGATES) if hours is not None]
+        return sum(written) if written else None
+
+    def _pass(self, aggregate: HourlyAggregate) -> int | None:
         started = time.perf_counter()
         ch = self.clickhouse
         with self.db.transaction() as session:
-            since = positions.claim(session, self.position)
+            since = positions.claim(session, self.position(aggregate))
             if since is None:
                 return None
             now = hourly.server_time(ch)
             read_from = max(0, int(since.timestamp() - self.margin_seconds))
-            LAG_SECONDS.set(max(0, now - read_from))
-            hours = hourly.mark_changed_hours(ch, read_from)
+            LAG_SECONDS.labels(aggregate.table).set(max(0, now - read_from))
+            hours = aggregate.mark_changed_hours(ch, read_from)
             if hours:
-                hourly.recompute_marked_hours(ch, positions.next_version(session))
-            self._drop_read_changes(read_from)
-            positions.advance(session, self.position, datetime.fromtimestamp(now, UTC))
-        PASS_SECONDS.observe(time.perf_counter() - started)
-        HOURS_RECOMPUTED.observe(hours)
+                aggregate.recompute_marked_hours(ch, positions.next_version(session))
+            self._drop_read_changes(aggregate.changes, read_from)
+            positions.advance(session, self.position(aggregate), datetime.fromtimestamp(now, UTC))
+        PASS_SECONDS.labels(aggregate.table).observe(time.perf_counter() - started)
+        HOURS_RECOMPUTED.labels(aggregate.table).observe(hours)
         return hours
 
-    def _drop_read_changes(self, read_from: int) -> None:
+    def _drop_read_changes(self, changes: str, read_from: int) -> None:
         kept_from = int((datetime.fromtimestamp(read_from, UTC) - KEEP_CHANGES).strftime("%Y%m%d"))
-        if kept_from == self.changes_kept_from:  # looked once a day
+        if kept_from == self.changes_kept_from.get(changes):  # looked once a day
             return
-        self.changes_kept_from = kept_from
-        for day in hourly.changes_partitions(self.clickhouse):
+        self.changes_kept_from[changes] = kept_from
+        for day in hourly.changes_partitions(self.clickhouse, changes):
             if day < kept_from:
-                hourly.drop_changes_partition(self.clickhouse, day)
+                hourly.drop_changes_partition(self.clickhouse, changes, day)
 
     def run_forever(self) -> None:
         log.info("aggregator started")

@@ -18,6 +18,8 @@ from analytics.domain.series import BucketCount, Granularity, GroupCount, hour_b
 
 # --- the aggregator's side -----------------------------------------------------------------------
 
+CHANGES = "activation_changes"
+
 
 def server_time(ch: ClickHouse) -> int:
     """The server's clock (epoch seconds): the one that stamps ``activation_changes``."""
@@ -81,17 +83,18 @@ def recompute_marked_hours(ch: ClickHouse, version: int) -> None:
     )
 
 
-def changes_partitions(ch: ClickHouse) -> list[int]:
-    """The days (``YYYYMMDD``) ``activation_changes`` holds."""
+def changes_partitions(ch: ClickHouse, table: str) -> list[int]:
+    """The days (``YYYYMMDD``) a change log (``activation_changes``, ``fraud_changes``) holds."""
     rows = ch.execute(
         "SELECT DISTINCT partition FROM system.parts "
-        "WHERE database = currentDatabase() AND table = 'activation_changes' AND active"
+        "WHERE database = currentDatabase() AND table = %(table)s AND active",
+        {"table": table},
     )
     return sorted(int(partition) for (partition,) in rows)
 
 
-def drop_changes_partition(ch: ClickHouse, day: int) -> None:
-    ch.execute(f"ALTER TABLE activation_changes DROP PARTITION {int(day)}")
+def drop_changes_partition(ch: ClickHouse, table: str, day: int) -> None:
+    ch.execute(f"ALTER TABLE {table} DROP PARTITION {int(day)}")
 
 
 # --- the reports' side ---------------------------------------------------------------------------
