@@ -4,7 +4,7 @@ of hours).
 
 Materialized views count an insert, and a redelivered event is inserted again, so no count is
 kept by one. Instead, two views copy each activation event as it is inserted: into
-``activation_attempt_events`` (ordered by attempt, copies collapse) and into
+``activation_attempt_events`` (ordered by game and attempt, copies collapse) and into
 ``activation_changes`` (which attempt changed, stamped with the server's clock). Every
 ``interval_seconds`` a pass reads the attempts logged since its last position (less
 ``margin_seconds``: an insert is stamped when it runs and seen once it has finished), marks every

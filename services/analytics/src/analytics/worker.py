@@ -1,9 +1,9 @@
 """The analytics worker: ``python -m analytics.worker``.
 
 Runs, until SIGTERM/SIGINT: the ingestion of every topic into ClickHouse (consumer group
-``analytics.ingest``), the aggregator that keeps the hourly activation aggregate exact, the
-developer.events consumer that keeps the studio projection (the access checks), and the
-platform housekeeping.
+``analytics.ingest``), the aggregator that keeps the hourly aggregates (activations, fraud
+assessments) exact, the developer.events consumer that keeps the studio projection (the access
+checks), and the platform housekeeping.
 """
 
 from __future__ import annotations
