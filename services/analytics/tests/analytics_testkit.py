@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from kafka import KafkaProducer, TopicPartition
 
+from analytics.aggregates import Aggregator
 from analytics.ingest import Ingestor
 from gamekeys_platform.contracts import activations, antifraud, distribution, keys
 from gamekeys_platform.contracts.base import Money
@@ -232,6 +233,13 @@ def case_decided(case_id, assessment_id, decision: str, moment: datetime) -> Eve
         decided_by="support-1",
         decided_at=moment,
     ).to_event()
+
+
+def aggregate(db, clickhouse) -> int:
+    """One aggregator pass, as the worker runs every second: the hours it wrote."""
+    hours = Aggregator(db, clickhouse, interval_seconds=1.0, margin_seconds=5.0).run_once()
+    assert hours is not None
+    return hours
 
 
 # --- ingestion through the broker ---------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from analytics_testkit import activation, at, batch_generated
+from analytics_testkit import activation, aggregate, at, batch_generated
 
 from analytics.db.tables import studio_projection
 from analytics.domain.events import event_row
@@ -20,6 +20,7 @@ MARCH = "from=2026-03-01&to=2026-03-31"
 
 def store(ctx, events) -> None:
     ClickHouseSink(ctx.clickhouse).insert_events([event_row(e.to_json(), "test") for e in events])
+    aggregate(ctx.db, ctx.clickhouse)
 
 
 @pytest.fixture()

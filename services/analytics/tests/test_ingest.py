@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 from analytics_testkit import (
     activation,
+    aggregate,
     at,
     batch_generated,
     drain,
@@ -42,6 +43,7 @@ def ingestor_for(ctx, servers, topics: dict[str, str], *, sink=None, group=None,
 
 
 def figures(ctx, game_id: uuid.UUID) -> dict:
+    aggregate(ctx.db, ctx.clickhouse)
     period = Period.of(date(2026, 3, 1), date(2026, 3, 31), "Europe/Berlin", now=NOW)
     report = reports.activation_report(ctx.clickhouse, game_id, period).to_dict()
     (exact,) = ctx.clickhouse.execute(

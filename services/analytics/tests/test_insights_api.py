@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from analytics_testkit import (
     activation,
+    aggregate,
     assessed,
     at,
     batch_of,
@@ -34,6 +35,7 @@ def store(ctx, events) -> None:
     rows = [event_row(e.to_json(), "test") for e in events]
     ClickHouseSink(ctx.clickhouse).insert_events(rows)
     ClickHouseSink(ctx.clickhouse).insert_events(rows)
+    aggregate(ctx.db, ctx.clickhouse)
 
 
 @pytest.fixture()

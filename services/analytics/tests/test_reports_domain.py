@@ -102,3 +102,27 @@ def test_share_rounds_half_even():
 )
 def test_who_reads_a_games_figures(roles, team_role, verdict):
     assert game_access(frozenset(roles), team_role) is verdict
+
+
+@pytest.mark.parametrize(
+    ("zone", "whole"),
+    [
+        ("UTC", True),
+        ("Europe/Berlin", True),  # +01:00 and +02:00, changing at 01:00 UTC
+        ("America/New_York", True),
+        ("Asia/Kolkata", False),  # +05:30
+        ("America/St_Johns", False),  # -03:30 and -02:30
+        ("Australia/Lord_Howe", False),  # +10:30 and +11:00
+        ("Asia/Kathmandu", False),  # +05:45
+    ],
+)
+def test_a_period_is_in_whole_utc_hours_when_its_zone_offsets_are_whole_hours(zone, whole):
+    year = Period.of(date(2026, 1, 1), date(2026, 12, 31), zone, now=NOW)
+    assert year.in_whole_utc_hours() is whole
+
+
+def test_a_period_is_judged_on_its_own_days():
+    # Lord Howe is +11:00 in its summer (to 5 April 2026) and +10:30 after: a January period is whole.
+    assert Period.of(date(2026, 1, 5), date(2026, 1, 25), "Australia/Lord_Howe", now=NOW).in_whole_utc_hours()
+    # Samoa skipped 30 December 2011 going from -10:00 to +14:00, on a whole hour.
+    assert Period.of(date(2011, 12, 25), date(2012, 1, 5), "Pacific/Apia", now=NOW).in_whole_utc_hours()

@@ -6,7 +6,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, date, datetime
 
-from analytics.domain.fraud import Assessment, Decision, fraud_statistics
+from analytics.domain.fraud import Decision, VerdictCount, fraud_statistics
 from analytics.domain.funnels import KeyFacts, Performance, median_hours_to_activation, rate
 from analytics.domain.reports import Period
 from analytics.domain.series import ActivationSeries, BucketCount, Granularity, buckets
@@ -63,10 +63,14 @@ def test_the_false_positive_rate_is_approved_over_decided():
     period = Period.of(date(2026, 3, 1), date(2026, 3, 1), None, now=NOW)
     body = fraud_statistics(
         period,
+        # Three assessments: REVIEW hitting a, REVIEW hitting a and b, BLOCK hitting b (shadow c).
         [
-            Assessment("REVIEW", ("a",), ()),
-            Assessment("REVIEW", ("a", "b"), ()),
-            Assessment("BLOCK", ("b",), ()),
+            VerdictCount("", "", "REVIEW", 2),
+            VerdictCount("", "", "BLOCK", 1),
+            VerdictCount("a", "active", "REVIEW", 2),
+            VerdictCount("b", "active", "REVIEW", 1),
+            VerdictCount("b", "active", "BLOCK", 1),
+            VerdictCount("c", "shadow", "BLOCK", 1),
         ],
         2,
         [Decision(True, ("a",)), Decision(False, ("a", "b"))],
@@ -76,3 +80,5 @@ def test_the_false_positive_rate_is_approved_over_decided():
     rules = {r["ruleId"]: r for r in body["rules"]}
     assert rules["a"]["falsePositiveRate"] == "0.5000" and rules["b"]["falsePositiveRate"] == "0.0000"
     assert body["cases"]["falsePositiveRate"] == "0.5000" and body["assessments"]["review"] == 2
+    assert body["assessments"]["total"] == 3 and (rules["b"]["review"], rules["b"]["blocked"]) == (1, 1)
+    assert [(r["ruleId"], r["mode"], r["blocked"]) for r in body["rules"]][-1] == ("c", "shadow", 1)

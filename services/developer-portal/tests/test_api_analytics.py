@@ -16,6 +16,7 @@ import pytest
 from dp_testkit import Portal, assert_error, expect
 from sqlalchemy import select
 
+from analytics.aggregates import Aggregator
 from analytics.app import create_app as create_analytics_app
 from analytics.db.clickhouse import connect
 from analytics.db.tables import studio_projection
@@ -123,9 +124,12 @@ def activation(game_id: str, status: str, at: str, *, region: str | None = "DE")
 
 
 def store(analytics_app, *events: Event) -> None:
-    ClickHouseSink(analytics_app.extensions["analytics"].clickhouse).insert_events(
+    """The events in analytics' ClickHouse, and one pass of its aggregator (as its worker runs)."""
+    analytics = analytics_app.extensions["analytics"]
+    ClickHouseSink(analytics.clickhouse).insert_events(
         [event_row(event.to_json(), "test") for event in events]
     )
+    Aggregator.from_settings(analytics.db, analytics.clickhouse, analytics.settings).run_once()
 
 
 @pytest.fixture()

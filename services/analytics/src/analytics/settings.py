@@ -39,6 +39,11 @@ class Settings(PlatformSettings, ClickHouseSettings):
     ingest_batch_seconds: float = Field(default=1.0, gt=0, le=60)
     ingest_retry_backoff_seconds: float = Field(default=2.0, gt=0, le=300)
 
+    # The aggregator (aggregates.py): a pass every interval, reading the change log from its last
+    # position less the margin (longer than an insert takes, so none is missed half-finished).
+    aggregate_interval_seconds: float = Field(default=1.0, gt=0, le=300)
+    aggregate_margin_seconds: float = Field(default=5.0, ge=0, le=3600)
+
     @property
     def ingest_topics(self) -> list[str]:
         return [

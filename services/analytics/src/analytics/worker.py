@@ -1,14 +1,16 @@
 """The analytics worker: ``python -m analytics.worker``.
 
 Runs, until SIGTERM/SIGINT: the ingestion of every topic into ClickHouse (consumer group
-``analytics.ingest``), the developer.events consumer that keeps the studio projection (the
-access checks), and the platform housekeeping.
+``analytics.ingest``), the aggregator that keeps the hourly aggregates (activations, fraud
+assessments) exact, the developer.events consumer that keeps the studio projection (the access
+checks), and the platform housekeeping.
 """
 
 from __future__ import annotations
 
 import logging
 
+from analytics.aggregates import Aggregator
 from analytics.context import Analytics
 from analytics.db.tables import studio_projection
 from analytics.ingest import ClickHouseSink, Ingestor
@@ -39,6 +41,7 @@ def build_loops(ctx: Analytics) -> list[Loop]:
                 retry_backoff_seconds=settings.ingest_retry_backoff_seconds,
             ),
         ),
+        Aggregator.from_settings(ctx.db, ctx.clickhouse, settings),
         event_consumer(
             "developer.events consumer",
             ctx.db,

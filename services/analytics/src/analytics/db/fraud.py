@@ -1,5 +1,7 @@
-"""The queries of the fraud statistics. Assessments and cases are grouped by their event id or
-subject, so a stored copy of a redelivered event counts once. Rule ids and reasons live in the
+"""The queries of the fraud statistics on the raw events. Assessments and cases are grouped by
+their event id or subject, so a stored copy of a redelivered event counts once. The assessments'
+verdicts here are those a time zone with a part-hour offset asks for; ``db.fraud_hourly``
+answers the others from the hourly aggregate, from the same rows. Rule ids and reasons live in the
 stored payload (JSON text): read with ``visitParamExtractRaw``/``extractAll``, which ClickHouse
 18.16 and current releases both have."""
 
@@ -9,7 +11,7 @@ from collections import Counter
 
 from analytics.db.clickhouse import ClickHouse
 from analytics.db.reports import naive
-from analytics.domain.fraud import Assessment, Decision
+from analytics.domain.fraud import Decision, VerdictCount
 from analytics.domain.reports import Period
 
 _IDS = "extractAll(visitParamExtractRaw(payload, '{name}'), '\"([^\"]+)\"')"
@@ -19,17 +21,32 @@ def _params(period: Period) -> dict:
     return {"start": naive(period.start), "end": naive(period.end)}
 
 
-def assessments(ch: ClickHouse, period: Period) -> list[Assessment]:
-    rows = ch.execute(
-        f"""
-        SELECT any(outcome), any({_IDS.format(name="rulesHit")}), any({_IDS.format(name="shadowRulesHit")})
+# One row per assessment matching ``condition`` (grouped by event id) and per rule it hit, active
+# or shadow, plus one with rule and mode '' for the assessment itself: its UTC hour, the rule,
+# the mode and its verdict.
+ASSESSMENT_HITS = f"""
+    SELECT hour, tupleElement(hit, 1) AS rule, tupleElement(hit, 2) AS mode, action
+    FROM
+    (
+        SELECT toStartOfHour(any(occurred_at)) AS hour, any(outcome) AS action,
+               arrayConcat([('', '')],
+                           arrayMap(r -> (r, 'active'), any({_IDS.format(name="rulesHit")})),
+                           arrayMap(r -> (r, 'shadow'), any({_IDS.format(name="shadowRulesHit")}))) AS hits
         FROM events
-        WHERE type = 'fraud.assessed' AND occurred_at >= %(start)s AND occurred_at < %(end)s
+        WHERE type = 'fraud.assessed' AND {{condition}}
         GROUP BY event_id
-        """,  # noqa: S608 - fixed text; values are the driver's parameters
+    )
+    ARRAY JOIN hits AS hit
+"""  # noqa: S608 - fixed text
+
+
+def assessment_verdicts(ch: ClickHouse, period: Period) -> list[VerdictCount]:
+    hits = ASSESSMENT_HITS.format(condition="occurred_at >= %(start)s AND occurred_at < %(end)s")
+    rows = ch.execute(
+        f"SELECT rule, mode, action, count() FROM ({hits}) GROUP BY rule, mode, action",  # noqa: S608 - fixed text
         _params(period),
     )
-    return [Assessment(action, tuple(rules), tuple(shadow)) for action, rules, shadow in rows]
+    return [VerdictCount(rule, mode, action, count) for rule, mode, action, count in rows]
 
 
 def cases_opened(ch: ClickHouse, period: Period) -> tuple[int, Counter]:

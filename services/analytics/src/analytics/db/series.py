@@ -1,12 +1,13 @@
 """The queries of a game's activation series and breakdowns, on the attempts of
-``db.reports`` (one row per attempt, however many copies of its events are stored)."""
+``db.reports`` (one row per attempt, however many copies of its events are stored), for a time
+zone with a part-hour offset (``db.hourly`` answers the others)."""
 
 from __future__ import annotations
 
 import uuid
 
 from analytics.db.clickhouse import ClickHouse
-from analytics.db.reports import ATTEMPTS, query_params
+from analytics.db.reports import STARTED_IN_PERIOD, period_attempts, query_params
 from analytics.domain.reports import Period
 from analytics.domain.series import BucketCount, Granularity, GroupCount, hour_bucket
 
@@ -19,13 +20,13 @@ _GROUP = {"country": "claimed_country", "keyType": "attempt_key_type"}
 
 
 def _grouped(ch: ClickHouse, game_id: uuid.UUID, period: Period, expression: str, key_type: str | None):
-    attempts = ATTEMPTS.format(game_filter="AND game_id = %(game)s")
+    attempts = period_attempts("AND game_id = %(game)s")
     key_filter = "" if key_type is None else "AND attempt_key_type = %(key_type)s"
     return ch.execute(
         f"""
         SELECT {expression} AS bucket, final_type, count()
         FROM ({attempts})
-        WHERE started_at < %(end)s {key_filter}
+        {STARTED_IN_PERIOD} {key_filter}
         GROUP BY bucket, final_type
         """,  # noqa: S608 - fixed text; values are the driver's parameters
         query_params(period, game=game_id, tz=period.zone_name, key_type=key_type or ""),

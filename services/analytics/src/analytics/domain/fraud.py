@@ -16,10 +16,14 @@ TOP_REASONS = 10
 
 
 @dataclass(frozen=True)
-class Assessment:
-    action: str  # ALLOW, REVIEW, BLOCK
-    rules: tuple[str, ...]
-    shadow_rules: tuple[str, ...]
+class VerdictCount:
+    """``count`` assessments with verdict ``action`` (ALLOW, REVIEW, BLOCK) that hit ``rule`` as
+    ``mode`` ("active" or "shadow"); rule and mode '' count the assessments themselves."""
+
+    rule: str
+    mode: str
+    action: str
+    count: int
 
 
 @dataclass(frozen=True)
@@ -50,18 +54,19 @@ class _RuleFigures:
 
 def fraud_statistics(
     period: Period,
-    assessments: list[Assessment],
+    verdict_counts: list[VerdictCount],
     cases_opened: int,
     decisions: list[Decision],
     case_reasons: Counter,
     refusal_reasons: Counter,
 ) -> dict:
-    verdicts = Counter(a.action for a in assessments)
+    verdicts: Counter = Counter()
     rules: dict[tuple[str, str], _RuleFigures] = {}
-    for assessment in assessments:
-        for mode, hit in (("active", assessment.rules), ("shadow", assessment.shadow_rules)):
-            for rule in hit:
-                rules.setdefault((rule, mode), _RuleFigures(mode)).verdicts[assessment.action] += 1
+    for row in verdict_counts:
+        if row.rule:
+            rules.setdefault((row.rule, row.mode), _RuleFigures(row.mode)).verdicts[row.action] += row.count
+        else:
+            verdicts[row.action] += row.count
     for decision in decisions:
         for rule in decision.rules:
             figures = rules.setdefault((rule, "active"), _RuleFigures("active"))
@@ -77,7 +82,7 @@ def fraud_statistics(
         "from": period.first,
         "to": period.last,
         "timezone": period.zone_name,
-        "assessments": {"total": len(assessments), **{name: verdicts[a] for a, name in ACTIONS.items()}},
+        "assessments": {"total": verdicts.total(), **{name: verdicts[a] for a, name in ACTIONS.items()}},
         "rules": [figures.to_dict(rule) for (rule, _mode), figures in ordered],
         "cases": {
             "opened": cases_opened,

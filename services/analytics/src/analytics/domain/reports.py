@@ -87,6 +87,46 @@ class Period:
     def days(self) -> list[date]:
         return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
 
+    def in_whole_utc_hours(self) -> bool:
+        """Whether the zone's UTC offset is a whole number of hours all through the period and
+        changes only on a UTC hour: then each local hour is one UTC hour and each local day a run
+        of them, and the hourly aggregate answers exactly (Asia/Kolkata's +05:30 does not)."""
+        day = timedelta(days=1)
+        probe, offset = self.start, _offset(self.zone, self.start)
+        if offset % _HOUR:
+            return False
+        # Sampled daily (no zone changes its offset twice in a day), a change found by bisection.
+        while probe < self.end:
+            following = min(probe + day, self.end)
+            following_offset = _offset(self.zone, following)
+            if following_offset % _HOUR:
+                return False
+            if following_offset != offset and _change_instant(self.zone, probe, following) % _HOUR:
+                return False
+            probe, offset = following, following_offset
+        return True
+
+
+_HOUR = timedelta(hours=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _offset(zone: ZoneInfo, moment: datetime) -> timedelta:
+    return moment.astimezone(zone).utcoffset() or timedelta()
+
+
+def _change_instant(zone: ZoneInfo, before: datetime, after: datetime) -> timedelta:
+    """The first second, after the epoch, with ``after``'s offset (``before`` has another)."""
+    low, high = int((before - _EPOCH).total_seconds()), int((after - _EPOCH).total_seconds())
+    old = _offset(zone, before)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _offset(zone, _EPOCH + timedelta(seconds=middle)) == old:
+            low = middle
+        else:
+            high = middle
+    return timedelta(seconds=high)
+
 
 @dataclass
 class Counts:

@@ -7,14 +7,21 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from analytics.db import projection
-from analytics.db import reports as store
+from analytics.db import hourly, projection
+from analytics.db import reports as raw
 from analytics.db.clickhouse import ClickHouse
 from analytics.domain.reports import ActivationReport, Period, Summary
 
 
+def _activations(period: Period):
+    """The hourly aggregate when the period's local days are runs of whole UTC hours, the raw
+    events otherwise (a part-hour offset): the same figures."""
+    return hourly if period.in_whole_utc_hours() else raw
+
+
 def activation_report(ch: ClickHouse, game_id: uuid.UUID, period: Period) -> ActivationReport:
-    return ActivationReport.build(game_id, period, store.activations_by_day_and_country(ch, game_id, period))
+    rows = _activations(period).activations_by_day_and_country(ch, game_id, period)
+    return ActivationReport.build(game_id, period, rows)
 
 
 def summary(
@@ -28,6 +35,6 @@ def summary(
         single,
         period,
         games,
-        store.activations_by_game(ch, game_ids, period),
-        store.keys_generated(ch, game_ids, period),
+        _activations(period).activations_by_game(ch, game_ids, period),
+        raw.keys_generated(ch, game_ids, period),
     )

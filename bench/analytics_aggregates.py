@@ -1,0 +1,260 @@
+"""Analytics aggregates (issue 18), on the local ClickHouse, in databases of their own (dropped at
+the end), in-process:
+
+1. what the copying views cost an insert: ``--insert-events`` activation rows (200,000) inserted
+   by the ingestion's sink in batches of 5,000, in turns into a database with only the ``events``
+   table and into one with every migration;
+2. a backlog: ``--events`` activation events (2,000,000) of ``--games`` games (1,000) over a year,
+   a fifth of them held for review and decided three days later, generated inside ClickHouse;
+   then one aggregator pass over all of it;
+3. reports: one game's 90-day daily series and its regions, ``--reads`` times on random games, from
+   the hourly aggregate (UTC) and from the raw events (Asia/Kolkata, whose +05:30 the aggregate
+   cannot answer), after one unmeasured read: p50 / p99;
+4. lag: while ``--background`` events a second go in (batches every 0.5 s, as the ingestion
+   writes them), the aggregator's passes run every ``--interval`` seconds; every 0.2 s one
+   activation of a probe game is inserted and the game's report read every 20 ms until it counts
+   it. The passes run the aggregator's ClickHouse steps (``db.hourly``) without its PostgreSQL
+   turn-taking, which one worker does not wait on: p50 / p99 / max from the insert's
+   acknowledgement to the report.
+
+Prints figures; asserts nothing.
+
+    .venv/bin/python bench/analytics_aggregates.py [--events N] [--games N] [--reads N] [--probes N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from measure import percentile
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "services" / "analytics" / "tests"))
+
+from analytics_testkit import activation  # noqa: E402
+
+from analytics.db import hourly  # noqa: E402
+from analytics.db.clickhouse import ClickHouse, connect  # noqa: E402
+from analytics.domain.events import event_row  # noqa: E402
+from analytics.domain.reports import Period  # noqa: E402
+from analytics.domain.series import Granularity  # noqa: E402
+from analytics.ingest import ClickHouseSink  # noqa: E402
+from analytics.migrate import MIGRATIONS_DIR, load_migrations, migrate  # noqa: E402
+from analytics.usecases import reports, series  # noqa: E402
+
+CLICKHOUSE = os.environ.get("BENCH_CLICKHOUSE", "clickhouse://127.0.0.1:9000")
+AS_OF = date(2026, 11, 30)
+
+# Attempt n of game n % games: succeeded, failed, blocked or (n % 5 == 2) held for review and
+# decided three days later; spread over the year by a multiplicative hash.
+_GENERATE = """
+    INSERT INTO events (event_id, type, source, subject, time, occurred_at, occurred_at_us, game_id,
+                        key_id, country, key_type)
+    SELECT generateUUIDv4(), type, 'activation-gateway', concat('attempt-', toString(n)), at, at,
+           toInt64(toUInt32(at)) * 1000000, game, generateUUIDv4(),
+           arrayElement(['DE', 'FR', 'US', 'GB', ''], n % 5 + 1), if(n % 3 = 0, 'press', 'retail')
+    FROM
+    (
+        SELECT number + {offset} AS n,
+               toUUID(concat('00000000-0000-4000-8000-', substring(concat('000000000000', hex(n % {games})),
+                                                              length(hex(n % {games})) + 1, 12))) AS game,
+               toDateTime({first} + (n * 7919) % (365 * 86400) + {later}, 'UTC') AS at,
+               {type} AS type
+        FROM numbers({size})
+        {where}
+    )
+"""
+_FIRST_TYPE = (
+    "multiIf(n % 5 = 2, 'activation.pending_review', n % 5 = 3, 'activation.failed', "
+    "n % 5 = 4, 'activation.blocked', 'activation.succeeded')"
+)
+
+
+def game_id(n: int) -> uuid.UUID:
+    return uuid.UUID(f"00000000-0000-4000-8000-{n:012x}")
+
+
+def fresh_database(name: str, *, only_events: bool = False) -> ClickHouse:
+    if only_events:
+        server = connect(CLICKHOUSE, "default", timeout_seconds=60)
+        server.execute(f"CREATE DATABASE {name}")
+        server.disconnect()
+        store = ClickHouse(CLICKHOUSE, name, timeout_seconds=600)
+        for statement in load_migrations(MIGRATIONS_DIR)[0].statements:
+            store.execute(statement)
+        return store
+    migrate(CLICKHOUSE, name)
+    return ClickHouse(CLICKHOUSE, name, timeout_seconds=600)
+
+
+def insert_cost(databases: list[str], count: int) -> dict[str, float]:
+    """Seconds to insert ``count`` rows into each database, batch by batch in turns (the machine's
+    other work then weighs on both alike)."""
+    game = uuid.uuid4()
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = [
+        event_row(activation(game, "activated", start + timedelta(seconds=n)).to_json(), "bench")
+        for n in range(count)
+    ]
+    sinks = {
+        database: ClickHouseSink(fresh_database(database, only_events=only_events))
+        for database, only_events in zip(databases, (True, False), strict=True)
+    }
+    seconds = dict.fromkeys(databases, 0.0)
+    for offset in range(0, count, 5_000):
+        for database, sink in sinks.items():
+            started = time.perf_counter()
+            sink.insert_events(rows[offset : offset + 5_000])
+            seconds[database] += time.perf_counter() - started
+    return seconds
+
+
+def generate(ch: ClickHouse, count: int, games: int) -> None:
+    first = int(datetime.combine(AS_OF - timedelta(days=364), datetime.min.time(), UTC).timestamp())
+    for offset in range(0, count, 1_000_000):
+        size = min(1_000_000, count - offset)
+        common = {"offset": offset, "games": games, "first": first, "size": size}
+        ch.execute(_GENERATE.format(**common, later=0, type=_FIRST_TYPE, where=""))
+        ch.execute(
+            _GENERATE.format(
+                **common, later=3 * 86400, type="'activation.succeeded'", where="WHERE n % 5 = 2"
+            )
+        )
+
+
+def one_pass(ch: ClickHouse, since: int, version: int) -> int:
+    """The aggregator's pass, its ClickHouse steps."""
+    hours = hourly.mark_changed_hours(ch, since)
+    if hours:
+        hourly.recompute_marked_hours(ch, version)
+    return hours
+
+
+def reads(ch: ClickHouse, games: int, count: int, zone: str) -> dict[str, list[float]]:
+    period = Period.of(AS_OF - timedelta(days=89), AS_OF, zone, now=datetime.now(UTC))
+    timings: dict[str, list[float]] = {"activations": [], "regions": []}
+    chosen = random.Random(18)
+    series.activations(
+        ch, game_id(0), period, Granularity.DAY, None
+    )  # the first read loads marks: unmeasured
+    for _ in range(count):
+        game = game_id(chosen.randrange(games))
+        started = time.perf_counter()
+        series.activations(ch, game, period, Granularity.DAY, None)
+        timings["activations"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        series.breakdown(ch, game, period, "country", None)
+        timings["regions"].append(time.perf_counter() - started)
+    return timings
+
+
+def lag(database: str, background: int, interval: float, probes: int, margin: float) -> list[float]:
+    writer = ClickHouse(CLICKHOUSE, database)
+    reader = ClickHouse(CLICKHOUSE, database)
+    aggregator = ClickHouse(CLICKHOUSE, database)
+    stop = threading.Event()
+    now = datetime.now(UTC)
+
+    def load() -> None:
+        games = [game_id(n) for n in range(50)]
+        sink = ClickHouseSink(writer)
+        while not stop.wait(0.5):
+            moment = datetime.now(UTC)
+            batch = [activation(random.choice(games), "activated", moment) for _ in range(background // 2)]
+            sink.insert_events([event_row(event.to_json(), "bench") for event in batch])
+
+    def passes() -> None:
+        version, since = 1_000_000, hourly.server_time(aggregator)
+        while not stop.is_set():
+            started = hourly.server_time(aggregator)
+            version += 1
+            one_pass(aggregator, max(0, int(since - margin)), version)
+            since = started
+            stop.wait(interval)
+
+    threads = [threading.Thread(target=load, daemon=True), threading.Thread(target=passes, daemon=True)]
+    for thread in threads:
+        thread.start()
+    probe_game = uuid.uuid4()
+    today = Period.of(now.date() - timedelta(days=1), now.date() + timedelta(days=1), "UTC", now=now)
+    sink = ClickHouseSink(ClickHouse(CLICKHOUSE, database))
+    delays = []
+    try:
+        for n in range(probes):
+            sink.insert_events(
+                [event_row(activation(probe_game, "activated", datetime.now(UTC)).to_json(), "bench")]
+            )
+            inserted = time.perf_counter()
+            while reports.activation_report(reader, probe_game, today).totals.activations < n + 1:
+                time.sleep(0.02)
+            delays.append(time.perf_counter() - inserted)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    return delays
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--insert-events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--games", type=int, default=1_000)
+    parser.add_argument("--reads", type=int, default=100)
+    parser.add_argument("--background", type=int, default=1_000, help="events a second during the lag probes")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between aggregator passes")
+    parser.add_argument("--margin", type=float, default=5.0, help="the passes' margin, seconds")
+    parser.add_argument("--probes", type=int, default=100)
+    args = parser.parse_args()
+
+    run = uuid.uuid4().hex[:8]
+    plain, viewed, backlog = (f"analytics_bench_{kind}_{run}" for kind in ("plain", "views", "agg"))
+    try:
+        cost = insert_cost([plain, viewed], args.insert_events)
+        print(
+            f"insert of {args.insert_events:,} activation rows in batches of 5,000: "
+            f"events alone {cost[plain]:.2f} s, with the views {cost[viewed]:.2f} s "
+            f"({args.insert_events / cost[plain]:,.0f} vs {args.insert_events / cost[viewed]:,.0f} rows/s)"
+        )
+
+        ch = fresh_database(backlog)
+        started = time.perf_counter()
+        generate(ch, args.events, args.games)
+        (stored,) = ch.execute("SELECT count() FROM events")[0]
+        made = time.perf_counter() - started
+        print(f"backlog: {stored:,} events of {args.games:,} games generated in {made:.1f} s")
+        started = time.perf_counter()
+        hours = one_pass(ch, 0, 1)
+        took = time.perf_counter() - started
+        print(f"one aggregator pass over the backlog: {hours:,} hours written in {took:.1f} s")
+
+        for zone, source in (("UTC", "hourly aggregate"), ("Asia/Kolkata", "raw events")):
+            for name, samples in reads(ch, args.games, args.reads, zone).items():
+                label = "90-day daily series" if name == "activations" else "regions (90 days)"
+                p50, p99 = (percentile(samples, fraction) * 1000 for fraction in (0.5, 0.99))
+                print(f"{label}, {source} ({zone}), {len(samples)} reads: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+        delays = lag(backlog, args.background, args.interval, args.probes, args.margin)
+        print(
+            f"lag from insert to report, {args.background:,} events/s beside, a pass every {args.interval} s "
+            f"(margin {args.margin} s), {len(delays)} probes: p50 {percentile(delays, 0.5):.2f} s, "
+            f"p99 {percentile(delays, 0.99):.2f} s, max {max(delays):.2f} s"
+        )
+    finally:
+        server = connect(CLICKHOUSE, "default", timeout_seconds=120)
+        for database in (plain, viewed, backlog):
+            server.execute(f"DROP DATABASE IF EXISTS {database}")
+        server.disconnect()
+
+
+if __name__ == "__main__":
+    main()

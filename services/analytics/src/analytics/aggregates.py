@@ -1,0 +1,148 @@
+"""The aggregator: keeps the hourly aggregates exact, a loop of the worker: activation attempts
+(``activation_hourly``) and fraud assessments (``fraud_hourly``, the same way with a change log
+of hours).
+
+Materialized views count an insert, and a redelivered event is inserted again, so no count is
+kept by one. Instead, two views copy each activation event as it is inserted: into
+``activation_attempt_events`` (ordered by game and attempt, copies collapse) and into
+``activation_changes`` (which attempt changed, stamped with the server's clock). Every
+``interval_seconds`` a pass reads the attempts logged since its last position (less
+``margin_seconds``: an insert is stamped when it runs and seen once it has finished), marks every
+hour holding one of their events (the hour an attempt begins in now and the one it was counted in
+before), and writes each marked hour of each game again, wholly, from the de-duplicated
+attempts, with a higher version. Nothing is ever incremented, so a replayed backlog or a pass run
+twice writes the same figures again; a late event, an earlier one arriving last or a review
+decided days later moves its attempt and both hours are rewritten.
+
+Passes take turns through a PostgreSQL row lock on the aggregate's position, taken with
+SKIP LOCKED: with several workers, one runs a pass and the others wait for the next turn.
+Versions come from a PostgreSQL sequence, so a pass that failed after writing leaves rows that
+the next one's outrank.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import Gauge, Histogram
+
+from analytics.db import fraud_hourly, hourly, positions
+from analytics.db.clickhouse import ClickHouse
+from gamekeys_platform.db import Database
+
+log = logging.getLogger("analytics.aggregates")
+
+# The change log's days are dropped once a pass has got this far past them.
+KEEP_CHANGES = timedelta(days=1)
+
+PASS_SECONDS = Histogram("analytics_aggregate_pass_seconds", "Time one aggregator pass takes", ["aggregate"])
+HOURS_RECOMPUTED = Histogram(
+    "analytics_aggregate_hours_recomputed",
+    "Hours (of a game, for activations) one aggregator pass wrote again",
+    ["aggregate"],
+    buckets=(0, 1, 10, 100, 1_000, 10_000, 100_000),
+)
+LAG_SECONDS = Gauge(
+    "analytics_aggregate_lag_seconds",
+    "How far behind the server's clock the last pass started reading",
+    ["aggregate"],
+)
+
+
+@dataclass(frozen=True)
+class HourlyAggregate:
+    """An aggregate the passes keep: its table, its change log, and the pass's two ClickHouse
+    steps (mark the hours changed since an epoch second; write them again at a version)."""
+
+    table: str
+    changes: str
+    mark_changed_hours: Callable[[ClickHouse, int], int]
+    recompute_marked_hours: Callable[[ClickHouse, int], None]
+
+
+ACTIVATION_HOURLY = HourlyAggregate(
+    "activation_hourly", hourly.CHANGES, hourly.mark_changed_hours, hourly.recompute_marked_hours
+)
+FRAUD_HOURLY = HourlyAggregate(
+    "fraud_hourly", fraud_hourly.CHANGES, fraud_hourly.mark_changed_hours, fraud_hourly.recompute_marked_hours
+)
+AGGREGATES = (ACTIVATION_HOURLY, FRAUD_HOURLY)
+
+
+class Aggregator:
+    def __init__(
+        self, db: Database, clickhouse: ClickHouse, *, interval_seconds: float, margin_seconds: float
+    ) -> None:
+        self.db = db
+        self.clickhouse = clickhouse
+        self.interval_seconds = interval_seconds
+        self.margin_seconds = margin_seconds
+        self.stop_event = threading.Event()
+        self.changes_kept_from: dict[str, int] = {}
+
+    @classmethod
+    def from_settings(cls, db: Database, clickhouse: ClickHouse, settings) -> Aggregator:
+        return cls(
+            db,
+            clickhouse,
+            interval_seconds=settings.aggregate_interval_seconds,
+            margin_seconds=settings.aggregate_margin_seconds,
+        )
+
+    def position(self, aggregate: HourlyAggregate) -> str:
+        """The aggregate's position: in one ClickHouse database's change log."""
+        return f"{self.clickhouse.database}.{aggregate.table}"
+
+    def run_once(self) -> int | None:
+        """A pass of each aggregate; returns how many hours they wrote, None when another
+        worker's passes had the turn."""
+        written = [hours for hours in map(self._pass, AGGREGATES) if hours is not None]
+        return sum(written) if written else None
+
+    def _pass(self, aggregate: HourlyAggregate) -> int | None:
+        started = time.perf_counter()
+        ch = self.clickhouse
+        with self.db.transaction() as session:
+            since = positions.claim(session, self.position(aggregate))
+            if since is None:
+                return None
+            now = hourly.server_time(ch)
+            read_from = max(0, int(since.timestamp() - self.margin_seconds))
+            LAG_SECONDS.labels(aggregate.table).set(max(0, now - read_from))
+            hours = aggregate.mark_changed_hours(ch, read_from)
+            if hours:
+                aggregate.recompute_marked_hours(ch, positions.next_version(session))
+            self._drop_read_changes(aggregate.changes, read_from)
+            positions.advance(session, self.position(aggregate), datetime.fromtimestamp(now, UTC))
+        PASS_SECONDS.labels(aggregate.table).observe(time.perf_counter() - started)
+        HOURS_RECOMPUTED.labels(aggregate.table).observe(hours)
+        return hours
+
+    def _drop_read_changes(self, changes: str, read_from: int) -> None:
+        kept_from = int((datetime.fromtimestamp(read_from, UTC) - KEEP_CHANGES).strftime("%Y%m%d"))
+        if kept_from == self.changes_kept_from.get(changes):  # looked once a day
+            return
+        self.changes_kept_from[changes] = kept_from
+        for day in hourly.changes_partitions(self.clickhouse, changes):
+            if day < kept_from:
+                hourly.drop_changes_partition(self.clickhouse, changes, day)
+
+    def run_forever(self) -> None:
+        log.info("aggregator started")
+        while not self.stop_event.is_set():
+            try:
+                hours = self.run_once()
+                if hours:
+                    log.debug("aggregator pass wrote %d hours", hours)
+            except Exception as exc:  # a store away: the next pass reads from the same position
+                log.warning("aggregator pass failed: %s: %s", type(exc).__name__, exc)
+            self.stop_event.wait(self.interval_seconds)
+        log.info("aggregator stopped")
+
+    def stop(self) -> None:
+        self.stop_event.set()
