@@ -125,7 +125,10 @@ def batch_of(
     ).to_event()
 
 
-def key_allocated(allocation_id, retailer_id, game_id, quantity: int, moment: datetime) -> Event:
+def key_allocated(
+    allocation_id, retailer_id, game_id, quantity: int, moment: datetime, *, batches=None
+) -> Event:
+    """``batches``: (batch id, keys taken from it) pairs, as key-manager names them today."""
     return keys.KeyAllocated(
         allocation_id=allocation_id,
         retailer_id=retailer_id,
@@ -133,12 +136,18 @@ def key_allocated(allocation_id, retailer_id, game_id, quantity: int, moment: da
         key_type="retail",
         quantity=quantity,
         allocated_at=moment,
+        batches=None if batches is None else [keys.BatchShare(batch_id=b, quantity=n) for b, n in batches],
     ).to_event()
 
 
-def key_sold(retailer_id, order_id: str, key_ids: list, moment: datetime) -> Event:
+def key_sold(retailer_id, order_id: str, key_ids: list, moment: datetime, *, batch_ids=None) -> Event:
     return keys.KeySold(
-        retailer_id=retailer_id, order_id=order_id, key_ids=key_ids, quantity=len(key_ids), sold_at=moment
+        retailer_id=retailer_id,
+        order_id=order_id,
+        key_ids=key_ids,
+        batch_ids=batch_ids,
+        quantity=len(key_ids),
+        sold_at=moment,
     ).to_event()
 
 
@@ -177,11 +186,12 @@ def key_revoked(key_id, batch_id, game_id, developer_id, moment: datetime, *, re
     ).to_event()
 
 
-def key_returned(retailer_id, order_id: str, key_ids: list, moment: datetime) -> Event:
+def key_returned(retailer_id, order_id: str, key_ids: list, moment: datetime, *, batch_ids=None) -> Event:
     event = keys.KeyReturned(
         retailer_id=retailer_id,
         order_id=order_id,
         key_ids=key_ids,
+        batch_ids=batch_ids,
         quantity=len(key_ids),
         status="revoked",
         reason="customer",

@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from analytics_testkit import activation, at, sale_recorded
+from analytics_testkit import activation, at, key_allocated, key_sold, sale_recorded
 
 from analytics.domain.events import COLUMNS, NIL, event_row
 from gamekeys_platform.contracts import ContractViolation, activations
@@ -42,6 +42,24 @@ def test_a_sale_carries_its_keys_and_its_money_as_a_decimal():
     assert row.amount == Decimal("19.99") and row.currency == "EUR"
     assert row.quantity == 2 and row.order_id == "order-1"
     assert row.occurred_at == int(at("2026-03-02T10:00:00").timestamp())
+
+
+def test_key_events_name_their_keys_batches_when_the_producer_did():
+    batch, other, keys = uuid.uuid4(), uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
+    moment = at("2026-03-02T10:00:00")
+    sold = event_row(
+        key_sold(None, "order-1", keys, moment, batch_ids=[batch, other]).to_json(), "keys.events"
+    )
+    assert sold.key_ids == keys and sold.key_batch_ids == [batch, other]
+    allocated = key_allocated(
+        uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), 5, moment, batches=[(batch, 2), (other, 3)]
+    )
+    assert event_row(allocated.to_json(), "keys.events").key_batch_ids == [batch, other]
+    before = event_row(key_sold(None, "order-1", keys, moment).to_json(), "keys.events")  # written before
+    assert (
+        before.key_batch_ids == []
+        and event_row(activation(batch, "activated", moment).to_json(), "t").key_batch_ids == []
+    )
 
 
 def test_fields_no_contract_knows_never_reach_the_payload():

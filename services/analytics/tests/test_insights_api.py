@@ -205,6 +205,56 @@ def test_a_batch_funnel(client, auth, channel):
     assert body["medianHoursFromSaleToActivation"] == 3.0 and body["salesActivated"] == 2
 
 
+def test_a_batch_funnel_counts_the_keys_that_sales_and_allocations_name_with_their_batch(
+    ctx, client, auth, studio
+):
+    """Events as key-manager writes them today: an allocation says how many keys each batch gave,
+    a sale or return each key's batch. k3, sold and never redeemed, counts as sold."""
+    developer_id, game_id, users = studio
+    batch, other_batch, retailer = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    k1, k2, k3, elsewhere = (uuid.uuid4() for _ in range(4))
+    day = "2026-03-01T"
+    store(
+        ctx,
+        [
+            batch_of(batch, game_id, developer_id, 50, at(day + "08:00:00")),
+            batch_of(other_batch, game_id, developer_id, 5, at(day + "08:30:00")),
+            key_allocated(first, retailer, game_id, 8, at(day + "09:00:00"), batches=[(batch, 8)]),
+            key_allocated(
+                second, retailer, game_id, 5, at(day + "09:30:00"), batches=[(batch, 2), (other_batch, 3)]
+            ),
+            key_sold(
+                retailer,
+                "order-9",
+                [k1, k2, k3, elsewhere],
+                at(day + "10:00:00"),
+                batch_ids=[batch, batch, batch, other_batch],
+            ),
+            key_activated(
+                k1,
+                batch,
+                game_id,
+                developer_id,
+                at(day + "16:00:00"),
+                retailer_id=retailer,
+                allocation_id=first,
+            ),
+            key_returned(retailer, "order-9", [k2], at("2026-03-02T10:00:00"), batch_ids=[batch]),
+        ],
+    )
+    body = client.get(f"{API}/batches/{batch}/performance", headers=auth(users["developer"])).get_json()
+    assert body["counts"] == {
+        "generated": 50, "allocated": 10, "sold": 3, "activated": 1, "revoked": 0,
+        "expired": 0, "returned": 1, "chargedBack": 0,
+    }  # fmt: skip
+    assert body["returnRate"] == "0.3333" and body["medianHoursFromSaleToActivation"] == 6.0
+    other = client.get(
+        f"{API}/batches/{other_batch}/performance", headers=auth(users["developer"])
+    ).get_json()
+    assert (other["counts"]["allocated"], other["counts"]["sold"]) == (3, 1)
+
+
 def test_a_retailer_funnel_for_admins_and_for_each_studio_its_own_keys(client, auth, channel):
     url = f"{API}/retailers/{channel['retailer']}/performance"
     everything = client.get(url, headers=auth(roles=("admin",))).get_json()

@@ -62,8 +62,39 @@ def batch_bulk(ch: ClickHouse, batch_id: uuid.UUID) -> dict[str, int]:
     }
 
 
+def batch_allocations(ch: ClickHouse, batch_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Per allocation that names the batch among those it drew on: how many keys it took from it."""
+    taken: dict[uuid.UUID, int] = {}
+    for allocation_id, payload in ch.execute(
+        """
+        SELECT allocation_id, any(payload)
+        FROM events
+        WHERE type = 'key.allocated' AND has(key_batch_ids, toUUID(%(batch)s))
+        GROUP BY allocation_id
+        """,
+        {"batch": batch_id},
+    ):
+        shares = json.loads(payload)["data"]["batches"]
+        taken[allocation_id] = sum(s["quantity"] for s in shares if uuid.UUID(s["batchId"]) == batch_id)
+    return taken
+
+
+# The keys of a batch: named with it by a per-key event, or by a sale or return that names each
+# key's batch (the subquery keeps only those, whose two arrays have the same length).
+_KEYS_OF_BATCH = """
+    SELECT key_id FROM events WHERE batch_id = %(batch)s AND key_id != %(nil)s
+    UNION ALL
+    SELECT key
+    FROM (
+        SELECT key_ids, key_batch_ids FROM events
+        WHERE type IN ('key.sold', 'key.returned') AND has(key_batch_ids, toUUID(%(batch)s))
+    )
+    ARRAY JOIN key_ids AS key, key_batch_ids AS key_batch
+    WHERE key_batch = %(batch)s
+"""
+
+
 def batch_keys(ch: ClickHouse, batch_id: uuid.UUID) -> list[KeyFacts]:
-    keys_of_batch = "SELECT key_id FROM events WHERE batch_id = %(batch)s AND key_id != %(nil)s"
     params = {"batch": batch_id, "nil": NIL, "types": _KEY_EVENTS}
     facts: dict[uuid.UUID, KeyFacts] = {}
     for key_id, event_type, retailer_id, allocation_id, first_at in ch.execute(
@@ -77,7 +108,7 @@ def batch_keys(ch: ClickHouse, batch_id: uuid.UUID) -> list[KeyFacts]:
         params,
     ):
         _apply(facts.setdefault(key_id, KeyFacts()), event_type, first_at, retailer_id, allocation_id)
-    _add_sales_and_returns(ch, facts, f"key IN ({keys_of_batch})", params)
+    _add_sales_and_returns(ch, facts, f"key IN ({_KEYS_OF_BATCH})", params, create=True)
     return list(facts.values())
 
 
@@ -125,6 +156,8 @@ def retailer_keys(ch: ClickHouse, retailer_id: uuid.UUID) -> list[KeyFacts]:
 def _apply(key: KeyFacts, event_type: str, first_at, retailer_id, allocation_id) -> None:
     if retailer_id != NIL or allocation_id != NIL:
         key.allocated = True
+    if allocation_id != NIL:
+        key.allocation_id = allocation_id
     if event_type == "key.activated":
         key.activated_at = first_at
     elif event_type == "key.revoked":

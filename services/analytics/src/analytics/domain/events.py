@@ -57,6 +57,7 @@ class EventRow(NamedTuple):
     game_id: uuid.UUID
     key_id: uuid.UUID
     key_ids: list[uuid.UUID]
+    key_batch_ids: list[uuid.UUID]
     batch_id: uuid.UUID
     retailer_id: uuid.UUID
     allocation_id: uuid.UUID
@@ -129,6 +130,7 @@ def event_row(record: bytes, topic: str, *, ingested_at: datetime | None = None)
         game_id=_uuid(fields.get("game_id")),
         key_id=_uuid(fields.get("key_id") or (key_ids[0] if len(key_ids) == 1 else None)),
         key_ids=key_ids,
+        key_batch_ids=_batch_ids(fields),
         batch_id=_uuid(fields.get("batch_id")),
         retailer_id=_uuid(fields.get("retailer_id")),
         allocation_id=_uuid(fields.get("allocation_id")),
@@ -242,6 +244,14 @@ def _money(fields: dict[str, Any]) -> Money | None:
         if isinstance(value, Money):
             return value
     return None
+
+
+def _batch_ids(fields: dict[str, Any]) -> list[uuid.UUID]:
+    """The batches a bulk key event names: each key's, in the order of ``key_ids`` (a sale, a
+    return), or those an allocation drew on; empty when it names none."""
+    if fields.get("batch_ids"):
+        return list(fields["batch_ids"])
+    return [share.batch_id for share in fields.get("batches") or ()]
 
 
 def _quantity(fields: dict[str, Any]) -> int | None:

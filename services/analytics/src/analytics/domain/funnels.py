@@ -5,9 +5,11 @@ The figures come from what events say about keys. Bulk operations name no keys (
 generation, revocation and expiry, an allocation, a release), so they add their quantities;
 per-key events (a sale's or a return's key ids, an activation, a revocation) are counted per
 distinct key, so a redelivered event changes nothing. A key's batch is known from the events
-that name both (activations and attempts, revocations, holds); a sale names only its keys, so a
-batch's ``allocated``, ``sold`` and ``returned`` count the keys whose batch an event has named,
-every key ever redeemed or tried among them.
+that name both (activations and attempts, revocations, holds) and from sales and returns, which
+name each key's batch; an allocation names how many keys it took from each batch. Events written
+before key-manager named batches in them do not: a key sold then and never redeemed since is
+missing from its batch's ``sold``, and its batch's ``allocated`` counts such allocations' keys
+only as far as later events named them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class KeyFacts:
 
     game_id: uuid.UUID | None = None
     allocated: bool = False
+    allocation_id: uuid.UUID | None = None
     sold_at: datetime | None = None
     activated_at: datetime | None = None
     revoked: bool = False
@@ -51,6 +54,19 @@ def median_hours_to_activation(facts: list[KeyFacts]) -> float | None:
     return round(statistics.median(hours), 2) if hours else None
 
 
+def allocated_keys(keys: list[KeyFacts], allocations: dict[uuid.UUID, int]) -> int:
+    """Keys allocated: the quantities of the allocations that name their batches, and the keys
+    events placed in other allocations (from before allocations named batches). Without any of
+    the former, every key an event showed allocated."""
+    if not allocations:
+        return sum(key.allocated for key in keys)
+    named_elsewhere = sum(
+        key.allocated and key.allocation_id is not None and key.allocation_id not in allocations
+        for key in keys
+    )
+    return sum(allocations.values()) + named_elsewhere
+
+
 @dataclass
 class Performance:
     """One batch's or one retailer's funnel."""
@@ -66,11 +82,15 @@ class Performance:
     keys: list[KeyFacts] = field(default_factory=list)
 
     @classmethod
-    def of_keys(cls, keys: list[KeyFacts], **bulk: int) -> Performance:
+    def of_keys(
+        cls, keys: list[KeyFacts], *, allocations: dict[uuid.UUID, int] | None = None, **bulk: int
+    ) -> Performance:
         """Per-key counts from ``keys``, plus the bulk operations' quantities in ``bulk``
-        (``generated``, ``allocated``, ``revoked``, ``expired``)."""
+        (``generated``, ``revoked``, ``expired``). ``allocations``: what each allocation that
+        names its batches took (``allocated`` adds them up, and of the other keys only those an
+        event placed in another allocation)."""
         performance = cls(keys=keys, generated=bulk.get("generated"))
-        performance.allocated = bulk.get("allocated", 0) + sum(key.allocated for key in keys)
+        performance.allocated = allocated_keys(keys, allocations or {})
         performance.sold = sum(key.sold_at is not None for key in keys)
         performance.activated = sum(key.activated_at is not None for key in keys)
         performance.revoked = bulk.get("revoked", 0) + sum(key.revoked for key in keys)

@@ -11,7 +11,9 @@ from analytics.domain.funnels import BatchInfo, Performance, batch_performance, 
 
 def batch(ch: ClickHouse, info: BatchInfo) -> dict:
     performance = Performance.of_keys(
-        store.batch_keys(ch, info.batch_id), **store.batch_bulk(ch, info.batch_id)
+        store.batch_keys(ch, info.batch_id),
+        allocations=store.batch_allocations(ch, info.batch_id),
+        **store.batch_bulk(ch, info.batch_id),
     )
     return batch_performance(info, performance)
 
