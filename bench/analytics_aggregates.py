@@ -134,7 +134,7 @@ def one_pass(ch: ClickHouse, since: int, version: int) -> int:
     """The aggregator's pass, its ClickHouse steps."""
     hours = hourly.mark_changed_hours(ch, since)
     if hours:
-        hourly.recompute_marked_hours(ch, version)
+        hourly.recompute_marked_hours(ch, version, hours)
     return hours
 
 

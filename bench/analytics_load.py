@@ -240,8 +240,7 @@ def aggregate(database: str) -> float:
     """One aggregator pass over everything generated (the worker's, in one go); its seconds."""
     ch = ClickHouse(CLICKHOUSE, database, timeout_seconds=3_600)
     started = time.perf_counter()
-    hourly.mark_changed_hours(ch, 0)
-    hourly.recompute_marked_hours(ch, 1)
+    hourly.recompute_marked_hours(ch, 1, hourly.mark_changed_hours(ch, 0))
     return time.perf_counter() - started
 
 

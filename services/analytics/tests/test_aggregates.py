@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from analytics_testkit import activation, aggregate, assessed, at
 
 from analytics.aggregates import ACTIVATION_HOURLY, AGGREGATES, Aggregator
@@ -146,7 +147,15 @@ def assert_both_paths_match_by_hand(ctx, game_id: uuid.UUID, visible) -> None:
         assert buckets(rows) == {(bucket, kind): n for (bucket, kind), n in by_hand_hours.items()}
 
 
-def test_the_aggregate_and_the_raw_events_give_the_hand_computed_figures_round_after_round(ctx):
+# The default, and slices so small that an attempt's hours fall in different slices of a pass.
+SLICES = pytest.mark.parametrize("hours_per_slice", [hourly.HOURS_PER_SLICE, 7])
+
+
+@SLICES
+def test_the_aggregate_and_the_raw_events_give_the_hand_computed_figures_round_after_round(
+    ctx, monkeypatch, hours_per_slice
+):
+    monkeypatch.setattr(hourly, "HOURS_PER_SLICE", hours_per_slice)
     game_id = uuid.uuid4()
     attempts = generated_attempts(game_id, seed=18)
     events = events_of(game_id, attempts)
@@ -284,16 +293,22 @@ def test_the_change_logs_days_are_dropped_once_passed(ctx):
         assert 20260102 not in hourly.changes_partitions(ctx.clickhouse, log)
 
 
-def test_fraud_verdicts_from_the_aggregate_equal_the_raw_events_and_a_hand_count(ctx):
-    """Assessments of 2033 (no other test's): random verdicts and rules over three days, stored in
-    two rounds, each twice, with a pass after each; then the backlog again."""
+@pytest.mark.parametrize(("hours_per_slice", "year"), [(hourly.HOURS_PER_SLICE, 2033), (7, 2034)])
+def test_fraud_verdicts_from_the_aggregate_equal_the_raw_events_and_a_hand_count(
+    ctx, monkeypatch, hours_per_slice, year
+):
+    """Assessments of a year no other test uses (the fraud figures are the platform's, not a
+    game's): random verdicts and rules over three days, stored in two rounds, each twice, with a
+    pass after each; then the backlog again. Once with the default slices, once with slices so
+    small that a pass takes many."""
+    monkeypatch.setattr(hourly, "HOURS_PER_SLICE", hours_per_slice)
     rng = random.Random(33)
     assessments = []
     for _ in range(120):
         action = rng.choice(["ALLOW", "REVIEW", "BLOCK"])
         rules = rng.sample(["velocity", "vpn", "new_device", "geo_mismatch"], rng.randrange(3))
         shadow = rng.sample(["burst", "proxy"], rng.randrange(2))
-        moment = at("2033-05-01T00:00:00") + timedelta(minutes=rng.randrange(3 * 24 * 60))
+        moment = at(f"{year}-05-01T00:00:00") + timedelta(minutes=rng.randrange(3 * 24 * 60))
         assessments.append((action, rules, shadow, moment))
     events = [assessed(action, rules, moment, shadow=shadow) for action, rules, shadow, moment in assessments]
 
@@ -310,7 +325,7 @@ def test_fraud_verdicts_from_the_aggregate_equal_the_raw_events_and_a_hand_count
         return Counter({(row.rule, row.mode, row.action): row.count for row in rows})
 
     periods = [
-        Period.of(date(2033, 5, 2), date(2033, 5, 3), zone, now=NOW)
+        Period.of(date(year, 5, 2), date(year, 5, 3), zone, now=NOW)
         for zone in ("UTC", "Europe/Berlin", "America/New_York")
     ]
     for first, visible in ((0, 70), (70, 120)):
@@ -322,7 +337,7 @@ def test_fraud_verdicts_from_the_aggregate_equal_the_raw_events_and_a_hand_count
             assert counted(fraud_hourly.assessment_verdicts(ctx.clickhouse, period)) == expected_counts
             assert counted(raw_fraud.assessment_verdicts(ctx.clickhouse, period)) == expected_counts
 
-    kolkata = Period.of(date(2033, 5, 2), date(2033, 5, 3), "Asia/Kolkata", now=NOW)
+    kolkata = Period.of(date(year, 5, 2), date(year, 5, 3), "Asia/Kolkata", now=NOW)
     before = [fraud.statistics(ctx.clickhouse, period) for period in [*periods, kolkata]]
     assert before[0]["assessments"]["total"] > 50
     store(ctx, events)  # the whole backlog again

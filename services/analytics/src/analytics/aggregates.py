@@ -57,12 +57,12 @@ LAG_SECONDS = Gauge(
 @dataclass(frozen=True)
 class HourlyAggregate:
     """An aggregate the passes keep: its table, its change log, and the pass's two ClickHouse
-    steps (mark the hours changed since an epoch second; write them again at a version)."""
+    steps (mark the hours changed since an epoch second; write that many hours again at a version)."""
 
     table: str
     changes: str
     mark_changed_hours: Callable[[ClickHouse, int], int]
-    recompute_marked_hours: Callable[[ClickHouse, int], None]
+    recompute_marked_hours: Callable[[ClickHouse, int, int], None]
 
 
 ACTIVATION_HOURLY = HourlyAggregate(
@@ -116,7 +116,7 @@ class Aggregator:
             LAG_SECONDS.labels(aggregate.table).set(max(0, now - read_from))
             hours = aggregate.mark_changed_hours(ch, read_from)
             if hours:
-                aggregate.recompute_marked_hours(ch, positions.next_version(session))
+                aggregate.recompute_marked_hours(ch, positions.next_version(session), hours)
             self._drop_read_changes(aggregate.changes, read_from)
             positions.advance(session, self.position(aggregate), datetime.fromtimestamp(now, UTC))
         PASS_SECONDS.labels(aggregate.table).observe(time.perf_counter() - started)

@@ -5,6 +5,7 @@ figures are exact before merges, and equal ``db.fraud.assessment_verdicts`` on t
 
 from __future__ import annotations
 
+from analytics.db import hourly
 from analytics.db.clickhouse import ClickHouse
 from analytics.db.fraud import ASSESSMENT_HITS
 from analytics.db.reports import naive
@@ -26,34 +27,39 @@ def mark_changed_hours(ch: ClickHouse, since: int) -> int:
     return ch.execute("SELECT count() FROM fraud_dirty_hours")[0][0]
 
 
+# As the activation aggregate's (``hourly.HOURS_PER_SLICE``): a pass over many marked hours goes
+# in slices of hours, each grouping its own assessments only.
+_SLICE = "(SELECT hour FROM fraud_dirty_hours WHERE modulo(cityHash64(toUInt32(hour)), %(parts)s) = %(part)s)"
+
 _MARKED_HITS = ASSESSMENT_HITS.format(
-    condition="occurred_at >= (SELECT min(hour) FROM fraud_dirty_hours) "
-    "AND toStartOfHour(occurred_at) IN (SELECT hour FROM fraud_dirty_hours)"
+    condition=f"occurred_at >= (SELECT min(hour) FROM {_SLICE}) AND toStartOfHour(occurred_at) IN {_SLICE}"  # noqa: S608 - fixed text
 )
 
 
-def recompute_marked_hours(ch: ClickHouse, version: int) -> None:
-    """Write every marked hour again, wholly, at ``version``."""
-    ch.execute(
-        f"""
-        INSERT INTO fraud_hourly (hour, rules, modes, actions, assessments, version)
-        SELECT hour, rules, modes, actions, assessments, %(version)s
-        FROM fraud_dirty_hours
-        ANY LEFT JOIN
-        (
-            SELECT hour, groupArray(rule) AS rules, groupArray(mode) AS modes,
-                   groupArray(action) AS actions, groupArray(n) AS assessments
-            FROM
+def recompute_marked_hours(ch: ClickHouse, version: int, hours: int) -> None:
+    """Write every marked hour (``hours`` of them) again, wholly, at ``version``."""
+    parts = -(-hours // hourly.HOURS_PER_SLICE)
+    for part in range(parts):
+        ch.execute(
+            f"""
+            INSERT INTO fraud_hourly (hour, rules, modes, actions, assessments, version)
+            SELECT hour, rules, modes, actions, assessments, %(version)s
+            FROM {_SLICE}
+            ANY LEFT JOIN
             (
-                SELECT hour, rule, mode, action, count() AS n
-                FROM ({_MARKED_HITS})
-                GROUP BY hour, rule, mode, action
-            )
-            GROUP BY hour
-        ) USING (hour)
-        """,  # noqa: S608 - fixed text; values are the driver's parameters
-        {"version": version},
-    )
+                SELECT hour, groupArray(rule) AS rules, groupArray(mode) AS modes,
+                       groupArray(action) AS actions, groupArray(n) AS assessments
+                FROM
+                (
+                    SELECT hour, rule, mode, action, count() AS n
+                    FROM ({_MARKED_HITS})
+                    GROUP BY hour, rule, mode, action
+                )
+                GROUP BY hour
+            ) USING (hour)
+            """,  # noqa: S608 - fixed text; values are the driver's parameters
+            {"version": version, "parts": parts, "part": part},
+        )
 
 
 def assessment_verdicts(ch: ClickHouse, period: Period) -> list[VerdictCount]:

@@ -46,41 +46,58 @@ def mark_changed_hours(ch: ClickHouse, since: int) -> int:
     return ch.execute("SELECT count() FROM activation_dirty_hours")[0][0]
 
 
-# The attempts with an event in a marked hour; those that began in one are kept.
+# How many marked hours one statement rewrites: a pass over a large backlog (a replay, a
+# migration's first pass) goes in slices, each grouping the attempts of its own hours only (all
+# of them at once took more than ClickHouse's 3.7 GiB per query at 10,000,000 attempts).
+HOURS_PER_SLICE = 200_000
+
+# The marked hours of one slice (``part`` of ``parts``, by a hash of the game and the hour).
+_SLICE = (
+    "(SELECT game_id, hour FROM activation_dirty_hours "
+    "WHERE modulo(cityHash64(toString(game_id), toUInt32(hour)), %(parts)s) = %(part)s)"
+)
+
+# The attempts with an event in a marked hour of the slice; those that began in one are kept.
+# An attempt reads all its events wherever they are, so slices need not keep an attempt's
+# hours together: only the slice holding the hour it began in counts it.
 _MARKED_ATTEMPTS = ATTEMPTS.format(
-    candidates="game_id IN (SELECT game_id FROM activation_dirty_hours) "
-    "AND occurred_at >= (SELECT min(hour) FROM activation_dirty_hours) "
-    "AND (game_id, toStartOfHour(occurred_at)) IN (SELECT game_id, hour FROM activation_dirty_hours)"
+    candidates=(
+        f"game_id IN (SELECT game_id FROM {_SLICE}) "  # noqa: S608 - fixed text
+        f"AND occurred_at >= (SELECT min(hour) FROM {_SLICE}) "
+        f"AND (game_id, toStartOfHour(occurred_at)) IN {_SLICE}"
+    )
 )
 
 
-def recompute_marked_hours(ch: ClickHouse, version: int) -> None:
-    """Write every marked hour again, wholly, at ``version``: its attempts by claimed country,
-    key type and latest outcome, or empty arrays when none begins in it any more."""
-    ch.execute(
-        f"""
-        INSERT INTO activation_hourly (game_id, hour, countries, key_types, outcomes, attempts, version)
-        SELECT game_id, hour, countries, key_types, outcomes, attempts, %(version)s
-        FROM activation_dirty_hours
-        ANY LEFT JOIN
-        (
-            SELECT game_id, hour, groupArray(country) AS countries, groupArray(key_type) AS key_types,
-                   groupArray(outcome) AS outcomes, groupArray(n) AS attempts
-            FROM
+def recompute_marked_hours(ch: ClickHouse, version: int, hours: int) -> None:
+    """Write every marked hour (``hours`` of them) again, wholly, at ``version``: its attempts by
+    claimed country, key type and latest outcome, or empty arrays when none begins in it any
+    more."""
+    parts = -(-hours // HOURS_PER_SLICE)
+    for part in range(parts):
+        ch.execute(
+            f"""
+            INSERT INTO activation_hourly (game_id, hour, countries, key_types, outcomes, attempts, version)
+            SELECT game_id, hour, countries, key_types, outcomes, attempts, %(version)s
+            FROM {_SLICE}
+            ANY LEFT JOIN
             (
-                SELECT attempt_game AS game_id, toStartOfHour(started_at) AS hour,
-                       claimed_country AS country, attempt_key_type AS key_type,
-                       final_type AS outcome, count() AS n
-                FROM ({_MARKED_ATTEMPTS})
-                WHERE (attempt_game, toStartOfHour(started_at))
-                      IN (SELECT game_id, hour FROM activation_dirty_hours)
-                GROUP BY game_id, hour, country, key_type, outcome
-            )
-            GROUP BY game_id, hour
-        ) USING (game_id, hour)
-        """,  # noqa: S608 - fixed text; values are the driver's parameters
-        {"version": version, "types": ACTIVATION_TYPES, "nil": NIL},
-    )
+                SELECT game_id, hour, groupArray(country) AS countries, groupArray(key_type) AS key_types,
+                       groupArray(outcome) AS outcomes, groupArray(n) AS attempts
+                FROM
+                (
+                    SELECT attempt_game AS game_id, toStartOfHour(started_at) AS hour,
+                           claimed_country AS country, attempt_key_type AS key_type,
+                           final_type AS outcome, count() AS n
+                    FROM ({_MARKED_ATTEMPTS})
+                    WHERE (attempt_game, toStartOfHour(started_at)) IN {_SLICE}
+                    GROUP BY game_id, hour, country, key_type, outcome
+                )
+                GROUP BY game_id, hour
+            ) USING (game_id, hour)
+            """,  # noqa: S608 - fixed text; values are the driver's parameters
+            {"version": version, "types": ACTIVATION_TYPES, "nil": NIL, "parts": parts, "part": part},
+        )
 
 
 def changes_partitions(ch: ClickHouse, table: str) -> list[int]:
