@@ -763,9 +763,13 @@ def shares(runs: dict[int, Run], malformed: Run | WrkRun, ceiling: WrkRun, cpu_m
         f"  malformed keys refused      {malformed.rate:,.0f}/s = {malformed_share:.3f} of the ceiling "
         f"(target >= {TARGET_MALFORMED_SHARE})"
     )
+    # The ceiling saturates the machine's cores, so one of its answers costs about this much CPU:
+    # a redemption in those units moves much less with the machine's speed than in ms.
+    answer_ms = (os.cpu_count() or 1) * 1000 / ceiling.rate
     print(
-        f"  platform CPU per redemption {cpu_ms[clients]:.1f} ms at {clients} clients (target: half "
-        "the figure of this bench on the commit before the work, same machine)"
+        f"  platform CPU per redemption {cpu_ms[clients]:.1f} ms at {clients} clients = "
+        f"{cpu_ms[clients] / answer_ms:.0f} ceiling answers of {answer_ms:.2f} ms (target: half the "
+        "figure of this bench on the commit before the work, same machine)"
     )
 
 
