@@ -14,7 +14,7 @@ from analytics.db.clickhouse import ClickHouse
 from analytics.db.reports import ATTEMPTS, naive
 from analytics.domain.events import NIL
 from analytics.domain.reports import ACTIVATION_TYPES, DayCountryCount, GameCount, Period
-from analytics.domain.series import BucketCount, Granularity, GroupCount, hour_bucket
+from analytics.domain.series import BucketCount, Granularity, GroupCount, bucket_counts, group_counts
 
 # --- the aggregator's side -----------------------------------------------------------------------
 
@@ -185,14 +185,10 @@ def activations_by_game(ch: ClickHouse, game_ids: list[uuid.UUID] | None, period
 def activations_by_bucket(
     ch: ClickHouse, game_id: uuid.UUID, period: Period, granularity: Granularity, key_type: str | None
 ) -> list[BucketCount]:
-    rows = _game_counts(ch, game_id, period, _BUCKET[granularity], key_type)
-    if granularity is Granularity.HOUR:
-        return [BucketCount(hour_bucket(bucket), outcome, count) for bucket, outcome, count in rows]
-    return [BucketCount(bucket, outcome, count) for bucket, outcome, count in rows]
+    return bucket_counts(_game_counts(ch, game_id, period, _BUCKET[granularity], key_type), granularity)
 
 
 def activations_by_group(
     ch: ClickHouse, game_id: uuid.UUID, period: Period, dimension: str, key_type: str | None
 ) -> list[GroupCount]:
-    rows = _game_counts(ch, game_id, period, _GROUP[dimension], key_type)
-    return [GroupCount(group, outcome, count) for group, outcome, count in rows]
+    return group_counts(_game_counts(ch, game_id, period, _GROUP[dimension], key_type))

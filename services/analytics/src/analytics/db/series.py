@@ -9,7 +9,7 @@ import uuid
 from analytics.db.clickhouse import ClickHouse
 from analytics.db.reports import STARTED_IN_PERIOD, period_attempts, query_params
 from analytics.domain.reports import Period
-from analytics.domain.series import BucketCount, Granularity, GroupCount, hour_bucket
+from analytics.domain.series import BucketCount, Granularity, GroupCount, bucket_counts, group_counts
 
 _BUCKET = {
     Granularity.DAY: "toDate(started_at, %(tz)s)",
@@ -36,14 +36,10 @@ def _grouped(ch: ClickHouse, game_id: uuid.UUID, period: Period, expression: str
 def activations_by_bucket(
     ch: ClickHouse, game_id: uuid.UUID, period: Period, granularity: Granularity, key_type: str | None
 ) -> list[BucketCount]:
-    rows = _grouped(ch, game_id, period, _BUCKET[granularity], key_type)
-    if granularity is Granularity.HOUR:
-        return [BucketCount(hour_bucket(bucket), outcome, count) for bucket, outcome, count in rows]
-    return [BucketCount(bucket, outcome, count) for bucket, outcome, count in rows]
+    return bucket_counts(_grouped(ch, game_id, period, _BUCKET[granularity], key_type), granularity)
 
 
 def activations_by_group(
     ch: ClickHouse, game_id: uuid.UUID, period: Period, dimension: str, key_type: str | None
 ) -> list[GroupCount]:
-    rows = _grouped(ch, game_id, period, _GROUP[dimension], key_type)
-    return [GroupCount(group, outcome, count) for group, outcome, count in rows]
+    return group_counts(_grouped(ch, game_id, period, _GROUP[dimension], key_type))

@@ -64,6 +64,18 @@ class GroupCount:
     count: int
 
 
+def bucket_counts(rows, granularity: Granularity) -> list[BucketCount]:
+    """A store's ``(bucket, outcome, count)`` rows, an hour's bucket the epoch second it starts at."""
+    if granularity is Granularity.HOUR:
+        return [BucketCount(hour_bucket(bucket), outcome, count) for bucket, outcome, count in rows]
+    return [BucketCount(bucket, outcome, count) for bucket, outcome, count in rows]
+
+
+def group_counts(rows) -> list[GroupCount]:
+    """A store's ``(group, outcome, count)`` rows."""
+    return [GroupCount(group, outcome, count) for group, outcome, count in rows]
+
+
 @dataclass
 class ActivationSeries:
     game_id: uuid.UUID
