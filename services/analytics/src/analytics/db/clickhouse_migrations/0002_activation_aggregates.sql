@@ -90,26 +90,8 @@ WHERE type IN ('activation.succeeded', 'activation.failed', 'activation.blocked'
                'activation.pending_review', 'activation.disputed')
   AND game_id != toUUID('00000000-0000-0000-0000-000000000000');
 
--- Every hour of those events, at version 0: the aggregator's versions start at 1, and any
--- event stored since the views exist is in activation_changes, so its hours are recomputed.
-INSERT INTO activation_hourly (game_id, hour, countries, key_types, outcomes, attempts, version)
-SELECT game_id, hour, groupArray(country), groupArray(key_type), groupArray(outcome), groupArray(n), 0
-FROM
-(
-    SELECT attempt_game AS game_id, toStartOfHour(started_at) AS hour, claimed_country AS country,
-           attempt_key_type AS key_type, final_type AS outcome, count() AS n
-    FROM
-    (
-        SELECT subject,
-               any(game_id) AS attempt_game,
-               min(occurred_at) AS started_at,
-               argMin(country, occurred_at_us) AS claimed_country,
-               anyIf(key_type, key_type != '') AS attempt_key_type,
-               argMax(type, tuple(occurred_at_us, multiIf(type = 'activation.pending_review', 0,
-                                                          type = 'activation.disputed', 2, 1))) AS final_type
-        FROM activation_attempt_events
-        GROUP BY subject
-    )
-    GROUP BY game_id, hour, country, key_type, outcome
-)
-GROUP BY game_id, hour;
+-- Every attempt of those events logged as changed, so the aggregator's first pass writes their
+-- hours (in slices, as it does any large pass) rather than this migration in one statement,
+-- which a large table would not fit in a query's memory.
+INSERT INTO activation_changes (logged_at, game_id, subject)
+SELECT now(), game_id, subject FROM activation_attempt_events;

@@ -39,26 +39,7 @@ CREATE TABLE IF NOT EXISTS fraud_dirty_hours
 )
 ENGINE = Memory;
 
--- The assessments stored before the view existed, at version 0.
-INSERT INTO fraud_hourly (hour, rules, modes, actions, assessments, version)
-SELECT hour, groupArray(rule), groupArray(mode), groupArray(action), groupArray(n), 0
-FROM
-(
-    SELECT hour, tupleElement(hit, 1) AS rule, tupleElement(hit, 2) AS mode, action, count() AS n
-    FROM
-    (
-        SELECT toStartOfHour(any(occurred_at)) AS hour, any(outcome) AS action,
-               arrayConcat([('', '')],
-                           arrayMap(r -> (r, 'active'),
-                                    any(extractAll(visitParamExtractRaw(payload, 'rulesHit'), '"([^"]+)"'))),
-                           arrayMap(r -> (r, 'shadow'),
-                                    any(extractAll(visitParamExtractRaw(payload, 'shadowRulesHit'), '"([^"]+)"'))))
-                   AS hits
-        FROM events
-        WHERE type = 'fraud.assessed'
-        GROUP BY event_id
-    )
-    ARRAY JOIN hits AS hit
-    GROUP BY hour, rule, mode, action
-)
-GROUP BY hour;
+-- The hours of the assessments stored before the view existed, logged as changed: the
+-- aggregator's first pass writes them (as 0002 hands over the activations).
+INSERT INTO fraud_changes (logged_at, hour)
+SELECT now(), toStartOfHour(occurred_at) FROM events WHERE type = 'fraud.assessed';
