@@ -2,8 +2,8 @@
 the end), in-process:
 
 1. what the copying views cost an insert: ``--insert-events`` activation rows (200,000) inserted
-   by the ingestion's sink in batches of 5,000, in turns into a database with only the ``events``
-   table and into one with every migration;
+   by the ingestion's sink in batches of 5,000, in turns into a database with every migration but
+   its views dropped (the insert writes ``events`` alone) and into one with every migration;
 2. a backlog: ``--events`` activation events (2,000,000) of ``--games`` games (1,000) over a year,
    a fifth of them held for review and decided three days later, generated inside ClickHouse;
    then one aggregator pass over all of it;
@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from measure import percentile
@@ -39,19 +39,18 @@ from measure import percentile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services" / "analytics" / "tests"))
 
+from analytics_load import AS_OF, game_id, reads  # noqa: E402
 from analytics_testkit import activation  # noqa: E402
 
 from analytics.db import hourly  # noqa: E402
 from analytics.db.clickhouse import ClickHouse, connect  # noqa: E402
 from analytics.domain.events import event_row  # noqa: E402
 from analytics.domain.reports import Period  # noqa: E402
-from analytics.domain.series import Granularity  # noqa: E402
 from analytics.ingest import ClickHouseSink  # noqa: E402
-from analytics.migrate import MIGRATIONS_DIR, load_migrations, migrate  # noqa: E402
-from analytics.usecases import reports, series  # noqa: E402
+from analytics.migrate import migrate  # noqa: E402
+from analytics.usecases import reports  # noqa: E402
 
 CLICKHOUSE = os.environ.get("BENCH_CLICKHOUSE", "clickhouse://127.0.0.1:9000")
-AS_OF = date(2026, 11, 30)
 
 # Attempt n of game n % games: succeeded, failed, blocked or (n % 5 == 2) held for review and
 # decided three days later; spread over the year by a multiplicative hash.
@@ -78,21 +77,19 @@ _FIRST_TYPE = (
 )
 
 
-def game_id(n: int) -> uuid.UUID:
-    return uuid.UUID(f"00000000-0000-4000-8000-{n:012x}")
-
-
 def fresh_database(name: str, *, only_events: bool = False) -> ClickHouse:
-    if only_events:
-        server = connect(CLICKHOUSE, "default", timeout_seconds=60)
-        server.execute(f"CREATE DATABASE {name}")
-        server.disconnect()
-        store = ClickHouse(CLICKHOUSE, name, timeout_seconds=600)
-        for statement in load_migrations(MIGRATIONS_DIR)[0].statements:
-            store.execute(statement)
-        return store
+    """A database with every migration; ``only_events``: without its views, so an insert into
+    ``events`` writes that table alone."""
     migrate(CLICKHOUSE, name)
-    return ClickHouse(CLICKHOUSE, name, timeout_seconds=600)
+    store = ClickHouse(CLICKHOUSE, name, timeout_seconds=600)
+    if only_events:
+        views = store.execute(
+            "SELECT name FROM system.tables WHERE database = %(db)s AND engine = 'MaterializedView'",
+            {"db": name},
+        )
+        for (view,) in views:
+            store.execute(f"DROP TABLE {view}")
+    return store
 
 
 def insert_cost(databases: list[str], count: int) -> dict[str, float]:
@@ -136,24 +133,6 @@ def one_pass(ch: ClickHouse, since: int, version: int) -> int:
     if hours:
         hourly.recompute_marked_hours(ch, version, hours)
     return hours
-
-
-def reads(ch: ClickHouse, games: int, count: int, zone: str) -> dict[str, list[float]]:
-    period = Period.of(AS_OF - timedelta(days=89), AS_OF, zone, now=datetime.now(UTC))
-    timings: dict[str, list[float]] = {"activations": [], "regions": []}
-    chosen = random.Random(18)
-    series.activations(
-        ch, game_id(0), period, Granularity.DAY, None
-    )  # the first read loads marks: unmeasured
-    for _ in range(count):
-        game = game_id(chosen.randrange(games))
-        started = time.perf_counter()
-        series.activations(ch, game, period, Granularity.DAY, None)
-        timings["activations"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        series.breakdown(ch, game, period, "country", None)
-        timings["regions"].append(time.perf_counter() - started)
-    return timings
 
 
 def lag(database: str, background: int, interval: float, probes: int, margin: float) -> list[float]:
