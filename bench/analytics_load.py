@@ -7,7 +7,8 @@ of its own (dropped at the end), with the worker's and the API's code (without H
    ``Ingestor`` (each event through its contract, batches of ``--batch-size`` events, by default
    the service's ``INGEST_BATCH_SIZE``, or 1 s, each inserted by a writer thread while the next
    is read, offsets committed after its insert) into ``events``; timed from the first record
-   polled to the last event inserted. Beside it, in the same run, ``clickhouse-client``
+   polled to the last event inserted, with the consumers' CPU per event (their own, both threads)
+   and the ClickHouse server's over the same time. Beside it, in the same run, ``clickhouse-client``
    inserting the same rows from a TabSeparated file (the floor: no Kafka, no parsing in Python);
 2. reports: ``--query-events`` events (10,000,000 by default) of ``--games`` games (1,000) over a
    year, generated inside ClickHouse, and one pass of the aggregator over them (the worker's,
@@ -30,6 +31,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -43,7 +45,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from measure import percentile
+from measure import cpu_seconds, percentile
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -55,7 +57,7 @@ from analytics.db import hourly  # noqa: E402
 from analytics.db.clickhouse import ClickHouse, connect  # noqa: E402
 from analytics.domain.reports import Period  # noqa: E402
 from analytics.domain.series import Granularity  # noqa: E402
-from analytics.ingest import ClickHouseSink, Ingestor  # noqa: E402
+from analytics.ingest import ClickHouseSink, Ingestor, tune_garbage_collection  # noqa: E402
 from analytics.migrate import migrate  # noqa: E402
 from analytics.settings import Settings  # noqa: E402
 from analytics.usecases import series  # noqa: E402
@@ -98,11 +100,21 @@ def backlog(topic: str, count: int, games: list[uuid.UUID]) -> float:
     return time.perf_counter() - started
 
 
-def ingest(database: str, topic: str, count: int, consumers: int, batch_size: int) -> float:
-    """Seconds from the first record any consumer polled to the ``count``-th event inserted,
-    ``consumers`` processes in one group each running the worker's ``Ingestor``."""
+@dataclass(frozen=True)
+class Ingestion:
+    seconds: float  # from the first record any consumer polled to the last event inserted
+    consumer_cpu_seconds: float
+    consumer_peak_rss_mb: float  # the largest of the consumer processes'
+    clickhouse_cpu_seconds: float | None  # None: the server's process is not visible from here
+
+
+def ingest(database: str, topic: str, count: int, consumers: int, batch_size: int) -> Ingestion:
+    """``count`` events ingested by ``consumers`` processes in one group, each running the
+    worker's ``Ingestor``."""
     spawn = multiprocessing.get_context("spawn")
-    progress = Progress(spawn.Value("q", 0), spawn.Value("d", 0.0), spawn.Value("d", 0.0))
+    progress = Progress(*(spawn.Value("q", 0) if n == 0 else spawn.Value("d", 0.0) for n in range(5)))
+    server = clickhouse_server_pids()
+    server_cpu = cpu_seconds(server)
     group = f"bench.analytics.{uuid.uuid4().hex[:8]}"
     processes = [
         spawn.Process(target=consume, args=(database, topic, group, count, batch_size, progress))
@@ -114,17 +126,34 @@ def ingest(database: str, topic: str, count: int, consumers: int, batch_size: in
         process.join()
     if progress.inserted.value < count:
         raise SystemExit(f"ingestion stopped at {progress.inserted.value:,} of {count:,} events")
-    return progress.finished.value - progress.started.value
+    return Ingestion(
+        progress.finished.value - progress.started.value,
+        progress.cpu_seconds.value,
+        progress.peak_rss_mb.value,
+        cpu_seconds(server) - server_cpu if server else None,
+    )
+
+
+def per_row(cpu: float | None, rows: int) -> str:
+    return "not visible" if cpu is None else f"{cpu / rows * 1e6:.1f} µs"
+
+
+def clickhouse_server_pids() -> list[int]:
+    found = subprocess.run(["pgrep", "-x", "clickhouse-serv"], capture_output=True, text=True)  # noqa: S607
+    return [int(pid) for pid in found.stdout.split()]
 
 
 @dataclass
 class Progress:
     """Shared by the consumer processes: events inserted, when the first record was polled and
-    when the last event was inserted (seconds since the epoch)."""
+    when the last event was inserted (seconds since the epoch), their CPU seconds (summed) and
+    peak memory (the largest)."""
 
     inserted: Any
     started: Any
     finished: Any
+    cpu_seconds: Any
+    peak_rss_mb: Any
 
 
 class CountingSink:
@@ -145,16 +174,17 @@ def consume(database: str, topic: str, group: str, count: int, batch_size: int, 
     clickhouse = ClickHouse(CLICKHOUSE, database, timeout_seconds=120)
     sink = CountingSink(ClickHouseSink(clickhouse), count, progress)
     ingestor = Ingestor.connect(sink, KAFKA, group=group, topics=[topic], batch_size=batch_size)
-    poll = ingestor.consumer.poll
+    tune_garbage_collection()  # as the worker does
+    consume = ingestor._consume
 
-    def noting_the_first_record(*args, **kwargs):
-        polled = poll(*args, **kwargs)
-        if polled and not progress.started.value:
+    def noting_the_first_record(timeout_ms: int):
+        messages = consume(timeout_ms)
+        if messages and not progress.started.value:
             with progress.started.get_lock():
                 progress.started.value = progress.started.value or time.time()
-        return polled
+        return messages
 
-    ingestor.consumer.poll = noting_the_first_record
+    ingestor._consume = noting_the_first_record
     try:
         deadline = time.monotonic() + 3_600
         while progress.inserted.value < count and time.monotonic() < deadline:
@@ -162,6 +192,10 @@ def consume(database: str, topic: str, group: str, count: int, batch_size: int, 
         ingestor.flush()
     finally:
         ingestor.close()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        with progress.cpu_seconds.get_lock():
+            progress.cpu_seconds.value += usage.ru_utime + usage.ru_stime
+            progress.peak_rss_mb.value = max(progress.peak_rss_mb.value, usage.ru_maxrss / 1024)
 
 
 def client(query: str, *, stdin=None, stdout=None) -> None:
@@ -182,19 +216,20 @@ def client(query: str, *, stdin=None, stdout=None) -> None:
     )
 
 
-def client_insert(database: str) -> tuple[int, float]:
+def client_insert(database: str) -> tuple[int, float, float | None]:
     """The ingested rows exported to a file and inserted again by clickhouse-client into a copy of
-    the table: (rows, seconds of the insert)."""
+    the table: (rows, seconds of the insert, the server's CPU seconds meanwhile or None)."""
     with tempfile.NamedTemporaryFile(suffix=".tsv") as rows_file:
         with open(rows_file.name, "wb") as out:
             client(f"SELECT * FROM {database}.events FORMAT TabSeparated", stdout=out)  # noqa: S608 - a database name of ours
         client(f"CREATE TABLE {database}.events_copy AS {database}.events")
         with open(rows_file.name, "rb") as source:
-            started = time.perf_counter()
+            server = clickhouse_server_pids()
+            server_cpu, started = cpu_seconds(server), time.perf_counter()
             client(f"INSERT INTO {database}.events_copy FORMAT TabSeparated", stdin=source)
-            elapsed = time.perf_counter() - started
+            elapsed, server_cpu = time.perf_counter() - started, cpu_seconds(server) - server_cpu
     (rows,) = connect(CLICKHOUSE, database, timeout_seconds=60).execute("SELECT count() FROM events_copy")[0]
-    return rows, elapsed
+    return rows, elapsed, server_cpu if server else None
 
 
 # One attempt per event, of a random game, at a random second of the year, with a random outcome.
@@ -294,16 +329,23 @@ def main() -> None:
         games = [uuid.uuid4() for _ in range(args.games)]
         published = backlog(topic, args.ingest_events, games)
         print(f"backlog: {args.ingest_events:,} events published in {published:.1f} s")
-        seconds = ingest(ingest_db, topic, args.ingest_events, args.consumers, args.batch_size)
-        rate = args.ingest_events / seconds
+        ingestion = ingest(ingest_db, topic, args.ingest_events, args.consumers, args.batch_size)
+        count = args.ingest_events
+        rate = count / ingestion.seconds
         print(
             f"ingestion, {args.consumers} consumer process(es), batches of {args.batch_size:,}: "
-            f"{args.ingest_events:,} events in {seconds:.1f} s = {rate:,.0f} events/s (target >= 20,000)"
+            f"{count:,} events in {ingestion.seconds:.1f} s = {rate:,.0f} events/s (target >= 20,000)"
         )
-        rows, client_seconds = client_insert(ingest_db)
+        print(
+            f"ingestion CPU per event: consumers {ingestion.consumer_cpu_seconds / count * 1e6:.1f} µs "
+            f"(their start included), ClickHouse server {per_row(ingestion.clickhouse_cpu_seconds, count)}; "
+            f"consumer peak RSS {ingestion.consumer_peak_rss_mb:,.0f} MB"
+        )
+        rows, client_seconds, client_server_cpu = client_insert(ingest_db)
         print(
             f"clickhouse-client, the same {rows:,} rows from a TabSeparated file: {client_seconds:.2f} s = "
-            f"{rows / client_seconds:,.0f} rows/s (ingestion at {rate / (rows / client_seconds):.3f} of it)"
+            f"{rows / client_seconds:,.0f} rows/s (ingestion at {rate / (rows / client_seconds):.3f} of it); "
+            f"ClickHouse server CPU per row {per_row(client_server_cpu, rows)}"
         )
 
         migrate(CLICKHOUSE, query_db)

@@ -8,7 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from kafka import KafkaProducer, TopicPartition
+from confluent_kafka import TopicPartition
+from kafka import KafkaProducer
 
 from analytics.aggregates import Aggregator
 from analytics.ingest import Ingestor
@@ -270,15 +271,18 @@ def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: f
     """Poll until the offsets committed on ``topics`` cover the ``published`` records they hold
     (counted, not asked of the broker: the local one's end offsets lag behind its records)."""
     consumer = ingestor.consumer
+    partitions = [
+        TopicPartition(topic, partition)
+        for topic in topics.values()
+        for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ]
     deadline, committed = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
         ingestor.poll_once(timeout_ms=200)
         if not ingestor.batch.empty or ingestor.in_flight is not None or not consumer.assignment():
             continue
-        partitions = [
-            TopicPartition(t, p) for t in topics.values() for p in consumer.partitions_for_topic(t) or ()
-        ]
-        committed = sum(consumer.committed(tp) or 0 for tp in partitions)
+        # An offset below zero: nothing committed yet.
+        committed = sum(max(0, tp.offset) for tp in consumer.committed(partitions, timeout=10))
         if committed >= published:
             assert committed == published
             return

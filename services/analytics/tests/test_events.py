@@ -33,6 +33,105 @@ def test_an_activation_fills_the_columns_the_reports_read():
     assert row.retailer_id == NIL and row.amount is None
 
 
+def test_every_column_holds_its_own_field():
+    """Every column of three kinds of event by name, so no two columns can swap values."""
+    moment, stamped = at("2026-03-01T10:00:00.5"), at("2026-03-02T00:00:00")
+    game, studio, key, batch = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    attempt = activation(
+        game,
+        "failed",
+        moment,
+        region="FR",
+        developer_id=studio,
+        reason="REGION_RESTRICTED",
+        key_type="press",
+        key_id=key,
+        batch_id=batch,
+    )
+    allocation, retailer = uuid.uuid4(), uuid.uuid4()
+    allocated = key_allocated(allocation, retailer, game, 7, moment, batches=[(batch, 7)])
+    sale = sale_recorded(retailer, [key], "19.99", moment)
+    rows = [
+        event_row(e.to_json(), "topic", ingested_at=stamped)._asdict() for e in (attempt, allocated, sale)
+    ]
+    seconds, micros = int(moment.timestamp()), int(moment.timestamp()) * 1_000_000 + 500_000
+    common = {
+        "time": int(attempt.time.timestamp()),
+        "occurred_at": seconds,
+        "occurred_at_us": micros,
+        "ingested_at": int(stamped.timestamp()),
+        "schema_version": 1,
+        "topic": "topic",
+    }
+    nothing = {
+        "developer_id": NIL,
+        "game_id": NIL,
+        "key_id": NIL,
+        "key_ids": [],
+        "key_batch_ids": [],
+        "batch_id": NIL,
+        "retailer_id": NIL,
+        "allocation_id": NIL,
+        "activation_id": "",
+        "order_id": "",
+        "user_id": "",
+        "key_type": "",
+        "country": "",
+        "ip_country": "",
+        "outcome": "",
+        "reason": "",
+        "quantity": None,
+        "amount": None,
+        "currency": "",
+    }
+    expected = [
+        {
+            **nothing,
+            "developer_id": studio,
+            "game_id": game,
+            "key_id": key,
+            "batch_id": batch,
+            "activation_id": attempt.subject,
+            "user_id": attempt.data["userId"],
+            "key_type": "press",
+            "country": "FR",
+            "ip_country": "FR",
+            "outcome": "failed",
+            "reason": "REGION_RESTRICTED",
+        },
+        {
+            **nothing,
+            "game_id": game,
+            "key_batch_ids": [batch],
+            "retailer_id": retailer,
+            "allocation_id": allocation,
+            "key_type": "retail",
+            "quantity": 7,
+        },
+        {
+            **nothing,
+            "key_id": key,
+            "key_ids": [key],
+            "retailer_id": retailer,
+            "order_id": "order-1",
+            "quantity": 1,
+            "amount": Decimal("19.99"),
+            "currency": "EUR",
+        },
+    ]
+    for row, event, columns in zip(rows, (attempt, allocated, sale), expected, strict=True):
+        envelope = {
+            "event_id": event.id,
+            "type": event.type,
+            "source": event.source,
+            "subject": event.subject,
+            "trace_id": event.trace_id or "",
+            "payload": row["payload"],
+        }
+        assert row == {**common, **envelope, **columns, "time": int(event.time.timestamp())}
+        assert json.loads(row["payload"])["id"] == str(event.id)
+
+
 def test_a_sale_carries_its_keys_and_its_money_as_a_decimal():
     retailer, keys = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
     event = sale_recorded(retailer, keys, "19.99", at("2026-03-02T10:00:00"))

@@ -24,7 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from analytics.db.clickhouse import ClickHouseUnavailable
 from analytics.domain.reports import Period
-from analytics.ingest import ClickHouseSink, Ingestor, _FlushOnRevoke
+from analytics.ingest import ClickHouseSink, Ingestor
 from analytics.usecases import reports
 from gamekeys_platform.contracts import developer
 from gamekeys_platform.events import Event
@@ -159,11 +159,9 @@ def test_a_consumer_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
     with pytest.raises(Killed):
         while time.monotonic() < deadline:
             doomed.poll_once(timeout_ms=200)
-    committed = sum(
-        doomed.consumer.committed(TopicPartition(own_topics["activations_events_topic"], p)) or 0
-        for p in range(3)
-    )
-    assert 100 <= committed < 600  # the first batch is committed, the one in flight is not
+    committed = CommittedOffsets(kafka_servers, group, own_topics["activations_events_topic"])
+    assert 100 <= committed() < 600  # the first batch is committed, the one in flight is not
+    committed.close()
     doomed.close()  # no commit on the way out: a killed process commits nothing
 
     restarted = ingestor_for(ctx, kafka_servers, own_topics, group=group)
@@ -206,17 +204,13 @@ def test_offsets_are_committed_only_after_the_insert_succeeded(ctx, kafka_server
     ingestor = ingestor_for(
         ctx, kafka_servers, own_topics, sink=FlakySink(ClickHouseSink(ctx.clickhouse), 3, log)
     )
-    commit, commit_async = ingestor.consumer.commit, ingestor.consumer.commit_async
+    commit = ingestor._commit
 
-    def logged_commit(offsets):
+    def logged_commit(offsets, *, wait):
         log.append("commit")
-        return commit(offsets)
+        return commit(offsets, wait=wait)
 
-    def logged_commit_async(offsets, callback=None):
-        log.append("commit")
-        return commit_async(offsets, callback=callback)
-
-    ingestor.consumer.commit, ingestor.consumer.commit_async = logged_commit, logged_commit_async
+    ingestor._commit = logged_commit
     try:
         drain(ingestor, own_topics, len(events))
     finally:
@@ -404,9 +398,9 @@ def test_partitions_revoked_while_an_insert_fails_are_rewound_and_their_events_d
 
         # A rebalance now: the failed batch is tried once more, fails, and everything read is
         # forgotten and rewound, nothing committed; the partitions kept deliver it again.
-        _FlushOnRevoke(ingestor).on_partitions_revoked(ingestor.consumer.assignment())
+        ingestor._on_revoke(ingestor.consumer, ingestor.consumer.assignment())
         assert "inserted" not in sink.log and committed() == 0
-        assert ingestor.in_flight is None and ingestor.batch.empty and not ingestor.consumer.paused()
+        assert ingestor.in_flight is None and ingestor.batch.empty and not ingestor.paused
 
         drain(ingestor, own_topics, len(events))
     finally:

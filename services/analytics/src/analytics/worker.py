@@ -13,7 +13,7 @@ import logging
 from analytics.aggregates import Aggregator
 from analytics.context import Analytics
 from analytics.db.tables import studio_projection
-from analytics.ingest import ClickHouseSink, Ingestor
+from analytics.ingest import ClickHouseSink, Ingestor, tune_garbage_collection
 from analytics.settings import get_settings
 from gamekeys_platform.logs import configure_logging
 from gamekeys_platform.tracing import configure_tracing
@@ -60,7 +60,9 @@ def main() -> None:
     configure_tracing(settings)
     ctx = Analytics.from_settings(settings)
     log.info("analytics worker starting")
-    run_until_signalled(*build_loops(ctx))
+    loops = build_loops(ctx)
+    tune_garbage_collection()
+    run_until_signalled(*loops)
     ctx.db.dispose()
 
 

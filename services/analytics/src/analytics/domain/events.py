@@ -114,40 +114,44 @@ def event_row(record: bytes, topic: str, *, ingested_at: datetime | None = None)
     occurred_at_us = _microseconds(_first(fields, _BUSINESS_TIME) or envelope.time)
     key_ids = list(fields.get("key_ids") or [])
     money = _money(fields)
-    return EventRow(
-        event_id=envelope.id,
-        type=envelope.type,
-        source=envelope.source,
-        topic=topic,
-        subject=envelope.subject,
-        schema_version=envelope.schema_version,
-        trace_id=envelope.trace_id or "",
-        time=_microseconds(envelope.time) // 1_000_000,
-        occurred_at=occurred_at_us // 1_000_000,
-        occurred_at_us=occurred_at_us,
-        ingested_at=int(ingested_at.timestamp() if ingested_at else time.time()),
-        developer_id=_uuid(fields.get("developer_id")),
-        game_id=_uuid(fields.get("game_id")),
-        key_id=_uuid(fields.get("key_id") or (key_ids[0] if len(key_ids) == 1 else None)),
-        key_ids=key_ids,
-        key_batch_ids=_batch_ids(fields),
-        batch_id=_uuid(fields.get("batch_id")),
-        retailer_id=_uuid(fields.get("retailer_id")),
-        allocation_id=_uuid(fields.get("allocation_id")),
-        activation_id=str(fields.get("activation_id") or ""),
-        order_id=str(fields.get("order_id") or ""),
-        user_id=str(fields.get("user_id") or ""),
-        key_type=str(fields.get("key_type") or ""),
-        # The region the player claimed (what regional restrictions are checked against);
-        # where the request came from is ip_country.
-        country=str(fields.get("region") or fields.get("country") or ""),
-        ip_country=str(fields.get("ip_country") or ""),
-        outcome=str(_first(fields, _OUTCOME) or ""),
-        reason=_reason(fields.get("reason")),
-        quantity=_quantity(fields),
-        amount=money.amount if money else None,
-        currency=money.currency if money else "",
-        payload=payload,
+    # Positional, in column order: a NamedTuple built from 31 keywords took a third of the row's
+    # time (test_events checks every column by name).
+    return EventRow._make(
+        (
+            envelope.id,  # event_id
+            envelope.type,  # type
+            envelope.source,  # source
+            topic,  # topic
+            envelope.subject,  # subject
+            envelope.schema_version,  # schema_version
+            envelope.trace_id or "",  # trace_id
+            _microseconds(envelope.time) // 1_000_000,  # time
+            occurred_at_us // 1_000_000,  # occurred_at
+            occurred_at_us,  # occurred_at_us
+            int(ingested_at.timestamp() if ingested_at else time.time()),  # ingested_at
+            _uuid(fields.get("developer_id")),  # developer_id
+            _uuid(fields.get("game_id")),  # game_id
+            _uuid(fields.get("key_id") or (key_ids[0] if len(key_ids) == 1 else None)),  # key_id
+            key_ids,  # key_ids
+            _batch_ids(fields),  # key_batch_ids
+            _uuid(fields.get("batch_id")),  # batch_id
+            _uuid(fields.get("retailer_id")),  # retailer_id
+            _uuid(fields.get("allocation_id")),  # allocation_id
+            str(fields.get("activation_id") or ""),  # activation_id
+            str(fields.get("order_id") or ""),  # order_id
+            str(fields.get("user_id") or ""),  # user_id
+            str(fields.get("key_type") or ""),  # key_type
+            # The region the player claimed (what regional restrictions are checked against);
+            # where the request came from is ip_country.
+            str(fields.get("region") or fields.get("country") or ""),  # country
+            str(fields.get("ip_country") or ""),  # ip_country
+            str(_first(fields, _OUTCOME) or ""),  # outcome
+            _reason(fields.get("reason")),  # reason
+            _quantity(fields),  # quantity
+            money.amount if money else None,  # amount
+            money.currency if money else "",  # currency
+            payload,  # payload
+        )
     )
 
 
@@ -241,7 +245,7 @@ def _first(fields: dict[str, Any], names: tuple[str, ...]) -> Any:
 def _money(fields: dict[str, Any]) -> Money | None:
     for name in _AMOUNT:
         value = fields.get(name)
-        if isinstance(value, Money):
+        if value is not None and isinstance(value, Money):  # None first: a model's isinstance is slow
             return value
     return None
 
