@@ -147,15 +147,19 @@ def assert_both_paths_match_by_hand(ctx, game_id: uuid.UUID, visible) -> None:
         assert buckets(rows) == {(bucket, kind): n for (bucket, kind), n in by_hand_hours.items()}
 
 
-# The default, and slices so small that an attempt's hours fall in different slices of a pass.
-SLICES = pytest.mark.parametrize("hours_per_slice", [hourly.HOURS_PER_SLICE, 7])
+# The default, and slices so small that an attempt's hours fall in different slices of a pass,
+# and that one hour is marked by several slices of changed attempts.
+SLICES = pytest.mark.parametrize(
+    ("hours_per_slice", "attempts_per_mark"), [(hourly.HOURS_PER_SLICE, hourly.ATTEMPTS_PER_MARK), (7, 5)]
+)
 
 
 @SLICES
 def test_the_aggregate_and_the_raw_events_give_the_hand_computed_figures_round_after_round(
-    ctx, monkeypatch, hours_per_slice
+    ctx, monkeypatch, hours_per_slice, attempts_per_mark
 ):
     monkeypatch.setattr(hourly, "HOURS_PER_SLICE", hours_per_slice)
+    monkeypatch.setattr(hourly, "ATTEMPTS_PER_MARK", attempts_per_mark)
     game_id = uuid.uuid4()
     attempts = generated_attempts(game_id, seed=18)
     events = events_of(game_id, attempts)

@@ -36,7 +36,7 @@ def ingestor_for(ctx, servers, topics: dict[str, str], *, sink=None, group=None,
     return Ingestor.connect(
         sink or ClickHouseSink(ctx.clickhouse),
         servers,
-        group=group or f"test.analytics.{uuid.uuid4().hex[:8]}",
+        group=group or new_group(),
         topics=list(topics.values()),
         **{"batch_size": 1000, "batch_seconds": 0.3, "retry_backoff_seconds": 0.2, **options},
     )
@@ -50,6 +50,18 @@ def figures(ctx, game_id: uuid.UUID) -> dict:
         "SELECT count(), uniqExact(event_id) FROM events FINAL WHERE game_id = %(g)s", {"g": game_id}
     )
     return {"report": report, "rowsFinal": exact[0], "distinctEvents": exact[1]}
+
+
+def published_attempts(servers, topic: str, outcome: str, day: str, count: int) -> tuple[uuid.UUID, list]:
+    """``count`` attempts of a new game with ``outcome`` at noon of ``day``, published on ``topic``."""
+    game = uuid.uuid4()
+    events = [activation(game, outcome, at(f"{day}T12:00:00")) for _ in range(count)]
+    publish(servers, [(topic, e) for e in events])
+    return game, events
+
+
+def new_group() -> str:
+    return f"test.analytics.{uuid.uuid4().hex[:8]}"
 
 
 def game_events(game_id: uuid.UUID, developer_id: uuid.UUID) -> list[Event]:
@@ -149,7 +161,7 @@ def test_a_consumer_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
         for n in range(600)
     ]
     publish(kafka_servers, [(own_topics["activations_events_topic"], e) for e in events])
-    group = f"test.analytics.{uuid.uuid4().hex[:8]}"
+    group = new_group()
 
     sink = KillingSink(ClickHouseSink(ctx.clickhouse), kill_on=2, after_insert=after_insert)
     doomed = ingestor_for(
@@ -197,9 +209,9 @@ class FlakySink:
 
 
 def test_offsets_are_committed_only_after_the_insert_succeeded(ctx, kafka_servers, own_topics):
-    game = uuid.uuid4()
-    events = [activation(game, "activated", at("2026-03-05T12:00:00")) for _ in range(50)]
-    publish(kafka_servers, [(own_topics["activations_events_topic"], e) for e in events])
+    game, events = published_attempts(
+        kafka_servers, own_topics["activations_events_topic"], "activated", "2026-03-05", 50
+    )
     log: list[str] = []
     ingestor = ingestor_for(
         ctx, kafka_servers, own_topics, sink=FlakySink(ClickHouseSink(ctx.clickhouse), 3, log)
@@ -298,10 +310,8 @@ class CommittedOffsets:
 def test_the_next_batch_is_read_while_one_is_inserted_and_nothing_is_committed_before_its_insert_succeeds(
     ctx, kafka_servers, own_topics
 ):
-    topic, game = own_topics["activations_events_topic"], uuid.uuid4()
-    events = [activation(game, "activated", at("2026-03-07T12:00:00")) for _ in range(250)]
-    publish(kafka_servers, [(topic, e) for e in events])
-    group = f"test.analytics.{uuid.uuid4().hex[:8]}"
+    topic, group = own_topics["activations_events_topic"], new_group()
+    game, events = published_attempts(kafka_servers, topic, "activated", "2026-03-07", 250)
     sink = GatedSink(ClickHouseSink(ctx.clickhouse), failures=1)
     ingestor = ingestor_for(
         ctx, kafka_servers, own_topics, sink=sink, group=group, batch_size=100, batch_seconds=1
@@ -338,10 +348,8 @@ def test_the_next_batch_is_read_while_one_is_inserted_and_nothing_is_committed_b
 def test_stopping_while_an_insert_is_in_flight_writes_and_commits_everything_read(
     ctx, kafka_servers, own_topics
 ):
-    topic, game = own_topics["activations_events_topic"], uuid.uuid4()
-    events = [activation(game, "failed", at("2026-03-08T12:00:00")) for _ in range(300)]
-    publish(kafka_servers, [(topic, e) for e in events])
-    group = f"test.analytics.{uuid.uuid4().hex[:8]}"
+    topic, group = own_topics["activations_events_topic"], new_group()
+    game, events = published_attempts(kafka_servers, topic, "failed", "2026-03-08", 300)
     sink = GatedSink(ClickHouseSink(ctx.clickhouse))
     ingestor = ingestor_for(
         ctx, kafka_servers, own_topics, sink=sink, group=group, batch_size=100, batch_seconds=60
@@ -380,10 +388,8 @@ def test_stopping_while_an_insert_is_in_flight_writes_and_commits_everything_rea
 def test_partitions_revoked_while_an_insert_fails_are_rewound_and_their_events_delivered_again(
     ctx, kafka_servers, own_topics
 ):
-    topic, game = own_topics["activations_events_topic"], uuid.uuid4()
-    events = [activation(game, "blocked", at("2026-03-09T12:00:00")) for _ in range(150)]
-    publish(kafka_servers, [(topic, e) for e in events])
-    group = f"test.analytics.{uuid.uuid4().hex[:8]}"
+    topic, group = own_topics["activations_events_topic"], new_group()
+    game, events = published_attempts(kafka_servers, topic, "blocked", "2026-03-09", 150)
     sink = GatedSink(ClickHouseSink(ctx.clickhouse), failures=2)
     sink.let_through(100)  # no waiting here: ClickHouse refuses, then accepts
     ingestor = ingestor_for(

@@ -26,24 +26,39 @@ def server_time(ch: ClickHouse) -> int:
     return ch.execute("SELECT toUInt32(now())")[0][0]
 
 
+# How many changed attempts one statement marks the hours of: its IN-set holds each one's game
+# and id (about 100 bytes), so a pass over a large change log (the first after the migration
+# that logs every stored attempt) goes in slices of attempts too.
+ATTEMPTS_PER_MARK = 1_000_000
+
+_CHANGED_ATTEMPTS = (
+    "SELECT game_id, subject FROM activation_changes "
+    "WHERE logged_at >= toDateTime(%(since)s) AND modulo(cityHash64(subject), %(parts)s) = %(part)s"
+)
+
+
 def mark_changed_hours(ch: ClickHouse, since: int) -> int:
     """Fill ``activation_dirty_hours`` with every hour holding an event of an attempt logged as
     changed at or after ``since`` (epoch seconds): the hour it begins in now and the one it was
     counted in before (its first event then, which a late earlier event can move). Returns how
-    many."""
+    many (an hour marked by two slices is in the table twice, and counted once)."""
     ch.execute("TRUNCATE TABLE activation_dirty_hours")
-    ch.execute(
-        """
-        INSERT INTO activation_dirty_hours (game_id, hour)
-        SELECT DISTINCT game_id, toStartOfHour(occurred_at)
-        FROM activation_attempt_events
-        WHERE (game_id, subject) IN (
-            SELECT game_id, subject FROM activation_changes WHERE logged_at >= toDateTime(%(since)s)
+    (logged,) = ch.execute(
+        "SELECT count() FROM activation_changes WHERE logged_at >= toDateTime(%(since)s)", {"since": since}
+    )[0]
+    parts = max(1, -(-logged // ATTEMPTS_PER_MARK))
+    for part in range(parts):
+        ch.execute(
+            f"""
+            INSERT INTO activation_dirty_hours (game_id, hour)
+            SELECT DISTINCT game_id, toStartOfHour(occurred_at)
+            FROM activation_attempt_events
+            WHERE modulo(cityHash64(subject), %(parts)s) = %(part)s
+              AND (game_id, subject) IN ({_CHANGED_ATTEMPTS})
+            """,  # noqa: S608 - fixed text; values are the driver's parameters
+            {"since": since, "parts": parts, "part": part},
         )
-        """,
-        {"since": since},
-    )
-    return ch.execute("SELECT count() FROM activation_dirty_hours")[0][0]
+    return ch.execute("SELECT uniqExact(game_id, hour) FROM activation_dirty_hours")[0][0]
 
 
 # How many marked hours one statement rewrites: a pass over a large backlog (a replay, a
@@ -53,7 +68,7 @@ HOURS_PER_SLICE = 200_000
 
 # The marked hours of one slice (``part`` of ``parts``, by a hash of the game and the hour).
 _SLICE = (
-    "(SELECT game_id, hour FROM activation_dirty_hours "
+    "(SELECT DISTINCT game_id, hour FROM activation_dirty_hours "
     "WHERE modulo(cityHash64(toString(game_id), toUInt32(hour)), %(parts)s) = %(part)s)"
 )
 
