@@ -5,12 +5,10 @@ the records of one poll are settled in one transaction, or one at a time when on
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import sample_service
@@ -27,14 +25,9 @@ from gamekeys_platform.contracts import EventHandlers
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import Outbox, OutboxRelay, kafka_producer
 from gamekeys_platform.request_context import current_request_id
-from gamekeys_platform.testing import consumer_in_own_group, require_local_broker
+from gamekeys_platform.testing import consumer_in_own_group, local_broker_paused, require_local_broker
 
-INFRA = Path(__file__).resolve().parents[3] / "deploy" / "local" / "infra.sh"
 EVENTS = 1_000
-
-
-def broker(action: str) -> None:
-    subprocess.run([str(INFRA), action, "kafka"], check=True, capture_output=True, timeout=30)
 
 
 def new_topic(kafka_servers, partitions: int) -> str:
@@ -130,12 +123,9 @@ def test_every_event_arrives_once_through_a_broker_outage(db, kafka_servers, top
     with Running(relay, consumer):
         first_half = write_events(db, outbox, EVENTS // 2)
         wait_until(lambda: len(applied(db, first_half)) >= EVENTS // 4, 60, "some events to arrive")
-        broker("pause")
-        try:
+        with local_broker_paused():
             second_half = write_events(db, outbox, EVENTS // 2)  # written while the broker is away
             time.sleep(8)  # longer than the producer's delivery timeout: sends fail and are retried
-        finally:
-            broker("resume")
         poison = write_events(db, outbox, 0)
         with db.transaction() as session:
             poison.append(outbox.add(session, sample_events.WidgetPoison(widget="widget-p")).id)

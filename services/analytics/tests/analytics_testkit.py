@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from kafka import KafkaProducer
 
 from analytics.aggregates import Aggregator
@@ -281,12 +281,32 @@ def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: f
         ingestor.poll_once(timeout_ms=200)
         if not ingestor.batch.empty or ingestor.in_flight is not None or not consumer.assignment():
             continue
-        # An offset below zero: nothing committed yet.
-        committed = sum(max(0, tp.offset) for tp in consumer.committed(partitions, timeout=10))
+        committed = committed_total(consumer, partitions)
         if committed >= published:
             assert committed == published
             return
     raise AssertionError(f"the ingestor did not catch up: {committed} of {published} committed")
+
+
+def committed_total(consumer: Consumer, partitions: list[TopicPartition]) -> int:
+    """The offsets the consumer's group committed on ``partitions``, added up (an offset below
+    zero: nothing committed yet)."""
+    return sum(max(0, tp.offset) for tp in consumer.committed(partitions, timeout=10))
+
+
+class CommittedOffsets:
+    """The group's committed offsets on one topic (3 partitions), read beside its running
+    consumer (without joining the group)."""
+
+    def __init__(self, servers, group: str, topic: str) -> None:
+        self.partitions = [TopicPartition(topic, p) for p in range(3)]
+        self.observer = Consumer({"bootstrap.servers": ",".join(servers), "group.id": group})
+
+    def __call__(self) -> int:
+        return committed_total(self.observer, self.partitions)
+
+    def close(self) -> None:
+        self.observer.close()
 
 
 def wait_for(condition, timeout: float, what: str, *, every: float = 0.3) -> None:

@@ -16,8 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from analytics_testkit import activation, aggregate, at, publish, wait_for
-from kafka import KafkaConsumer, TopicPartition
+from analytics_testkit import CommittedOffsets, activation, aggregate, at, publish, wait_for
 
 from analytics.db.clickhouse import ClickHouse, ClickHouseUnavailable
 from analytics.domain.reports import Period
@@ -122,12 +121,7 @@ def test_clickhouse_stopped_and_started_again_loses_nothing_and_counts_nothing_t
         batch_seconds=0.3,
         retry_backoff_seconds=0.3,
     )
-    # The group's committed offsets, read beside the running consumer (without joining its group).
-    observer = KafkaConsumer(bootstrap_servers=kafka_servers, group_id=group, enable_auto_commit=False)
-
-    def committed() -> int:
-        return sum(observer.committed(TopicPartition(topic, p)) or 0 for p in range(3))
-
+    committed = CommittedOffsets(kafka_servers, group, topic)
     worker = threading.Thread(target=ingestor.run_forever, daemon=True)
     worker.start()
     try:
@@ -146,7 +140,7 @@ def test_clickhouse_stopped_and_started_again_loses_nothing_and_counts_nothing_t
     finally:
         ingestor.stop()
         worker.join(timeout=30)
-        observer.close()
+        committed.close()
 
     (row,) = store.execute(
         "SELECT count(), uniqExact(event_id) FROM events FINAL WHERE game_id = %(g)s", {"g": game}

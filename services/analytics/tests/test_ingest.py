@@ -11,6 +11,7 @@ from datetime import date
 
 import pytest
 from analytics_testkit import (
+    CommittedOffsets,
     activation,
     aggregate,
     at,
@@ -290,21 +291,6 @@ class GatedSink:
         self.sink.insert_events(rows)
         self.sizes.append(len(rows))
         self.log.append("inserted")
-
-
-class CommittedOffsets:
-    """The group's committed offsets on one topic, read beside its running consumer (without
-    joining the group)."""
-
-    def __init__(self, servers, group: str, topic: str) -> None:
-        self.topic = topic
-        self.observer = KafkaConsumer(bootstrap_servers=servers, group_id=group, enable_auto_commit=False)
-
-    def __call__(self) -> int:
-        return sum(self.observer.committed(TopicPartition(self.topic, p)) or 0 for p in range(3))
-
-    def close(self) -> None:
-        self.observer.close()
 
 
 def test_the_next_batch_is_read_while_one_is_inserted_and_nothing_is_committed_before_its_insert_succeeds(

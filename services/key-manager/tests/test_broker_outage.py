@@ -4,9 +4,7 @@ broker is back (paused with SIGSTOP, ARCHITECTURE.md §8)."""
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import uuid
-from pathlib import Path
 
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -15,13 +13,7 @@ from sqlalchemy import func, select
 
 from gamekeys_platform.events import Event
 from gamekeys_platform.outbox import OutboxRelay, kafka_producer
-from gamekeys_platform.testing import require_local_broker
-
-INFRA = Path(__file__).resolve().parents[3] / "deploy" / "local" / "infra.sh"
-
-
-def broker(action: str) -> None:
-    subprocess.run([str(INFRA), action, "kafka"], check=True, capture_output=True, timeout=30)
+from gamekeys_platform.testing import local_broker_paused, require_local_broker
 
 
 def pending_events(km, batch_id: str) -> int:
@@ -43,8 +35,7 @@ def test_generation_works_while_the_broker_is_paused_and_its_event_follows(clien
     admin.close()
     producer = kafka_producer(kafka_servers, client_id=f"test-outage-{uuid.uuid4().hex[:6]}")  # connects now
 
-    broker("pause")
-    try:
+    with local_broker_paused():
         response = client.post(
             "/api/v1/keys/generate",
             json={"gameId": str(studio.game_id), "keyType": "retail", "quantity": 25},
@@ -53,8 +44,6 @@ def test_generation_works_while_the_broker_is_paused_and_its_event_follows(clien
         assert response.status_code == 201, response.get_json()
         batch_id = response.get_json()["batchId"]
         assert pending_events(km, batch_id) == 1  # batch.generated, waiting
-    finally:
-        broker("resume")
 
     relay = OutboxRelay(km.db, producer, service_name="key-manager")
     for _ in range(20):

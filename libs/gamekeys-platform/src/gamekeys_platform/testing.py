@@ -208,6 +208,23 @@ def require_local_broker() -> None:
         pytest.skip("the broker outage is made by pausing the local broker; this run's is in a container")
 
 
+# The repository's local infrastructure script (the lib is installed editable from libs/).
+_INFRA = Path(__file__).resolve().parents[4] / "deploy" / "local" / "infra.sh"
+
+
+@contextmanager
+def local_broker_paused() -> Iterator[None]:
+    """The local broker stopped (SIGSTOP) for the block and continued after it: its clients see
+    a broker that does not answer, and it loses nothing (a restart would: it keeps records in
+    memory). Skips the test unless the broker is the local one."""
+    require_local_broker()
+    subprocess.run([str(_INFRA), "pause", "kafka"], check=True, capture_output=True, timeout=30)  # noqa: S603
+    try:
+        yield
+    finally:
+        subprocess.run([str(_INFRA), "resume", "kafka"], check=True, capture_output=True, timeout=30)  # noqa: S603
+
+
 def _admin_url() -> str:
     return platform_backends().postgres_admin_url
 
