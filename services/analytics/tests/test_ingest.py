@@ -401,3 +401,46 @@ def test_partitions_revoked_while_an_insert_fails_are_rewound_and_their_events_d
     assert sum(sink.sizes) == len(events)  # every event inserted once: a refused insert wrote nothing
     result = figures(ctx, game)
     assert result["rowsFinal"] == result["distinctEvents"] == len(events)
+
+
+class SlowSink:
+    """Inserts for real, each batch a little late (so a rebalance finds one being read), and
+    counts what it inserted."""
+
+    def __init__(self, sink: ClickHouseSink, delay: float) -> None:
+        self.sink, self.delay, self.inserted = sink, delay, 0
+
+    def insert_events(self, rows) -> None:
+        time.sleep(self.delay)
+        self.sink.insert_events(rows)
+        self.inserted += len(rows)
+
+
+def test_a_second_consumer_joining_mid_ingestion_takes_partitions_and_nothing_is_lost_or_counted_twice(
+    ctx, kafka_servers, own_topics
+):
+    topic, group = own_topics["activations_events_topic"], new_group()
+    game, events = published_attempts(kafka_servers, topic, "failed", "2026-03-10", 900)
+    first_sink, second_sink = (SlowSink(ClickHouseSink(ctx.clickhouse), 0.4) for _ in range(2))
+    first, second = (
+        ingestor_for(ctx, kafka_servers, own_topics, sink=sink, group=group, batch_size=50, batch_seconds=0.2)
+        for sink in (first_sink, second_sink)
+    )
+    committed = CommittedOffsets(kafka_servers, group, topic)
+    workers = [threading.Thread(target=ingestor.run_forever, daemon=True) for ingestor in (first, second)]
+    workers[0].start()
+    try:
+        wait_for(lambda: committed() > 0, 60, "the first consumer's first commit", every=0.05)
+        assert committed() < len(events)
+        workers[1].start()  # the group rebalances: the first consumer writes what it read, or rewinds
+        wait_for(lambda: committed() == len(events), 90, "every event")
+    finally:
+        for ingestor in (first, second):
+            ingestor.stop()
+        for worker in workers:
+            worker.join(timeout=30)
+        committed.close()
+    assert first_sink.inserted > 0 and second_sink.inserted > 0  # both had partitions
+    result = figures(ctx, game)
+    assert result["rowsFinal"] == result["distinctEvents"] == len(events)
+    assert result["report"]["totals"]["failed"] == len(events)
