@@ -271,12 +271,21 @@ def game_id(n: int) -> uuid.UUID:
     return uuid.UUID(f"00000000-0000-4000-8000-{n:012x}")
 
 
-def aggregate(database: str) -> float:
-    """One aggregator pass over everything generated (the worker's, in one go); its seconds."""
+@dataclass(frozen=True)
+class Pass:
+    marking_seconds: float
+    hours: int
+    rewriting_seconds: float
+
+
+def aggregate(database: str) -> Pass:
+    """One aggregator pass over everything generated (the worker's steps, in one go)."""
     ch = ClickHouse(CLICKHOUSE, database, timeout_seconds=3_600)
     started = time.perf_counter()
-    hourly.recompute_marked_hours(ch, 1, hourly.mark_changed_hours(ch, 0))
-    return time.perf_counter() - started
+    hours = hourly.mark_changed_hours(ch, 0)
+    marked = time.perf_counter()
+    hourly.recompute_marked_hours(ch, 1, hours)
+    return Pass(marked - started, hours, time.perf_counter() - marked)
 
 
 def reads(ch: ClickHouse, games: int, count: int, zone: str) -> dict[str, list[float]]:
@@ -351,7 +360,12 @@ def main() -> None:
         migrate(CLICKHOUSE, query_db)
         made = generate(query_db, args.query_events, args.games)
         print(f"reports: {args.query_events:,} events of {args.games:,} games generated in {made:.1f} s")
-        print(f"reports: one aggregator pass over them in {aggregate(query_db):.1f} s")
+        first = aggregate(query_db)
+        print(
+            f"reports: one aggregator pass over them: {first.marking_seconds:.1f} s marking "
+            f"(slices of {hourly.ATTEMPTS_PER_MARK:,} changed attempts), {first.hours:,} hours rewritten "
+            f"in {first.rewriting_seconds:.1f} s (slices of {hourly.HOURS_PER_SLICE:,})"
+        )
         query_ch = ClickHouse(CLICKHOUSE, query_db, timeout_seconds=60)
         for zone, source in (("UTC", "the hourly aggregate"), ("Asia/Kolkata", "the raw events")):
             for name, samples in reads(query_ch, args.games, args.reads, zone).items():
