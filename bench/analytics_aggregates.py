@@ -158,6 +158,7 @@ def _numbered_sql(kind: str, n: str) -> str:
 
 # Key n is sold (n < sold) in order intDiv(n, 10), of retailer intDiv(n, 10) % retailers, at
 # {first} plus a minute per order; activated when n % 10 < 6, up to 200 hours after its sale.
+# Rows made by an ARRAY JOIN get their event ids after it (before it, they would share one).
 _FUNNEL_EVENTS = {
     "sales": """
         INSERT INTO events (event_id, type, source, subject, time, occurred_at, occurred_at_us, key_ids,
@@ -170,10 +171,10 @@ _FUNNEL_EVENTS = {
         FROM
         (
             SELECT number AS o, concat('order-', toString(o)) AS order_id,
-                   toDateTime({first} + o * 60, 'UTC') AS at
-            FROM numbers(intDiv({sold}, 10))
+                   toDateTime({first} + o * 60, 'UTC') AS at, type, source
+            FROM numbers({orders})
+            ARRAY JOIN ['key.sold', 'sale.recorded'] AS type, ['key-manager', 'distribution'] AS source
         )
-        ARRAY JOIN ['key.sold', 'sale.recorded'] AS type, ['key-manager', 'distribution'] AS source
     """,
     "activations": """
         INSERT INTO events (event_id, type, source, subject, time, occurred_at, occurred_at_us, developer_id,
@@ -183,13 +184,13 @@ _FUNNEL_EVENTS = {
                toUUID('{batch}'), {retailer_n}, {allocation_n}, 'retail', 'DE'
         FROM
         (
-            SELECT number AS n,
+            SELECT number AS n, type, source,
                    toDateTime({first} + intDiv(n, 10) * 60 + (n * 7919) % (200 * 3600), 'UTC') AS at
             FROM numbers({sold})
+            ARRAY JOIN ['key.activated', 'activation.succeeded'] AS type,
+                       ['key-manager', 'activation-gateway'] AS source
             WHERE n % 10 < 6
         )
-        ARRAY JOIN ['key.activated', 'activation.succeeded'] AS type,
-                   ['key-manager', 'activation-gateway'] AS source
     """,
     "returns": """
         INSERT INTO events (event_id, type, source, subject, time, occurred_at, occurred_at_us, key_ids,
@@ -213,7 +214,7 @@ _FUNNEL_EVENTS = {
         FROM
         (
             SELECT number + {sold} AS n, toDateTime({first} + 30 * 86400, 'UTC') AS at
-            FROM numbers({keys} - {sold})
+            FROM numbers({unsold})
             WHERE n % 5 = 0
         )
     """,
@@ -235,10 +236,12 @@ def generate_funnel(ch: ClickHouse, keys: int) -> int:
     ]  # fmt: skip
     ClickHouseSink(ch).insert_events([event_row(event.to_json(), "bench") for event in bulk])
     order_of = "intDiv({n}, 10) % " + str(FUNNEL_RETAILERS)
+    sold = keys * 4 // 5 // 10 * 10
     names = {
         "first": first,
-        "keys": keys,
-        "sold": keys * 4 // 5 // 10 * 10,
+        "sold": sold,
+        "orders": sold // 10,
+        "unsold": keys - sold,
         "batch": FUNNEL_BATCH,
         "game": FUNNEL_GAME,
         "developer": FUNNEL_DEVELOPER,
