@@ -354,10 +354,11 @@ def test_the_funnels_from_the_aggregate_equal_the_raw_events_and_a_hand_count(ct
 def test_a_key_sold_returned_and_sold_again_and_an_allocation_released(ctx, studio):
     """k1 is sold by r1 on 1 March, returned the next day, sold again by r2 on the 3rd and
     activated 6 hours later; k2, sold by r1, activated 2 hours after. r1 revokes 3 unsold keys
-    of its allocation."""
+    of its allocation. k3, sold by r2 in an order of two games that names no batches, is of no
+    known game or batch."""
     developer_id, game_id, _ = studio
     batch, r1, r2, a1, a2 = (uuid.uuid4() for _ in range(5))
-    k1, k2 = uuid.uuid4(), uuid.uuid4()
+    k1, k2, k3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     put(
         ctx,
         [
@@ -374,6 +375,10 @@ def test_a_key_sold_returned_and_sold_again_and_an_allocation_released(ctx, stud
                 k2, batch, game_id, developer_id, at("2026-03-01T12:00:00"), retailer_id=r1, allocation_id=a1
             ),
             allocation_released(a1, r1, game_id, 3, at("2026-03-04T10:00:00")),
+            key_sold(r2, "order-3", [k3], at("2026-03-05T10:00:00")),
+            sale_recorded(
+                r2, [k3], "9.99", at("2026-03-05T10:00:00"), games=[(game_id, 1), (uuid.uuid4(), 1)]
+            ),
         ],
     )
     ch = ctx.clickhouse
@@ -397,5 +402,11 @@ def test_a_key_sold_returned_and_sold_again_and_an_allocation_released(ctx, stud
         0,
     )
     assert second["medianHoursFromSaleToActivation"] == 6.0
-    for view in [("batch", batch, None), ("retailer", r1, None), ("retailer", r2, frozenset({game_id}))]:
+    assert funnels.retailer(ch, r2, None)["counts"]["sold"] == 2  # k3 too, for an admin
+    for view in [
+        ("batch", batch, None),
+        ("retailer", r1, None),
+        ("retailer", r2, frozenset({game_id})),
+        ("retailer", r2, None),
+    ]:
         assert read(ch, view, funnels) == read(ch, view, raw)

@@ -58,9 +58,10 @@ _SLICE = (
 )
 
 # One row per event and key of the slice it names (by its key id, ``by_id``, or among its key
-# ids, ``among_ids``), with the key's batch as the event names it: its batch id when it names the
-# key by id, the key's own of a sale's or return's batch ids (in the order of its key ids).
-# Copies of an event give the same rows, which the readers' min/max/any take once.
+# ids, ``among_ids``), with the key's batch as the event names it (its batch id when it names the
+# key by id, the key's own of a sale's or return's batch ids, in the order of its key ids) and
+# the games of distribution's sale (its ``games``, in the payload). Copies of an event give the
+# same rows, which min, max and any below take once.
 _NAMED = f"""
     SELECT key, type, occurred_at, occurred_at_us, game_id, retailer_id, allocation_id,
            key_id = key AS by_id, has(key_ids, key) AS among_ids,
@@ -68,7 +69,8 @@ _NAMED = f"""
               if(among_ids AND type IN ('key.sold', 'key.returned')
                  AND length(key_batch_ids) = length(key_ids),
                  arrayElement(key_batch_ids, indexOf(key_ids, key)), toUUID(%(nil)s))) AS key_batch,
-           if(type = 'sale.recorded', payload, '') AS sale_payload
+           extractAll(if(type = 'sale.recorded', payload, ''),
+                      '"gameId"\\\\s*:\\\\s*"([0-9a-fA-F-]{{36}})"') AS sale_games
     FROM events
     ARRAY JOIN arrayPushFront(key_ids, key_id) AS key
     WHERE (game_id, type, occurred_at, event_id) IN (
@@ -117,10 +119,6 @@ _BATCH_CELLS = f"""
     WHERE named_by_key_events OR toUInt32(sold_at) > 0 OR returned OR charged_back
 """  # noqa: S608 - fixed text
 
-# distribution's sale of one game only: that game (its ``games``, in the payload).
-_SALE_GAME = """toUUID(if(length(extractAll(sale_payload, '"gameId"\\\\s*:\\\\s*"([0-9a-fA-F-]{36})"')) = 1,
-    arrayElement(extractAll(sale_payload, '"gameId"\\\\s*:\\\\s*"([0-9a-fA-F-]{36})"'), 1), %(nil)s))"""
-
 # A key is a retailer's when a per-key event, a sale, a return or a chargeback names both; what
 # it says there is what those events say. Its game: the one a per-key event of the retailer's
 # names, else (sold by the retailer) the one any event naming the key by id names, else that of
@@ -144,8 +142,8 @@ _RETAILER_CELLS = f"""
                max(by_id AND type = 'key.expired') AS expired,
                max(among_ids AND type = 'key.returned') AS returned,
                max(among_ids AND type = 'sale.charged_back') AS charged_back,
-               anyIf({_SALE_GAME},
-                     among_ids AND type = 'sale.recorded' AND {_SALE_GAME} != %(nil)s) AS sale_game
+               anyIf(toUUID(if(length(sale_games) = 1, arrayElement(sale_games, 1), %(nil)s)),
+                     among_ids AND type = 'sale.recorded' AND length(sale_games) = 1) AS sale_game
         FROM ({_NAMED})
         WHERE retailer_id != %(nil)s
         GROUP BY key, retailer
@@ -190,13 +188,15 @@ _TOTALS = """
 
 
 def _latest_cells(table: str, owner: str, columns: tuple[str, ...], condition: str = "") -> str:
-    """Each key's latest cell of ``owner``'s keys in ``table``, its ``columns`` by name."""
-    named = ", ".join(f"tupleElement(cell, {n}) AS {name}" for n, name in enumerate(columns, 1))
+    """Each key's latest cell of ``owner``'s keys in ``table``, its ``columns`` by name. Column by
+    column (``argMax`` of a tuple took four times as long): a pass writes a key's cell once, so
+    its columns' latest values are one row's."""
+    latest = ", ".join(f"argMax({name}, version) AS latest_{name}" for name in columns)
     return f"""
-        SELECT {named}
+        SELECT {", ".join(f"latest_{name} AS {name}" for name in columns)}
         FROM
         (
-            SELECT key_id, argMax(tuple({", ".join(columns)}), version) AS cell
+            SELECT key_id, {latest}
             FROM {table}
             WHERE {owner} = %(owner)s
             GROUP BY key_id
