@@ -20,9 +20,10 @@ the end), in-process:
 5. lag: while ``--background`` events a second go in (batches every 0.5 s, as the ingestion
    writes them), the aggregator's passes run every ``--interval`` seconds; every 0.2 s one
    activation of a probe game is inserted and the game's report read every 20 ms until it counts
-   it. The passes run the aggregator's ClickHouse steps (``db.hourly``) without its PostgreSQL
-   turn-taking, which one worker does not wait on: p50 / p99 / max from the insert's
-   acknowledgement to the report.
+   it. The passes run the aggregator's ClickHouse steps (``db.hourly``, then ``db.key_facts``'s
+   key pass, as the worker's loop does) without its PostgreSQL turn-taking, which one worker
+   does not wait on: p50 / p99 / max from the insert's acknowledgement to the report, and how
+   long the key passes took.
 
 Prints figures; asserts nothing.
 
@@ -289,7 +290,12 @@ def one_pass(ch: ClickHouse, since: int, version: int) -> int:
     return hours
 
 
-def lag(database: str, background: int, interval: float, probes: int, margin: float) -> list[float]:
+def lag(
+    database: str, background: int, interval: float, probes: int, margin: float
+) -> tuple[list[float], list[tuple[int, float]]]:
+    """Seconds from each probe's insert to the report counting it, and each key pass's keys and
+    seconds."""
+    key_passes: list[tuple[int, float]] = []
     writer = ClickHouse(CLICKHOUSE, database)
     reader = ClickHouse(CLICKHOUSE, database)
     aggregator = ClickHouse(CLICKHOUSE, database)
@@ -310,6 +316,12 @@ def lag(database: str, background: int, interval: float, probes: int, margin: fl
             started = hourly.server_time(aggregator)
             version += 1
             one_pass(aggregator, max(0, int(since - margin)), version)
+            # The worker's loop then runs the key pass, which the next hourly pass waits for.
+            key_pass_started = time.perf_counter()
+            keys = key_facts.mark_changed_keys(aggregator, max(0, int(since - margin)))
+            if keys:
+                key_facts.recompute_marked_keys(aggregator, version, keys)
+            key_passes.append((keys, time.perf_counter() - key_pass_started))
             since = started
             stop.wait(interval)
 
@@ -334,7 +346,7 @@ def lag(database: str, background: int, interval: float, probes: int, margin: fl
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
-    return delays
+    return delays, key_passes
 
 
 def main() -> None:
@@ -390,11 +402,16 @@ def main() -> None:
             p50, p99 = (percentile(samples, fraction) * 1000 for fraction in (0.5, 0.99))
             print(f"{name}, {len(samples)} reads: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
-        delays = lag(backlog, args.background, args.interval, args.probes, args.margin)
+        delays, key_passes = lag(backlog, args.background, args.interval, args.probes, args.margin)
         print(
             f"lag from insert to report, {args.background:,} events/s beside, a pass every {args.interval} s "
             f"(margin {args.margin} s), {len(delays)} probes: p50 {percentile(delays, 0.5):.2f} s, "
             f"p99 {percentile(delays, 0.99):.2f} s, max {max(delays):.2f} s"
+        )
+        keys, seconds = [k for k, _ in key_passes], [took for _, took in key_passes]
+        print(
+            f"key passes meanwhile, {len(key_passes)}: p50 {percentile(keys, 0.5):,.0f} keys each, "
+            f"in p50 {percentile(seconds, 0.5):.2f} s, p99 {percentile(seconds, 0.99):.2f} s"
         )
     finally:
         server = connect(CLICKHOUSE, "default", timeout_seconds=120)
