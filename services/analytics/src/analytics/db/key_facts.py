@@ -60,36 +60,47 @@ _SLICE = (
 # One row per event and key of the slice it names (by its key id, ``by_id``, or among its key
 # ids, ``among_ids``), with the key's batch as the event names it (its batch id when it names the
 # key by id, the key's own of a sale's or return's batch ids, in the order of its key ids) and
-# the games of distribution's sale (its ``games``, in the payload). Copies of an event give the
-# same rows, which min, max and any below take once.
-_NAMED = f"""
+# the games of distribution's sale (its ``games``, in the payload), written once per slice into
+# ``key_slice_events`` for both statements below to read. Distribution's sales are read apart,
+# so that no other event's payload is read. Copies of an event give the same rows, which min, max
+# and any below take once.
+_SLICE_EVENTS = """
+    INSERT INTO key_slice_events (key, type, occurred_at, occurred_at_us, game_id, retailer_id,
+                                  allocation_id, by_id, among_ids, key_batch, sale_games)
     SELECT key, type, occurred_at, occurred_at_us, game_id, retailer_id, allocation_id,
            key_id = key AS by_id, has(key_ids, key) AS among_ids,
            if(by_id AND batch_id != %(nil)s, batch_id,
               if(among_ids AND type IN ('key.sold', 'key.returned')
                  AND length(key_batch_ids) = length(key_ids),
-                 arrayElement(key_batch_ids, indexOf(key_ids, key)), toUUID(%(nil)s))) AS key_batch,
-           extractAll(if(type = 'sale.recorded', payload, ''),
-                      '"gameId"\\\\s*:\\\\s*"([0-9a-fA-F-]{{36}})"') AS sale_games
+                 arrayElement(key_batch_ids, indexOf(key_ids, key)), toUUID(%(nil)s))),
+           {sale_games}
     FROM events
     ARRAY JOIN arrayPushFront(key_ids, key_id) AS key
     WHERE (game_id, type, occurred_at, event_id) IN (
-        SELECT game_id, type, occurred_at, event_id FROM key_events WHERE key_id IN {_SLICE}
+        SELECT game_id, type, occurred_at, event_id FROM key_events WHERE key_id IN {slice} AND {types}
     )
-      AND key IN {_SLICE}
-"""  # noqa: S608 - fixed text
+      AND key IN {slice}
+"""
+_OTHER_EVENTS = _SLICE_EVENTS.format(
+    sale_games="emptyArrayString()", types="type != 'sale.recorded'", slice=_SLICE
+)
+_SALES_WITH_GAMES = _SLICE_EVENTS.format(
+    sale_games="""extractAll(payload, '"gameId"\\\\s*:\\\\s*"([0-9a-fA-F-]{36})"')""",
+    types="type = 'sale.recorded'",
+    slice=_SLICE,
+)
 
 # What the key's sales, returns and chargebacks say, whoever sold it (a batch's key sold by
 # any retailer is sold).
-_SALES = f"""
+_SALES = """
     SELECT key,
            minIf(occurred_at, among_ids AND type = 'key.sold') AS sold_at,
            max(among_ids AND type = 'key.sold' AND retailer_id != %(nil)s) AS sold_by_a_retailer,
            max(among_ids AND type = 'key.returned') AS returned,
            max(among_ids AND type = 'sale.charged_back') AS charged_back
-    FROM ({_NAMED})
+    FROM key_slice_events
     GROUP BY key
-"""  # noqa: S608 - fixed text
+"""
 
 # A key is its batch's when a per-key event names both, or when it was sold, returned or charged
 # back and any event (a sale or return by its batch ids) names its batch. It was allocated when a
@@ -111,7 +122,7 @@ _BATCH_CELLS = f"""
                minIf(occurred_at, by_id AND type = 'key.activated') AS activated_at,
                max(by_id AND type = 'key.revoked') AS revoked,
                max(by_id AND type = 'key.expired') AS expired
-        FROM ({_NAMED})
+        FROM key_slice_events
         WHERE key_batch != %(nil)s
         GROUP BY key, batch
     )
@@ -123,7 +134,7 @@ _BATCH_CELLS = f"""
 # it says there is what those events say. Its game: the one a per-key event of the retailer's
 # names, else (sold by the retailer) the one any event naming the key by id names, else that of
 # the retailer's sale of one game only that sold it.
-_RETAILER_CELLS = f"""
+_RETAILER_CELLS = """
     INSERT INTO key_retailer_facts (retailer_id, key_id, game_id, sold_at, activated_at, revoked, expired,
                                     returned, charged_back, version)
     SELECT retailer, key,
@@ -144,16 +155,18 @@ _RETAILER_CELLS = f"""
                max(among_ids AND type = 'sale.charged_back') AS charged_back,
                anyIf(toUUID(if(length(sale_games) = 1, arrayElement(sale_games, 1), %(nil)s)),
                      among_ids AND type = 'sale.recorded' AND length(sale_games) = 1) AS sale_game
-        FROM ({_NAMED})
+        FROM key_slice_events
         WHERE retailer_id != %(nil)s
         GROUP BY key, retailer
     )
     ALL LEFT JOIN
     (
-        SELECT key, anyIf(game_id, by_id AND game_id != %(nil)s) AS key_game FROM ({_NAMED}) GROUP BY key
+        SELECT key, anyIf(game_id, by_id AND game_id != %(nil)s) AS key_game
+        FROM key_slice_events
+        GROUP BY key
     ) USING key
     WHERE named
-"""  # noqa: S608 - fixed text
+"""
 
 
 def recompute_marked_keys(ch: ClickHouse, version: int, keys: int) -> None:
@@ -161,7 +174,10 @@ def recompute_marked_keys(ch: ClickHouse, version: int, keys: int) -> None:
     batch and each retailer its events name."""
     parts = -(-keys // KEYS_PER_SLICE)
     for part in range(parts):
-        params = {"version": version, "nil": NIL, "key_types": KEY_EVENTS, "parts": parts, "part": part}
+        ch.execute("TRUNCATE TABLE key_slice_events")
+        for events in (_OTHER_EVENTS, _SALES_WITH_GAMES):
+            ch.execute(events, {"nil": NIL, "parts": parts, "part": part})
+        params = {"version": version, "nil": NIL, "key_types": KEY_EVENTS}
         ch.execute(_BATCH_CELLS, params)
         ch.execute(_RETAILER_CELLS, params)
 

@@ -79,6 +79,24 @@ CREATE TABLE IF NOT EXISTS key_dirty_keys
 )
 ENGINE = Memory;
 
+-- The events of the keys of the slice of them a pass is writing, one row per event and key
+-- (db/key_facts.py), read once from ``events`` for both fact tables; emptied at each slice.
+CREATE TABLE IF NOT EXISTS key_slice_events
+(
+    key UUID,
+    type String,
+    occurred_at DateTime('UTC'),
+    occurred_at_us Int64,
+    game_id UUID,
+    retailer_id UUID,
+    allocation_id UUID,
+    by_id UInt8,
+    among_ids UInt8,
+    key_batch UUID,
+    sale_games Array(String)
+)
+ENGINE = Memory;
+
 -- Every key the events stored before the views name (``key_events``, 0003, holds them all)
 -- logged as changed, so the aggregator's first pass writes them, in slices.
 INSERT INTO key_changes (logged_at, key_id)
