@@ -77,27 +77,42 @@ FRAUD_HOURLY = Aggregate(
 KEY_FACTS = Aggregate(
     "key_facts", key_facts.CHANGES, key_facts.mark_changed_keys, key_facts.recompute_marked_keys
 )
-AGGREGATES = (ACTIVATION_HOURLY, FRAUD_HOURLY, KEY_FACTS)
+HOURLY_AGGREGATES = (ACTIVATION_HOURLY, FRAUD_HOURLY)
+AGGREGATES = (*HOURLY_AGGREGATES, KEY_FACTS)
 
 
 class Aggregator:
+    """A loop of passes over ``aggregates`` (every aggregate by default). The worker runs two: the
+    hourly aggregates' and the key facts', whose passes over every key an event named in the last
+    seconds take longer and would otherwise delay the activation reports' freshness."""
+
     def __init__(
-        self, db: Database, clickhouse: ClickHouse, *, interval_seconds: float, margin_seconds: float
+        self,
+        db: Database,
+        clickhouse: ClickHouse,
+        *,
+        interval_seconds: float,
+        margin_seconds: float,
+        aggregates: tuple[Aggregate, ...] = AGGREGATES,
     ) -> None:
         self.db = db
         self.clickhouse = clickhouse
+        self.aggregates = aggregates
         self.interval_seconds = interval_seconds
         self.margin_seconds = margin_seconds
         self.stop_event = threading.Event()
         self.changes_kept_from: dict[str, int] = {}
 
     @classmethod
-    def from_settings(cls, db: Database, clickhouse: ClickHouse, settings) -> Aggregator:
+    def from_settings(
+        cls, db: Database, clickhouse: ClickHouse, settings, aggregates: tuple[Aggregate, ...] = AGGREGATES
+    ) -> Aggregator:
         return cls(
             db,
             clickhouse,
             interval_seconds=settings.aggregate_interval_seconds,
             margin_seconds=settings.aggregate_margin_seconds,
+            aggregates=aggregates,
         )
 
     def position(self, aggregate: Aggregate) -> str:
@@ -107,7 +122,7 @@ class Aggregator:
     def run_once(self) -> int | None:
         """A pass of each aggregate; returns how many cells they wrote, None when another
         worker's passes had the turn."""
-        written = [cells for cells in map(self._pass, AGGREGATES) if cells is not None]
+        written = [cells for cells in map(self._pass, self.aggregates) if cells is not None]
         return sum(written) if written else None
 
     def _pass(self, aggregate: Aggregate) -> int | None:
@@ -139,7 +154,7 @@ class Aggregator:
                 hourly.drop_changes_partition(self.clickhouse, changes, day)
 
     def run_forever(self) -> None:
-        log.info("aggregator started")
+        log.info("aggregator started: %s", ", ".join(aggregate.name for aggregate in self.aggregates))
         while not self.stop_event.is_set():
             try:
                 cells = self.run_once()

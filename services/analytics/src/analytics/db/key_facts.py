@@ -61,8 +61,12 @@ _SLICE = (
 # ids, ``among_ids``), with the key's batch as the event names it (its batch id when it names the
 # key by id, the key's own of a sale's or return's batch ids, in the order of its key ids) and
 # the games of distribution's sale (its ``games``, in the payload), written once per slice into
-# ``key_slice_events`` for both statements below to read. Distribution's sales are read apart,
-# so that no other event's payload is read. Copies of an event give the same rows, which min, max
+# ``key_slice_events`` for both statements below to read. The events are found by their ids in
+# ``key_events``, in the months holding any of them, as a PREWHERE (the other columns are read
+# for the matching granules only; by the sorting key, as a timeline does, took half as long
+# again for 10,000 keys of 2,500,000 events, and as a WHERE, which the ARRAY JOIN keeps from
+# becoming a PREWHERE, three times as long); distribution's sales apart, so that no other
+# event's payload is read. Copies of an event give the same rows, which min, max
 # and any below take once.
 _SLICE_EVENTS = """
     INSERT INTO key_slice_events (key, type, occurred_at, occurred_at_us, game_id, retailer_id,
@@ -76,10 +80,10 @@ _SLICE_EVENTS = """
            {sale_games}
     FROM events
     ARRAY JOIN arrayPushFront(key_ids, key_id) AS key
-    WHERE (game_id, type, occurred_at, event_id) IN (
-        SELECT game_id, type, occurred_at, event_id FROM key_events WHERE key_id IN {slice} AND {types}
-    )
-      AND key IN {slice}
+    PREWHERE {types}
+      AND occurred_at >= (SELECT min(occurred_at) FROM key_events WHERE key_id IN {slice} AND {types})
+      AND event_id IN (SELECT event_id FROM key_events WHERE key_id IN {slice} AND {types})
+    WHERE key IN {slice}
 """
 _OTHER_EVENTS = _SLICE_EVENTS.format(
     sale_games="emptyArrayString()", types="type != 'sale.recorded'", slice=_SLICE
