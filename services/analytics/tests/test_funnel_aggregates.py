@@ -118,7 +118,7 @@ def generated_channel(seed: int) -> Channel:
         _lifecycle(rng, key)
     # A key sold, returned and sold again, then activated.
     again = next(key for key in keys if key.sales and not key.returned and not key.charged_back)
-    again.returned, again.activated_at = True, None
+    again.returned = True
     again.sales.append(again.sales[0] + timedelta(days=2))
     again.activated_at = again.sales[1] + timedelta(hours=5)
     channel.events = _events(rng, channel)

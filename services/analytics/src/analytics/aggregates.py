@@ -1,4 +1,4 @@
-"""The aggregator: keeps the aggregates exact, a loop of the worker: activation attempts per hour
+"""The aggregator: keeps the aggregates exact, loops of the worker: activation attempts per hour
 (``activation_hourly``), fraud assessments per hour (``fraud_hourly``, the same way with a change
 log of hours) and what the events say about each key, per batch and per retailer, for the
 funnels (``key_batch_facts`` and ``key_retailer_facts``, with a change log of keys, each
