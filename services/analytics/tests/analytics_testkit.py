@@ -82,22 +82,42 @@ def batch_generated(game_id: uuid.UUID, developer_id: uuid.UUID, quantity: int, 
     ).to_event()
 
 
-def sale_recorded(retailer_id: uuid.UUID, key_ids: list[uuid.UUID], gross: str, at: datetime) -> Event:
-    def money(amount: str) -> Money:
-        return Money(amount=Decimal(amount), currency="EUR")
+def _money(amount: str) -> Money:
+    return Money(amount=Decimal(amount), currency="EUR")
 
+
+def sale_recorded(
+    retailer_id: uuid.UUID, key_ids: list[uuid.UUID], gross: str, at: datetime, *, games=None
+) -> Event:
+    """``games``: (game id, keys of it) pairs, as distribution names them."""
     return distribution.SaleRecorded(
         sale_id=uuid.uuid4(),
         retailer_id=retailer_id,
         order_id="order-1",
         key_ids=key_ids,
         quantity=len(key_ids),
-        unit_price=money(gross),
-        gross=money(gross),
-        commission=money("0.00"),
-        net=money(gross),
+        unit_price=_money(gross),
+        gross=_money(gross),
+        commission=_money("0.00"),
+        net=_money(gross),
         sold_at=at,
-        games=None,
+        games=None if games is None else [distribution.GameUnits(game_id=g, quantity=n) for g, n in games],
+    ).to_event()
+
+
+def sale_charged_back(retailer_id: uuid.UUID, key_ids: list[uuid.UUID], moment: datetime) -> Event:
+    return distribution.SaleChargedBack(
+        chargeback_id=uuid.uuid4(),
+        sale_id=uuid.uuid4(),
+        retailer_id=retailer_id,
+        order_id="order-1",
+        key_ids=key_ids,
+        quantity=len(key_ids),
+        amount=_money("9.99"),
+        revoked_key_ids=key_ids,
+        disputed_key_ids=[],
+        reason="fraud",
+        charged_back_at=moment,
     ).to_event()
 
 
@@ -185,6 +205,39 @@ def key_revoked(key_id, batch_id, game_id, developer_id, moment: datetime, *, re
         changed_at=moment,
         retailer_id=retailer_id,
     ).to_event()
+
+
+def key_expired(key_id, batch_id, game_id, developer_id, moment: datetime, *, retailer_id=None) -> Event:
+    return keys.KeyExpired(
+        key_id=key_id,
+        batch_id=batch_id,
+        game_id=game_id,
+        developer_id=developer_id,
+        key_type="retail",
+        previous_status="allocated",
+        status="expired",
+        reason=None,
+        changed_by="user-1",
+        changed_at=moment,
+        retailer_id=retailer_id,
+    ).to_event()
+
+
+def batch_revoked(batch_id, game_id, developer_id, revoked_keys: int, moment: datetime) -> Event:
+    event = keys.BatchRevoked(
+        batch_id=batch_id, game_id=game_id, developer_id=developer_id, revoked_keys=revoked_keys,
+        reason="leak", revoked_by="user-1",
+    )  # fmt: skip
+    return at_time(event.to_event(), moment)
+
+
+def allocation_released(allocation_id, retailer_id, game_id, released: int, moment: datetime) -> Event:
+    """key-manager's: ``released`` unsold keys of the allocation revoked."""
+    event = keys.AllocationReleased(
+        allocation_id=allocation_id, retailer_id=retailer_id, game_id=game_id, key_type="retail",
+        released=released, status="revoked", reason="retailer closed", released_by="user-1",
+    )  # fmt: skip
+    return at_time(event.to_event(), moment)
 
 
 def key_returned(retailer_id, order_id: str, key_ids: list, moment: datetime, *, batch_ids=None) -> Event:

@@ -290,6 +290,7 @@ def test_the_change_logs_days_are_dropped_once_passed(ctx):
     old = datetime(2026, 1, 2, 3)
     ctx.clickhouse.insert("activation_changes", ("logged_at", "subject"), [(old, "")])
     ctx.clickhouse.insert("fraud_changes", ("logged_at", "hour"), [(old, old)])
+    ctx.clickhouse.insert("key_changes", ("logged_at", "key_id"), [(old, uuid.uuid4())])
     for log in (each.changes for each in AGGREGATES):
         assert 20260102 in hourly.changes_partitions(ctx.clickhouse, log)
     aggregate(ctx.db, ctx.clickhouse)

@@ -9,7 +9,8 @@ from datetime import date
 
 from analytics_testkit import activation, assessed, at, key_sold
 
-from analytics.db import fraud_hourly, hourly, timeline
+from analytics.aggregates import AGGREGATES
+from analytics.db import fraud_hourly, hourly, key_facts, timeline
 from analytics.db.clickhouse import ClickHouse, connect
 from analytics.db.tables import metadata
 from analytics.domain.events import COLUMNS, event_row
@@ -48,9 +49,9 @@ def test_statements_split_at_semicolons_ending_a_line_comments_dropped():
 
 
 def test_the_aggregates_and_key_events_take_in_the_events_stored_before_them():
-    """Applied to a database that already holds events, migrations 0002 to 0004 fill the key
-    look-up from them and hand them to the aggregator's first pass, which counts each once (each
-    stored twice); 0005 gives them no batches."""
+    """Applied to a database that already holds events, migrations 0002 to 0004 and 0006 fill the
+    key look-up from them and hand them to the aggregator's first pass, which counts each once
+    (each stored twice); 0005 gives them no batches."""
     database = f"analytics_migrate_{uuid.uuid4().hex[:8]}"
     game_id, key_id, retailer_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     held = uuid.uuid4()
@@ -81,8 +82,8 @@ def test_the_aggregates_and_key_events_take_in_the_events_stored_before_them():
         store.insert("schema_migrations", ("version", "name"), [(first.version, first.name)])
 
         assert migrate(CLICKHOUSE_URL, database) == [migration.version for migration in later]
-        for aggregate in (hourly, fraud_hourly):  # the aggregator's first pass, as the worker runs it
-            aggregate.recompute_marked_hours(store, 1, aggregate.mark_changed_hours(store, 0))
+        for aggregate in AGGREGATES:  # the aggregator's first pass, as the worker runs it
+            aggregate.recompute_marked(store, 1, aggregate.mark_changed(store, 0))
         period = Period.of(date(2026, 3, 1), date(2026, 3, 2), "UTC", now=at("2026-03-03T00:00:00"))
         counts = hourly.activations_by_day_and_country(store, game_id, period)
         assert sorted((row.day.day, row.event_type, row.count) for row in counts) == [
@@ -96,6 +97,8 @@ def test_the_aggregates_and_key_events_take_in_the_events_stored_before_them():
             ("vpn", "active", "BLOCK", 1),
         ]
         assert store.execute("SELECT DISTINCT key_batch_ids FROM events") == [([],)]
+        sold = key_facts.retailer_totals(store, retailer_id, None)  # 0006: the keys' facts
+        assert (sold.keys, sold.sold, sold.activated) == (2, 2, 0)
         assert [event.type for event in timeline.key_events(store, key_id)] == [
             "key.sold",
             "activation.pending_review",

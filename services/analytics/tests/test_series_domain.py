@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import statistics
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime
 
 from analytics.domain.fraud import Decision, VerdictCount, fraud_statistics
-from analytics.domain.funnels import KeyFacts, Performance, median_hours_to_activation, rate
+from analytics.domain.funnels import KeyTotals, Performance, median_hours_to_activation, rate
 from analytics.domain.reports import Period
 from analytics.domain.series import ActivationSeries, BucketCount, Granularity, buckets
 
@@ -40,14 +42,12 @@ def test_a_day_series_is_zero_filled():
 
 
 def test_funnel_counts_rates_and_the_median_from_sale_to_activation():
-    sold = datetime(2026, 3, 1, 10, tzinfo=UTC)
-    keys = [
-        KeyFacts(allocated=True, sold_at=sold, activated_at=sold.replace(hour=11)),
-        KeyFacts(allocated=True, sold_at=sold, activated_at=sold.replace(hour=13)),
-        KeyFacts(allocated=True, sold_at=sold, returned=True),
-        KeyFacts(activated_at=sold),  # activated without a known sale: not in the median
-    ]
-    performance = Performance.of_keys(keys, generated=10, revoked=2)
+    # Three keys sold (one returned), two of them activated 1 and 3 hours later, one activated
+    # without a known sale; two more revoked in bulk.
+    totals = KeyTotals(
+        keys=4, allocated=3, sold=3, activated=3, returned=1, sales_activated=2, middle_waits=(3600, 10800)
+    )
+    performance = Performance.of_keys(totals, generated=10, revoked=2)
     answer = performance.to_dict(rate_of="generated")
     assert (
         answer["counts"]["sold"] == 3
@@ -55,8 +55,20 @@ def test_funnel_counts_rates_and_the_median_from_sale_to_activation():
         and answer["counts"]["revoked"] == 2
     )
     assert answer["activationRate"] == "0.3000" and answer["returnRate"] == "0.3333"
-    assert median_hours_to_activation(keys) == 2.0
+    assert answer["medianHoursFromSaleToActivation"] == 2.0 and answer["salesActivated"] == 2
+    assert median_hours_to_activation(KeyTotals()) is None
     assert rate(1, 0) is None
+
+
+def test_the_median_of_the_middle_waits_is_the_median_of_all_of_them():
+    """What the aggregate's reader keeps of the sorted waits (the middle one, or two for an even
+    count) gives what ``statistics.median`` gives over every wait, rounded alike."""
+    rng = random.Random(7)
+    for count in [*range(1, 12), 100, 101]:
+        waits = sorted(rng.randrange(-3600, 40 * 86400) for _ in range(count))
+        middle = (waits[(count + 1) // 2 - 1], waits[count // 2])
+        totals = KeyTotals(sales_activated=count, middle_waits=middle)
+        assert median_hours_to_activation(totals) == round(statistics.median(w / 3600 for w in waits), 2)
 
 
 def test_the_false_positive_rate_is_approved_over_decided():

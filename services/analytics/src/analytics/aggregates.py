@@ -1,6 +1,8 @@
-"""The aggregator: keeps the hourly aggregates exact, a loop of the worker: activation attempts
-(``activation_hourly``) and fraud assessments (``fraud_hourly``, the same way with a change log
-of hours).
+"""The aggregator: keeps the aggregates exact, loops of the worker: activation attempts per hour
+(``activation_hourly``), fraud assessments per hour (``fraud_hourly``, the same way with a change
+log of hours) and what the events say about each key, per batch and per retailer, for the
+funnels (``key_batch_facts`` and ``key_retailer_facts``, with a change log of keys, each
+changed key written again wholly).
 
 Materialized views count an insert, and a redelivered event is inserted again, so no count is
 kept by one. Instead, two views copy each activation event as it is inserted: into
@@ -31,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Gauge, Histogram
 
-from analytics.db import fraud_hourly, hourly, positions
+from analytics.db import fraud_hourly, hourly, key_facts, positions
 from analytics.db.clickhouse import ClickHouse
 from gamekeys_platform.db import Database
 
@@ -43,7 +45,7 @@ KEEP_CHANGES = timedelta(days=1)
 PASS_SECONDS = Histogram("analytics_aggregate_pass_seconds", "Time one aggregator pass takes", ["aggregate"])
 HOURS_RECOMPUTED = Histogram(
     "analytics_aggregate_hours_recomputed",
-    "Hours (of a game, for activations) one aggregator pass wrote again",
+    "Cells one aggregator pass wrote again: hours (of a game, for activations), keys for the key facts",
     ["aggregate"],
     buckets=(0, 1, 10, 100, 1_000, 10_000, 100_000),
 )
@@ -55,56 +57,75 @@ LAG_SECONDS = Gauge(
 
 
 @dataclass(frozen=True)
-class HourlyAggregate:
-    """An aggregate the passes keep: its table, its change log, and the pass's two ClickHouse
-    steps (mark the hours changed since an epoch second; write that many hours again at a version)."""
+class Aggregate:
+    """An aggregate the passes keep: its name (its position's and its metrics'), its change log,
+    and the pass's two ClickHouse steps (mark the cells, hours or keys, changed since an epoch
+    second; write that many cells again at a version)."""
 
-    table: str
+    name: str
     changes: str
-    mark_changed_hours: Callable[[ClickHouse, int], int]
-    recompute_marked_hours: Callable[[ClickHouse, int, int], None]
+    mark_changed: Callable[[ClickHouse, int], int]
+    recompute_marked: Callable[[ClickHouse, int, int], None]
 
 
-ACTIVATION_HOURLY = HourlyAggregate(
+ACTIVATION_HOURLY = Aggregate(
     "activation_hourly", hourly.CHANGES, hourly.mark_changed_hours, hourly.recompute_marked_hours
 )
-FRAUD_HOURLY = HourlyAggregate(
+FRAUD_HOURLY = Aggregate(
     "fraud_hourly", fraud_hourly.CHANGES, fraud_hourly.mark_changed_hours, fraud_hourly.recompute_marked_hours
 )
-AGGREGATES = (ACTIVATION_HOURLY, FRAUD_HOURLY)
+KEY_FACTS = Aggregate(
+    "key_facts", key_facts.CHANGES, key_facts.mark_changed_keys, key_facts.recompute_marked_keys
+)
+HOURLY_AGGREGATES = (ACTIVATION_HOURLY, FRAUD_HOURLY)
+AGGREGATES = (*HOURLY_AGGREGATES, KEY_FACTS)
 
 
 class Aggregator:
+    """A loop of passes over ``aggregates`` (every aggregate by default). The worker runs two: the
+    hourly aggregates' and the key facts', whose passes over every key an event named in the last
+    seconds take longer and would otherwise delay the activation reports' freshness."""
+
     def __init__(
-        self, db: Database, clickhouse: ClickHouse, *, interval_seconds: float, margin_seconds: float
+        self,
+        db: Database,
+        clickhouse: ClickHouse,
+        *,
+        interval_seconds: float,
+        margin_seconds: float,
+        aggregates: tuple[Aggregate, ...] = AGGREGATES,
     ) -> None:
         self.db = db
         self.clickhouse = clickhouse
+        self.aggregates = aggregates
         self.interval_seconds = interval_seconds
         self.margin_seconds = margin_seconds
         self.stop_event = threading.Event()
         self.changes_kept_from: dict[str, int] = {}
 
     @classmethod
-    def from_settings(cls, db: Database, clickhouse: ClickHouse, settings) -> Aggregator:
+    def from_settings(
+        cls, db: Database, clickhouse: ClickHouse, settings, aggregates: tuple[Aggregate, ...] = AGGREGATES
+    ) -> Aggregator:
         return cls(
             db,
             clickhouse,
             interval_seconds=settings.aggregate_interval_seconds,
             margin_seconds=settings.aggregate_margin_seconds,
+            aggregates=aggregates,
         )
 
-    def position(self, aggregate: HourlyAggregate) -> str:
+    def position(self, aggregate: Aggregate) -> str:
         """The aggregate's position: in one ClickHouse database's change log."""
-        return f"{self.clickhouse.database}.{aggregate.table}"
+        return f"{self.clickhouse.database}.{aggregate.name}"
 
     def run_once(self) -> int | None:
-        """A pass of each aggregate; returns how many hours they wrote, None when another
+        """A pass of each aggregate; returns how many cells they wrote, None when another
         worker's passes had the turn."""
-        written = [hours for hours in map(self._pass, AGGREGATES) if hours is not None]
+        written = [cells for cells in map(self._pass, self.aggregates) if cells is not None]
         return sum(written) if written else None
 
-    def _pass(self, aggregate: HourlyAggregate) -> int | None:
+    def _pass(self, aggregate: Aggregate) -> int | None:
         started = time.perf_counter()
         ch = self.clickhouse
         with self.db.transaction() as session:
@@ -113,15 +134,15 @@ class Aggregator:
                 return None
             now = hourly.server_time(ch)
             read_from = max(0, int(since.timestamp() - self.margin_seconds))
-            LAG_SECONDS.labels(aggregate.table).set(max(0, now - read_from))
-            hours = aggregate.mark_changed_hours(ch, read_from)
-            if hours:
-                aggregate.recompute_marked_hours(ch, positions.next_version(session), hours)
+            LAG_SECONDS.labels(aggregate.name).set(max(0, now - read_from))
+            cells = aggregate.mark_changed(ch, read_from)
+            if cells:
+                aggregate.recompute_marked(ch, positions.next_version(session), cells)
             self._drop_read_changes(aggregate.changes, read_from)
             positions.advance(session, self.position(aggregate), datetime.fromtimestamp(now, UTC))
-        PASS_SECONDS.labels(aggregate.table).observe(time.perf_counter() - started)
-        HOURS_RECOMPUTED.labels(aggregate.table).observe(hours)
-        return hours
+        PASS_SECONDS.labels(aggregate.name).observe(time.perf_counter() - started)
+        HOURS_RECOMPUTED.labels(aggregate.name).observe(cells)
+        return cells
 
     def _drop_read_changes(self, changes: str, read_from: int) -> None:
         kept_from = int((datetime.fromtimestamp(read_from, UTC) - KEEP_CHANGES).strftime("%Y%m%d"))
@@ -133,12 +154,12 @@ class Aggregator:
                 hourly.drop_changes_partition(self.clickhouse, changes, day)
 
     def run_forever(self) -> None:
-        log.info("aggregator started")
+        log.info("aggregator started: %s", ", ".join(aggregate.name for aggregate in self.aggregates))
         while not self.stop_event.is_set():
             try:
-                hours = self.run_once()
-                if hours:
-                    log.debug("aggregator pass wrote %d hours", hours)
+                cells = self.run_once()
+                if cells:
+                    log.debug("aggregator pass wrote %d cells", cells)
             except Exception as exc:  # a store away: the next pass reads from the same position
                 log.warning("aggregator pass failed: %s: %s", type(exc).__name__, exc)
             self.stop_event.wait(self.interval_seconds)

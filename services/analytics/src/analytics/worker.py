@@ -1,8 +1,9 @@
 """The analytics worker: ``python -m analytics.worker``.
 
 Runs, until SIGTERM/SIGINT: the ingestion of every topic into ClickHouse (consumer group
-``analytics.ingest``), the aggregator that keeps the hourly aggregates (activations, fraud
-assessments) exact, the developer.events consumer that keeps the studio projection (the access
+``analytics.ingest``), the aggregators that keep the hourly aggregates (activations, fraud
+assessments) and the funnels' per-key facts exact (two loops, so that the key passes do not
+delay the hourly ones), the developer.events consumer that keeps the studio projection (the access
 checks), and the platform housekeeping.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from analytics.aggregates import Aggregator
+from analytics.aggregates import HOURLY_AGGREGATES, KEY_FACTS, Aggregator
 from analytics.context import Analytics
 from analytics.db.tables import studio_projection
 from analytics.ingest import ClickHouseSink, Ingestor, tune_garbage_collection
@@ -41,7 +42,8 @@ def build_loops(ctx: Analytics) -> list[Loop]:
                 retry_backoff_seconds=settings.ingest_retry_backoff_seconds,
             ),
         ),
-        Aggregator.from_settings(ctx.db, ctx.clickhouse, settings),
+        Aggregator.from_settings(ctx.db, ctx.clickhouse, settings, HOURLY_AGGREGATES),
+        Aggregator.from_settings(ctx.db, ctx.clickhouse, settings, (KEY_FACTS,)),
         event_consumer(
             "developer.events consumer",
             ctx.db,

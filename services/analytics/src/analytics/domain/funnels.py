@@ -16,24 +16,29 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 
-@dataclass
-class KeyFacts:
-    """What the events say about one key."""
+@dataclass(frozen=True)
+class KeyTotals:
+    """What one batch's or one retailer's keys add up to, each key counted once (``db.key_facts``
+    counts them from the per-key aggregate)."""
 
-    game_id: uuid.UUID | None = None
-    allocated: bool = False
-    allocation_id: uuid.UUID | None = None
-    sold_at: datetime | None = None
-    activated_at: datetime | None = None
-    revoked: bool = False
-    expired: bool = False
-    returned: bool = False
-    charged_back: bool = False
+    keys: int = 0
+    allocated: int = 0  # keys an event showed allocated
+    # Of those, the keys an event placed in an allocation that does not name the batch.
+    allocated_elsewhere: int = 0
+    sold: int = 0
+    activated: int = 0
+    revoked: int = 0
+    expired: int = 0
+    returned: int = 0
+    charged_back: int = 0
+    sales_activated: int = 0  # keys both sold and activated
+    # Seconds from sale to activation of those keys, sorted: the middle one (twice) when there
+    # are an odd number of them, else the middle two; all the median needs.
+    middle_waits: tuple[int, int] = (0, 0)
 
 
 def rate(part: int, whole: int) -> str | None:
@@ -43,28 +48,22 @@ def rate(part: int, whole: int) -> str | None:
     return str((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
 
 
-def median_hours_to_activation(facts: list[KeyFacts]) -> float | None:
+def median_hours_to_activation(totals: KeyTotals) -> float | None:
     """The median, in hours (2 places), from a key's sale to its activation, over the keys that
-    were both sold and activated; None when none was."""
-    hours = [
-        (key.activated_at - key.sold_at).total_seconds() / 3600
-        for key in facts
-        if key.sold_at is not None and key.activated_at is not None
-    ]
-    return round(statistics.median(hours), 2) if hours else None
+    were both sold and activated; None when none was. The median of the middle two is the
+    median of them all (the mean of the middle two for an even count, as ``statistics.median``)."""
+    if not totals.sales_activated:
+        return None
+    return round(statistics.median(seconds / 3600 for seconds in totals.middle_waits), 2)
 
 
-def allocated_keys(keys: list[KeyFacts], allocations: dict[uuid.UUID, int]) -> int:
+def allocated_keys(totals: KeyTotals, allocations: dict[uuid.UUID, int]) -> int:
     """Keys allocated: the quantities of the allocations that name their batches, and the keys
     events placed in other allocations (from before allocations named batches). Without any of
     the former, every key an event showed allocated."""
     if not allocations:
-        return sum(key.allocated for key in keys)
-    named_elsewhere = sum(
-        key.allocated and key.allocation_id is not None and key.allocation_id not in allocations
-        for key in keys
-    )
-    return sum(allocations.values()) + named_elsewhere
+        return totals.allocated
+    return sum(allocations.values()) + totals.allocated_elsewhere
 
 
 @dataclass
@@ -79,25 +78,29 @@ class Performance:
     expired: int = 0
     returned: int = 0
     charged_back: int = 0
-    keys: list[KeyFacts] = field(default_factory=list)
+    sales_activated: int = 0
+    median_hours_to_activation: float | None = None
 
     @classmethod
     def of_keys(
-        cls, keys: list[KeyFacts], *, allocations: dict[uuid.UUID, int] | None = None, **bulk: int
+        cls, totals: KeyTotals, *, allocations: dict[uuid.UUID, int] | None = None, **bulk: int
     ) -> Performance:
-        """Per-key counts from ``keys``, plus the bulk operations' quantities in ``bulk``
-        (``generated``, ``revoked``, ``expired``). ``allocations``: what each allocation that
-        names its batches took (``allocated`` adds them up, and of the other keys only those an
-        event placed in another allocation)."""
-        performance = cls(keys=keys, generated=bulk.get("generated"))
-        performance.allocated = allocated_keys(keys, allocations or {})
-        performance.sold = sum(key.sold_at is not None for key in keys)
-        performance.activated = sum(key.activated_at is not None for key in keys)
-        performance.revoked = bulk.get("revoked", 0) + sum(key.revoked for key in keys)
-        performance.expired = bulk.get("expired", 0) + sum(key.expired for key in keys)
-        performance.returned = sum(key.returned for key in keys)
-        performance.charged_back = sum(key.charged_back for key in keys)
-        return performance
+        """The keys' counts, plus the bulk operations' quantities in ``bulk`` (``generated``,
+        ``revoked``, ``expired``). ``allocations``: what each allocation that names its batches
+        took (``allocated`` adds them up, and of the other keys only those an event placed in
+        another allocation)."""
+        return cls(
+            generated=bulk.get("generated"),
+            allocated=allocated_keys(totals, allocations or {}),
+            sold=totals.sold,
+            activated=totals.activated,
+            revoked=bulk.get("revoked", 0) + totals.revoked,
+            expired=bulk.get("expired", 0) + totals.expired,
+            returned=totals.returned,
+            charged_back=totals.charged_back,
+            sales_activated=totals.sales_activated,
+            median_hours_to_activation=median_hours_to_activation(totals),
+        )
 
     def counts(self) -> dict[str, int | None]:
         return {
@@ -120,8 +123,8 @@ class Performance:
             "activationRate": rate(self.activated, whole),
             "activationRateOf": rate_of,
             "returnRate": rate(self.returned, self.sold),
-            "medianHoursFromSaleToActivation": median_hours_to_activation(self.keys),
-            "salesActivated": sum(k.sold_at is not None and k.activated_at is not None for k in self.keys),
+            "medianHoursFromSaleToActivation": self.median_hours_to_activation,
+            "salesActivated": self.sales_activated,
         }
 
 
