@@ -43,8 +43,8 @@ log = logging.getLogger("analytics.aggregates")
 KEEP_CHANGES = timedelta(days=1)
 
 PASS_SECONDS = Histogram("analytics_aggregate_pass_seconds", "Time one aggregator pass takes", ["aggregate"])
-HOURS_RECOMPUTED = Histogram(
-    "analytics_aggregate_hours_recomputed",
+CELLS_RECOMPUTED = Histogram(
+    "analytics_aggregate_cells_recomputed",
     "Cells one aggregator pass wrote again: hours (of a game, for activations), keys for the key facts",
     ["aggregate"],
     buckets=(0, 1, 10, 100, 1_000, 10_000, 100_000),
@@ -141,7 +141,7 @@ class Aggregator:
             self._drop_read_changes(aggregate.changes, read_from)
             positions.advance(session, self.position(aggregate), datetime.fromtimestamp(now, UTC))
         PASS_SECONDS.labels(aggregate.name).observe(time.perf_counter() - started)
-        HOURS_RECOMPUTED.labels(aggregate.name).observe(cells)
+        CELLS_RECOMPUTED.labels(aggregate.name).observe(cells)
         return cells
 
     def _drop_read_changes(self, changes: str, read_from: int) -> None:

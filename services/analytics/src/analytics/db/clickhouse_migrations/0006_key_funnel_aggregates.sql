@@ -2,7 +2,7 @@
 -- funnels, kept exact by the worker's aggregator (analytics/aggregates.py) the way 0002 keeps
 -- activations: views log which keys an event names (they copy, they do not count), and the
 -- aggregator writes each such key again, wholly, from its de-duplicated events
--- (db/key_funnels.py), at a higher version.
+-- (db/key_facts.py), at a higher version.
 
 -- Which keys have new events, stamped with the server's clock when the insert ran. Every event
 -- naming a key by its id (a key's batch and game can come from any of them), and the keys of the
