@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, TopicPartition
 from kafka import KafkaProducer
 
 from analytics.aggregates import Aggregator
-from analytics.ingest import Ingestor
+from analytics.ingest import ClickHouseSink, Ingestor
 from gamekeys_platform.contracts import activations, antifraud, distribution, keys
 from gamekeys_platform.contracts.base import Money
 from gamekeys_platform.events import Event
@@ -192,31 +192,30 @@ def key_activated(
 
 
 def key_revoked(key_id, batch_id, game_id, developer_id, moment: datetime, *, retailer_id=None) -> Event:
-    return keys.KeyRevoked(
-        key_id=key_id,
-        batch_id=batch_id,
-        game_id=game_id,
-        developer_id=developer_id,
-        key_type="retail",
-        previous_status="allocated",
-        status="revoked",
-        reason="leak",
-        changed_by="user-1",
-        changed_at=moment,
-        retailer_id=retailer_id,
-    ).to_event()
+    return _key_status_changed(
+        keys.KeyRevoked, "revoked", "leak", key_id, batch_id, game_id, developer_id, moment, retailer_id
+    )
 
 
 def key_expired(key_id, batch_id, game_id, developer_id, moment: datetime, *, retailer_id=None) -> Event:
-    return keys.KeyExpired(
+    return _key_status_changed(
+        keys.KeyExpired, "expired", None, key_id, batch_id, game_id, developer_id, moment, retailer_id
+    )
+
+
+def _key_status_changed(
+    contract, status, reason, key_id, batch_id, game_id, developer_id, moment, retailer_id
+) -> Event:
+    """An allocated key's revocation or expiry."""
+    return contract(
         key_id=key_id,
         batch_id=batch_id,
         game_id=game_id,
         developer_id=developer_id,
         key_type="retail",
         previous_status="allocated",
-        status="expired",
-        reason=None,
+        status=status,
+        reason=reason,
         changed_by="user-1",
         changed_at=moment,
         retailer_id=retailer_id,
@@ -318,6 +317,20 @@ def publish(servers, records: list[tuple[str, Event | bytes]]) -> None:
             producer.send(topic, key=b"bad", value=event)
     producer.flush(timeout=15)
     producer.close()
+
+
+def ingestor_for(ctx, servers, topics: dict[str, str], *, sink=None, group=None, **options) -> Ingestor:
+    return Ingestor.connect(
+        sink or ClickHouseSink(ctx.clickhouse),
+        servers,
+        group=group or new_group(),
+        topics=list(topics.values()),
+        **{"batch_size": 1000, "batch_seconds": 0.3, "retry_backoff_seconds": 0.2, **options},
+    )
+
+
+def new_group() -> str:
+    return f"test.analytics.{uuid.uuid4().hex[:8]}"
 
 
 def drain(ingestor: Ingestor, topics: dict[str, str], published: int, timeout: float = 60) -> None:

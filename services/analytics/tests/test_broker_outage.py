@@ -7,9 +7,8 @@ import threading
 import time
 import uuid
 
-from analytics_testkit import CommittedOffsets, activation, at, publish, wait_for
+from analytics_testkit import CommittedOffsets, activation, at, ingestor_for, new_group, publish, wait_for
 
-from analytics.ingest import ClickHouseSink, Ingestor
 from gamekeys_platform.testing import local_broker_paused, require_local_broker
 
 
@@ -17,16 +16,8 @@ def test_a_broker_outage_mid_ingestion_loses_nothing_and_counts_nothing_twice(ct
     require_local_broker()
     topic, game = own_topics["activations_events_topic"], uuid.uuid4()
     events = [activation(game, "activated", at(f"2026-04-{1 + n % 28:02d}T12:00:00")) for n in range(600)]
-    group = f"test.analytics.broker.{uuid.uuid4().hex[:8]}"
-    ingestor = Ingestor.connect(
-        ClickHouseSink(ctx.clickhouse),
-        kafka_servers,
-        group=group,
-        topics=list(own_topics.values()),
-        batch_size=100,
-        batch_seconds=0.3,
-        retry_backoff_seconds=0.3,
-    )
+    group = new_group()
+    ingestor = ingestor_for(ctx, kafka_servers, own_topics, group=group, batch_size=100)
     committed = CommittedOffsets(kafka_servers, group, topic)
     worker = threading.Thread(target=ingestor.run_forever, daemon=True)
     worker.start()

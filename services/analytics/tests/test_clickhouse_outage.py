@@ -16,11 +16,20 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from analytics_testkit import CommittedOffsets, activation, aggregate, at, publish, wait_for
+from analytics_testkit import (
+    CommittedOffsets,
+    activation,
+    aggregate,
+    at,
+    ingestor_for,
+    new_group,
+    publish,
+    wait_for,
+)
 
 from analytics.db.clickhouse import ClickHouse, ClickHouseUnavailable
 from analytics.domain.reports import Period
-from analytics.ingest import ClickHouseSink, Ingestor
+from analytics.ingest import ClickHouseSink
 from analytics.migrate import migrate
 from analytics.usecases import reports
 
@@ -110,16 +119,10 @@ def test_clickhouse_stopped_and_started_again_loses_nothing_and_counts_nothing_t
     game = uuid.uuid4()
     outcomes = ("activated", "failed", "blocked")
     events = [activation(game, outcomes[n % 3], at(f"2026-03-{1 + n % 28:02d}T12:00:00")) for n in range(600)]
-    group = f"test.analytics.outage.{uuid.uuid4().hex[:8]}"
+    group = new_group()
     store = ClickHouse(private_clickhouse.url, DATABASE, timeout_seconds=3)
-    ingestor = Ingestor.connect(
-        ClickHouseSink(store),
-        kafka_servers,
-        group=group,
-        topics=list(own_topics.values()),
-        batch_size=100,
-        batch_seconds=0.3,
-        retry_backoff_seconds=0.3,
+    ingestor = ingestor_for(
+        ctx, kafka_servers, own_topics, sink=ClickHouseSink(store), group=group, batch_size=100
     )
     committed = CommittedOffsets(kafka_servers, group, topic)
     worker = threading.Thread(target=ingestor.run_forever, daemon=True)

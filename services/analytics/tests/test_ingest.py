@@ -17,6 +17,8 @@ from analytics_testkit import (
     at,
     batch_generated,
     drain,
+    ingestor_for,
+    new_group,
     publish,
     sale_recorded,
     wait_for,
@@ -25,22 +27,12 @@ from kafka import KafkaConsumer, TopicPartition
 
 from analytics.db.clickhouse import ClickHouseUnavailable
 from analytics.domain.reports import Period
-from analytics.ingest import ClickHouseSink, Ingestor
+from analytics.ingest import ClickHouseSink
 from analytics.usecases import reports
 from gamekeys_platform.contracts import developer
 from gamekeys_platform.events import Event
 
 NOW = at("2026-03-31T12:00:00")
-
-
-def ingestor_for(ctx, servers, topics: dict[str, str], *, sink=None, group=None, **options) -> Ingestor:
-    return Ingestor.connect(
-        sink or ClickHouseSink(ctx.clickhouse),
-        servers,
-        group=group or new_group(),
-        topics=list(topics.values()),
-        **{"batch_size": 1000, "batch_seconds": 0.3, "retry_backoff_seconds": 0.2, **options},
-    )
 
 
 def figures(ctx, game_id: uuid.UUID) -> dict:
@@ -59,10 +51,6 @@ def published_attempts(servers, topic: str, outcome: str, day: str, count: int) 
     events = [activation(game, outcome, at(f"{day}T12:00:00")) for _ in range(count)]
     publish(servers, [(topic, e) for e in events])
     return game, events
-
-
-def new_group() -> str:
-    return f"test.analytics.{uuid.uuid4().hex[:8]}"
 
 
 def game_events(game_id: uuid.UUID, developer_id: uuid.UUID) -> list[Event]:
