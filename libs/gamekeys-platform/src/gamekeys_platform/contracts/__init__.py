@@ -23,7 +23,7 @@ from gamekeys_platform.contracts import (
     keys,
     payments,
 )
-from gamekeys_platform.contracts.base import ContractViolation, EventData, contract_for
+from gamekeys_platform.contracts.base import ContractViolation, EventData, contract_for, registered_contracts
 from gamekeys_platform.events import Event
 
 TOPIC_MODULES = (developer, builds, keys, activations, antifraud, distribution, payments)
@@ -122,4 +122,5 @@ __all__ = [
     "keys",
     "load",
     "payments",
+    "registered_contracts",
 ]

@@ -188,6 +188,12 @@ def contract_for(source: str, event_type: str) -> type[EventData] | None:
     return _REGISTRY.get((source, event_type))
 
 
+def registered_contracts() -> list[type[EventData]]:
+    """Every contract defined so far (importing ``gamekeys_platform.contracts`` defines the
+    platform's)."""
+    return list(_REGISTRY.values())
+
+
 __all__ = [
     "Actor",
     "Contract",
@@ -203,4 +209,5 @@ __all__ = [
     "Timestamp",
     "UserId",
     "contract_for",
+    "registered_contracts",
 ]

@@ -199,10 +199,8 @@ def _one_pass_reader() -> TypeAdapter:
     """Every contract's record, told apart by its source and then its type (pydantic's tagged
     unions: the contract is chosen inside the parser, nothing built in Python before it)."""
     by_source: dict[str, dict[str, type[_Envelope]]] = defaultdict(dict)
-    for module in contracts.TOPIC_MODULES:
-        for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, EventData) and "TYPE" in value.__dict__:
-                by_source[value.SOURCE][value.TYPE] = _record_of(value)
+    for contract in contracts.registered_contracts():
+        by_source[contract.SOURCE][contract.TYPE] = _record_of(contract)
     return TypeAdapter(
         _tagged([_tagged(list(records.values()), "type") for records in by_source.values()], "source")
     )
