@@ -85,9 +85,7 @@ def retailer(ch: ClickHouse, retailer_id: uuid.UUID, game_ids: set[uuid.UUID] | 
         totals_of(keys, set()), revoked=sum(figures["revoked"] for figures in allocations.values())
     )
     performance.allocated = sum(figures["allocated"] for figures in allocations.values())
-    return retailer_performance(
-        retailer_id, None if game_ids is None else sorted(game_ids, key=str), performance
-    )
+    return retailer_performance(retailer_id, game_ids, performance)
 
 
 # The keys of a batch: named with it by a per-key event, or by a sale or return that names each

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -146,7 +147,7 @@ def batch_performance(info: BatchInfo, performance: Performance) -> dict:
 
 
 def retailer_performance(
-    retailer_id: uuid.UUID, game_ids: list[uuid.UUID] | None, performance: Performance
+    retailer_id: uuid.UUID, game_ids: Collection[uuid.UUID] | None, performance: Performance
 ) -> dict:
     return {
         "retailerId": retailer_id,

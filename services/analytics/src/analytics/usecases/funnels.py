@@ -38,6 +38,4 @@ def retailer(ch: ClickHouse, retailer_id: uuid.UUID, game_ids: set[uuid.UUID] | 
     )
     # What was allocated is what the allocations say (every key of the retailer's was allocated).
     performance.allocated = sum(figures["allocated"] for figures in allocations.values())
-    return retailer_performance(
-        retailer_id, None if game_ids is None else sorted(game_ids, key=str), performance
-    )
+    return retailer_performance(retailer_id, game_ids, performance)
