@@ -38,6 +38,13 @@ def connect(url: str, database: str, *, timeout_seconds: float) -> Client:
     )
 
 
+def slices(count: int, per_slice: int) -> int:
+    """How many slices a statement over ``count`` rows goes in, ``per_slice`` at most each (a
+    query's memory is capped: 3.7 GiB locally); each slice takes the rows whose hash modulo
+    that many is its number."""
+    return -(-count // per_slice)
+
+
 class ClickHouse:
     def __init__(self, url: str, database: str, *, timeout_seconds: float = 10.0) -> None:
         self.url = url

@@ -6,7 +6,7 @@ figures are exact before merges, and equal ``db.fraud.assessment_verdicts`` on t
 from __future__ import annotations
 
 from analytics.db import hourly
-from analytics.db.clickhouse import ClickHouse
+from analytics.db.clickhouse import ClickHouse, slices
 from analytics.db.fraud import ASSESSMENT_HITS
 from analytics.db.reports import naive
 from analytics.domain.fraud import VerdictCount
@@ -38,7 +38,7 @@ _MARKED_HITS = ASSESSMENT_HITS.format(
 
 def recompute_marked_hours(ch: ClickHouse, version: int, hours: int) -> None:
     """Write every marked hour (``hours`` of them) again, wholly, at ``version``."""
-    parts = -(-hours // hourly.HOURS_PER_SLICE)
+    parts = slices(hours, hourly.HOURS_PER_SLICE)
     for part in range(parts):
         ch.execute(
             f"""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from analytics.db.clickhouse import ClickHouse
+from analytics.db.clickhouse import ClickHouse, slices
 from analytics.db.reports import ATTEMPTS, naive
 from analytics.domain.events import NIL
 from analytics.domain.reports import ACTIVATION_TYPES, DayCountryCount, GameCount, Period
@@ -47,7 +47,7 @@ def mark_changed_hours(ch: ClickHouse, since: int) -> int:
     (logged,) = ch.execute(
         "SELECT count() FROM activation_changes WHERE logged_at >= toDateTime(%(since)s)", {"since": since}
     )[0]
-    parts = max(1, -(-logged // ATTEMPTS_PER_MARK))
+    parts = slices(logged, ATTEMPTS_PER_MARK)
     for part in range(parts):
         ch.execute(
             f"""
@@ -89,7 +89,7 @@ def recompute_marked_hours(ch: ClickHouse, version: int, hours: int) -> None:
     """Write every marked hour (``hours`` of them) again, wholly, at ``version``: its attempts by
     claimed country, key type and latest outcome, or empty arrays when none begins in it any
     more."""
-    parts = -(-hours // HOURS_PER_SLICE)
+    parts = slices(hours, HOURS_PER_SLICE)
     for part in range(parts):
         ch.execute(
             f"""

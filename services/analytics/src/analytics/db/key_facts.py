@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 
-from analytics.db.clickhouse import ClickHouse
+from analytics.db.clickhouse import ClickHouse, slices
 from analytics.domain.events import NIL
 from analytics.domain.funnels import KeyTotals
 
@@ -176,7 +176,7 @@ _RETAILER_CELLS = """
 def recompute_marked_keys(ch: ClickHouse, version: int, keys: int) -> None:
     """Write every marked key (``keys`` of them) again, wholly, at ``version``: its cell of each
     batch and each retailer its events name."""
-    parts = -(-keys // KEYS_PER_SLICE)
+    parts = slices(keys, KEYS_PER_SLICE)
     for part in range(parts):
         ch.execute("TRUNCATE TABLE key_slice_events")
         for events in (_OTHER_EVENTS, _SALES_WITH_GAMES):
