@@ -53,8 +53,8 @@ import funnels_reference  # noqa: E402
 from analytics_load import AS_OF, game_id, reads  # noqa: E402
 from analytics_testkit import activation, batch_of, key_allocated  # noqa: E402
 
+from analytics.db import change_logs, hourly, key_facts  # noqa: E402
 from analytics.db import funnels as funnel_store  # noqa: E402
-from analytics.db import hourly, key_facts  # noqa: E402
 from analytics.db.clickhouse import ClickHouse, connect  # noqa: E402
 from analytics.domain.events import event_row  # noqa: E402
 from analytics.domain.reports import Period  # noqa: E402
@@ -313,18 +313,18 @@ def lag(
             sink.insert_events([event_row(event.to_json(), "bench") for event in batch])
 
     def passes() -> None:
-        version, since = 1_000_000, hourly.server_time(aggregator)
+        version, since = 1_000_000, change_logs.server_time(aggregator)
         while not stop.is_set():
-            started = hourly.server_time(aggregator)
+            started = change_logs.server_time(aggregator)
             version += 1
             one_pass(aggregator, max(0, int(since - margin)), version)
             since = started
             stop.wait(interval)
 
     def key_pass_loop() -> None:  # beside, as the worker's second aggregator runs them
-        version, since = 2_000_000, hourly.server_time(key_aggregator)
+        version, since = 2_000_000, change_logs.server_time(key_aggregator)
         while not stop.is_set():
-            started, began = hourly.server_time(key_aggregator), time.perf_counter()
+            started, began = change_logs.server_time(key_aggregator), time.perf_counter()
             version += 1
             keys = key_facts.mark_changed_keys(key_aggregator, max(0, int(since - margin)))
             if keys:
@@ -398,7 +398,7 @@ def main() -> None:
                 p50, p99 = (percentile(samples, fraction) * 1000 for fraction in (0.5, 0.99))
                 print(f"{label}, {source} ({zone}), {len(samples)} reads: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
-        since = hourly.server_time(ch)
+        since = change_logs.server_time(ch)
         events = generate_funnel(ch, args.funnel_keys)
         print(f"funnels: a batch of {args.funnel_keys:,} keys, {events:,} events about them generated")
         started = time.perf_counter()

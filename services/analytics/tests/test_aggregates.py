@@ -17,8 +17,8 @@ import pytest
 from analytics_testkit import activation, aggregate, assessed, at
 
 from analytics.aggregates import ACTIVATION_HOURLY, AGGREGATES, Aggregator
+from analytics.db import change_logs, fraud_hourly, hourly, positions
 from analytics.db import fraud as raw_fraud
-from analytics.db import fraud_hourly, hourly, positions
 from analytics.db import reports as raw_reports
 from analytics.db import series as raw_series
 from analytics.domain.events import event_row
@@ -259,7 +259,7 @@ def test_an_insert_seen_after_a_pass_read_past_its_stamp_is_caught_by_the_margin
     game_id = uuid.uuid4()
     day = Period.of(date(2026, 3, 12), date(2026, 3, 12), "UTC", now=NOW)
     aggregate(ctx.db, ctx.clickhouse)
-    stamped = hourly.server_time(ctx.clickhouse)
+    stamped = change_logs.server_time(ctx.clickhouse)
     store(ctx, [activation(game_id, "activated", at("2026-03-12T08:00:00"))])
 
     def pass_after_reading_past_it(margin_seconds: float) -> int:
@@ -292,10 +292,10 @@ def test_the_change_logs_days_are_dropped_once_passed(ctx):
     ctx.clickhouse.insert("fraud_changes", ("logged_at", "hour"), [(old, old)])
     ctx.clickhouse.insert("key_changes", ("logged_at", "key_id"), [(old, uuid.uuid4())])
     for log in (each.changes for each in AGGREGATES):
-        assert 20260102 in hourly.changes_partitions(ctx.clickhouse, log)
+        assert 20260102 in change_logs.partitions(ctx.clickhouse, log)
     aggregate(ctx.db, ctx.clickhouse)
     for log in (each.changes for each in AGGREGATES):
-        assert 20260102 not in hourly.changes_partitions(ctx.clickhouse, log)
+        assert 20260102 not in change_logs.partitions(ctx.clickhouse, log)
 
 
 @pytest.mark.parametrize(("hours_per_slice", "year"), [(hourly.HOURS_PER_SLICE, 2033), (7, 2034)])

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Gauge, Histogram
 
-from analytics.db import fraud_hourly, hourly, key_facts, positions
+from analytics.db import change_logs, fraud_hourly, hourly, key_facts, positions
 from analytics.db.clickhouse import ClickHouse
 from gamekeys_platform.db import Database
 
@@ -132,7 +132,7 @@ class Aggregator:
             since = positions.claim(session, self.position(aggregate))
             if since is None:
                 return None
-            now = hourly.server_time(ch)
+            now = change_logs.server_time(ch)
             read_from = max(0, int(since.timestamp() - self.margin_seconds))
             LAG_SECONDS.labels(aggregate.name).set(max(0, now - read_from))
             cells = aggregate.mark_changed(ch, read_from)
@@ -149,9 +149,9 @@ class Aggregator:
         if kept_from == self.changes_kept_from.get(changes):  # looked once a day
             return
         self.changes_kept_from[changes] = kept_from
-        for day in hourly.changes_partitions(self.clickhouse, changes):
+        for day in change_logs.partitions(self.clickhouse, changes):
             if day < kept_from:
-                hourly.drop_changes_partition(self.clickhouse, changes, day)
+                change_logs.drop_partition(self.clickhouse, changes, day)
 
     def run_forever(self) -> None:
         log.info("aggregator started: %s", ", ".join(aggregate.name for aggregate in self.aggregates))

@@ -21,11 +21,6 @@ from analytics.domain.series import BucketCount, Granularity, GroupCount, bucket
 CHANGES = "activation_changes"
 
 
-def server_time(ch: ClickHouse) -> int:
-    """The server's clock (epoch seconds): the one that stamps ``activation_changes``."""
-    return ch.execute("SELECT toUInt32(now())")[0][0]
-
-
 # How many changed attempts one statement marks the hours of: its IN-set holds each one's game
 # and id (about 100 bytes), so a pass over a large change log (the first after the migration
 # that logs every stored attempt) goes in slices of attempts too. Slices cost little: 2,000,000
@@ -114,20 +109,6 @@ def recompute_marked_hours(ch: ClickHouse, version: int, hours: int) -> None:
             """,  # noqa: S608 - fixed text; values are the driver's parameters
             {"version": version, "types": ACTIVATION_TYPES, "nil": NIL, "parts": parts, "part": part},
         )
-
-
-def changes_partitions(ch: ClickHouse, table: str) -> list[int]:
-    """The days (``YYYYMMDD``) a change log (``activation_changes``, ``fraud_changes``) holds."""
-    rows = ch.execute(
-        "SELECT DISTINCT partition FROM system.parts "
-        "WHERE database = currentDatabase() AND table = %(table)s AND active",
-        {"table": table},
-    )
-    return sorted(int(partition) for (partition,) in rows)
-
-
-def drop_changes_partition(ch: ClickHouse, table: str, day: int) -> None:
-    ch.execute(f"ALTER TABLE {table} DROP PARTITION {int(day)}")
 
 
 # --- the reports' side ---------------------------------------------------------------------------
