@@ -231,19 +231,19 @@ class Ingestor:
         return len(batch.rows) >= self.batch_size or self.clock() - batch.started_at >= self.batch_seconds
 
     def _take_all(self, messages: list[Message]) -> int:
-        taken = 0
+        taken, polled_at = 0, self.clock()  # a batch starts when its first poll returned
         try:
             for message in messages:
                 if message.error() is not None:
                     _raise_if_fatal(message)
                     continue
-                self._take(message)
+                self._take(message, polled_at)
                 taken += 1
         except _Stopping:
             pass
         return taken
 
-    def _take(self, message: Message) -> None:
+    def _take(self, message: Message, polled_at: float) -> None:
         topic = message.topic()
         try:
             row = event_row(message.value(), topic)
@@ -251,7 +251,7 @@ class Ingestor:
             self._dead_letter(DeadRecord.of(message), str(exc))
         else:
             self.batch.rows.append(row)
-        self.batch.track((topic, message.partition()), message.offset(), self.clock())
+        self.batch.track((topic, message.partition()), message.offset(), polled_at)
 
     def _dead_letter(self, record: DeadRecord, reason: str) -> None:
         while True:
